@@ -1,0 +1,921 @@
+/**
+ * A command is an immutable description of a child process to run: program, arguments,
+ * environment, stdio, fds, child-side setup and kill policy (libvirt's `virCommand` as a value).
+ * Build it with the combinators below, all `dual` (data-first or `pipe`able); run it with the
+ * helpers at the end, which need a `CommandExecutor`.
+ *
+ * Combinators never throw. A mistake (a NUL byte, a bad env name, an fd ≤ 2 passed, …) is recorded
+ * with its reason in `problems`; running or rendering the command then fails with
+ * `CommandUsageError` listing every reason, before anything is spawned.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
+import type * as Equal from "effect/Equal"
+import type * as Inspectable from "effect/Inspectable"
+import type { Pipeable } from "effect/Pipeable"
+import type * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import type * as Sink from "effect/Sink"
+import type * as Stream from "effect/Stream"
+import type { CommandError, CommandUsageError } from "./CommandError.js"
+import type { CommandExecutor, Process, RunResult } from "./CommandExecutor.js"
+import type { ExitStatus } from "./ExitStatus.js"
+import * as internal from "./internal/command.js"
+import type { capabilities } from "./internal/capabilities.js"
+import * as executor from "./internal/executor.js"
+import * as model from "./internal/model.js"
+import * as render from "./internal/render.js"
+import type { Signal } from "./Signal.js"
+
+// =============================================================================================
+// models
+// =============================================================================================
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = model.TypeId as never
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * One argv word or environment value. A `Redacted` word reaches the child as its value, but every
+ * rendering (`toString`, logs, errors, `JSON.stringify`, inspection) shows `<redacted>`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Word = string | Redacted.Redacted<string>
+
+/**
+ * The child's environment.
+ *
+ * - `base: "default"` (a new command): the child inherits the parent's whole environment. The
+ *   first env combinator switches it to `"empty"` (virCommand: any customisation stops
+ *   inheritance).
+ * - `base: "empty"`: the child gets exactly `entries`.
+ * - `base: "inherit"` (after `envInherit`): the parent's environment with `entries` applied on top.
+ *
+ * The parent's environment (for inheritance and `Pass` entries) is read when the command runs,
+ * not when it is built.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Env {
+  readonly base: "default" | "empty" | "inherit"
+  readonly entries: ReadonlyArray<EnvEntry>
+}
+
+/**
+ * `Set` a value; `Pass` the parent's value if it has one when the command runs; `Unset` (remove
+ * an inherited name). A name appears at most once: setting it again replaces it in place.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EnvEntry =
+  | { readonly _tag: "Set"; readonly name: string; readonly value: Word }
+  | { readonly _tag: "Pass"; readonly name: string }
+  | { readonly _tag: "Unset"; readonly name: string }
+
+/**
+ * Where the child's stdin comes from. Unspecified: /dev/null.
+ *
+ * - `Null`: /dev/null. `Inherit`: the parent's stdin. `Fd`: a parent fd (virCommandSetInputFD).
+ * - `Bytes`, `Text`: fed from memory (virCommandSetInputBuffer), concurrently with reading output.
+ * - `Stream`: fed from an Effect stream; a failure of the stream aborts the child and fails the
+ *   run with `IoError`.
+ * - `Pipe`: write it yourself through `Process.stdin`.
+ * - `File`: opened read-only.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Input =
+  | { readonly _tag: "Null" }
+  | { readonly _tag: "Inherit" }
+  | { readonly _tag: "Fd"; readonly fd: number }
+  | { readonly _tag: "Bytes"; readonly bytes: Uint8Array }
+  | { readonly _tag: "Text"; readonly text: Word }
+  | { readonly _tag: "Stream"; readonly stream: Stream.Stream<Uint8Array, unknown> }
+  | { readonly _tag: "Pipe" }
+  | { readonly _tag: "File"; readonly path: string }
+
+/**
+ * Where the child's stdout (or stderr) goes. Unspecified: /dev/null for `start`; the run helpers
+ * capture it into an 8 KiB tail buffer used in errors and then discarded (virCommandRun).
+ *
+ * - `Null`, `Inherit`, `Fd` (a parent fd, virCommandSetOutputFD).
+ * - `Capture`: collected into memory (virCommandSetOutputBuffer); `RunResult.stdout`.
+ * - `Pipe`: read it yourself through `Process.stdout`.
+ * - `File`: created or truncated (`append` to append), mode 0644 before the umask.
+ * - `Sink`: every chunk goes to an Effect sink, concurrently.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Output =
+  | { readonly _tag: "Null" }
+  | { readonly _tag: "Inherit" }
+  | { readonly _tag: "Fd"; readonly fd: number }
+  | { readonly _tag: "Capture" }
+  | { readonly _tag: "Pipe" }
+  | { readonly _tag: "File"; readonly path: string; readonly append: boolean }
+  | { readonly _tag: "Sink"; readonly sink: Sink.Sink<unknown, Uint8Array, unknown, unknown> }
+
+/**
+ * Where stderr goes: an `Output`, or `ToStdout`: the same kernel pipe or file as stdout
+ * (`2>&1`; interleaved in the order the child writes, like giving virCommand one buffer twice).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ErrorOutput = Output | { readonly _tag: "ToStdout" }
+
+/**
+ * An `Input` or its shorthand.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type InputLike = Input | "null" | "inherit" | "pipe"
+
+/**
+ * An `Output` or its shorthand.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OutputLike = Output | "null" | "inherit" | "pipe" | "capture"
+
+/**
+ * An `ErrorOutput` or its shorthand (`"stdout"` is `ToStdout`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ErrorOutputLike = ErrorOutput | "null" | "inherit" | "pipe" | "capture" | "stdout"
+
+/**
+ * A resource limit name (`RLIMIT_<name>`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type LimitResource = (typeof internal.limitResources)[number]
+
+/**
+ * A limit in the resource's unit, or no limit.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type LimitValue = number | "unlimited"
+
+/**
+ * A Linux capability name.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Capability = keyof typeof capabilities
+
+/**
+ * Declarative steps run in the child just before credentials are changed (the TypeScript answer
+ * to virCommandSetPreExecHook). A step that fails stops the exec with a `SpawnError`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PreExecAction =
+  | { readonly _tag: "Nice"; readonly increment: number }
+  | { readonly _tag: "Setsid" }
+  | { readonly _tag: "NoNewPrivileges" }
+  | { readonly _tag: "OomScoreAdjust"; readonly value: number }
+  | { readonly _tag: "IoPriority"; readonly class: "realtime" | "best-effort" | "idle"; readonly level: number }
+
+/**
+ * What happens in the child between fork and exec, in libvirt's order (umask, close fds,
+ * process group, die-with-parent, daemonize, limits, pre-exec actions, credentials, capabilities,
+ * working directory, handshake). Most of it needs the node package's child-side helper.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChildSetup {
+  /** File mode creation mask; unset: inherited. Unlike virCommand, 0 can be set. */
+  readonly umask?: number
+  /** Resource limits; setting a resource again replaces it. */
+  readonly limits: ReadonlyArray<{ readonly resource: LimitResource; readonly soft: LimitValue; readonly hard: LimitValue }>
+  /** User to switch to (id or name, names resolved when the command runs). Unset: unchanged. */
+  readonly uid?: number | string
+  /** Group to switch to. Unset: unchanged (or the user's primary group when `uid` is a name). */
+  readonly gid?: number | string
+  /** Supplementary groups. Unset with `uid`: the user's groups. */
+  readonly groups?: ReadonlyArray<number | string>
+  /** Drop every capability except `allowCaps`, from every set including the bounding set. */
+  readonly clearCaps: boolean
+  readonly allowCaps: ReadonlyArray<Capability>
+  /** `"new"` (default): the child leads a new process group, so it and its children are killed together. */
+  readonly processGroup: "new" | "inherit"
+  /** Signal the child gets when the parent dies. Unset: SIGKILL, except for daemons; `false`: none. */
+  readonly dieWithParent?: Signal | false
+  /** Double fork: the child runs in its own session, in /, and outlives the parent (virCommandDaemonize). */
+  readonly daemonize: boolean
+  /** The daemon's pid file, written and locked before `run` returns. Needs `daemonize`. */
+  readonly pidFile?: string
+  /** The child waits for `Process.handshakeNotify` before exec (virCommandRequireHandshake). */
+  readonly handshake: boolean
+  readonly preExec: ReadonlyArray<PreExecAction>
+}
+
+/**
+ * How a running child is stopped when its scope closes, on interruption, on `abort` and on a
+ * timeout: `signal` to its process group, up to `grace` to exit, then SIGKILL, then reap.
+ * Default: SIGTERM, 3 seconds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface KillPolicy {
+  readonly signal: Signal
+  readonly grace: Duration.Duration
+}
+
+/**
+ * An immutable command. Two commands with the same fields are `Equal` and hash alike.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Command extends Pipeable, Inspectable.Inspectable, Equal.Equal {
+  readonly [TypeId]: TypeId
+  /** An absolute path, or a bare name searched in the parent's PATH when the command runs. */
+  readonly program: string
+  readonly args: ReadonlyArray<Word>
+  readonly env: Env
+  /** Working directory; unset: the parent's. */
+  readonly cwd: string | undefined
+  /** Unset: /dev/null. */
+  readonly stdin: Input | undefined
+  /** Unset: /dev/null for `start`, a discarded 8 KiB tail for the run helpers. */
+  readonly stdout: Output | undefined
+  /** Unset: like stdout. */
+  readonly stderr: ErrorOutput | undefined
+  /** Parent fds the child gets at the same number (virCommandPassFD). */
+  readonly passFds: ReadonlyArray<{ readonly fd: number; readonly closeParent: boolean }>
+  /** Fds the child reads bytes from, EOF after the last (virCommandSetSendBuffer). */
+  readonly inputFds: ReadonlyArray<{ readonly fd: number; readonly bytes: Uint8Array }>
+  readonly setup: ChildSetup
+  readonly killPolicy: KillPolicy
+  /** Usage problems recorded by the combinators; see `validate`. */
+  readonly problems: ReadonlyArray<string>
+}
+
+// =============================================================================================
+// refinements
+// =============================================================================================
+
+/**
+ * @since 0.1.0
+ * @category refinements
+ */
+export const isCommand: (u: unknown) => u is Command = model.isCommand
+
+// =============================================================================================
+// constructors
+// =============================================================================================
+
+/**
+ * A command from a program and its arguments (virCommandNew, virCommandNewArgList), or from a
+ * tagged template: the template's text is split on white space, each interpolation is one argv
+ * word (glued to adjacent text), an array interpolation expands to several words. No shell ever
+ * runs: a character a shell would interpret (`| ; $ > ' "` …) in the template's own text is a
+ * usage problem — interpolate such text instead.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const a = Command.make("/usr/bin/dnsmasq", "--strict-order", "--domain", "localdomain")
+ * const file = "my notes.txt"
+ * const b = Command.make`git add -- ${file}` // argv: git, add, --, "my notes.txt"
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: {
+  (strings: TemplateStringsArray, ...values: ReadonlyArray<Word | number | ReadonlyArray<Word>>): Command
+  (program: string, ...args: ReadonlyArray<Word>): Command
+} = internal.make as never
+
+/**
+ * A command from a whole argv: `argv[0]` is the program (virCommandNewArgs).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromArgv: (argv: ReadonlyArray<Word>) => Command = internal.fromArgv
+
+/**
+ * Stdin constructors.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const Input = {
+  null: { _tag: "Null" } as Input,
+  inherit: { _tag: "Inherit" } as Input,
+  pipe: { _tag: "Pipe" } as Input,
+  fd: (fd: number): Input => ({ _tag: "Fd", fd }),
+  bytes: (bytes: Uint8Array): Input => ({ _tag: "Bytes", bytes }),
+  text: (text: Word): Input => ({ _tag: "Text", text }),
+  stream: (stream: Stream.Stream<Uint8Array, unknown>): Input => ({ _tag: "Stream", stream }),
+  file: (path: string): Input => ({ _tag: "File", path })
+} as const
+
+/**
+ * Stdout and stderr constructors.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const Output = {
+  null: { _tag: "Null" } as Output,
+  inherit: { _tag: "Inherit" } as Output,
+  pipe: { _tag: "Pipe" } as Output,
+  capture: { _tag: "Capture" } as Output,
+  /** For stderr: the same pipe or file as stdout (`2>&1`). */
+  toStdout: { _tag: "ToStdout" } as ErrorOutput,
+  fd: (fd: number): Output => ({ _tag: "Fd", fd }),
+  file: (path: string, options?: { readonly append?: boolean }): Output => ({
+    _tag: "File",
+    path,
+    append: options?.append ?? false
+  }),
+  sink: (sink: Sink.Sink<unknown, Uint8Array, unknown, unknown>): Output => ({ _tag: "Sink", sink })
+} as const
+
+/**
+ * Pre-exec action constructors.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const PreExec = {
+  /** Add `increment` to the nice value (negative needs CAP_SYS_NICE). */
+  nice: (increment: number): PreExecAction => ({ _tag: "Nice", increment }),
+  /** Become a session leader (no controlling terminal). */
+  setsid: { _tag: "Setsid" } as PreExecAction,
+  /** PR_SET_NO_NEW_PRIVS: exec can never grant privileges (setuid bits, file caps). */
+  noNewPrivileges: { _tag: "NoNewPrivileges" } as PreExecAction,
+  /** Write /proc/self/oom_score_adj (-1000 to 1000). */
+  oomScoreAdjust: (value: number): PreExecAction => ({ _tag: "OomScoreAdjust", value }),
+  /** ioprio_set for the child. */
+  ioPriority: (ioClass: "realtime" | "best-effort" | "idle", level: number): PreExecAction => ({
+    _tag: "IoPriority",
+    class: ioClass,
+    level
+  })
+} as const
+
+// =============================================================================================
+// arguments
+// =============================================================================================
+
+/**
+ * Append one argument (virCommandAddArg).
+ *
+ * @since 0.1.0
+ * @category arguments
+ */
+export const arg: {
+  (word: Word): (self: Command) => Command
+  (self: Command, word: Word): Command
+} = internal.arg
+
+/**
+ * Append arguments (virCommandAddArgSet, virCommandAddArgList).
+ *
+ * @since 0.1.0
+ * @category arguments
+ */
+export const args: {
+  (words: ReadonlyArray<Word>): (self: Command) => Command
+  (self: Command, words: ReadonlyArray<Word>): Command
+} = internal.args
+
+/**
+ * Append one `name=value` argument (virCommandAddArgPair). A Redacted value redacts the word.
+ *
+ * @since 0.1.0
+ * @category arguments
+ */
+export const argPair: {
+  (name: string, value: Word): (self: Command) => Command
+  (self: Command, name: string, value: Word): Command
+} = internal.argPair
+
+// =============================================================================================
+// environment
+// =============================================================================================
+
+/**
+ * Set `name=value` in the child (virCommandAddEnvPair). Makes the environment explicit.
+ *
+ * @since 0.1.0
+ * @category environment
+ */
+export const env: {
+  (name: string, value: Word): (self: Command) => Command
+  (self: Command, name: string, value: Word): Command
+} = internal.env
+
+/**
+ * Set a preformatted `NAME=VALUE` (virCommandAddEnvString); a string without `=` is a usage problem.
+ *
+ * @since 0.1.0
+ * @category environment
+ */
+export const envString: {
+  (assignment: Word): (self: Command) => Command
+  (self: Command, assignment: Word): Command
+} = internal.envString
+
+/**
+ * Pass these variables from the parent, each only if the parent has it when the command runs
+ * (virCommandAddEnvPass). Makes the environment explicit.
+ *
+ * @since 0.1.0
+ * @category environment
+ */
+export const envPass: {
+  (...names: ReadonlyArray<string>): (self: Command) => Command
+  (self: Command, ...names: ReadonlyArray<string>): Command
+} = internal.envPass
+
+/**
+ * virCommandAddEnvPassCommon: `LC_ALL=C`, then pass `LD_PRELOAD LD_LIBRARY_PATH PATH HOME USER
+ * LOGNAME TMPDIR` when the parent has them. Everything else is dropped.
+ *
+ * @since 0.1.0
+ * @category environment
+ */
+export const envPassCommon: (self: Command) => Command = internal.envPassCommon
+
+/**
+ * Remove a variable the child would otherwise get (useful after `envInherit`).
+ *
+ * @since 0.1.0
+ * @category environment
+ */
+export const envUnset: {
+  (name: string): (self: Command) => Command
+  (self: Command, name: string): Command
+} = internal.envUnset
+
+/**
+ * Start from the parent's whole environment; entries set before or after apply on top.
+ *
+ * @since 0.1.0
+ * @category environment
+ */
+export const envInherit: (self: Command) => Command = internal.envInherit
+
+/**
+ * Start from an empty environment, dropping every entry set so far.
+ *
+ * @since 0.1.0
+ * @category environment
+ */
+export const envClear: (self: Command) => Command = internal.envClear
+
+// =============================================================================================
+// working directory and stdio
+// =============================================================================================
+
+/**
+ * The child's working directory (virCommandSetWorkingDirectory). Setting it twice is a usage
+ * problem; so is setting it on a daemon (which always runs in `/`).
+ *
+ * @since 0.1.0
+ * @category stdio
+ */
+export const workingDirectory: {
+  (dir: string): (self: Command) => Command
+  (self: Command, dir: string): Command
+} = internal.workingDirectory
+
+/**
+ * Where stdin comes from. Setting it twice is a usage problem ("input given twice").
+ *
+ * @since 0.1.0
+ * @category stdio
+ */
+export const stdin: {
+  (input: InputLike): (self: Command) => Command
+  (self: Command, input: InputLike): Command
+} = internal.stdin
+
+/**
+ * Feed stdin from memory (virCommandSetInputBuffer): text (UTF-8), bytes, or a Redacted secret.
+ *
+ * @since 0.1.0
+ * @category stdio
+ */
+export const feed: {
+  (data: string | Uint8Array | Redacted.Redacted<string>): (self: Command) => Command
+  (self: Command, data: string | Uint8Array | Redacted.Redacted<string>): Command
+} = internal.feed
+
+/**
+ * Where stdout goes. Setting it twice is a usage problem.
+ *
+ * @since 0.1.0
+ * @category stdio
+ */
+export const stdout: {
+  (output: OutputLike): (self: Command) => Command
+  (self: Command, output: OutputLike): Command
+} = internal.stdout
+
+/**
+ * Where stderr goes; `"stdout"` joins it to stdout. Setting it twice is a usage problem.
+ *
+ * @since 0.1.0
+ * @category stdio
+ */
+export const stderr: {
+  (output: ErrorOutputLike): (self: Command) => Command
+  (self: Command, output: ErrorOutputLike): Command
+} = internal.stderr
+
+// =============================================================================================
+// file descriptors
+// =============================================================================================
+
+/**
+ * Give the child the parent's `fd` at the same number (virCommandPassFD). With `closeParent` the
+ * parent's fd is closed no later than the spawn, also when the spawn fails. fd ≤ 2 is a usage
+ * problem; passing the same fd twice keeps the first.
+ *
+ * @since 0.1.0
+ * @category fds
+ */
+export const passFd: {
+  (fd: number, options?: { readonly closeParent?: boolean }): (self: Command) => Command
+  (self: Command, fd: number, options?: { readonly closeParent?: boolean }): Command
+} = internal.passFd
+
+/**
+ * Let the child read `data` from fd `fd`, EOF after the last byte (virCommandSetSendBuffer: you
+ * choose the number, so you can put it in an argument such as `--readfd 3`).
+ *
+ * @since 0.1.0
+ * @category fds
+ */
+export const inputFd: {
+  (fd: number, data: string | Uint8Array): (self: Command) => Command
+  (self: Command, fd: number, data: string | Uint8Array): Command
+} = internal.inputFd
+
+// =============================================================================================
+// child setup
+// =============================================================================================
+
+/**
+ * The child's umask (0 to 0o777).
+ *
+ * @since 0.1.0
+ * @category child setup
+ */
+export const umask: {
+  (mask: number): (self: Command) => Command
+  (self: Command, mask: number): Command
+} = internal.umask
+
+/**
+ * A resource limit: one value for soft and hard, or both.
+ *
+ * @since 0.1.0
+ * @category child setup
+ */
+export const limit: {
+  (resource: LimitResource, value: LimitValue | { readonly soft: LimitValue; readonly hard: LimitValue }): (
+    self: Command
+  ) => Command
+  (self: Command, resource: LimitResource, value: LimitValue | { readonly soft: LimitValue; readonly hard: LimitValue }): Command
+} = internal.limit
+
+/**
+ * User to run as (virCommandSetUID).
+ *
+ * @since 0.1.0
+ * @category child setup
+ */
+export const uid: {
+  (user: number | string): (self: Command) => Command
+  (self: Command, user: number | string): Command
+} = internal.uid
+
+/**
+ * Group to run as (virCommandSetGID).
+ *
+ * @since 0.1.0
+ * @category child setup
+ */
+export const gid: {
+  (group: number | string): (self: Command) => Command
+  (self: Command, group: number | string): Command
+} = internal.gid
+
+/**
+ * Supplementary groups.
+ *
+ * @since 0.1.0
+ * @category child setup
+ */
+export const groups: {
+  (groups: ReadonlyArray<number | string>): (self: Command) => Command
+  (self: Command, groups: ReadonlyArray<number | string>): Command
+} = internal.groups
+
+/**
+ * Drop all capabilities except those allowed (virCommandClearCaps).
+ *
+ * @since 0.1.0
+ * @category child setup
+ */
+export const clearCaps: (self: Command) => Command = internal.clearCaps
+
+/**
+ * Keep this capability (virCommandAllowCap).
+ *
+ * @since 0.1.0
+ * @category child setup
+ */
+export const allowCap: {
+  (capability: Capability): (self: Command) => Command
+  (self: Command, capability: Capability): Command
+} = internal.allowCap
+
+/**
+ * `"new"` (default): the child leads its own process group; `"inherit"`: it stays in the parent's
+ * (for interactive programs that need the terminal's foreground group). Only a new group lets scope
+ * close kill the child's own children too.
+ *
+ * @since 0.1.0
+ * @category child setup
+ */
+export const processGroup: {
+  (mode: "new" | "inherit"): (self: Command) => Command
+  (self: Command, mode: "new" | "inherit"): Command
+} = internal.processGroup
+
+/**
+ * The signal the child gets when the parent dies (PR_SET_PDEATHSIG), or `false` for none.
+ *
+ * @since 0.1.0
+ * @category child setup
+ */
+export const dieWithParent: {
+  (signal: Signal | false): (self: Command) => Command
+  (self: Command, signal: Signal | false): Command
+} = internal.dieWithParent
+
+/**
+ * Run as a daemon (virCommandDaemonize), optionally with a pid file (virCommandSetPidFile).
+ *
+ * @since 0.1.0
+ * @category child setup
+ */
+export const daemonize: {
+  (options?: { readonly pidFile?: string }): (self: Command) => Command
+  (self: Command, options?: { readonly pidFile?: string }): Command
+} = internal.daemonize
+
+/**
+ * The daemon's pid file (virCommandSetPidFile); a usage problem without `daemonize`.
+ *
+ * @since 0.1.0
+ * @category child setup
+ */
+export const pidFile: {
+  (path: string): (self: Command) => Command
+  (self: Command, path: string): Command
+} = internal.pidFile
+
+/**
+ * Require a start-up handshake (virCommandRequireHandshake).
+ *
+ * @since 0.1.0
+ * @category child setup
+ */
+export const handshake: (self: Command) => Command = internal.handshake
+
+/**
+ * Add a pre-exec action.
+ *
+ * @since 0.1.0
+ * @category child setup
+ */
+export const preExec: {
+  (action: PreExecAction): (self: Command) => Command
+  (self: Command, action: PreExecAction): Command
+} = internal.preExec
+
+// =============================================================================================
+// kill policy
+// =============================================================================================
+
+/**
+ * The first signal sent to stop the child (default SIGTERM).
+ *
+ * @since 0.1.0
+ * @category kill policy
+ */
+export const killSignal: {
+  (signal: Signal): (self: Command) => Command
+  (self: Command, signal: Signal): Command
+} = internal.killSignal
+
+/**
+ * How long the child has to exit after the first signal before SIGKILL (default 3 seconds).
+ *
+ * @since 0.1.0
+ * @category kill policy
+ */
+export const killGrace: {
+  (grace: Duration.DurationInput): (self: Command) => Command
+  (self: Command, grace: Duration.DurationInput): Command
+} = internal.killGrace
+
+// =============================================================================================
+// rendering
+// =============================================================================================
+
+/**
+ * Every usage problem of the command, or the command itself.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validate: (self: Command) => Either.Either<Command, CommandUsageError> = render.validate
+
+/**
+ * virCommandToString: env assignments then argv, each word quoted so that `sh -c` parses it back
+ * to the same word (libvirt's rules), Redacted values as `<redacted>`. `linebreaks` puts each
+ * option with its values on its own line. `Pass` entries are shown with the values in
+ * `environment` when given, as `NAME="$NAME"` otherwise.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const toString: (
+  self: Command,
+  options?: { readonly linebreaks?: boolean; readonly environment?: Readonly<Record<string, string | undefined>> }
+) => Either.Either<string, CommandUsageError> = render.toString
+
+/**
+ * virCommandWriteArgLog's line: env assignments and argv separated by spaces, unquoted; Redacted
+ * values as `<redacted>`.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const toLogLine: (
+  self: Command,
+  options?: { readonly environment?: Readonly<Record<string, string | undefined>> }
+) => Either.Either<string, CommandUsageError> = render.toLogLine
+
+/**
+ * Quote one word for a POSIX shell with libvirt's rules.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const quote: (word: string) => string = render.quote
+
+// =============================================================================================
+// execution
+// =============================================================================================
+
+/**
+ * Start the command in the current scope (virCommandRunAsync). Closing the scope kills and reaps
+ * the child (unless it was detached or daemonized).
+ *
+ * @since 0.1.0
+ * @category execution
+ */
+export const start: (self: Command) => Effect.Effect<Process, CommandError, CommandExecutor | Scope.Scope> =
+  executor.startProcess
+
+/**
+ * virCommandRun: run to completion, feeding input and draining outputs concurrently. Fails with
+ * `ExitError` on a non-zero exit and `SignalError` on a signal, each with the tail of stderr.
+ * Returns the status and the outputs set to `"capture"`.
+ *
+ * @since 0.1.0
+ * @category execution
+ */
+export const run: (self: Command) => Effect.Effect<RunResult, CommandError, CommandExecutor> = executor.run
+
+/**
+ * virCommandRun with a status pointer: the exit code, whatever it is. A signal still fails.
+ *
+ * @since 0.1.0
+ * @category execution
+ */
+export const exitCode: (self: Command) => Effect.Effect<number, CommandError, CommandExecutor> = executor.exitCode
+
+/**
+ * virCommandRawStatus: how the child ended; never fails because of it.
+ *
+ * @since 0.1.0
+ * @category execution
+ */
+export const status: (self: Command) => Effect.Effect<ExitStatus, CommandError, CommandExecutor> = executor.status
+
+/**
+ * Run and return stdout as bytes; fails like `run`.
+ *
+ * @since 0.1.0
+ * @category execution
+ */
+export const bytes: (self: Command) => Effect.Effect<Uint8Array, CommandError, CommandExecutor> = executor.bytes
+
+/**
+ * Run and return stdout decoded (UTF-8 unless `encoding` names another); fails like `run`.
+ *
+ * @since 0.1.0
+ * @category execution
+ */
+export const string: (self: Command, encoding?: string) => Effect.Effect<string, CommandError, CommandExecutor> =
+  executor.string
+
+/**
+ * Run and return stdout's lines (without their `\n` or `\r\n`); fails like `run`.
+ *
+ * @since 0.1.0
+ * @category execution
+ */
+export const lines: (self: Command) => Effect.Effect<Array<string>, CommandError, CommandExecutor> = executor.lines
+
+/**
+ * virCommandRunNul: stdout split on `separator` (default NUL) into groups of `columns` tokens (a
+ * short last group is kept); fails like `run`.
+ *
+ * @since 0.1.0
+ * @category execution
+ */
+export const records: (
+  self: Command,
+  options?: { readonly separator?: string; readonly columns?: number }
+) => Effect.Effect<Array<Array<string>>, CommandError, CommandExecutor> = executor.records
+
+/**
+ * Stream stdout; after the last chunk the exit status is checked like `run`.
+ *
+ * @since 0.1.0
+ * @category execution
+ */
+export const stream: (self: Command) => Stream.Stream<Uint8Array, CommandError, CommandExecutor> = executor.stream
+
+/**
+ * Stream stdout's lines; after the last line the exit status is checked like `run`.
+ *
+ * @since 0.1.0
+ * @category execution
+ */
+export const streamLines: (self: Command) => Stream.Stream<string, CommandError, CommandExecutor> =
+  executor.streamLines
+
+/**
+ * The environment the child gets, given the parent's: what an executor passes to exec. Redacted
+ * values stay Redacted.
+ *
+ * @since 0.1.0
+ * @category interpretation
+ */
+export const resolveEnv: (
+  self: Command,
+  parent: Readonly<Record<string, string | undefined>>
+) => Record<string, Word> = render.resolveEnv
+
+/**
+ * The value of a word, Redacted or not: what reaches the child.
+ *
+ * @since 0.1.0
+ * @category interpretation
+ */
+export const wordValue: (word: Word) => string = model.wordValue

@@ -1,0 +1,152 @@
+/**
+ * The service that runs commands. An executor implements one primitive, `spawn`; `make` derives
+ * everything else (feeding stdin, capturing output, the run helpers) once, here, so that every
+ * executor — the Node one, the dry-run one, yours — behaves the same.
+ *
+ * @since 0.1.0
+ */
+import type * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as Sink from "effect/Sink"
+import type * as Stream from "effect/Stream"
+import type { Command } from "./Command.js"
+import type { CommandError, IoError } from "./CommandError.js"
+import type { ExitStatus } from "./ExitStatus.js"
+import * as internal from "./internal/executor.js"
+import * as tag from "./internal/tag.js"
+import type { Signal } from "./Signal.js"
+
+/**
+ * A running child, as an executor's `spawn` returns it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SpawnedProcess {
+  /** The child's pid (for a daemon: the intermediate process's). */
+  readonly pid: number
+  /**
+   * Writes to the child's stdin when stdin is `"pipe"`; completing the sink closes stdin (EOF).
+   * A child that closed its stdin early is not an error: the rest is discarded. Unusable otherwise.
+   */
+  readonly stdin: Sink.Sink<void, Uint8Array, never, IoError>
+  /** The child's stdout when it is `"pipe"`, else empty. Run it once. */
+  readonly stdout: Stream.Stream<Uint8Array, IoError>
+  /** The child's stderr when it is `"pipe"`, else empty. Run it once. */
+  readonly stderr: Stream.Stream<Uint8Array, IoError>
+  /** Waits until the child has exited and was reaped. Never fails because of the child's status. */
+  readonly wait: Effect.Effect<ExitStatus, CommandError>
+  /** Sends a signal to the child's process group (to the child alone with `processGroup("inherit")`). */
+  readonly kill: (signal?: Signal) => Effect.Effect<void, CommandError>
+  /**
+   * virCommandAbort: signal with the kill policy's signal, wait up to its grace, SIGKILL, reap.
+   * Returns how the child ended.
+   */
+  readonly abort: Effect.Effect<ExitStatus>
+  /**
+   * Lets the child outlive the scope (virCommandRunAsync with a pid pointer): closing the scope no
+   * longer kills it. Wait for it or abort it later with the returned handle.
+   */
+  readonly detach: Effect.Effect<DetachedProcess>
+  /** virCommandHandshakeWait: waits until the child is ready to exec (needs `Command.handshake`). */
+  readonly handshakeWait: Effect.Effect<void, CommandError>
+  /** virCommandHandshakeNotify: lets the child exec (needs `Command.handshake`). */
+  readonly handshakeNotify: Effect.Effect<void, CommandError>
+}
+
+/**
+ * A running child, as `Command.start` returns it: the spawned process plus `result`, which waits
+ * for the exit, for stdin to be fed and for the captured outputs to be drained.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Process extends SpawnedProcess {
+  /**
+   * How the child ended and what was captured (bytes of outputs set to `"capture"`, empty
+   * otherwise). Fails only when the I/O itself failed; a non-zero exit is a value here. May be run
+   * more than once: it returns the same result.
+   */
+  readonly result: Effect.Effect<RunResult, CommandError>
+}
+
+/**
+ * A child detached from its scope: virPidWait and virPidAbort.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DetachedProcess {
+  readonly pid: number
+  /** Waits until the child exited and was reaped. */
+  readonly wait: Effect.Effect<ExitStatus, CommandError>
+  /** Kill policy: signal, grace, SIGKILL, reap. */
+  readonly abort: Effect.Effect<ExitStatus>
+}
+
+/**
+ * What a finished command produced.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunResult {
+  readonly status: ExitStatus
+  /** The captured stdout; empty when stdout was not captured. */
+  readonly stdout: Uint8Array
+  /** The captured stderr; empty when stderr was not captured (or went to stdout). */
+  readonly stderr: Uint8Array
+}
+
+/**
+ * Options of `CommandExecutor.start`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartOptions {
+  /**
+   * Capture an unspecified stdout and stderr into 8 KiB tail buffers (for the error's stderr tail
+   * and the debug log) instead of sending them to /dev/null, like virCommandRun. The run helpers
+   * set it.
+   */
+  readonly captureUnspecified?: boolean
+}
+
+/**
+ * The executor primitive. It receives a validated command whose stdio is lowered to what needs
+ * the OS: stdin is `Null`, `Inherit`, `Fd`, `File` or `Pipe`; stdout and stderr are `Null`,
+ * `Inherit`, `Fd`, `File` or `Pipe` (stderr also `ToStdout`). Feeding bytes, text and streams,
+ * capturing and sinks are done above it, by `make`. The child must be killed and reaped when the
+ * scope closes (unless detached or daemonized).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Spawn = (command: Command) => Effect.Effect<SpawnedProcess, CommandError, Scope.Scope>
+
+/**
+ * The service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CommandExecutor {
+  /** Starts a command in the current scope; the scope's close kills and reaps it. */
+  readonly start: (command: Command, options?: StartOptions) => Effect.Effect<Process, CommandError, Scope.Scope>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export const CommandExecutor: Context.Tag<CommandExecutor, CommandExecutor> = tag.CommandExecutor
+
+/**
+ * Builds an executor from its spawn primitive.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (spawn: Spawn) => CommandExecutor = internal.make

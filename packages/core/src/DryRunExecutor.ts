@@ -1,0 +1,223 @@
+/**
+ * virCommandSetDryRun as a Layer: an executor that runs nothing. It records every command (its
+ * `toString` line, argv, environment, working directory and the bytes fed to its stdin) and
+ * answers with what a handler scripts: exit status, stdout, stderr, a delay. Every run helper
+ * works on it unchanged, so code that drives other programs can be tested without them.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import * as Command from "./Command.js"
+import { CommandUsageError } from "./CommandError.js"
+import * as CommandExecutor from "./CommandExecutor.js"
+import * as ExitStatus from "./ExitStatus.js"
+import { describe } from "./internal/render.js"
+
+/**
+ * One command the dry-run executor was asked to run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Recorded {
+  /** `Command.toString` of the command (with `linebreaks` if the layer asks for them). */
+  readonly line: string
+  readonly program: string
+  readonly args: ReadonlyArray<Command.Word>
+  /** The environment the child would get; Redacted values stay Redacted. */
+  readonly env: Readonly<Record<string, Command.Word>>
+  readonly cwd: string | undefined
+  /** Everything written to the child's stdin, up to its end. */
+  readonly stdin: Uint8Array
+  readonly command: Command.Command
+}
+
+/**
+ * What a scripted child does. Defaults: exit 0, no output, no delay.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Response {
+  /** An exit code, or a full status (to script a death by signal). */
+  readonly status?: number | ExitStatus.ExitStatus
+  readonly stdout?: string | Uint8Array
+  readonly stderr?: string | Uint8Array
+  /** How long the child "runs" before it exits. Interruptible like a real child. */
+  readonly delay?: Duration.DurationInput
+}
+
+/**
+ * Scripts the answer to each recorded command.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handler = (recorded: Recorded) => Response | Effect.Effect<Response>
+
+/**
+ * The log of a dry-run executor.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DryRunLog {
+  readonly recorded: Effect.Effect<ReadonlyArray<Recorded>>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export const DryRunLog: Context.Tag<DryRunLog, DryRunLog> = Context.GenericTag<DryRunLog>(
+  "@effect-command/core/DryRunLog"
+)
+
+/**
+ * Every command recorded so far, oldest first.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const recorded: Effect.Effect<ReadonlyArray<Recorded>, never, DryRunLog> = Effect.flatMap(
+  DryRunLog,
+  (log) => log.recorded
+)
+
+/**
+ * Options of the dry-run layer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The "parent environment" for inheritance and `envPass`. Default: empty. */
+  readonly environment?: Readonly<Record<string, string | undefined>>
+  /** Record lines with `linebreaks`. */
+  readonly linebreaks?: boolean
+}
+
+const toBytes = (data: string | Uint8Array | undefined): Uint8Array =>
+  data === undefined ? new Uint8Array(0) : typeof data === "string" ? new TextEncoder().encode(data) : data
+
+const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(a.length + b.length)
+  out.set(a)
+  out.set(b, a.length)
+  return out
+}
+
+interface Outcome {
+  readonly status: ExitStatus.ExitStatus
+  readonly stdout: Uint8Array
+  readonly stderr: Uint8Array
+}
+
+/**
+ * A `CommandExecutor` that records and scripts instead of running, with its `DryRunLog`.
+ *
+ * @example
+ * ```ts
+ * import { Command, DryRunExecutor } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const layer = DryRunExecutor.layer(({ args }) => ({ stdout: `ran with ${args.length} args\n` }))
+ * const program = Effect.gen(function*() {
+ *   const out = yield* Command.string(Command.make("/usr/bin/dnsmasq", "--strict-order"))
+ *   const [entry] = yield* DryRunExecutor.recorded
+ *   return [out, entry?.line] // ["ran with 1 args\n", "/usr/bin/dnsmasq --strict-order"]
+ * })
+ * Effect.runPromise(Effect.provide(program, layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  handler: Handler = () => ({}),
+  options?: Options
+): Layer.Layer<CommandExecutor.CommandExecutor | DryRunLog> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const log = yield* Ref.make<ReadonlyArray<Recorded>>([])
+    const pids = yield* Ref.make(100_000)
+    const environment = options?.environment ?? {}
+
+    const spawn: CommandExecutor.Spawn = (command) =>
+      Effect.gen(function*() {
+        const pid = yield* Ref.getAndUpdate(pids, (n) => n + 1)
+        const input = yield* Deferred.make<Uint8Array>()
+        const outcome = yield* Deferred.make<Outcome>()
+        const chunks: Array<Uint8Array> = []
+        if (command.stdin?._tag !== "Pipe") yield* Deferred.succeed(input, new Uint8Array(0))
+        const line = Command.toString(command, { linebreaks: options?.linebreaks ?? false, environment })
+        const answer = Effect.gen(function*() {
+          const stdin = yield* Deferred.await(input)
+          const entry: Recorded = {
+            line: line._tag === "Right" ? line.right : describe(command),
+            program: command.program,
+            args: command.args,
+            env: Command.resolveEnv(command, environment),
+            cwd: command.cwd,
+            stdin,
+            command
+          }
+          yield* Ref.update(log, (entries) => [...entries, entry])
+          const reply = yield* Effect.suspend(() => {
+            const r = handler(entry)
+            return Effect.isEffect(r) ? r : Effect.succeed(r)
+          })
+          if (reply.delay !== undefined) yield* Effect.sleep(reply.delay)
+          const status = reply.status === undefined
+            ? ExitStatus.exited(0)
+            : typeof reply.status === "number"
+            ? ExitStatus.exited(reply.status)
+            : reply.status
+          yield* Deferred.succeed(outcome, { status, stdout: toBytes(reply.stdout), stderr: toBytes(reply.stderr) })
+        })
+        yield* Effect.forkScoped(answer)
+
+        const end = (signal: Command.KillPolicy["signal"]) =>
+          Deferred.succeed(outcome, {
+            status: ExitStatus.signaled(signal),
+            stdout: new Uint8Array(0),
+            stderr: new Uint8Array(0)
+          })
+        const finished = Deferred.await(outcome)
+        const wait = Effect.map(finished, (o) => o.status)
+        const abort = Effect.zipRight(end(command.killPolicy.signal), wait)
+        const joined = command.stderr?._tag === "ToStdout"
+        const output = (which: "stdout" | "stderr", to: Command.ErrorOutput | undefined) =>
+          to?._tag === "Pipe"
+            ? Stream.fromEffect(Effect.map(finished, (o) => (which === "stdout" && joined ? concat(o.stdout, o.stderr) : o[which])))
+              .pipe(Stream.filter((bytes) => bytes.length > 0))
+            : Stream.empty
+        const noHandshake = Effect.fail(
+          new CommandUsageError({ reasons: ["the command does not require a handshake"], command: describe(command) })
+        )
+        return {
+          pid,
+          stdin: Sink.forEach((bytes: Uint8Array) => Effect.sync(() => void chunks.push(bytes))).pipe(
+            Sink.ensuring(Effect.suspend(() => Deferred.succeed(input, chunks.reduce(concat, new Uint8Array(0)))))
+          ),
+          stdout: output("stdout", command.stdout),
+          stderr: output("stderr", command.stderr),
+          wait,
+          kill: (signal = "SIGTERM") => Effect.asVoid(end(signal)),
+          abort,
+          detach: Effect.succeed({ pid, wait, abort }),
+          handshakeWait: command.setup.handshake ? Effect.void : noHandshake,
+          handshakeNotify: command.setup.handshake ? Effect.void : noHandshake
+        } satisfies CommandExecutor.SpawnedProcess
+      })
+
+    return Context.make(CommandExecutor.CommandExecutor, CommandExecutor.make(spawn)).pipe(
+      Context.add(DryRunLog, { recorded: Ref.get(log) })
+    )
+  }))

@@ -1,0 +1,543 @@
+import * as Duration from "effect/Duration"
+import { dual } from "effect/Function"
+import * as Redacted from "effect/Redacted"
+import type * as Command from "../Command.js"
+import * as Signal from "../Signal.js"
+import { capabilities } from "./capabilities.js"
+import { isCommand, makeCommand, update, withProblem, wordValue } from "./model.js"
+
+const hasNul = (s: string): boolean => s.includes("\0")
+
+const nulProblem = (what: string, word: Command.Word): ReadonlyArray<string> =>
+  hasNul(wordValue(word)) ? [`${what} contains a NUL byte`] : []
+
+const emptySetup: Command.ChildSetup = {
+  limits: [],
+  clearCaps: false,
+  allowCaps: [],
+  processGroup: "new",
+  daemonize: false,
+  handshake: false,
+  preExec: []
+}
+
+/** @internal */
+export const defaultKillPolicy: Command.KillPolicy = { signal: "SIGTERM", grace: Duration.seconds(3) }
+
+// ---------------------------------------------------------------------------------------------
+// constructors
+// ---------------------------------------------------------------------------------------------
+
+const fromWords = (program: string, args: ReadonlyArray<Command.Word>): Command.Command => {
+  const problems: Array<string> = []
+  if (typeof program !== "string") problems.push("the program must be a string")
+  else if (program.length === 0) problems.push("the program is empty")
+  else if (hasNul(program)) problems.push("the program contains a NUL byte")
+  args.forEach((word, i) => problems.push(...nulProblem(`argument ${i + 1}`, word)))
+  return makeCommand({
+    program,
+    args,
+    env: { base: "default", entries: [] },
+    cwd: undefined,
+    stdin: undefined,
+    stdout: undefined,
+    stderr: undefined,
+    passFds: [],
+    inputFds: [],
+    setup: emptySetup,
+    killPolicy: defaultKillPolicy,
+    problems
+  })
+}
+
+/** Characters a POSIX shell would interpret; a template's literal text may not contain them. */
+const shellSyntax = /[!"#$&'()*;<>?[\\\]^`{|}~]/
+
+const isTemplate = (u: unknown): u is TemplateStringsArray => Array.isArray(u) && Object.hasOwn(u, "raw")
+
+const fromTemplate = (strings: TemplateStringsArray, values: ReadonlyArray<unknown>): Command.Command => {
+  const problems: Array<string> = []
+  const words: Array<Command.Word> = []
+  // Pieces of the word being built; a word with a Redacted piece is Redacted as a whole.
+  let current: Array<Command.Word> | undefined
+  const flush = () => {
+    if (current === undefined) return
+    const redacted = current.some((w) => typeof w !== "string")
+    const text = current.map(wordValue).join("")
+    words.push(redacted ? Redacted.make(text) : text)
+    current = undefined
+  }
+  const literal = (text: string) => {
+    const syntax = text.match(shellSyntax)
+    if (syntax !== null) {
+      problems.push(
+        `the template's literal text contains the shell character ${JSON.stringify(syntax[0])}; ` +
+          "no shell runs here: pass that text as an interpolated value"
+      )
+    }
+    const parts = text.split(/\s+/)
+    parts.forEach((part, i) => {
+      if (i > 0) flush()
+      if (part.length > 0) (current ??= []).push(part)
+    })
+  }
+  strings.forEach((text, i) => {
+    literal(text)
+    if (i >= values.length) return
+    const value = values[i]
+    if (Array.isArray(value)) {
+      const glued = current !== undefined || /^\S/.test(strings[i + 1] ?? "")
+      if (glued) problems.push(`interpolated array ${i + 1} must stand alone as words, not be glued to text`)
+      flush()
+      for (const element of value) {
+        if (typeof element === "string" || Redacted.isRedacted(element)) words.push(element as Command.Word)
+        else problems.push(`interpolated array ${i + 1} contains a ${typeof element}, not a string`)
+      }
+    } else if (typeof value === "string" || Redacted.isRedacted(value)) {
+      ;(current ??= []).push(value as Command.Word)
+    } else if (typeof value === "number" || typeof value === "bigint") {
+      ;(current ??= []).push(String(value))
+    } else {
+      problems.push(`interpolated value ${i + 1} is a ${value === null ? "null" : typeof value}, not a string`)
+    }
+  })
+  flush()
+  const [program, ...args] = words
+  if (program === undefined) return withProblem(fromWords("", []), ...problems)
+  if (typeof program !== "string") {
+    return withProblem(fromWords("<redacted>", args), "the program cannot be Redacted", ...problems)
+  }
+  return withProblem(fromWords(program, args), ...problems)
+}
+
+/** @internal */
+export const make = (
+  first: string | TemplateStringsArray,
+  ...rest: ReadonlyArray<unknown>
+): Command.Command =>
+  isTemplate(first) ? fromTemplate(first, rest) : fromWords(first, rest as ReadonlyArray<Command.Word>)
+
+/** @internal */
+export const fromArgv = (argv: ReadonlyArray<Command.Word>): Command.Command => {
+  const [program, ...args] = argv
+  if (program === undefined) return fromWords("", [])
+  if (typeof program !== "string") {
+    return withProblem(fromWords("<redacted>", args), "the program cannot be Redacted")
+  }
+  return fromWords(program, args)
+}
+
+// ---------------------------------------------------------------------------------------------
+// arguments
+// ---------------------------------------------------------------------------------------------
+
+/** @internal */
+export const args = dual<
+  (words: ReadonlyArray<Command.Word>) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, words: ReadonlyArray<Command.Word>) => Command.Command
+>(2, (self, words) => {
+  const first = self.args.length + 1
+  const problems = words.flatMap((word, i) => nulProblem(`argument ${first + i}`, word))
+  return withProblem(update(self, { args: [...self.args, ...words] }), ...problems)
+})
+
+/** @internal */
+export const arg = dual<
+  (word: Command.Word) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, word: Command.Word) => Command.Command
+>(2, (self, word) => args(self, [word]))
+
+/** @internal */
+export const argPair = dual<
+  (name: string, value: Command.Word) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, name: string, value: Command.Word) => Command.Command
+>(3, (self, name, value) =>
+  arg(self, typeof value === "string" ? `${name}=${value}` : Redacted.make(`${name}=${Redacted.value(value)}`)))
+
+// ---------------------------------------------------------------------------------------------
+// environment
+// ---------------------------------------------------------------------------------------------
+
+const envNameProblems = (name: string): ReadonlyArray<string> => {
+  if (typeof name !== "string" || name.length === 0) return ["an environment variable name is empty"]
+  if (name.includes("=")) return [`the environment variable name ${JSON.stringify(name)} contains "="`]
+  if (hasNul(name)) return ["an environment variable name contains a NUL byte"]
+  return []
+}
+
+const addEnvEntry = (self: Command.Command, entry: Command.EnvEntry): Command.Command => {
+  const problems = [
+    ...envNameProblems(entry.name),
+    ...(entry._tag === "Set" ? nulProblem(`the value of ${entry.name}`, entry.value) : [])
+  ]
+  const entries = [...self.env.entries]
+  const at = entries.findIndex((e) => e.name === entry.name)
+  if (at >= 0) entries[at] = entry
+  else entries.push(entry)
+  const base = self.env.base === "default" ? "empty" : self.env.base
+  return withProblem(update(self, { env: { base, entries } }), ...problems)
+}
+
+/** @internal */
+export const env = dual<
+  (name: string, value: Command.Word) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, name: string, value: Command.Word) => Command.Command
+>(3, (self, name, value) => addEnvEntry(self, { _tag: "Set", name, value }))
+
+/** @internal */
+export const envString = dual<
+  (assignment: Command.Word) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, assignment: Command.Word) => Command.Command
+>(2, (self, assignment) => {
+  const text = wordValue(assignment)
+  const eq = text.indexOf("=")
+  if (eq < 0) {
+    const shown = typeof assignment === "string" ? JSON.stringify(text) : "<redacted>"
+    return withProblem(self, `the environment string ${shown} has no "="`)
+  }
+  const value = text.slice(eq + 1)
+  return env(self, text.slice(0, eq), typeof assignment === "string" ? value : Redacted.make(value))
+})
+
+/** @internal */
+export const envPass = dual<
+  (...names: ReadonlyArray<string>) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, ...names: ReadonlyArray<string>) => Command.Command
+>((args) => isCommand(args[0]), (self, ...names) =>
+  names.reduce(
+    (cmd, name) => addEnvEntry(cmd, { _tag: "Pass", name }),
+    // Like every env combinator, even `envPass()` of no names makes the environment explicit.
+    self.env.base === "default" ? update(self, { env: { base: "empty", entries: [] } }) : self
+  ))
+
+/** @internal */
+export const envUnset = dual<
+  (name: string) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, name: string) => Command.Command
+>(2, (self, name) => addEnvEntry(self, { _tag: "Unset", name }))
+
+/** @internal */
+export const commonEnvNames = ["LD_PRELOAD", "LD_LIBRARY_PATH", "PATH", "HOME", "USER", "LOGNAME", "TMPDIR"] as const
+
+/** @internal */
+export const envPassCommon = (self: Command.Command): Command.Command =>
+  envPass(env(self, "LC_ALL", "C"), ...commonEnvNames)
+
+/** @internal */
+export const envInherit = (self: Command.Command): Command.Command =>
+  update(self, { env: { base: "inherit", entries: self.env.entries } })
+
+/** @internal */
+export const envClear = (self: Command.Command): Command.Command =>
+  update(self, { env: { base: "empty", entries: [] } })
+
+// ---------------------------------------------------------------------------------------------
+// working directory and stdio
+// ---------------------------------------------------------------------------------------------
+
+/** @internal */
+export const workingDirectory = dual<
+  (dir: string) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, dir: string) => Command.Command
+>(2, (self, dir) => {
+  const problems: Array<string> = []
+  if (self.cwd !== undefined) problems.push("the working directory is set twice")
+  if (typeof dir !== "string" || dir.length === 0) problems.push("the working directory is empty")
+  else if (hasNul(dir)) problems.push("the working directory contains a NUL byte")
+  return withProblem(update(self, { cwd: dir }), ...problems)
+})
+
+const fdProblems = (what: string, fd: number, min: number): ReadonlyArray<string> =>
+  Number.isSafeInteger(fd) && fd >= min ? [] : [`${what} must be an integer ≥ ${min}, not ${String(fd)}`]
+
+const stdioProblems = (what: string, s: Command.Input | Command.ErrorOutput): ReadonlyArray<string> => {
+  switch (s._tag) {
+    case "Fd":
+      return fdProblems(`the fd for ${what}`, s.fd, 0)
+    case "File":
+      return s.path.length === 0
+        ? [`the file for ${what} is empty`]
+        : hasNul(s.path)
+        ? [`the file for ${what} contains a NUL byte`]
+        : []
+    default:
+      return []
+  }
+}
+
+const stdioShorthand = <A extends { readonly _tag: string }>(
+  s: A | "null" | "inherit" | "pipe" | "capture" | "stdout"
+): A =>
+  typeof s === "string"
+    ? ({ _tag: ({ null: "Null", inherit: "Inherit", pipe: "Pipe", capture: "Capture", stdout: "ToStdout" })[s] } as A)
+    : s
+
+/** @internal */
+export const stdin = dual<
+  (input: Command.InputLike) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, input: Command.InputLike) => Command.Command
+>(2, (self, input) => {
+  const value = stdioShorthand<Command.Input>(input)
+  const twice = self.stdin !== undefined ? ["stdin is set twice (input given twice)"] : []
+  return withProblem(update(self, { stdin: value }), ...twice, ...stdioProblems("stdin", value))
+})
+
+/** @internal */
+export const feed = dual<
+  (data: string | Uint8Array | Redacted.Redacted<string>) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, data: string | Uint8Array | Redacted.Redacted<string>) => Command.Command
+>(2, (self, data) => stdin(self, data instanceof Uint8Array ? { _tag: "Bytes", bytes: data } : { _tag: "Text", text: data }))
+
+/** @internal */
+export const stdout = dual<
+  (output: Command.OutputLike) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, output: Command.OutputLike) => Command.Command
+>(2, (self, output) => {
+  const value = stdioShorthand<Command.Output>(output)
+  const twice = self.stdout !== undefined ? ["stdout is set twice"] : []
+  return withProblem(update(self, { stdout: value }), ...twice, ...stdioProblems("stdout", value))
+})
+
+/** @internal */
+export const stderr = dual<
+  (output: Command.ErrorOutputLike) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, output: Command.ErrorOutputLike) => Command.Command
+>(2, (self, output) => {
+  const value = stdioShorthand<Command.ErrorOutput>(output)
+  const twice = self.stderr !== undefined ? ["stderr is set twice"] : []
+  return withProblem(update(self, { stderr: value }), ...twice, ...stdioProblems("stderr", value))
+})
+
+// ---------------------------------------------------------------------------------------------
+// file descriptors
+// ---------------------------------------------------------------------------------------------
+
+const fdInUse = (self: Command.Command, fd: number): boolean =>
+  self.passFds.some((p) => p.fd === fd) || self.inputFds.some((p) => p.fd === fd)
+
+/** @internal */
+export const passFd = dual<
+  (fd: number, options?: { readonly closeParent?: boolean }) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, fd: number, options?: { readonly closeParent?: boolean }) => Command.Command
+>((args) => isCommand(args[0]), (self, fd, options) => {
+  const problems = fdProblems("a passed fd", fd, 3)
+  if (problems.length > 0) return withProblem(self, ...problems)
+  if (self.inputFds.some((p) => p.fd === fd)) return withProblem(self, `fd ${fd} is already an input fd`)
+  // virCommandPassFD: passing the same fd twice is ignored, the first flags win.
+  if (fdInUse(self, fd)) return self
+  return update(self, { passFds: [...self.passFds, { fd, closeParent: options?.closeParent ?? false }] })
+})
+
+/** @internal */
+export const inputFd = dual<
+  (fd: number, data: string | Uint8Array) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, fd: number, data: string | Uint8Array) => Command.Command
+>(3, (self, fd, data) => {
+  const problems = fdProblems("an input fd", fd, 3)
+  if (problems.length > 0) return withProblem(self, ...problems)
+  if (fdInUse(self, fd)) return withProblem(self, `fd ${fd} is given twice`)
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data
+  return update(self, { inputFds: [...self.inputFds, { fd, bytes }] })
+})
+
+// ---------------------------------------------------------------------------------------------
+// child setup
+// ---------------------------------------------------------------------------------------------
+
+const setSetup = (self: Command.Command, patch: Partial<Command.ChildSetup>, ...problems: ReadonlyArray<string>) =>
+  withProblem(update(self, { setup: { ...self.setup, ...patch } }), ...problems)
+
+/** @internal */
+export const umask = dual<
+  (mask: number) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, mask: number) => Command.Command
+>(2, (self, mask) =>
+  Number.isInteger(mask) && mask >= 0 && mask <= 0o777
+    ? setSetup(self, { umask: mask })
+    : withProblem(self, `the umask must be an integer from 0 to 0o777, not ${String(mask)}`))
+
+const limitProblems = (resource: string, value: Command.LimitValue): ReadonlyArray<string> =>
+  value === "unlimited" || (Number.isSafeInteger(value) && value >= 0)
+    ? []
+    : [`the limit ${resource} must be "unlimited" or an integer ≥ 0, not ${String(value)}`]
+
+/** @internal */
+export const limitResources = [
+  "AS",
+  "CORE",
+  "CPU",
+  "DATA",
+  "FSIZE",
+  "LOCKS",
+  "MEMLOCK",
+  "MSGQUEUE",
+  "NICE",
+  "NOFILE",
+  "NPROC",
+  "RSS",
+  "RTPRIO",
+  "RTTIME",
+  "SIGPENDING",
+  "STACK"
+] as const
+
+/** @internal */
+export const limit = dual<
+  (
+    resource: Command.LimitResource,
+    value: Command.LimitValue | { readonly soft: Command.LimitValue; readonly hard: Command.LimitValue }
+  ) => (self: Command.Command) => Command.Command,
+  (
+    self: Command.Command,
+    resource: Command.LimitResource,
+    value: Command.LimitValue | { readonly soft: Command.LimitValue; readonly hard: Command.LimitValue }
+  ) => Command.Command
+>(3, (self, resource, value) => {
+  if (!(limitResources as ReadonlyArray<string>).includes(resource)) {
+    return withProblem(self, `unknown resource limit ${JSON.stringify(resource)}`)
+  }
+  const { hard, soft } = typeof value === "object" ? value : { soft: value, hard: value }
+  const problems = [...limitProblems(resource, soft), ...limitProblems(resource, hard)]
+  if (problems.length === 0 && hard !== "unlimited" && (soft === "unlimited" || soft > hard)) {
+    problems.push(`the soft limit ${resource} exceeds its hard limit`)
+  }
+  if (problems.length > 0) return withProblem(self, ...problems)
+  const limits = [...self.setup.limits.filter((l) => l.resource !== resource), { resource, soft, hard }]
+  return setSetup(self, { limits })
+})
+
+const idProblems = (what: string, id: number | string): ReadonlyArray<string> =>
+  typeof id === "number"
+    ? Number.isSafeInteger(id) && id >= 0 && id < 2 ** 32 - 1 ? [] : [`the ${what} must be an id ≥ 0, not ${id}`]
+    : id.length > 0 && !hasNul(id) && !id.includes(":")
+    ? []
+    : [`the ${what} name ${JSON.stringify(id)} is not valid`]
+
+/** @internal */
+export const uid = dual<
+  (user: number | string) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, user: number | string) => Command.Command
+>(2, (self, user) => setSetup(self, { uid: user }, ...idProblems("user", user)))
+
+/** @internal */
+export const gid = dual<
+  (group: number | string) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, group: number | string) => Command.Command
+>(2, (self, group) => setSetup(self, { gid: group }, ...idProblems("group", group)))
+
+/** @internal */
+export const groups = dual<
+  (groups: ReadonlyArray<number | string>) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, groups: ReadonlyArray<number | string>) => Command.Command
+>(2, (self, list) => setSetup(self, { groups: list }, ...list.flatMap((g) => idProblems("supplementary group", g))))
+
+/** @internal */
+export const clearCaps = (self: Command.Command): Command.Command => setSetup(self, { clearCaps: true })
+
+/** @internal */
+export const allowCap = dual<
+  (capability: Command.Capability) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, capability: Command.Capability) => Command.Command
+>(2, (self, capability) => {
+  if (!Object.hasOwn(capabilities, capability)) {
+    return withProblem(self, `unknown capability ${JSON.stringify(capability)}`)
+  }
+  if (self.setup.allowCaps.includes(capability)) return self
+  return setSetup(self, { allowCaps: [...self.setup.allowCaps, capability] })
+})
+
+/** @internal */
+export const processGroup = dual<
+  (mode: "new" | "inherit") => (self: Command.Command) => Command.Command,
+  (self: Command.Command, mode: "new" | "inherit") => Command.Command
+>(2, (self, mode) =>
+  mode === "new" || mode === "inherit"
+    ? setSetup(self, { processGroup: mode })
+    : withProblem(self, `the process group must be "new" or "inherit", not ${JSON.stringify(mode)}`))
+
+/** @internal */
+export const dieWithParent = dual<
+  (signal: Signal.Signal | false) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, signal: Signal.Signal | false) => Command.Command
+>(2, (self, signal) =>
+  signal === false || Signal.isSignal(signal)
+    ? setSetup(self, { dieWithParent: signal })
+    : withProblem(self, `unknown signal ${JSON.stringify(signal)}`))
+
+const pathProblems = (what: string, path: string): ReadonlyArray<string> =>
+  typeof path !== "string" || path.length === 0
+    ? [`the ${what} is empty`]
+    : hasNul(path)
+    ? [`the ${what} contains a NUL byte`]
+    : []
+
+/** @internal */
+export const pidFile = dual<
+  (path: string) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, path: string) => Command.Command
+>(2, (self, path) => setSetup(self, { pidFile: path }, ...pathProblems("pid file", path)))
+
+/** @internal */
+export const daemonize = dual<
+  (options?: { readonly pidFile?: string }) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, options?: { readonly pidFile?: string }) => Command.Command
+>((args) => isCommand(args[0]), (self, options) => {
+  const daemon = setSetup(self, { daemonize: true })
+  return options?.pidFile !== undefined ? pidFile(daemon, options.pidFile) : daemon
+})
+
+/** @internal */
+export const handshake = (self: Command.Command): Command.Command =>
+  self.setup.handshake ? withProblem(self, "the handshake is required twice") : setSetup(self, { handshake: true })
+
+const preExecProblems = (action: Command.PreExecAction): ReadonlyArray<string> => {
+  switch (action._tag) {
+    case "Nice":
+      return Number.isInteger(action.increment) && action.increment >= -40 && action.increment <= 40
+        ? []
+        : [`the nice increment must be an integer from -40 to 40, not ${action.increment}`]
+    case "OomScoreAdjust":
+      return Number.isInteger(action.value) && action.value >= -1000 && action.value <= 1000
+        ? []
+        : [`the OOM score adjustment must be an integer from -1000 to 1000, not ${action.value}`]
+    case "IoPriority":
+      return ["realtime", "best-effort", "idle"].includes(action.class) &&
+          Number.isInteger(action.level) && action.level >= 0 && action.level <= 7
+        ? []
+        : [`the I/O priority must be a class (realtime, best-effort, idle) with a level from 0 to 7`]
+    case "Setsid":
+    case "NoNewPrivileges":
+      return []
+  }
+}
+
+/** @internal */
+export const preExec = dual<
+  (action: Command.PreExecAction) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, action: Command.PreExecAction) => Command.Command
+>(2, (self, action) => setSetup(self, { preExec: [...self.setup.preExec, action] }, ...preExecProblems(action)))
+
+// ---------------------------------------------------------------------------------------------
+// kill policy
+// ---------------------------------------------------------------------------------------------
+
+/** @internal */
+export const killSignal = dual<
+  (signal: Signal.Signal) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, signal: Signal.Signal) => Command.Command
+>(2, (self, signal) =>
+  Signal.isSignal(signal)
+    ? update(self, { killPolicy: { ...self.killPolicy, signal } })
+    : withProblem(self, `unknown signal ${JSON.stringify(signal)}`))
+
+/** @internal */
+export const killGrace = dual<
+  (grace: Duration.DurationInput) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, grace: Duration.DurationInput) => Command.Command
+>(2, (self, grace) => {
+  const decoded = Duration.decodeUnknown(grace)
+  if (decoded._tag === "None" || !Duration.isFinite(decoded.value)) {
+    return withProblem(self, `the kill grace must be a finite duration, not ${String(grace)}`)
+  }
+  return update(self, { killPolicy: { ...self.killPolicy, grace: decoded.value } })
+})

@@ -1,0 +1,305 @@
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import type * as Command from "../Command.js"
+import type * as CommandExecutor from "../CommandExecutor.js"
+import { CommandUsageError, ExitError, IoError, SignalError } from "../CommandError.js"
+import type { CommandError } from "../CommandError.js"
+import type { ExitStatus } from "../ExitStatus.js"
+import { update, wordValue } from "./model.js"
+import { describe, validate } from "./render.js"
+import { CommandExecutor as Tag } from "./tag.js"
+
+/** How many bytes of an unspecified output the run helpers keep (and of stderr an error shows). */
+export const tailBytes = 8 * 1024
+
+const empty = new Uint8Array(0)
+
+const concat = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
+  if (chunks.length === 1 && chunks[0]!.length === size) return chunks[0]!
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const chunk of chunks) {
+    out.set(chunk, at)
+    at += chunk.length
+  }
+  return out
+}
+
+/** Reads a stream to its end, keeping everything, or only the last `tail` bytes. */
+const collect = <E>(stream: Stream.Stream<Uint8Array, E>, tail: number | undefined): Effect.Effect<Uint8Array, E> =>
+  Effect.suspend(() => {
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    return Stream.runForEachChunk(stream, (chunk) =>
+      Effect.sync(() => {
+        for (const bytes of chunk) {
+          chunks.push(bytes)
+          size += bytes.length
+        }
+        if (tail !== undefined) {
+          while (chunks.length > 1 && size - chunks[0]!.length >= tail) size -= chunks.shift()!.length
+        }
+      })).pipe(Effect.map(() => {
+        const all = concat(chunks, size)
+        return tail !== undefined && all.length > tail ? all.slice(all.length - tail) : all
+      }))
+  })
+
+/** What core does with one output of the child. */
+type Drain =
+  | { readonly _tag: "None" }
+  | { readonly _tag: "Capture"; readonly tail: number | undefined; readonly keep: boolean }
+  | { readonly _tag: "Sink"; readonly sink: Sink.Sink<unknown, Uint8Array, unknown, unknown> }
+
+const planOutput = (
+  output: Command.Output | Command.ErrorOutput | undefined,
+  captureUnspecified: boolean
+): [Command.Output | Command.ErrorOutput, Drain] => {
+  if (output === undefined) {
+    return captureUnspecified
+      ? [{ _tag: "Pipe" }, { _tag: "Capture", tail: tailBytes, keep: false }]
+      : [{ _tag: "Null" }, { _tag: "None" }]
+  }
+  switch (output._tag) {
+    case "Capture":
+      return [{ _tag: "Pipe" }, { _tag: "Capture", tail: undefined, keep: true }]
+    case "Sink":
+      return [{ _tag: "Pipe" }, { _tag: "Sink", sink: output.sink }]
+    default:
+      return [output, { _tag: "None" }]
+  }
+}
+
+const planInput = (
+  command: Command.Command,
+  input: Command.Input | undefined
+): [Command.Input, Stream.Stream<Uint8Array, IoError> | undefined] => {
+  if (input === undefined) return [{ _tag: "Null" }, undefined]
+  switch (input._tag) {
+    case "Bytes":
+      return [{ _tag: "Pipe" }, Stream.succeed(input.bytes)]
+    case "Text":
+      return [{ _tag: "Pipe" }, Stream.sync(() => new TextEncoder().encode(wordValue(input.text)))]
+    case "Stream":
+      return [
+        { _tag: "Pipe" },
+        Stream.mapError(input.stream, (cause) => new IoError({ stream: "stdin", command: describe(command), cause }))
+      ]
+    default:
+      return [input, undefined]
+  }
+}
+
+const drain = (
+  command: Command.Command,
+  name: string,
+  stream: Stream.Stream<Uint8Array, IoError>,
+  plan: Drain
+): Effect.Effect<Uint8Array, IoError> => {
+  switch (plan._tag) {
+    case "None":
+      return Effect.succeed(empty)
+    case "Capture":
+      return collect(stream, plan.tail)
+    case "Sink":
+      return Stream.run(stream, plan.sink).pipe(
+        Effect.mapError((cause) =>
+          cause instanceof IoError ? cause : new IoError({ stream: name, command: describe(command), cause })
+        ),
+        Effect.as(empty)
+      )
+  }
+}
+
+/** @internal */
+export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecutor => ({
+  start: (command, options) =>
+    Effect.gen(function*() {
+      const valid = yield* validate(command)
+      const captureUnspecified = options?.captureUnspecified === true
+      const [stdin, input] = planInput(valid, valid.stdin)
+      const [stdout, outPlan] = planOutput(valid.stdout, captureUnspecified)
+      const [stderr, errPlan] = valid.stderr?._tag === "ToStdout"
+        ? [valid.stderr, { _tag: "None" } as const]
+        : planOutput(valid.stderr, captureUnspecified)
+      const spawned = yield* spawn(update(valid, { stdin, stdout: stdout as Command.Output, stderr }))
+      const feeder = input === undefined
+        ? undefined
+        // A failing input stream would leave the child waiting for EOF forever: abort it.
+        : yield* Effect.forkScoped(Stream.run(input, spawned.stdin).pipe(Effect.tapError(() => spawned.abort)))
+      const outFiber = yield* Effect.forkScoped(drain(valid, "stdout", spawned.stdout, outPlan))
+      const errFiber = yield* Effect.forkScoped(drain(valid, "stderr", spawned.stderr, errPlan))
+      const result = yield* Effect.cached(Effect.gen(function*() {
+        const status = yield* spawned.wait
+        const [out, err] = yield* Fiber.join(Fiber.zip(outFiber, errFiber))
+        if (feeder !== undefined) {
+          // Once the child is gone nobody reads the rest of the input: stop feeding, keep a failure.
+          const exit = yield* Fiber.interrupt(feeder)
+          if (exit._tag === "Failure") {
+            const failure = exit.cause._tag === "Fail" ? Option.some(exit.cause.error) : Option.none()
+            if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
+          }
+        }
+        return { status, stdout: out, stderr: err }
+      }))
+      return { ...spawned, result } satisfies CommandExecutor.Process
+    })
+})
+
+// ---------------------------------------------------------------------------------------------
+// the run helpers, derived once from `start`
+// ---------------------------------------------------------------------------------------------
+
+const decoder = new TextDecoder()
+
+const start = (
+  command: Command.Command,
+  options?: CommandExecutor.StartOptions
+): Effect.Effect<CommandExecutor.Process, CommandError, CommandExecutor.CommandExecutor | Scope.Scope> =>
+  Effect.flatMap(Tag, (executor) => executor.start(command, options))
+
+/** @internal */
+export const startProcess = (
+  command: Command.Command
+): Effect.Effect<CommandExecutor.Process, CommandError, CommandExecutor.CommandExecutor | Scope.Scope> =>
+  start(command)
+
+/** The captured bytes the caller asked for; the run helpers' default tails are dropped. */
+const asked = (command: Command.Command, result: CommandExecutor.RunResult): CommandExecutor.RunResult => ({
+  status: result.status,
+  stdout: command.stdout?._tag === "Capture" ? result.stdout : empty,
+  stderr: command.stderr?._tag === "Capture" ? result.stderr : empty
+})
+
+const stderrTail = (command: Command.Command, result: CommandExecutor.RunResult): string => {
+  const bytes = command.stderr?._tag === "ToStdout" ? result.stdout : result.stderr
+  return decoder.decode(bytes.length > tailBytes ? bytes.slice(bytes.length - tailBytes) : bytes).trimEnd()
+}
+
+const statusError = (
+  command: Command.Command,
+  result: CommandExecutor.RunResult
+): ExitError | SignalError | undefined => {
+  const { status } = result
+  if (status._tag === "Exited") {
+    return status.code === 0
+      ? undefined
+      : new ExitError({ exitCode: status.code, stderrTail: stderrTail(command, result), command: describe(command) })
+  }
+  return new SignalError({
+    signal: status.signal,
+    coreDumped: status.coreDumped,
+    stderrTail: stderrTail(command, result),
+    command: describe(command)
+  })
+}
+
+const runResult = (
+  command: Command.Command
+): Effect.Effect<CommandExecutor.RunResult, CommandError, CommandExecutor.CommandExecutor> =>
+  Effect.scoped(Effect.flatMap(start(command, { captureUnspecified: true }), (process) => process.result))
+
+/** @internal */
+export const run = (
+  command: Command.Command
+): Effect.Effect<CommandExecutor.RunResult, CommandError, CommandExecutor.CommandExecutor> =>
+  Effect.flatMap(runResult(command), (result) => {
+    const error = statusError(command, result)
+    return error === undefined ? Effect.succeed(asked(command, result)) : Effect.fail(error)
+  })
+
+/** @internal */
+export const status = (command: Command.Command): Effect.Effect<ExitStatus, CommandError, CommandExecutor.CommandExecutor> =>
+  Effect.map(runResult(command), (result) => result.status)
+
+/** @internal */
+export const exitCode = (command: Command.Command): Effect.Effect<number, CommandError, CommandExecutor.CommandExecutor> =>
+  Effect.flatMap(runResult(command), (result) =>
+    result.status._tag === "Exited"
+      ? Effect.succeed(result.status.code)
+      : Effect.fail(statusError(command, result)!))
+
+/** Sets stdout to `to` for a helper that reads stdout itself; a stdout the caller set elsewhere is a usage error. */
+const takeStdout = (
+  command: Command.Command,
+  helper: string,
+  to: Command.Output
+): Effect.Effect<Command.Command, CommandUsageError> =>
+  command.stdout === undefined || command.stdout._tag === to._tag
+    ? Effect.succeed(update(command, { stdout: to as Command.Output }))
+    : Effect.fail(
+      new CommandUsageError({
+        reasons: [`${helper} reads stdout, but stdout is set to ${command.stdout._tag}`],
+        command: describe(command)
+      })
+    )
+
+/** @internal */
+export const bytes = (command: Command.Command): Effect.Effect<Uint8Array, CommandError, CommandExecutor.CommandExecutor> =>
+  Effect.flatMap(takeStdout(command, "bytes", { _tag: "Capture" }), (cmd) => Effect.map(run(cmd), (r) => r.stdout))
+
+/** @internal */
+export const string = (
+  command: Command.Command,
+  encoding?: string
+): Effect.Effect<string, CommandError, CommandExecutor.CommandExecutor> =>
+  Effect.map(bytes(command), (out) => (encoding === undefined ? decoder : new TextDecoder(encoding)).decode(out))
+
+/** @internal */
+export const splitLines = (text: string): Array<string> => {
+  if (text.length === 0) return []
+  const lines = text.split(/\r?\n/)
+  if (lines[lines.length - 1] === "") lines.pop()
+  return lines
+}
+
+/** @internal */
+export const lines = (command: Command.Command): Effect.Effect<Array<string>, CommandError, CommandExecutor.CommandExecutor> =>
+  Effect.map(string(command), splitLines)
+
+/** @internal */
+export const records = (
+  command: Command.Command,
+  options?: { readonly separator?: string; readonly columns?: number }
+): Effect.Effect<Array<Array<string>>, CommandError, CommandExecutor.CommandExecutor> => {
+  const separator = options?.separator ?? "\0"
+  const columns = options?.columns ?? 1
+  if (!Number.isSafeInteger(columns) || columns < 1 || separator.length === 0) {
+    return Effect.fail(
+      new CommandUsageError({
+        reasons: ["records needs a non-empty separator and a whole number of columns ≥ 1"],
+        command: describe(command)
+      })
+    )
+  }
+  return Effect.map(string(command), (text) => {
+    if (text.length === 0) return []
+    const tokens = text.split(separator)
+    if (tokens[tokens.length - 1] === "") tokens.pop()
+    const out: Array<Array<string>> = []
+    for (let i = 0; i < tokens.length; i += columns) out.push(tokens.slice(i, i + columns))
+    return out
+  })
+}
+
+/** @internal */
+export const stream = (command: Command.Command): Stream.Stream<Uint8Array, CommandError, CommandExecutor.CommandExecutor> =>
+  Stream.unwrapScoped(Effect.gen(function*() {
+    const cmd = yield* takeStdout(command, "stream", { _tag: "Pipe" })
+    const process = yield* start(cmd, { captureUnspecified: true })
+    const check = Effect.flatMap(process.result, (result) => {
+      const error = statusError(cmd, result)
+      return error === undefined ? Effect.void : Effect.fail(error)
+    })
+    return Stream.concat(process.stdout, Stream.drain(Stream.fromEffect(check)))
+  }))
+
+/** @internal */
+export const streamLines = (
+  command: Command.Command
+): Stream.Stream<string, CommandError, CommandExecutor.CommandExecutor> =>
+  stream(command).pipe(Stream.decodeText(), Stream.splitLines)

@@ -1,0 +1,145 @@
+import * as Either from "effect/Either"
+import type * as Command from "../Command.js"
+import { CommandUsageError } from "../CommandError.js"
+
+
+/** libvirt's virBufferEscapeShell: the characters that make a word need quoting. */
+const needsQuoting = /[\r\t\n !"#$&'()*;<>?[\\\]^`{|}~]/
+
+/** Quote one word so that a POSIX shell parses it back to exactly the same word. */
+export const quote = (word: string): string => {
+  if (word.length === 0) return "''"
+  if (!needsQuoting.test(word)) return word
+  return `'${word.replaceAll("'", "'\\''")}'`
+}
+
+const renderWord = (word: Command.Word, escape: boolean): string =>
+  typeof word === "string" ? (escape ? quote(word) : word) : "<redacted>"
+
+/** The program word: also quoted when it contains "=", which a shell would take for an assignment. */
+const renderProgram = (program: string, escape: boolean): string =>
+  escape && program.includes("=") && !needsQuoting.test(program) ? `'${program}'` : renderWord(program, escape)
+
+const renderEnv = (
+  self: Command.Command,
+  escape: boolean,
+  environment: Readonly<Record<string, string | undefined>> | undefined
+): Array<string> =>
+  self.env.entries.flatMap((entry) => {
+    switch (entry._tag) {
+      case "Set":
+        return [`${entry.name}=${renderWord(entry.value, escape)}`]
+      case "Pass": {
+        if (environment === undefined) return [escape ? `${entry.name}="$${entry.name}"` : `${entry.name}=$${entry.name}`]
+        const value = environment[entry.name]
+        return value === undefined ? [] : [`${entry.name}=${renderWord(value, escape)}`]
+      }
+      case "Unset":
+        return []
+    }
+  })
+
+const isOption = (word: Command.Word): boolean => typeof word === "string" && word.startsWith("-")
+
+/**
+ * libvirt's newest line-break rule: an argument starts a new line unless it is a value that belongs
+ * to an option (it is not an option itself, an option came before it, and the argument before it
+ * is an option or another option follows).
+ */
+const breaksBefore = (words: ReadonlyArray<Command.Word>, i: number): boolean => {
+  if (isOption(words[i]!)) return true
+  const seenOption = words.slice(0, i).some(isOption)
+  const optionAhead = isOption(words[i - 1]!) || words.slice(i + 1).some(isOption)
+  return !(seenOption && optionAhead)
+}
+
+/** @internal */
+export const render = (
+  self: Command.Command,
+  options: { readonly linebreaks?: boolean; readonly escape: boolean; readonly environment?: Readonly<Record<string, string | undefined>> | undefined }
+): string => {
+  const linebreaks = options.linebreaks === true
+  let out = ""
+  for (const assignment of renderEnv(self, options.escape, options.environment)) {
+    out += assignment + " " + (linebreaks ? "\\\n" : "")
+  }
+  const words: ReadonlyArray<Command.Word> = [self.program, ...self.args]
+  out += renderProgram(self.program, options.escape)
+  for (let i = 1; i < words.length; i++) {
+    out += " " + (linebreaks && breaksBefore(words, i) ? "\\\n" : "") + renderWord(words[i]!, options.escape)
+  }
+  return out
+}
+
+/** A best-effort rendering for error messages: never fails, NUL bytes shown as `\0`. */
+export const describe = (self: Command.Command): string =>
+  render(self, { escape: true }).replaceAll("\0", "\\0")
+
+const isStringIo = (s: Command.Input | Command.ErrorOutput | undefined): boolean =>
+  s !== undefined && ["Bytes", "Text", "Stream", "Pipe", "Capture", "Sink"].includes(s._tag)
+
+/** Every problem of a command: those its combinators recorded and those between its fields. */
+export const problems = (self: Command.Command): ReadonlyArray<string> => {
+  const found = [...self.problems]
+  const { setup } = self
+  if (setup.pidFile !== undefined && !setup.daemonize) {
+    found.push("creation of a pid file requires a daemonized command")
+  }
+  if (setup.daemonize) {
+    if (self.cwd !== undefined) found.push("a daemonized command always runs in / and cannot set a working directory")
+    if ([self.stdin, self.stdout, self.stderr].some(isStringIo) || self.inputFds.length > 0) {
+      found.push("cannot mix string I/O with a daemon: give a daemon's stdio as fds, files or null")
+    }
+  }
+  return found
+}
+
+/** @internal */
+export const validate = (self: Command.Command): Either.Either<Command.Command, CommandUsageError> => {
+  const reasons = problems(self)
+  return reasons.length === 0
+    ? Either.right(self)
+    : Either.left(new CommandUsageError({ reasons, command: describe(self) }))
+}
+
+/** @internal */
+export const toString = (
+  self: Command.Command,
+  options?: { readonly linebreaks?: boolean; readonly environment?: Readonly<Record<string, string | undefined>> }
+): Either.Either<string, CommandUsageError> =>
+  Either.map(validate(self), (cmd) => render(cmd, { ...options, escape: true }))
+
+/** @internal */
+export const toLogLine = (
+  self: Command.Command,
+  options?: { readonly environment?: Readonly<Record<string, string | undefined>> }
+): Either.Either<string, CommandUsageError> =>
+  Either.map(validate(self), (cmd) => render(cmd, { ...options, escape: false }))
+
+
+
+/** @internal */
+export const resolveEnv = (
+  self: Command.Command,
+  parent: Readonly<Record<string, string | undefined>>
+): Record<string, Command.Word> => {
+  const out: Record<string, Command.Word> = {}
+  if (self.env.base !== "empty") {
+    for (const [name, value] of Object.entries(parent)) if (value !== undefined) out[name] = value
+  }
+  for (const entry of self.env.entries) {
+    switch (entry._tag) {
+      case "Set":
+        out[entry.name] = entry.value
+        break
+      case "Pass": {
+        const value = parent[entry.name]
+        if (value !== undefined) out[entry.name] = value
+        break
+      }
+      case "Unset":
+        delete out[entry.name]
+    }
+  }
+  return out
+}
