@@ -1,0 +1,48 @@
+/**
+ * The Node.js executor: runs commands as real child processes.
+ *
+ * Every child starts in a new process group. When its scope closes (or its fiber is interrupted,
+ * or `abort` is called) the group gets the command's kill signal (default SIGTERM), then, after
+ * the grace period (default 3 s), SIGKILL; the finalizer returns only once the child was reaped,
+ * every pipe end in the parent is closed and every feeding fiber is interrupted. Members of the
+ * group that outlive the child are signalled the same way.
+ *
+ * Output is read until EOF. A grandchild that inherited stdout can keep the pipe open after the
+ * child exited: once the child exited, a read waits at most `drainDelay` (default 1 s) for more
+ * bytes, then the pipe is closed and what was read so far is returned (Go's `WaitDelay`).
+ *
+ * @since 0.1.0
+ */
+import { CommandExecutor } from "@effect-command/core"
+import * as Duration from "effect/Duration"
+import * as Layer from "effect/Layer"
+import { makeSpawn } from "./internal/process.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** How long a read may wait for EOF after the child exited. Default: 1 second. */
+  readonly drainDelay?: Duration.DurationInput
+}
+
+/**
+ * A `CommandExecutor` with the given options.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWith = (options: Options): Layer.Layer<CommandExecutor.CommandExecutor> =>
+  Layer.succeed(
+    CommandExecutor.CommandExecutor,
+    CommandExecutor.make(makeSpawn({ drainDelay: Duration.decode(options.drainDelay ?? "1 second") }))
+  )
+
+/**
+ * A `CommandExecutor` with the default options.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<CommandExecutor.CommandExecutor> = layerWith({})

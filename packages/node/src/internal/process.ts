@@ -1,0 +1,396 @@
+/** The Node executor's spawn primitive: stdio wiring, streams, kill-and-reap. */
+import type { CommandExecutor } from "@effect-command/core"
+import { Command, CommandError, ExitStatus } from "@effect-command/core"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import * as Fs from "node:fs"
+import type * as Net from "node:net"
+import type { Readable, Writable } from "node:stream"
+import { remainingGroupMembers } from "./group.js"
+import { checkWorkingDirectory, fromErrno, resolveProgram } from "./resolve.js"
+import { socketPair } from "./socketpair.js"
+import * as Spawn from "./spawn.js"
+
+export interface Options {
+  /** After the child exited, how long a read may wait for EOF (a grandchild may hold the pipe). */
+  readonly drainDelay: Duration.Duration
+}
+
+type Signal = Parameters<typeof ExitStatus.signaled>[0]
+
+/** Settings only the child-side helper (issue #4) can apply; refused rather than ignored. */
+const needsHelper = (command: Command.Command): ReadonlyArray<string> => {
+  const { setup } = command
+  const found: Array<string> = []
+  if (setup.umask !== undefined) found.push("umask")
+  if (setup.limits.length > 0) found.push("resource limits")
+  if (setup.uid !== undefined || setup.gid !== undefined || setup.groups !== undefined) found.push("credentials")
+  if (setup.clearCaps || setup.allowCaps.length > 0) found.push("capabilities")
+  if (setup.dieWithParent !== undefined && setup.dieWithParent !== false) found.push("dieWithParent")
+  if (setup.daemonize) found.push("daemonize")
+  if (setup.handshake) found.push("handshake")
+  if (setup.preExec.length > 0) found.push("pre-exec actions")
+  return found
+}
+
+const isClosedByPeer = (error: NodeJS.ErrnoException): boolean =>
+  error.code === "EPIPE" || error.code === "ECONNRESET" || error.code === "ERR_STREAM_DESTROYED"
+
+const toStatus = (info: Spawn.ExitInfo): ExitStatus.ExitStatus =>
+  info.code !== null ? ExitStatus.exited(info.code) : ExitStatus.signaled((info.signal ?? "SIGKILL") as Signal)
+
+/** Bytes from a pipe; once the child exited, an idle read waits at most `drainDelay` for EOF. */
+const readable = (
+  pipe: Readable,
+  name: string,
+  line: string,
+  child: Spawn.Child,
+  drainDelay: Duration.Duration
+): Stream.Stream<Uint8Array, CommandError.IoError> => {
+  let error: Error | undefined
+  let done = false
+  let waiting: (() => void) | undefined
+  const wake = () => {
+    const retry = waiting
+    waiting = undefined
+    retry?.()
+  }
+  pipe.on("readable", wake)
+  pipe.once("end", () => {
+    done = true
+    wake()
+  })
+  pipe.once("close", () => {
+    done = true
+    wake()
+  })
+  pipe.on("error", (e) => {
+    if (!isClosedByPeer(e)) error = e
+    done = true
+    wake()
+  })
+  child.onExit(wake)
+  const pull = Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<CommandError.IoError>>((resume) => {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const attempt = () => {
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
+      if (error !== undefined) {
+        return resume(Effect.fail(Option.some(new CommandError.IoError({ stream: name, command: line, cause: error }))))
+      }
+      const bytes = pipe.read() as Buffer | null
+      if (bytes !== null) return resume(Effect.succeed(Chunk.of(bytes)))
+      if (done) return resume(Effect.fail(Option.none()))
+      waiting = attempt
+      if (child.exited()) {
+        timer = setTimeout(() => {
+          // Only a grandchild can still hold the pipe: stop waiting for it.
+          done = true
+          pipe.destroy()
+          wake()
+        }, Duration.toMillis(drainDelay))
+      }
+    }
+    attempt()
+    return Effect.sync(() => {
+      waiting = undefined
+      if (timer !== undefined) clearTimeout(timer)
+    })
+  })
+  return Stream.repeatEffectChunkOption(pull)
+}
+
+/** Writes to a pipe with backpressure; a child that closed its end makes the rest a no-op. */
+const writable = (pipe: Writable, name: string, line: string): Sink.Sink<void, Uint8Array, never, CommandError.IoError> => {
+  let closedByChild = false
+  let error: Error | undefined
+  pipe.on("error", (e: NodeJS.ErrnoException) => {
+    if (isClosedByPeer(e)) closedByChild = true
+    else error = e
+  })
+  const failure = (cause: unknown) => new CommandError.IoError({ stream: name, command: line, cause })
+  const write = (bytes: Uint8Array) =>
+    Effect.async<void, CommandError.IoError>((resume) => {
+      if (error !== undefined) return resume(Effect.fail(failure(error)))
+      if (closedByChild || pipe.destroyed) return resume(Effect.void)
+      if (pipe.write(bytes)) return resume(Effect.void)
+      const settle = () => {
+        pipe.off("drain", settle)
+        pipe.off("close", settle)
+        pipe.off("error", settle)
+        resume(error !== undefined ? Effect.fail(failure(error)) : Effect.void)
+      }
+      pipe.on("drain", settle)
+      pipe.on("close", settle)
+      pipe.on("error", settle)
+      return Effect.sync(() => {
+        pipe.off("drain", settle)
+        pipe.off("close", settle)
+        pipe.off("error", settle)
+      })
+    })
+  return Sink.forEach(write).pipe(Sink.ensuring(Effect.sync(() => pipe.end())))
+}
+
+interface Prepared {
+  readonly spec: Spawn.SpawnSpec
+  /** Fds the parent opened for the child (files) or must close after the spawn (closeParent). */
+  readonly closeAfterSpawn: ReadonlyArray<number>
+  /** Our end of the stdout+stderr socket pair, for `stderr: "stdout"` with a piped stdout. */
+  readonly joined: Net.Socket | undefined
+  /** The child's end, closed in the parent after the spawn. */
+  readonly joinedChildEnd: Net.Socket | undefined
+}
+
+const openFile = (path: string, flags: string, what: string, line: string, opened: Array<number>) =>
+  Effect.try({
+    try: () => {
+      const fd = Fs.openSync(path, flags, 0o644)
+      opened.push(fd)
+      return fd
+    },
+    catch: (cause) =>
+      new CommandError.SpawnError({
+        reason: (cause as NodeJS.ErrnoException).code === "ENOENT" ? "NotFound" : "PermissionDenied",
+        errno: (cause as NodeJS.ErrnoException).code ?? "EUNKNOWN",
+        stage: `open(${what})`,
+        detail: `cannot open ${path} for ${what}`,
+        command: line,
+        cause
+      })
+  })
+
+const closeAll = (fds: ReadonlyArray<number>) => {
+  for (const fd of fds) {
+    try {
+      Fs.closeSync(fd)
+    } catch {
+      // already closed by the caller: nothing left to release
+    }
+  }
+}
+
+const prepare = (
+  command: Command.Command,
+  path: string,
+  line: string
+): Effect.Effect<Prepared, CommandError.SpawnError> =>
+  Effect.gen(function*() {
+    const opened: Array<number> = []
+    const closeParent = command.passFds.filter((p) => p.closeParent).map((p) => p.fd)
+    const release = Effect.sync(() => closeAll([...opened, ...closeParent]))
+    return yield* Effect.gen(function*() {
+      const stdio: Array<Spawn.StdioSource> = []
+      const input = command.stdin ?? { _tag: "Null" }
+      switch (input._tag) {
+        case "Inherit":
+          stdio[0] = { _tag: "Inherit" }
+          break
+        case "Fd":
+          stdio[0] = { _tag: "Fd", fd: input.fd }
+          break
+        case "File":
+          stdio[0] = { _tag: "Fd", fd: yield* openFile(input.path, "r", "stdin", line, opened) }
+          break
+        case "Pipe":
+          stdio[0] = { _tag: "Pipe" }
+          break
+        default:
+          stdio[0] = { _tag: "Ignore" }
+      }
+      const output = (out: Command.Output, fd: 1 | 2): Effect.Effect<Spawn.StdioSource, CommandError.SpawnError> => {
+        switch (out._tag) {
+          case "Inherit":
+            return Effect.succeed({ _tag: "Inherit" })
+          case "Fd":
+            return Effect.succeed({ _tag: "Fd", fd: out.fd })
+          case "File":
+            return Effect.map(
+              openFile(out.path, out.append ? "a" : "w", fd === 1 ? "stdout" : "stderr", line, opened),
+              (n) => ({ _tag: "Fd", fd: n })
+            )
+          case "Pipe":
+            return Effect.succeed({ _tag: "Pipe" })
+          default:
+            return Effect.succeed({ _tag: "Ignore" })
+        }
+      }
+      const stdout = command.stdout ?? { _tag: "Null" }
+      let joined: Net.Socket | undefined
+      let joinedChildEnd: Net.Socket | undefined
+      if (command.stderr?._tag === "ToStdout") {
+        if (stdout._tag === "Pipe") {
+          ;[joined, joinedChildEnd] = yield* socketPair(line)
+          stdio[1] = { _tag: "Socket", socket: joinedChildEnd }
+          stdio[2] = stdio[1]
+        } else {
+          stdio[1] = yield* output(stdout, 1)
+          // `inherit` for stderr would be the parent's fd 2: join the parent's stdout instead.
+          stdio[2] = stdio[1]._tag === "Inherit" ? { _tag: "Fd", fd: 1 } : stdio[1]
+        }
+      } else {
+        stdio[1] = yield* output(stdout, 1)
+        stdio[2] = yield* output(command.stderr ?? { _tag: "Null" }, 2)
+      }
+      for (const { fd } of command.passFds) {
+        const open = yield* Effect.try({
+          try: () => Fs.fstatSync(fd),
+          catch: (cause) =>
+            new CommandError.SpawnError({
+              reason: "Unknown",
+              errno: "EBADF",
+              stage: "passFd",
+              detail: `fd ${fd} passed to the child is not open in the parent`,
+              command: line,
+              cause
+            })
+        })
+        void open
+        stdio[fd] = { _tag: "Fd", fd }
+      }
+      for (const { fd } of command.inputFds) stdio[fd] = { _tag: "Pipe" }
+      for (let fd = 0; fd < stdio.length; fd++) stdio[fd] ??= { _tag: "Ignore" }
+      const env: Record<string, string> = {}
+      for (const [name, value] of Object.entries(Command.resolveEnv(command, process.env))) {
+        env[name] = Command.wordValue(value)
+      }
+      return {
+        spec: {
+          path,
+          argv: [command.program, ...command.args.map(Command.wordValue)],
+          env,
+          cwd: command.cwd,
+          stdio,
+          newGroup: command.setup.processGroup === "new"
+        },
+        closeAfterSpawn: [...opened, ...closeParent],
+        joined,
+        joinedChildEnd
+      } satisfies Prepared
+    }).pipe(Effect.tapError(() => release))
+  })
+
+/** @internal */
+export const makeSpawn = (options: Options): CommandExecutor.Spawn => (command) =>
+  Effect.gen(function*() {
+    const line = Either.getOrElse(Command.toString(command), () => command.program)
+    const missing = needsHelper(command)
+    if (missing.length > 0) {
+      return yield* new CommandError.SpawnError({
+        reason: "HelperMissing",
+        stage: "setup",
+        detail: `${missing.join(", ")} need the child-side helper, which this executor does not have yet`,
+        command: line
+      })
+    }
+    const badCwd = checkWorkingDirectory(command.cwd, line)
+    if (badCwd !== undefined) return yield* badCwd
+    const path = resolveProgram(command.program, command.cwd, line)
+    if (typeof path !== "string") return yield* path
+
+    const exit = yield* Deferred.make<ExitStatus.ExitStatus>()
+    let detached = false
+
+    const acquire = Effect.flatMap(prepare(command, path, line), (prepared) =>
+      Effect.async<{ child: Spawn.Child; prepared: Prepared }, CommandError.SpawnError>((resume) => {
+        Spawn.spawn(prepared.spec, (result) => {
+          closeAll(prepared.closeAfterSpawn)
+          prepared.joinedChildEnd?.destroy()
+          if (result instanceof Error) {
+            prepared.joined?.destroy()
+            return resume(Effect.fail(fromErrno(result, line, command.cwd)))
+          }
+          result.onExit((info) => Deferred.unsafeDone(exit, Exit.succeed(toStatus(info))))
+          resume(Effect.succeed({ child: result, prepared }))
+        })
+      }))
+
+    const newGroup = command.setup.processGroup === "new"
+    const signal = (pid: number, sig: Signal, evenAfterExit: boolean, child: Spawn.Child) => {
+      if (child.exited() && !evenAfterExit) return
+      try {
+        process.kill(newGroup ? -pid : pid, sig)
+      } catch {
+        // ESRCH: nothing left to signal
+      }
+    }
+    const { grace, signal: killSignal } = command.killPolicy
+
+    const abortChild = (child: Spawn.Child) =>
+      Effect.uninterruptible(Effect.gen(function*() {
+        if (!child.exited()) {
+          signal(child.pid, killSignal, false, child)
+          const inTime = yield* Effect.timeout(Deferred.await(exit), grace).pipe(Effect.option)
+          if (Option.isNone(inTime)) signal(child.pid, "SIGKILL", false, child)
+        }
+        return yield* Deferred.await(exit)
+      }))
+
+    /** Members of the child's group that outlived it: policy signal, grace, SIGKILL. */
+    const killGroupRemnants = (pid: number) =>
+      Effect.gen(function*() {
+        if (!newGroup || remainingGroupMembers(pid) === 0) return
+        try {
+          process.kill(-pid, killSignal)
+        } catch {
+          return
+        }
+        const deadline = Date.now() + Duration.toMillis(grace)
+        while (remainingGroupMembers(pid) > 0 && Date.now() < deadline) yield* Effect.sleep("10 millis")
+        try {
+          process.kill(-pid, "SIGKILL")
+        } catch {
+          // gone
+        }
+      }).pipe(Effect.uninterruptible)
+
+    const { child, prepared } = yield* Effect.acquireRelease(acquire, ({ child, prepared }) =>
+      Effect.gen(function*() {
+        if (!detached) {
+          yield* abortChild(child)
+          yield* killGroupRemnants(child.pid)
+        }
+        for (const pipe of child.pipes) pipe?.destroy()
+        prepared.joined?.destroy()
+      }))
+
+    for (const { bytes, fd } of command.inputFds) {
+      const pipe = child.pipes[fd] as Writable
+      pipe.on("error", () => {}) // the child may close it early: not an error
+      pipe.end(bytes)
+    }
+
+    const stdoutPipe = prepared.joined ?? (child.pipes[1] as Readable | null)
+    const stdinPipe = child.pipes[0] as Writable | null
+    const stderrPipe = prepared.joined !== undefined ? null : (child.pipes[2] as Readable | null)
+    const wait = Deferred.await(exit)
+    const abort = abortChild(child)
+    const noHandshake = Effect.fail(
+      new CommandError.CommandUsageError({ reasons: ["the command does not require a handshake"], command: line })
+    )
+    return {
+      pid: child.pid,
+      stdin: stdinPipe !== null
+        ? writable(stdinPipe, "stdin", line)
+        : Sink.fail(new CommandError.IoError({ stream: "stdin", command: line, cause: new Error("stdin is not a pipe") })),
+      stdout: stdoutPipe !== null ? readable(stdoutPipe, "stdout", line, child, options.drainDelay) : Stream.empty,
+      stderr: stderrPipe !== null ? readable(stderrPipe, "stderr", line, child, options.drainDelay) : Stream.empty,
+      wait,
+      kill: (sig = "SIGTERM") => Effect.sync(() => signal(child.pid, sig, false, child)),
+      abort,
+      detach: Effect.sync(() => {
+        detached = true
+        child.unref()
+        return { pid: child.pid, wait, abort }
+      }),
+      handshakeWait: noHandshake,
+      handshakeNotify: noHandshake
+    } satisfies CommandExecutor.SpawnedProcess
+  })
