@@ -327,7 +327,8 @@ export const makeSpawn = (options: Options): CommandExecutor.Spawn => (command) 
       Effect.uninterruptible(Effect.gen(function*() {
         if (!child.exited()) {
           signal(child.pid, killSignal, false, child)
-          const inTime = yield* Effect.timeout(Deferred.await(exit), grace).pipe(Effect.option)
+          // Interruptible inside the uninterruptible abort, or the timeout could not cut it short.
+          const inTime = yield* Effect.timeout(Effect.interruptible(Deferred.await(exit)), grace).pipe(Effect.option)
           if (Option.isNone(inTime)) signal(child.pid, "SIGKILL", false, child)
         }
         return yield* Deferred.await(exit)

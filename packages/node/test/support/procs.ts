@@ -1,0 +1,45 @@
+/** What is left on the machine: processes by marker env var, our zombies, our open fds. */
+import * as Fs from "node:fs"
+
+const readOrEmpty = (path: string): string => {
+  try {
+    return Fs.readFileSync(path, "latin1")
+  } catch {
+    return ""
+  }
+}
+
+const pids = (): Array<number> => Fs.readdirSync("/proc").filter((e) => /^\d+$/.test(e)).map(Number)
+
+const stat = (pid: number): { state: string; ppid: number; pgrp: number } | undefined => {
+  const text = readOrEmpty(`/proc/${pid}/stat`)
+  if (text === "") return undefined
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ")
+  return { state: fields[0]!, ppid: Number(fields[1]), pgrp: Number(fields[2]) }
+}
+
+/** Live (non-zombie) processes whose environment holds `name=value`. */
+export const withMarker = (name: string, value: string): Array<number> =>
+  pids().filter((pid) => {
+    const s = stat(pid)
+    return s !== undefined && s.state !== "Z" && readOrEmpty(`/proc/${pid}/environ`).split("\0").includes(`${name}=${value}`)
+  })
+
+/** Zombie children of this process: children it never reaped. */
+export const zombieChildren = (): Array<number> =>
+  pids().filter((pid) => {
+    const s = stat(pid)
+    return s !== undefined && s.ppid === process.pid && s.state === "Z"
+  })
+
+/** Whether a pid is still a live process (a zombie counts as gone). */
+export const isAlive = (pid: number): boolean => {
+  const s = stat(pid)
+  return s !== undefined && s.state !== "Z"
+}
+
+/** The fds this process has open. */
+export const openFdCount = (): number => Fs.readdirSync("/proc/self/fd").length - 1
+
+/** A fresh marker value. */
+export const marker = (): string => `m${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`
