@@ -109,7 +109,7 @@ export interface StartOptions {
   /**
    * Capture an unspecified stdout and stderr into 8 KiB tail buffers (for the error's stderr tail
    * and the debug log) instead of sending them to /dev/null, like virCommandRun. The run helpers
-   * set it.
+   * set it. A daemon's outputs are never captured: the daemon would hold the pipes open.
    */
   readonly captureUnspecified?: boolean
 }

@@ -81,12 +81,15 @@ const fromTemplate = (strings: TemplateStringsArray, values: ReadonlyArray<unkno
       if (part.length > 0) (current ??= []).push(part)
     })
   }
-  strings.forEach((text, i) => {
+  // A template with an invalid escape (`C:\users`) has no cooked text: use the raw text, whose
+  // backslash is then reported like any other shell character.
+  const texts: ReadonlyArray<string> = strings.map((text: string | undefined, i) => text ?? strings.raw[i]!)
+  texts.forEach((text, i) => {
     literal(text)
     if (i >= values.length) return
     const value = values[i]
     if (Array.isArray(value)) {
-      const glued = current !== undefined || /^\S/.test(strings[i + 1] ?? "")
+      const glued = current !== undefined || /^\S/.test(texts[i + 1] ?? "")
       if (glued) problems.push(`interpolated array ${i + 1} must stand alone as words, not be glued to text`)
       flush()
       for (const element of value) {
@@ -397,7 +400,10 @@ export const limit = dual<
     return withProblem(self, `unknown resource limit ${JSON.stringify(resource)}`)
   }
   const { hard, soft } = typeof value === "object" ? value : { soft: value, hard: value }
-  const problems = [...limitProblems(resource, soft), ...limitProblems(resource, hard)]
+  // One value stands for both: report it once.
+  const problems = typeof value === "object"
+    ? [...limitProblems(resource, soft), ...limitProblems(resource, hard)]
+    : [...limitProblems(resource, value)]
   if (problems.length === 0 && hard !== "unlimited" && (soft === "unlimited" || soft > hard)) {
     problems.push(`the soft limit ${resource} exceeds its hard limit`)
   }

@@ -120,7 +120,8 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
   start: (command, options) =>
     Effect.gen(function*() {
       const valid = yield* validate(command)
-      const captureUnspecified = options?.captureUnspecified === true
+      // virCommandRun never captures a daemon's output: the pipes would stay open in the daemon.
+      const captureUnspecified = options?.captureUnspecified === true && !valid.setup.daemonize
       const [stdin, input] = planInput(valid, valid.stdin)
       const [stdout, outPlan] = planOutput(valid.stdout, captureUnspecified)
       const [stderr, errPlan] = valid.stderr?._tag === "ToStdout"

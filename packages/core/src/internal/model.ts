@@ -83,6 +83,8 @@ export type Fields = { -readonly [K in (typeof fields)[number]]: Command.Command
 const Proto = {
   [TypeId]: TypeId,
   pipe() {
+    // pipeArguments takes the IArguments object itself, as Effect's own prototypes pass it.
+    // eslint-disable-next-line prefer-rest-params
     return pipeArguments(this, arguments)
   },
   [Equal.symbol](this: Fields, that: unknown): boolean {

@@ -16,9 +16,20 @@ export const quote = (word: string): string => {
 const renderWord = (word: Command.Word, escape: boolean): string =>
   typeof word === "string" ? (escape ? quote(word) : word) : "<redacted>"
 
-/** The program word: also quoted when it contains "=", which a shell would take for an assignment. */
+/** Words a shell (POSIX, or bash/ksh/zsh) parses as syntax when they come first in a command. */
+const reservedWords = new Set([
+  "case", "do", "done", "elif", "else", "esac", "fi", "for", "if", "in", "then", "until", "while",
+  "function", "select", "time", "coproc"
+])
+
+/**
+ * The program word: also quoted when it contains "=", which a shell would take for an assignment,
+ * and when it is a reserved word (`if`, `time`…), which a shell would take for syntax.
+ */
 const renderProgram = (program: string, escape: boolean): string =>
-  escape && program.includes("=") && !needsQuoting.test(program) ? `'${program}'` : renderWord(program, escape)
+  escape && (program.includes("=") || reservedWords.has(program)) && !needsQuoting.test(program)
+    ? `'${program}'`
+    : renderWord(program, escape)
 
 const renderEnv = (
   self: Command.Command,
