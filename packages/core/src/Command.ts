@@ -24,7 +24,7 @@ import type { CommandError, CommandUsageError } from "./CommandError.js"
 import type { CommandExecutor, Process, RunResult } from "./CommandExecutor.js"
 import type { ExitStatus } from "./ExitStatus.js"
 import * as internal from "./internal/command.js"
-import type { capabilities } from "./internal/capabilities.js"
+import { capabilities as capabilityTable } from "./internal/capabilities.js"
 import * as executor from "./internal/executor.js"
 import * as model from "./internal/model.js"
 import * as render from "./internal/render.js"
@@ -187,7 +187,15 @@ export type LimitValue = number | "unlimited"
  * @since 0.1.0
  * @category models
  */
-export type Capability = keyof typeof capabilities
+export type Capability = keyof typeof capabilityTable
+
+/**
+ * Linux capability numbers by name (linux/capability.h).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const capabilities: { readonly [K in Capability]: number } = capabilityTable
 
 /**
  * Declarative steps run in the child just before credentials are changed (the TypeScript answer
@@ -474,7 +482,8 @@ export const envPass: {
 export const envPassCommon: (self: Command) => Command = internal.envPassCommon
 
 /**
- * Remove a variable the child would otherwise get (useful after `envInherit`).
+ * Remove a variable the child would otherwise get. On a command that still inherits the parent's
+ * environment it keeps inheriting, minus this name.
  *
  * @since 0.1.0
  * @category environment

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import type { Signal } from "./Signal.js"
 
 /**
@@ -127,7 +127,7 @@ export class CommandTimeoutError extends Data.TaggedError("CommandTimeoutError")
   readonly command: string
 }> {
   override get message(): string {
-    return `child process (${this.command}) timed out after ${this.timeout.toString()}`
+    return `child process (${this.command}) timed out after ${Duration.format(this.timeout)}`
   }
 }
 
@@ -164,7 +164,11 @@ export class IoError extends Data.TaggedError("IoError")<{
   readonly cause: unknown
 }> {
   override get message(): string {
-    const cause = this.cause instanceof Error ? `: ${this.cause.message}` : ""
+    const cause = this.cause instanceof Error
+      ? `: ${this.cause.message}`
+      : this.cause === undefined
+      ? ""
+      : `: ${String(this.cause)}`
     return `I/O on ${this.stream} failed${cause}: ${this.command}`
   }
 }

@@ -192,6 +192,13 @@ describe("environment", () => {
     })
   })
 
+  it("envUnset on a command that inherits keeps inheriting, minus that name", () => {
+    expect(base.pipe(Command.envUnset("SECRET")).env).toEqual({
+      base: "inherit",
+      entries: [{ _tag: "Unset", name: "SECRET" }]
+    })
+  })
+
   it("envUnset adds an Unset entry", () => {
     expect(base.pipe(Command.envInherit, Command.envUnset("SECRET")).env).toEqual({
       base: "inherit",

@@ -9,6 +9,26 @@ const cmd = Command.make("/bin/tool", "--flag", Redacted.make("hidden"))
 const answering = (response: DryRunExecutor.Response) => Effect.provide(DryRunExecutor.layer(() => response))
 
 describe("run", () => {
+  it.effect("refuses pipes that only start's caller could serve, and spawns nothing", () =>
+    Effect.gen(function*() {
+      const piped = cmd.pipe(Command.stdin("pipe"), Command.stderr("pipe"))
+      for (const helper of [Command.run, Command.exitCode, Command.status, Command.string, Command.lines]) {
+        const error = yield* Effect.flip(helper(piped))
+        expect(error._tag).toBe("CommandUsageError")
+        expect(error.message).toContain("cannot write a piped stdin")
+        expect(error.message).toContain("cannot read a piped stderr")
+      }
+      const streamed = yield* Effect.flip(Stream.runDrain(Command.stream(cmd.pipe(Command.stdin("pipe")))))
+      expect(streamed.message).toContain("stream cannot write a piped stdin")
+      expect(yield* DryRunExecutor.recorded).toEqual([])
+    }).pipe(answering({})))
+
+  it.effect("names the helper that could not take stdout", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Command.lines(cmd.pipe(Command.stdout("inherit"))))
+      expect(error.message).toContain("lines reads stdout, but stdout is set to Inherit")
+    }).pipe(answering({})))
+
   it.effect("returns the exit status, and no output unless asked to capture it", () =>
     Effect.gen(function*() {
       const result = yield* Command.run(cmd)

@@ -217,7 +217,9 @@ export const envPass = dual<
 export const envUnset = dual<
   (name: string) => (self: Command.Command) => Command.Command,
   (self: Command.Command, name: string) => Command.Command
->(2, (self, name) => addEnvEntry(self, { _tag: "Unset", name }))
+>(2, (self, name) =>
+  // Removing one variable means keeping the others: a fresh command keeps inheriting.
+  addEnvEntry(self.env.base === "default" ? envInherit(self) : self, { _tag: "Unset", name }))
 
 /** @internal */
 export const commonEnvNames = ["LD_PRELOAD", "LD_LIBRARY_PATH", "PATH", "HOME", "USER", "LOGNAME", "TMPDIR"] as const

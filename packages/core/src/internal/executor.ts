@@ -199,27 +199,51 @@ const statusError = (
   })
 }
 
-const runResult = (
-  command: Command.Command
-): Effect.Effect<CommandExecutor.RunResult, CommandError, CommandExecutor.CommandExecutor> =>
-  Effect.scoped(Effect.flatMap(start(command, { captureUnspecified: true }), (process) => process.result))
+/**
+ * A run helper owns the child's I/O: a "pipe" that only `start`'s caller could serve would leave
+ * the child blocked forever (libvirt: "cannot mix caller fds with blocking execution").
+ */
+const unservedPipes = (command: Command.Command, helper: string): ReadonlyArray<string> => [
+  ...(command.stdin?._tag === "Pipe" ? [`${helper} cannot write a piped stdin: feed it, or use start`] : []),
+  ...(command.stdout?._tag === "Pipe" ? [`${helper} cannot read a piped stdout: capture it, or use start`] : []),
+  ...(command.stderr?._tag === "Pipe" ? [`${helper} cannot read a piped stderr: capture it, or use start`] : [])
+]
 
-/** @internal */
-export const run = (
-  command: Command.Command
+const refuseUnserved = (command: Command.Command, helper: string): Effect.Effect<void, CommandUsageError> => {
+  const reasons = unservedPipes(command, helper)
+  return reasons.length === 0 ? Effect.void : Effect.fail(new CommandUsageError({ reasons, command: describe(command) }))
+}
+
+const runResult = (
+  command: Command.Command,
+  helper: string
 ): Effect.Effect<CommandExecutor.RunResult, CommandError, CommandExecutor.CommandExecutor> =>
-  Effect.flatMap(runResult(command), (result) => {
+  Effect.zipRight(
+    refuseUnserved(command, helper),
+    Effect.scoped(Effect.flatMap(start(command, { captureUnspecified: true }), (process) => process.result))
+  )
+
+const checked = (
+  command: Command.Command,
+  helper: string
+): Effect.Effect<CommandExecutor.RunResult, CommandError, CommandExecutor.CommandExecutor> =>
+  Effect.flatMap(runResult(command, helper), (result) => {
     const error = statusError(command, result)
     return error === undefined ? Effect.succeed(asked(command, result)) : Effect.fail(error)
   })
 
 /** @internal */
+export const run = (
+  command: Command.Command
+): Effect.Effect<CommandExecutor.RunResult, CommandError, CommandExecutor.CommandExecutor> => checked(command, "run")
+
+/** @internal */
 export const status = (command: Command.Command): Effect.Effect<ExitStatus, CommandError, CommandExecutor.CommandExecutor> =>
-  Effect.map(runResult(command), (result) => result.status)
+  Effect.map(runResult(command, "status"), (result) => result.status)
 
 /** @internal */
 export const exitCode = (command: Command.Command): Effect.Effect<number, CommandError, CommandExecutor.CommandExecutor> =>
-  Effect.flatMap(runResult(command), (result) =>
+  Effect.flatMap(runResult(command, "exitCode"), (result) =>
     result.status._tag === "Exited"
       ? Effect.succeed(result.status.code)
       : Effect.fail(statusError(command, result)!))
@@ -239,16 +263,25 @@ const takeStdout = (
       })
     )
 
+const captureStdout = (
+  command: Command.Command,
+  helper: string
+): Effect.Effect<Uint8Array, CommandError, CommandExecutor.CommandExecutor> =>
+  Effect.flatMap(takeStdout(command, helper, { _tag: "Capture" }), (cmd) => Effect.map(checked(cmd, helper), (r) => r.stdout))
+
+const decode = (bytes: Uint8Array, encoding: string | undefined): string =>
+  (encoding === undefined ? decoder : new TextDecoder(encoding)).decode(bytes)
+
 /** @internal */
 export const bytes = (command: Command.Command): Effect.Effect<Uint8Array, CommandError, CommandExecutor.CommandExecutor> =>
-  Effect.flatMap(takeStdout(command, "bytes", { _tag: "Capture" }), (cmd) => Effect.map(run(cmd), (r) => r.stdout))
+  captureStdout(command, "bytes")
 
 /** @internal */
 export const string = (
   command: Command.Command,
   encoding?: string
 ): Effect.Effect<string, CommandError, CommandExecutor.CommandExecutor> =>
-  Effect.map(bytes(command), (out) => (encoding === undefined ? decoder : new TextDecoder(encoding)).decode(out))
+  Effect.map(captureStdout(command, "string"), (out) => decode(out, encoding))
 
 /** @internal */
 export const splitLines = (text: string): Array<string> => {
@@ -260,7 +293,7 @@ export const splitLines = (text: string): Array<string> => {
 
 /** @internal */
 export const lines = (command: Command.Command): Effect.Effect<Array<string>, CommandError, CommandExecutor.CommandExecutor> =>
-  Effect.map(string(command), splitLines)
+  Effect.map(captureStdout(command, "lines"), (out) => splitLines(decode(out, undefined)))
 
 /** @internal */
 export const records = (
@@ -277,7 +310,8 @@ export const records = (
       })
     )
   }
-  return Effect.map(string(command), (text) => {
+  return Effect.map(captureStdout(command, "records"), (stdout) => {
+    const text = decode(stdout, undefined)
     if (text.length === 0) return []
     const tokens = text.split(separator)
     if (tokens[tokens.length - 1] === "") tokens.pop()
@@ -291,6 +325,7 @@ export const records = (
 export const stream = (command: Command.Command): Stream.Stream<Uint8Array, CommandError, CommandExecutor.CommandExecutor> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const cmd = yield* takeStdout(command, "stream", { _tag: "Pipe" })
+    yield* refuseUnserved(update(cmd, { stdout: undefined }), "stream")
     const process = yield* start(cmd, { captureUnspecified: true })
     const check = Effect.flatMap(process.result, (result) => {
       const error = statusError(cmd, result)
