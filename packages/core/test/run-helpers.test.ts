@@ -12,7 +12,14 @@ describe("run", () => {
   it.effect("refuses pipes that only start's caller could serve, and spawns nothing", () =>
     Effect.gen(function*() {
       const piped = cmd.pipe(Command.stdin("pipe"), Command.stderr("pipe"))
-      for (const helper of [Command.run, Command.exitCode, Command.status, Command.string, Command.lines]) {
+      const helpers: ReadonlyArray<(c: Command.Command) => Effect.Effect<unknown, { readonly _tag: string; readonly message: string }, CommandExecutor.CommandExecutor>> = [
+        Command.run,
+        Command.exitCode,
+        Command.status,
+        Command.string,
+        Command.lines
+      ]
+      for (const helper of helpers) {
         const error = yield* Effect.flip(helper(piped))
         expect(error._tag).toBe("CommandUsageError")
         expect(error.message).toContain("cannot write a piped stdin")
