@@ -1,0 +1,98 @@
+/*
+ * setup.h - the child-side setup of effect-command: everything libvirt's
+ * virExec does between fork and exec, as one async-signal-safe routine.
+ *
+ * The caller (helper.c today; a native spawn engine right after vfork later)
+ * resolves every name to a number first, fills a struct ec_setup and calls
+ * ec_setup_and_exec(), which applies the setup in libvirt's order and execs
+ * the target in place.  It never returns: on failure it writes
+ * "<stage> <errno>\n" to status_fd in one write(2) and exits 125 (126/127
+ * when execve itself fails).  See the list of steps at the top of setup.c.
+ */
+#ifndef EC_SETUP_H
+#define EC_SETUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+/* "Leave unchanged" for uid and gid: setresuid/setresgid treat -1 the same way. */
+#define EC_UNSET_ID ((unsigned int)-1)
+
+/* Exit codes, as in libvirt (EXIT_CANCELED and the shell's exec failures). */
+enum { EC_EXIT_SETUP = 125, EC_EXIT_NOEXEC = 126, EC_EXIT_NOENT = 127 };
+
+enum ec_action_kind {
+    EC_ACT_NICE,          /* nice(value): an increment, clamped to -20..19   */
+    EC_ACT_SETSID,        /* setsid()                                        */
+    EC_ACT_NO_NEW_PRIVS,  /* prctl(PR_SET_NO_NEW_PRIVS, 1)                   */
+    EC_ACT_OOM_SCORE_ADJ, /* write value to /proc/self/oom_score_adj         */
+    EC_ACT_IOPRIO         /* ioprio_set(class = value, level = level)        */
+};
+
+/* ioprio classes (linux/ioprio.h) */
+enum { EC_IOPRIO_REALTIME = 1, EC_IOPRIO_BEST_EFFORT = 2, EC_IOPRIO_IDLE = 3 };
+
+struct ec_action {
+    enum ec_action_kind kind;
+    int value; /* nice increment, oom_score_adj, or ioprio class */
+    int level; /* ioprio level 0..7 */
+};
+
+struct ec_rlimit {
+    int resource; /* RLIMIT_* */
+    rlim_t soft;  /* RLIM_INFINITY for unlimited */
+    rlim_t hard;
+};
+
+struct ec_setup {
+    int umask; /* -1: inherit; 0 is a valid mask */
+
+    /* fds >= 3 that the target keeps (their FD_CLOEXEC is cleared) */
+    const int *keep_fds;
+    size_t n_keep_fds;
+
+    int status_fd;        /* failure records go here; close-on-exec */
+    int stderr_to_stdout; /* dup2(1, 2) */
+    int new_pgid;         /* setpgid(0, 0) */
+
+    int pdeathsig;    /* 0: none; ignored with daemonize */
+    pid_t parent_pid; /* the parent that must be alive; 0: do not check */
+
+    int daemonize;       /* setsid + double fork, grandchild execs */
+    const char *pidfile; /* NULL: none; only with daemonize */
+
+    const struct ec_rlimit *rlimits;
+    size_t n_rlimits;
+
+    const struct ec_action *actions; /* applied in this order */
+    size_t n_actions;
+
+    const gid_t *groups; /* supplementary groups, when has_groups */
+    size_t n_groups;
+    int has_groups;
+    gid_t gid; /* EC_UNSET_ID: unchanged */
+    uid_t uid; /* EC_UNSET_ID: unchanged */
+
+    int clear_caps;        /* drop every capability not in allowed_caps */
+    uint64_t allowed_caps; /* bit n = capability n; non-zero implies clear_caps */
+    int cap_last_cap;      /* /proc/sys/kernel/cap_last_cap */
+
+    const char *cwd; /* NULL: inherit */
+
+    int handshake_ready_fd; /* -1: no handshake */
+    int handshake_wait_fd;
+
+    const char *path; /* execve(path, argv, envp); no PATH search */
+    char *const *argv;
+    char *const *envp;
+};
+
+/* "NOFILE" for RLIMIT_NOFILE etc. (the suffix after RLIMIT_); NULL if unknown. */
+const char *ec_rlimit_name(int resource);
+
+/* Applies the setup and execs; never returns.  Async-signal-safe. */
+_Noreturn void ec_setup_and_exec(const struct ec_setup *s);
+
+#endif
