@@ -8,8 +8,9 @@
  * group that outlive the child are signalled the same way.
  *
  * Output is read until EOF. A grandchild that inherited stdout can keep the pipe open after the
- * child exited: once the child exited, a read waits at most `drainDelay` (default 1 s) for more
- * bytes, then the pipe is closed and what was read so far is returned (Go's `WaitDelay`).
+ * child exited: once the child exited, reads wait for more bytes at most `drainDelay` (default
+ * 1 s) in total, then the pipe is closed and what was read so far is returned (Go's `WaitDelay`).
+ * Bytes already available are always read, so the child's own output is complete.
  *
  * @since 0.1.0
  */
@@ -23,7 +24,7 @@ import { makeSpawn } from "./internal/process.js"
  * @category models
  */
 export interface Options {
-  /** How long a read may wait for EOF after the child exited. Default: 1 second. */
+  /** How long, in total, reads may wait for EOF after the child exited. Default: 1 second. */
   readonly drainDelay?: Duration.DurationInput
 }
 

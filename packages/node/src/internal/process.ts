@@ -46,7 +46,12 @@ const isClosedByPeer = (error: NodeJS.ErrnoException): boolean =>
 const toStatus = (info: Spawn.ExitInfo): ExitStatus.ExitStatus =>
   info.code !== null ? ExitStatus.exited(info.code) : ExitStatus.signaled((info.signal ?? "SIGKILL") as Signal)
 
-/** Bytes from a pipe; once the child exited, an idle read waits at most `drainDelay` for EOF. */
+/**
+ * Bytes from a pipe. Once the child exited, reads wait for more bytes at most `drainDelay` in
+ * total (bytes already available are always read): a grandchild that holds the pipe and writes
+ * now and then cannot keep the reader waiting past the delay, while the child's own output, all
+ * in the kernel by then, is never waited for long.
+ */
 const readable = (
   pipe: Readable,
   name: string,
@@ -77,11 +82,19 @@ const readable = (
     wake()
   })
   child.onExit(wake)
+  /** What is left of `drainDelay` for waiting after the child exited. */
+  let idleBudget = Duration.toMillis(drainDelay)
   const pull = Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<CommandError.IoError>>((resume) => {
     let timer: ReturnType<typeof setTimeout> | undefined
-    const attempt = () => {
-      if (timer !== undefined) clearTimeout(timer)
+    let waitedSince = 0
+    const stopTimer = () => {
+      if (timer === undefined) return
+      clearTimeout(timer)
       timer = undefined
+      idleBudget -= Date.now() - waitedSince
+    }
+    const attempt = () => {
+      stopTimer()
       if (error !== undefined) {
         return resume(Effect.fail(Option.some(new CommandError.IoError({ stream: name, command: line, cause: error }))))
       }
@@ -90,24 +103,29 @@ const readable = (
       if (done) return resume(Effect.fail(Option.none()))
       waiting = attempt
       if (child.exited()) {
+        waitedSince = Date.now()
         timer = setTimeout(() => {
           // Only a grandchild can still hold the pipe: stop waiting for it.
           done = true
           pipe.destroy()
           wake()
-        }, Duration.toMillis(drainDelay))
+        }, Math.max(0, idleBudget))
       }
     }
     attempt()
     return Effect.sync(() => {
       waiting = undefined
-      if (timer !== undefined) clearTimeout(timer)
+      stopTimer()
     })
   })
   return Stream.repeatEffectChunkOption(pull)
 }
 
-/** Writes to a pipe with backpressure; a child that closed its end makes the rest a no-op. */
+/**
+ * Writes to a pipe with backpressure. Once the child closed its end the sink completes: the rest
+ * of the input is not pulled (an endless input would otherwise be consumed forever, in a loop of
+ * synchronous resumptions that starves the event loop, so the child's exit is never seen).
+ */
 const writable = (pipe: Writable, name: string, line: string): Sink.Sink<void, Uint8Array, never, CommandError.IoError> => {
   let closedByChild = false
   let error: Error | undefined
@@ -116,16 +134,18 @@ const writable = (pipe: Writable, name: string, line: string): Sink.Sink<void, U
     else error = e
   })
   const failure = (cause: unknown) => new CommandError.IoError({ stream: name, command: line, cause })
+  const open = () => !closedByChild && !pipe.destroyed
+  /** Writes one chunk; `false` when the child is gone and nothing more should be written. */
   const write = (bytes: Uint8Array) =>
-    Effect.async<void, CommandError.IoError>((resume) => {
+    Effect.async<boolean, CommandError.IoError>((resume) => {
       if (error !== undefined) return resume(Effect.fail(failure(error)))
-      if (closedByChild || pipe.destroyed) return resume(Effect.void)
-      if (pipe.write(bytes)) return resume(Effect.void)
+      if (!open()) return resume(Effect.succeed(false))
+      if (pipe.write(bytes)) return resume(Effect.succeed(true))
       const settle = () => {
         pipe.off("drain", settle)
         pipe.off("close", settle)
         pipe.off("error", settle)
-        resume(error !== undefined ? Effect.fail(failure(error)) : Effect.void)
+        resume(error !== undefined ? Effect.fail(failure(error)) : Effect.succeed(open()))
       }
       pipe.on("drain", settle)
       pipe.on("close", settle)
@@ -136,7 +156,7 @@ const writable = (pipe: Writable, name: string, line: string): Sink.Sink<void, U
         pipe.off("error", settle)
       })
     })
-  return Sink.forEach(write).pipe(Sink.ensuring(Effect.sync(() => pipe.end())))
+  return Sink.forEachWhile(write).pipe(Sink.ignoreLeftover, Sink.ensuring(Effect.sync(() => pipe.end())))
 }
 
 interface Prepared {
@@ -281,19 +301,22 @@ const prepare = (
 export const makeSpawn = (options: Options): CommandExecutor.Spawn => (command) =>
   Effect.gen(function*() {
     const line = Either.getOrElse(Command.toString(command), () => command.program)
+    // Refused before `prepare`: the closeParent fds are still ours to close (virCommandPassFD).
+    const refuse = (error: CommandError.SpawnError) =>
+      Effect.zipRight(Effect.sync(() => closeAll(command.passFds.filter((p) => p.closeParent).map((p) => p.fd))), Effect.fail(error))
     const missing = needsHelper(command)
     if (missing.length > 0) {
-      return yield* new CommandError.SpawnError({
+      return yield* refuse(new CommandError.SpawnError({
         reason: "HelperMissing",
         stage: "setup",
         detail: `${missing.join(", ")} need the child-side helper, which this executor does not have yet`,
         command: line
-      })
+      }))
     }
     const badCwd = checkWorkingDirectory(command.cwd, line)
-    if (badCwd !== undefined) return yield* badCwd
+    if (badCwd !== undefined) return yield* refuse(badCwd)
     const path = resolveProgram(command.program, command.cwd, line)
-    if (typeof path !== "string") return yield* path
+    if (typeof path !== "string") return yield* refuse(path)
 
     const exit = yield* Deferred.make<ExitStatus.ExitStatus>()
     let detached = false

@@ -99,7 +99,8 @@ export const spawn = (spec: SpawnSpec, callback: (result: Child | NodeJS.ErrnoEx
   }
   const onError = (error: NodeJS.ErrnoException) => {
     child.off("spawn", onSpawn)
-    for (const pipe of child.stdio) pipe?.destroy()
+    // After EMFILE/ENFILE Node gives up before setting up `stdio`: it is undefined then.
+    for (const pipe of (child.stdio as typeof child.stdio | undefined) ?? []) pipe?.destroy()
     callback(error)
   }
   child.once("spawn", onSpawn)
