@@ -17,6 +17,7 @@
 import { CommandExecutor } from "@effect-command/core"
 import * as Duration from "effect/Duration"
 import * as Layer from "effect/Layer"
+import { helperPath } from "./internal/helper.js"
 import { makeSpawn } from "./internal/process.js"
 
 /**
@@ -26,6 +27,12 @@ import { makeSpawn } from "./internal/process.js"
 export interface Options {
   /** How long, in total, reads may wait for EOF after the child exited. Default: 1 second. */
   readonly drainDelay?: Duration.DurationInput
+  /**
+   * The child-side setup helper: `"auto"` (default) uses the one the package built (or the path
+   * in `EFFECT_COMMAND_HELPER`) when it exists on Linux; `"never"` spawns directly with
+   * `child_process`, refusing every setting that needs the helper; a path uses that binary.
+   */
+  readonly helper?: "auto" | "never" | (string & {})
 }
 
 /**
@@ -37,7 +44,12 @@ export interface Options {
 export const layerWith = (options: Options): Layer.Layer<CommandExecutor.CommandExecutor> =>
   Layer.succeed(
     CommandExecutor.CommandExecutor,
-    CommandExecutor.make(makeSpawn({ drainDelay: Duration.decode(options.drainDelay ?? "1 second") }))
+    CommandExecutor.make(makeSpawn({
+      drainDelay: Duration.decode(options.drainDelay ?? "1 second"),
+      helper: options.helper === "never" ? null : options.helper === undefined || options.helper === "auto"
+        ? helperPath()
+        : options.helper
+    }))
   )
 
 /**

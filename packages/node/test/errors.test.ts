@@ -296,7 +296,8 @@ describe("spawn errors", () => {
 
 // Settings only the child-side helper can apply (issue #4). Until it lands they are refused, not
 // ignored; these assertions change when it does.
-describe("settings that need the child-side helper", () => {
+describe("without the helper, settings that need it are refused", () => {
+  const withoutHelper = NodeCommandExecutor.layerWith({ helper: "never" })
   const settings: ReadonlyArray<readonly [string, (self: Command.Command) => Command.Command, string]> = [
     ["umask", Command.umask(0o077), "umask"],
     ["limit", Command.limit("NOFILE", 64), "resource limits"],
@@ -317,14 +318,15 @@ describe("settings that need the child-side helper", () => {
         const error = asSpawnError(yield* failsCleanly(Command.run(cmd)))
         expect(error.reason).toBe("HelperMissing")
         expect(error.detail).toContain(detail)
+        expect(error.detail).toContain("build:native")
         const viaStart = asSpawnError(yield* failsCleanly(Effect.scoped(Command.start(cmd))))
         expect(viaStart.reason).toBe("HelperMissing")
         expect(Fs.existsSync(marker)).toBe(false)
-      }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+      }).pipe(Effect.provide(withoutHelper)))
   }
 
   it.live("dieWithParent(false) needs no helper", () =>
     Effect.gen(function*() {
       expect(yield* Command.exitCode(quiet("--exit", "9").pipe(Command.dieWithParent(false)))).toBe(9)
-    }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+    }).pipe(Effect.provide(withoutHelper)))
 })

@@ -14,6 +14,7 @@ import * as Fs from "node:fs"
 import type * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
 import { remainingGroupMembers } from "./group.js"
+import * as Helper from "./helper.js"
 import { checkWorkingDirectory, fromErrno, resolveProgram } from "./resolve.js"
 import { socketPair } from "./socketpair.js"
 import * as Spawn from "./spawn.js"
@@ -21,6 +22,8 @@ import * as Spawn from "./spawn.js"
 export interface Options {
   /** After the child exited, how long a read may wait for EOF (a grandchild may hold the pipe). */
   readonly drainDelay: Duration.Duration
+  /** The child-side setup helper, or null to spawn directly (fewer powers, see `needsHelper`). */
+  readonly helper: string | null
 }
 
 type Signal = Parameters<typeof ExitStatus.signaled>[0]
@@ -159,6 +162,73 @@ const writable = (pipe: Writable, name: string, line: string): Sink.Sink<void, U
   return Sink.forEachWhile(write).pipe(Sink.ignoreLeftover, Sink.ensuring(Effect.sync(() => pipe.end())))
 }
 
+const keepBuffered = () => {}
+
+/** Collects a pipe's bytes as text until EOF. */
+const readAll = (pipe: Readable, done: (text: string) => void): void => {
+  let text = ""
+  pipe.setEncoding("latin1")
+  pipe.on("data", (chunk: string) => (text += chunk))
+  pipe.on("error", () => {})
+  pipe.once("close", () => done(text))
+}
+
+/**
+ * virCommandHandshakeWait/Notify over the helper's two pipes: the child writes "1" when it is
+ * ready to exec and then waits for our "1". A setup failure before that is reported instead.
+ */
+const handshakeOf = (
+  ready: Readable,
+  release: Writable,
+  report: Effect.Effect<string>,
+  failure: (report: string) => CommandError.SpawnError | CommandError.DaemonError,
+  line: string
+) => {
+  release.on("error", () => {})
+  const readyByte = Effect.async<string>((resume) => {
+    const onData = (chunk: Buffer) => finish(chunk.toString("latin1", 0, 1))
+    const onEnd = () => finish("")
+    const finish = (byte: string) => {
+      ready.off("data", onData)
+      ready.off("close", onEnd)
+      resume(Effect.succeed(byte))
+    }
+    ready.on("data", onData)
+    ready.once("close", onEnd)
+    ready.on("error", () => {})
+    return Effect.sync(() => {
+      ready.off("data", onData)
+      ready.off("close", onEnd)
+    })
+  })
+  const quit = (report: string) =>
+    report !== ""
+      ? failure(report)
+      : new CommandError.SpawnError({
+        reason: "SetupFailed",
+        stage: "handshake",
+        detail: "the child quit during the start-up handshake",
+        command: line
+      })
+  let waited = false
+  let notified = false
+  const done = (what: string): Effect.Effect<void, CommandError.CommandError> =>
+    Effect.fail(new CommandError.CommandUsageError({ reasons: [`the handshake is already ${what}`], command: line }))
+  return {
+    wait: Effect.suspend((): Effect.Effect<void, CommandError.CommandError> => {
+      if (waited) return done("waited for")
+      waited = true
+      return Effect.flatMap(readyByte, (byte) => (byte === "1" ? Effect.void : Effect.flatMap(report, (r) => Effect.fail(quit(r)))))
+    }),
+    notify: Effect.suspend((): Effect.Effect<void, CommandError.CommandError> => {
+      if (notified) return done("notified")
+      notified = true
+      release.end("1")
+      return Effect.flatMap(report, (r) => (r === "" ? Effect.void : Effect.fail(failure(r))))
+    })
+  }
+}
+
 interface Prepared {
   readonly spec: Spawn.SpawnSpec
   /** Fds the parent opened for the child (files) or must close after the spawn (closeParent). */
@@ -167,6 +237,8 @@ interface Prepared {
   readonly joined: Net.Socket | undefined
   /** The child's end, closed in the parent after the spawn. */
   readonly joinedChildEnd: Net.Socket | undefined
+  /** The helper's status and handshake fds in the child, when the helper is used. */
+  readonly helperFds: Helper.HelperFds | undefined
 }
 
 const openFile = (path: string, flags: string, what: string, line: string, opened: Array<number>) =>
@@ -200,7 +272,8 @@ const closeAll = (fds: ReadonlyArray<number>) => {
 const prepare = (
   command: Command.Command,
   path: string,
-  line: string
+  line: string,
+  helper: string | null
 ): Effect.Effect<Prepared, CommandError.SpawnError> =>
   Effect.gen(function*() {
     const opened: Array<number> = []
@@ -245,7 +318,12 @@ const prepare = (
       const stdout = command.stdout ?? { _tag: "Null" }
       let joined: Net.Socket | undefined
       let joinedChildEnd: Net.Socket | undefined
-      if (command.stderr?._tag === "ToStdout") {
+      const stderrToStdout = command.stderr?._tag === "ToStdout" && helper !== null
+      if (stderrToStdout) {
+        // The helper makes fd 2 a dup of fd 1 in the child: one kernel object, whatever it is.
+        stdio[1] = yield* output(stdout, 1)
+        stdio[2] = { _tag: "Ignore" }
+      } else if (command.stderr?._tag === "ToStdout") {
         if (stdout._tag === "Pipe") {
           ;[joined, joinedChildEnd] = yield* socketPair(line)
           stdio[1] = { _tag: "Socket", socket: joinedChildEnd }
@@ -276,23 +354,35 @@ const prepare = (
         stdio[fd] = { _tag: "Fd", fd }
       }
       for (const { fd } of command.inputFds) stdio[fd] = { _tag: "Pipe" }
+      const helperFds = helper !== null ? Helper.helperFds(command) : undefined
+      if (helperFds !== undefined) {
+        stdio[helperFds.status] = { _tag: "Pipe" }
+        if (helperFds.handshakeReady !== undefined) stdio[helperFds.handshakeReady] = { _tag: "Pipe" }
+        if (helperFds.handshakeWait !== undefined) stdio[helperFds.handshakeWait] = { _tag: "Pipe" }
+      }
       for (let fd = 0; fd < stdio.length; fd++) stdio[fd] ??= { _tag: "Ignore" }
       const env: Record<string, string> = {}
       for (const [name, value] of Object.entries(Command.resolveEnv(command, process.env))) {
         env[name] = Command.wordValue(value)
       }
-      return {
-        spec: {
-          path,
-          argv: [command.program, ...command.args.map(Command.wordValue)],
+      const argv = [command.program, ...command.args.map(Command.wordValue)]
+      const spec: Spawn.SpawnSpec = helper !== null && helperFds !== undefined
+        ? {
+          // The helper applies the setup (process group and working directory included), then execs.
+          path: helper,
+          argv: [helper, ...Helper.helperArgs(command, helperFds, { stderrToStdout }), path, ...argv],
           env,
-          cwd: command.cwd,
+          cwd: undefined,
           stdio,
-          newGroup: command.setup.processGroup === "new"
-        },
+          newGroup: false
+        }
+        : { path, argv, env, cwd: command.cwd, stdio, newGroup: command.setup.processGroup === "new" }
+      return {
+        spec,
         closeAfterSpawn: [...opened, ...closeParent],
         joined,
-        joinedChildEnd
+        joinedChildEnd,
+        helperFds
       } satisfies Prepared
     }).pipe(Effect.tapError(() => release))
   })
@@ -304,12 +394,12 @@ export const makeSpawn = (options: Options): CommandExecutor.Spawn => (command) 
     // Refused before `prepare`: the closeParent fds are still ours to close (virCommandPassFD).
     const refuse = (error: CommandError.SpawnError) =>
       Effect.zipRight(Effect.sync(() => closeAll(command.passFds.filter((p) => p.closeParent).map((p) => p.fd))), Effect.fail(error))
-    const missing = needsHelper(command)
+    const missing = options.helper === null ? needsHelper(command) : []
     if (missing.length > 0) {
       return yield* refuse(new CommandError.SpawnError({
         reason: "HelperMissing",
         stage: "setup",
-        detail: `${missing.join(", ")} need the child-side helper, which this executor does not have yet`,
+        detail: `${missing.join(", ")} need the child-side helper, which is not built: ${Helper.buildHint}`,
         command: line
       }))
     }
@@ -321,7 +411,9 @@ export const makeSpawn = (options: Options): CommandExecutor.Spawn => (command) 
     const exit = yield* Deferred.make<ExitStatus.ExitStatus>()
     let detached = false
 
-    const acquire = Effect.flatMap(prepare(command, path, line), (prepared) =>
+    /** The helper's report: "" once the target was exec'd, else `<stage> <errno>`. */
+    const helperReport = yield* Deferred.make<string>()
+    const spawned = Effect.flatMap(prepare(command, path, line, options.helper), (prepared) =>
       Effect.async<{ child: Spawn.Child; prepared: Prepared }, CommandError.SpawnError>((resume) => {
         Spawn.spawn(prepared.spec, (result) => {
           closeAll(prepared.closeAfterSpawn)
@@ -331,9 +423,31 @@ export const makeSpawn = (options: Options): CommandExecutor.Spawn => (command) 
             return resume(Effect.fail(fromErrno(result, line, command.cwd)))
           }
           result.onExit((info) => Deferred.unsafeDone(exit, Exit.succeed(toStatus(info))))
+          // Node discards the output of an exited child whose pipes nobody listens to yet
+          // (flushStdio); a 'readable' listener keeps it buffered until we read.
+          for (const fd of [1, 2]) (result.pipes[fd] as Readable | null)?.on("readable", keepBuffered)
+          if (prepared.helperFds !== undefined) {
+            readAll(result.pipes[prepared.helperFds.status] as Readable, (text) =>
+              Deferred.unsafeDone(helperReport, Exit.succeed(text)))
+          }
           resume(Effect.succeed({ child: result, prepared }))
         })
       }))
+    /** A setup failure: reap the helper, release its pipes, report the stage. */
+    const setupFailed = (child: Spawn.Child, prepared: Prepared, report: string) =>
+      Effect.zipRight(
+        Effect.zipRight(Deferred.await(exit), Effect.sync(() => {
+          for (const pipe of child.pipes) pipe?.destroy()
+          prepared.joined?.destroy()
+        })),
+        Effect.fail(Helper.setupError(report, command, line))
+      )
+    // Without a handshake, `start` returns once the target runs (or its setup failed).
+    const acquire = Effect.flatMap(spawned, ({ child, prepared }) =>
+      prepared.helperFds === undefined || command.setup.handshake
+        ? Effect.succeed({ child, prepared })
+        : Effect.flatMap(Deferred.await(helperReport), (report) =>
+          report === "" ? Effect.succeed({ child, prepared }) : setupFailed(child, prepared, report)))
 
     const newGroup = command.setup.processGroup === "new"
     const signal = (pid: number, sig: Signal, evenAfterExit: boolean, child: Spawn.Child) => {
@@ -341,7 +455,12 @@ export const makeSpawn = (options: Options): CommandExecutor.Spawn => (command) 
       try {
         process.kill(newGroup ? -pid : pid, sig)
       } catch {
-        // ESRCH: nothing left to signal
+        // ESRCH for the group: the helper may not have called setpgid yet; the child itself then.
+        try {
+          if (newGroup) process.kill(pid, sig)
+        } catch {
+          // ESRCH: nothing left to signal
+        }
       }
     }
     const { grace, signal: killSignal } = command.killPolicy
@@ -379,7 +498,8 @@ export const makeSpawn = (options: Options): CommandExecutor.Spawn => (command) 
       Effect.gen(function*() {
         if (!detached) {
           yield* abortChild(child)
-          yield* killGroupRemnants(child.pid)
+          // A daemon left its group on purpose: it outlives the scope.
+          if (!command.setup.daemonize) yield* killGroupRemnants(child.pid)
         }
         for (const pipe of child.pipes) pipe?.destroy()
         prepared.joined?.destroy()
@@ -399,6 +519,16 @@ export const makeSpawn = (options: Options): CommandExecutor.Spawn => (command) 
     const noHandshake = Effect.fail(
       new CommandError.CommandUsageError({ reasons: ["the command does not require a handshake"], command: line })
     )
+    const fds = prepared.helperFds
+    const handshake = command.setup.handshake && fds?.handshakeReady !== undefined && fds.handshakeWait !== undefined
+      ? handshakeOf(
+        child.pipes[fds.handshakeReady] as Readable,
+        child.pipes[fds.handshakeWait] as Writable,
+        Deferred.await(helperReport),
+        (report) => Helper.setupError(report, command, line),
+        line
+      )
+      : { wait: noHandshake, notify: noHandshake }
     return {
       pid: child.pid,
       stdin: stdinPipe !== null
@@ -414,7 +544,7 @@ export const makeSpawn = (options: Options): CommandExecutor.Spawn => (command) 
         child.unref()
         return { pid: child.pid, wait, abort }
       }),
-      handshakeWait: noHandshake,
-      handshakeNotify: noHandshake
+      handshakeWait: handshake.wait,
+      handshakeNotify: handshake.notify
     } satisfies CommandExecutor.SpawnedProcess
   })
