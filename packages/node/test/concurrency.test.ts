@@ -166,3 +166,18 @@ describe("process group", () => {
       expect(probePath.startsWith("/")).toBe(true)
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 })
+
+describe("children that exit before their output is read", () => {
+  // Node reads the EOF of an exited child's pipes on its own (flushStdio). A reader that missed
+  // it would wait out the whole drain delay: here a minute, far past the test's timeout.
+  const patient = NodeCommandExecutor.layerWith({ drainDelay: "1 minute" })
+  for (const [name, layer] of [["with the helper", patient], ["without the helper", NodeCommandExecutor.layerWith({ drainDelay: "1 minute", helper: "never" })]] as const) {
+    it.live(`${name}: 100 fast runs each return their output at EOF, without waiting for the drain delay`, () =>
+      Effect.gen(function*() {
+        for (let i = 0; i < 100; i++) {
+          expect(yield* Command.exitCode(Command.make("/bin/true"))).toBe(0)
+          expect(yield* Command.string(Command.make("/bin/echo", String(i)))).toBe(`${i}\n`)
+        }
+      }).pipe(Effect.provide(layer)), 20_000)
+  }
+})

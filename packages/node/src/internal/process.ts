@@ -63,7 +63,8 @@ const readable = (
   drainDelay: Duration.Duration
 ): Stream.Stream<Uint8Array, CommandError.IoError> => {
   let error: Error | undefined
-  let done = false
+  // Node may have read the EOF already (its flushStdio at the child's exit), before we listened.
+  let done = pipe.readableEnded || pipe.destroyed
   let waiting: (() => void) | undefined
   const wake = () => {
     const retry = waiting
