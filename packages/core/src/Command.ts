@@ -260,6 +260,25 @@ export interface KillPolicy {
 }
 
 /**
+ * What a pipeline stage sends to the next: its stdout (`|`), its stderr, or both (`2>&1 |`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PipeSource = "stdout" | "stderr" | "both"
+
+/**
+ * The stage before this one in a pipeline, and which of its outputs becomes this one's stdin.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Upstream {
+  readonly command: Command
+  readonly from: PipeSource
+}
+
+/**
  * An immutable command. Two commands with the same fields are `Equal` and hash alike.
  *
  * @since 0.1.0
@@ -285,6 +304,12 @@ export interface Command extends Pipeable, Inspectable.Inspectable, Equal.Equal 
   readonly inputFds: ReadonlyArray<{ readonly fd: number; readonly bytes: Uint8Array }>
   readonly setup: ChildSetup
   readonly killPolicy: KillPolicy
+  /** Unset: no limit. When it expires the command is killed with its kill policy and fails with `CommandTimeoutError`. */
+  readonly timeout: Duration.Duration | undefined
+  /** Bytes a captured stdout or stderr may hold (default 100 MiB); more kills the child and fails with `OutputLimitError`. */
+  readonly maxOutput: number
+  /** In a pipeline, the stage before this one; its output is this stage's stdin through a kernel pipe. */
+  readonly upstream: Upstream | undefined
   /** Usage problems recorded by the combinators; see `validate`. */
   readonly problems: ReadonlyArray<string>
 }
@@ -768,6 +793,67 @@ export const killGrace: {
   (grace: Duration.DurationInput): (self: Command) => Command
   (self: Command, grace: Duration.DurationInput): Command
 } = internal.killGrace
+
+// =============================================================================================
+// timeouts, output limits, pipelines
+// =============================================================================================
+
+/**
+ * Kill the command when it runs longer than `duration`: its kill policy (signal, grace, SIGKILL),
+ * then reaping, then `CommandTimeoutError` with the output captured so far. (`Effect.timeout`
+ * around any helper also kills and reaps, through interruption, without that error's details.)
+ *
+ * @since 0.1.0
+ * @category timeouts
+ */
+export const timeout: {
+  (duration: Duration.DurationInput): (self: Command) => Command
+  (self: Command, duration: Duration.DurationInput): Command
+} = internal.timeout
+
+/**
+ * The most bytes a captured stdout or stderr may hold (default 100 MiB; `Infinity` for no limit).
+ * A child that writes more is killed and reaped, and the run fails with `OutputLimitError`
+ * naming the stream and carrying the output up to the limit.
+ *
+ * @since 0.1.0
+ * @category timeouts
+ */
+export const maxOutput: {
+  (bytes: number): (self: Command) => Command
+  (self: Command, bytes: number): Command
+} = internal.maxOutput
+
+/**
+ * `self | into`: `into` reads `self`'s stdout (or stderr, or both) through a kernel pipe the two
+ * children share; the bytes never pass through Node. The result is a pipeline, run like any
+ * command: input feeds the first stage, output comes from the last, each stage keeps its own
+ * environment, directory and setup. It fails like `set -o pipefail`: with the error of the
+ * rightmost failing stage; `RunResult.stages` and the errors list every stage's status.
+ *
+ * @since 0.1.0
+ * @category pipelines
+ */
+export const pipeTo: {
+  (into: Command, options?: { readonly from?: PipeSource }): (self: Command) => Command
+  (self: Command, into: Command, options?: { readonly from?: PipeSource }): Command
+} = internal.pipeTo
+
+/**
+ * `a | b | c …`, each stage's stdout to the next's stdin (see `pipeTo`).
+ *
+ * @since 0.1.0
+ * @category pipelines
+ */
+export const pipeline: (first: Command, ...rest: ReadonlyArray<Command>) => Command = internal.pipeline
+
+/**
+ * The stages of a pipeline, first to last (a single command is one stage).
+ *
+ * @since 0.1.0
+ * @category pipelines
+ */
+export const stages: (self: Command) => ReadonlyArray<Command> = internal.stagesOf
 
 // =============================================================================================
 // rendering

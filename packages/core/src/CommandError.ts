@@ -7,6 +7,7 @@
  */
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
+import type { ExitStatus } from "./ExitStatus.js"
 import type { Signal } from "./Signal.js"
 
 /**
@@ -89,6 +90,8 @@ export class ExitError extends Data.TaggedError("ExitError")<{
   readonly exitCode: number
   readonly stderrTail: string
   readonly command: string
+  /** For a pipeline: every stage's status, first to last (the error is the rightmost failure's). */
+  readonly stages?: ReadonlyArray<ExitStatus>
 }> {
   override get message(): string {
     return `child process (${this.command}) unexpected exit status ${this.exitCode}${tail(this.stderrTail)}`
@@ -106,6 +109,8 @@ export class SignalError extends Data.TaggedError("SignalError")<{
   readonly coreDumped: boolean
   readonly stderrTail: string
   readonly command: string
+  /** For a pipeline: every stage's status, first to last (the error is the rightmost failure's). */
+  readonly stages?: ReadonlyArray<ExitStatus>
 }> {
   override get message(): string {
     const core = this.coreDumped ? " (core dumped)" : ""
@@ -128,6 +133,24 @@ export class CommandTimeoutError extends Data.TaggedError("CommandTimeoutError")
 }> {
   override get message(): string {
     return `child process (${this.command}) timed out after ${Duration.format(this.timeout)}`
+  }
+}
+
+/**
+ * A captured output exceeded the command's `maxOutput`: the child was killed and reaped. `output`
+ * holds the first `limit` bytes.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class OutputLimitError extends Data.TaggedError("OutputLimitError")<{
+  readonly stream: "stdout" | "stderr"
+  readonly limit: number
+  readonly output: Uint8Array
+  readonly command: string
+}> {
+  override get message(): string {
+    return `child process (${this.command}) wrote more than ${this.limit} bytes to ${this.stream}; it was killed`
   }
 }
 
@@ -185,6 +208,7 @@ export type CommandError =
   | ExitError
   | SignalError
   | CommandTimeoutError
+  | OutputLimitError
   | DaemonError
   | IoError
 

@@ -35,8 +35,14 @@ export interface SpawnedProcess {
   readonly stdout: Stream.Stream<Uint8Array, IoError>
   /** The child's stderr when it is `"pipe"`, else empty. Run it once. */
   readonly stderr: Stream.Stream<Uint8Array, IoError>
-  /** Waits until the child has exited and was reaped. Never fails because of the child's status. */
+  /**
+   * Waits until the child has exited and was reaped. Never fails because of the child's status.
+   * For a pipeline: every stage exited, and the status is `set -o pipefail`'s (the rightmost
+   * unsuccessful stage's, else the last's).
+   */
   readonly wait: Effect.Effect<ExitStatus, CommandError>
+  /** Every stage's status, first to last, once all exited (one for a single command). */
+  readonly waitStages: Effect.Effect<ReadonlyArray<ExitStatus>, CommandError>
   /** Sends a signal to the child's process group (to the child alone with `processGroup("inherit")`). */
   readonly kill: (signal?: Signal) => Effect.Effect<void, CommandError>
   /**
@@ -93,6 +99,8 @@ export interface DetachedProcess {
  */
 export interface RunResult {
   readonly status: ExitStatus
+  /** Every stage's status, first to last (one for a single command). */
+  readonly stages: ReadonlyArray<ExitStatus>
   /** The captured stdout; empty when stdout was not captured. */
   readonly stdout: Uint8Array
   /** The captured stderr; empty when stderr was not captured (or went to stdout). */

@@ -115,7 +115,7 @@ const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
 }
 
 interface Outcome {
-  readonly status: ExitStatus.ExitStatus
+  readonly stages: ReadonlyArray<ExitStatus.ExitStatus>
   readonly stdout: Uint8Array
   readonly stderr: Uint8Array
 }
@@ -155,42 +155,59 @@ export const layer = (
         const input = yield* Deferred.make<Uint8Array>()
         const outcome = yield* Deferred.make<Outcome>()
         const chunks: Array<Uint8Array> = []
-        if (command.stdin?._tag !== "Pipe") yield* Deferred.succeed(input, new Uint8Array(0))
-        const line = Command.toString(command, { linebreaks: options?.linebreaks ?? false, environment })
-        const answer = Effect.gen(function*() {
-          const stdin = yield* Deferred.await(input)
-          const entry: Recorded = {
-            line: line._tag === "Right" ? line.right : describe(command),
-            program: command.program,
-            args: command.args,
-            env: Command.resolveEnv(command, environment),
-            cwd: command.cwd,
-            stdin,
-            command
-          }
-          yield* Ref.update(log, (entries) => [...entries, entry])
-          const reply = yield* Effect.suspend(() => {
-            const r = handler(entry)
-            return Effect.isEffect(r) ? r : Effect.succeed(r)
+        const stages = Command.stages(command)
+        if (stages[0]!.stdin?._tag !== "Pipe") yield* Deferred.succeed(input, new Uint8Array(0))
+        /** One stage: recorded, then answered by the handler. */
+        const answerStage = (stage: Command.Command, stdin: Uint8Array) =>
+          Effect.gen(function*() {
+            const line = Command.toString(stage, { linebreaks: options?.linebreaks ?? false, environment })
+            const entry: Recorded = {
+              line: line._tag === "Right" ? line.right : describe(stage),
+              program: stage.program,
+              args: stage.args,
+              env: Command.resolveEnv(stage, environment),
+              cwd: stage.cwd,
+              stdin,
+              command: stage
+            }
+            yield* Ref.update(log, (entries) => [...entries, entry])
+            const reply = yield* Effect.suspend(() => {
+              const r = handler(entry)
+              return Effect.isEffect(r) ? r : Effect.succeed(r)
+            })
+            if (reply.delay !== undefined) yield* Effect.sleep(reply.delay)
+            const status = reply.status === undefined
+              ? ExitStatus.exited(0)
+              : typeof reply.status === "number"
+              ? ExitStatus.exited(reply.status)
+              : reply.status
+            return { status, stdout: toBytes(reply.stdout), stderr: toBytes(reply.stderr) }
           })
-          if (reply.delay !== undefined) yield* Effect.sleep(reply.delay)
-          const status = reply.status === undefined
-            ? ExitStatus.exited(0)
-            : typeof reply.status === "number"
-            ? ExitStatus.exited(reply.status)
-            : reply.status
-          yield* Deferred.succeed(outcome, { status, stdout: toBytes(reply.stdout), stderr: toBytes(reply.stderr) })
+        // A pipeline's stages answer in order, each reading what the one before wrote to the pipe.
+        const answer = Effect.gen(function*() {
+          let stdin = yield* Deferred.await(input)
+          const statuses: Array<ExitStatus.ExitStatus> = []
+          let last: { readonly stdout: Uint8Array; readonly stderr: Uint8Array } = { stdout: new Uint8Array(0), stderr: new Uint8Array(0) }
+          for (const [i, stage] of stages.entries()) {
+            const reply = yield* answerStage(stage, stdin)
+            statuses.push(reply.status)
+            last = reply
+            const from = stages[i + 1]?.upstream?.from
+            stdin = from === "stderr" ? reply.stderr : from === "both" ? concat(reply.stdout, reply.stderr) : reply.stdout
+          }
+          yield* Deferred.succeed(outcome, { stages: statuses, stdout: last.stdout, stderr: last.stderr })
         })
         yield* Effect.forkScoped(answer)
 
         const end = (signal: Command.KillPolicy["signal"]) =>
           Deferred.succeed(outcome, {
-            status: ExitStatus.signaled(signal),
+            stages: stages.map(() => ExitStatus.signaled(signal)),
             stdout: new Uint8Array(0),
             stderr: new Uint8Array(0)
           })
         const finished = Deferred.await(outcome)
-        const wait = Effect.map(finished, (o) => o.status)
+        const waitStages = Effect.map(finished, (o) => o.stages)
+        const wait = Effect.map(waitStages, ExitStatus.pipefail)
         const abort = Effect.zipRight(end(command.killPolicy.signal), wait)
         const joined = command.stderr?._tag === "ToStdout"
         const output = (which: "stdout" | "stderr", to: Command.ErrorOutput | undefined) =>
@@ -209,6 +226,7 @@ export const layer = (
           stdout: output("stdout", command.stdout),
           stderr: output("stderr", command.stderr),
           wait,
+          waitStages,
           kill: (signal = "SIGTERM") => Effect.asVoid(end(signal)),
           abort,
           detach: Effect.succeed({ pid, wait, abort }),

@@ -73,3 +73,15 @@ export const format = (status: ExitStatus): string =>
   status._tag === "Exited"
     ? `exit status ${status.code}`
     : `fatal signal ${status.signal}${status.coreDumped ? " (core dumped)" : ""}`
+
+/**
+ * A pipeline's status, as `set -o pipefail` computes it: the rightmost unsuccessful stage's
+ * status, or the last stage's when every stage succeeded.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const pipefail = (stages: ReadonlyArray<ExitStatus>): ExitStatus => {
+  for (let i = stages.length - 1; i >= 0; i--) if (!isSuccess(stages[i]!)) return stages[i]!
+  return stages[stages.length - 1] ?? exited(0)
+}

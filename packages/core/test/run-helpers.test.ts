@@ -440,6 +440,7 @@ describe("the executor's output capture (CommandExecutor.make over a scripted sp
       stdout: Stream.empty,
       stderr: command.stderr?._tag === "Pipe" ? Stream.fromIterable(stderr.map(encode)) : Stream.empty,
       wait: Effect.succeed(ExitStatus.exited(code)),
+      waitStages: Effect.succeed([ExitStatus.exited(code)]),
       kill: () => Effect.void,
       abort: Effect.succeed(ExitStatus.exited(code)),
       detach: Effect.succeed({ pid: 1, wait: Effect.succeed(ExitStatus.exited(code)), abort: Effect.succeed(ExitStatus.exited(code)) }),

@@ -22,6 +22,9 @@ const emptySetup: Command.ChildSetup = {
 }
 
 /** @internal */
+export const defaultMaxOutput = 100 * 1024 * 1024
+
+/** @internal */
 export const defaultKillPolicy: Command.KillPolicy = { signal: "SIGTERM", grace: Duration.seconds(3) }
 
 // ---------------------------------------------------------------------------------------------
@@ -46,6 +49,9 @@ const fromWords = (program: string, args: ReadonlyArray<Command.Word>): Command.
     inputFds: [],
     setup: emptySetup,
     killPolicy: defaultKillPolicy,
+    timeout: undefined,
+    maxOutput: defaultMaxOutput,
+    upstream: undefined,
     problems
   })
 }
@@ -277,15 +283,31 @@ const stdioShorthand = <A extends { readonly _tag: string }>(
     ? ({ _tag: ({ null: "Null", inherit: "Inherit", pipe: "Pipe", capture: "Capture", stdout: "ToStdout" })[s] } as A)
     : s
 
+/** The first stage of a pipeline (the command itself otherwise). @internal */
+export const firstStage = (self: Command.Command): Command.Command =>
+  self.upstream === undefined ? self : firstStage(self.upstream.command)
+
+/** Applies `f` to the first stage of a pipeline, keeping the links. @internal */
+export const mapFirstStage = (self: Command.Command, f: (first: Command.Command) => Command.Command): Command.Command =>
+  self.upstream === undefined
+    ? f(self)
+    : update(self, { upstream: { ...self.upstream, command: mapFirstStage(self.upstream.command, f) } })
+
+/** Every stage of a pipeline, first to last. @internal */
+export const stagesOf = (self: Command.Command): Array<Command.Command> =>
+  self.upstream === undefined ? [self] : [...stagesOf(self.upstream.command), self]
+
 /** @internal */
 export const stdin = dual<
   (input: Command.InputLike) => (self: Command.Command) => Command.Command,
   (self: Command.Command, input: Command.InputLike) => Command.Command
->(2, (self, input) => {
-  const value = stdioShorthand<Command.Input>(input)
-  const twice = self.stdin !== undefined ? ["stdin is set twice (input given twice)"] : []
-  return withProblem(update(self, { stdin: value }), ...twice, ...stdioProblems("stdin", value))
-})
+>(2, (self, input) =>
+  // A pipeline's input is its first stage's.
+  mapFirstStage(self, (first) => {
+    const value = stdioShorthand<Command.Input>(input)
+    const twice = first.stdin !== undefined ? ["stdin is set twice (input given twice)"] : []
+    return withProblem(update(first, { stdin: value }), ...twice, ...stdioProblems("stdin", value))
+  }))
 
 /** @internal */
 export const feed = dual<
@@ -549,3 +571,51 @@ export const killGrace = dual<
   }
   return update(self, { killPolicy: { ...self.killPolicy, grace: decoded.value } })
 })
+
+// ---------------------------------------------------------------------------------------------
+// timeouts, output limits, pipelines
+// ---------------------------------------------------------------------------------------------
+
+/** @internal */
+export const timeout = dual<
+  (duration: Duration.DurationInput) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, duration: Duration.DurationInput) => Command.Command
+>(2, (self, duration) => {
+  const decoded = Duration.decodeUnknown(duration)
+  if (decoded._tag === "None" || !Duration.isFinite(decoded.value) || Duration.toMillis(decoded.value) <= 0) {
+    return withProblem(self, `the timeout must be a finite, positive duration, not ${String(duration)}`)
+  }
+  return update(self, { timeout: decoded.value })
+})
+
+/** @internal */
+export const maxOutput = dual<
+  (bytes: number) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, bytes: number) => Command.Command
+>(2, (self, bytes) =>
+  bytes === Infinity || (Number.isSafeInteger(bytes) && bytes >= 0)
+    ? update(self, { maxOutput: bytes })
+    : withProblem(self, `the output limit must be a whole number of bytes ≥ 0 or Infinity, not ${String(bytes)}`))
+
+/** @internal */
+export const pipeTo = dual<
+  (into: Command.Command, options?: { readonly from?: Command.PipeSource }) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, into: Command.Command, options?: { readonly from?: Command.PipeSource }) => Command.Command
+>((args) => isCommand(args[0]) && isCommand(args[1]), (self, into, options) => {
+  const from = options?.from ?? "stdout"
+  const problems: Array<string> = []
+  if (!["stdout", "stderr", "both"].includes(from)) problems.push(`a pipe reads stdout, stderr or both, not ${String(from)}`)
+  const first = firstStage(into)
+  if (first.stdin !== undefined) problems.push("a pipeline stage after the first cannot set its own stdin")
+  if (from !== "stderr" && self.stdout !== undefined) problems.push("a stage that pipes its stdout cannot set stdout")
+  if (from !== "stdout" && self.stderr !== undefined) problems.push("a stage that pipes its stderr cannot set stderr")
+  if (self.setup.daemonize || stagesOf(into).some((s) => s.setup.daemonize)) problems.push("a daemon cannot be a pipeline stage")
+  const joined = mapFirstStage(into, (head) => update(head, { upstream: { command: self, from } }))
+  return withProblem(joined, ...problems)
+})
+
+/** @internal */
+export const pipeline = (
+  first: Command.Command,
+  ...rest: ReadonlyArray<Command.Command>
+): Command.Command => rest.reduce((left, right) => pipeTo(left, right), first)

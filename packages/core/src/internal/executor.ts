@@ -6,15 +6,22 @@ import type * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import type * as Command from "../Command.js"
 import type * as CommandExecutor from "../CommandExecutor.js"
-import { CommandUsageError, ExitError, IoError, SignalError } from "../CommandError.js"
+import { CommandTimeoutError, CommandUsageError, ExitError, IoError, OutputLimitError, SignalError } from "../CommandError.js"
 import type { CommandError } from "../CommandError.js"
-import type { ExitStatus } from "../ExitStatus.js"
+import * as ExitStatus from "../ExitStatus.js"
+import * as Redacted from "effect/Redacted"
+import { firstStage, mapFirstStage, stagesOf } from "./command.js"
 import { update, wordValue } from "./model.js"
 import { describe, validate } from "./render.js"
 import { CommandExecutor as Tag } from "./tag.js"
 
 /** How many bytes of an unspecified output the run helpers keep (and of stderr an error shows). */
 export const tailBytes = 8 * 1024
+
+/** How many bytes of each output the "Result" debug line shows. */
+const logBytes = 1024
+
+const decoder = new TextDecoder()
 
 const empty = new Uint8Array(0)
 
@@ -29,8 +36,8 @@ const concat = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => 
   return out
 }
 
-/** Reads a stream to its end, keeping everything, or only the last `tail` bytes. */
-const collect = <E>(stream: Stream.Stream<Uint8Array, E>, tail: number | undefined): Effect.Effect<Uint8Array, E> =>
+/** Reads a stream to its end, keeping only the last `tail` bytes. */
+const collectTail = <E>(stream: Stream.Stream<Uint8Array, E>, tail: number): Effect.Effect<Uint8Array, E> =>
   Effect.suspend(() => {
     const chunks: Array<Uint8Array> = []
     let size = 0
@@ -40,19 +47,58 @@ const collect = <E>(stream: Stream.Stream<Uint8Array, E>, tail: number | undefin
           chunks.push(bytes)
           size += bytes.length
         }
-        if (tail !== undefined) {
-          while (chunks.length > 1 && size - chunks[0]!.length >= tail) size -= chunks.shift()!.length
-        }
+        while (chunks.length > 1 && size - chunks[0]!.length >= tail) size -= chunks.shift()!.length
       })).pipe(Effect.map(() => {
         const all = concat(chunks, size)
-        return tail !== undefined && all.length > tail ? all.slice(all.length - tail) : all
+        return all.length > tail ? all.slice(all.length - tail) : all
       }))
   })
+
+/** The largest capture buffer reserved up front (address space only: pages are used as bytes arrive). */
+const largestReservation = 2 ** 32
+
+/**
+ * A capture buffer that grows in place: a resizable ArrayBuffer reserves address space for the
+ * limit and uses memory only for the bytes written, so capturing N bytes costs about N bytes of
+ * memory, never a copy of everything at the end. Where resizable buffers are missing it keeps
+ * the chunks and joins them once.
+ */
+const captureBuffer = (limit: number) => {
+  let size = 0
+  let buffer: ArrayBuffer | undefined
+  try {
+    buffer = new ArrayBuffer(0, { maxByteLength: Math.min(limit, largestReservation) })
+    if (buffer.resizable !== true) buffer = undefined
+  } catch {
+    buffer = undefined
+  }
+  const chunks: Array<Uint8Array> = []
+  return {
+    /** Appends up to the limit; false when bytes had to be dropped. */
+    push: (bytes: Uint8Array): boolean => {
+      const room = Math.min(bytes.length, limit - size)
+      const kept = room === bytes.length ? bytes : bytes.subarray(0, room)
+      if (buffer !== undefined && size + room <= buffer.maxByteLength) {
+        buffer.resize(size + room)
+        new Uint8Array(buffer, size, room).set(kept)
+      } else {
+        if (buffer !== undefined) {
+          chunks.push(new Uint8Array(buffer, 0, size).slice())
+          buffer = undefined
+        }
+        chunks.push(kept)
+      }
+      size += room
+      return room === bytes.length
+    },
+    bytes: (): Uint8Array => (buffer !== undefined ? new Uint8Array(buffer, 0, size) : concat(chunks, size))
+  }
+}
 
 /** What core does with one output of the child. */
 type Drain =
   | { readonly _tag: "None" }
-  | { readonly _tag: "Capture"; readonly tail: number | undefined; readonly keep: boolean }
+  | { readonly _tag: "Capture"; readonly tail: number | undefined }
   | { readonly _tag: "Sink"; readonly sink: Sink.Sink<unknown, Uint8Array, unknown, unknown> }
 
 const planOutput = (
@@ -61,12 +107,12 @@ const planOutput = (
 ): [Command.Output | Command.ErrorOutput, Drain] => {
   if (output === undefined) {
     return captureUnspecified
-      ? [{ _tag: "Pipe" }, { _tag: "Capture", tail: tailBytes, keep: false }]
+      ? [{ _tag: "Pipe" }, { _tag: "Capture", tail: tailBytes }]
       : [{ _tag: "Null" }, { _tag: "None" }]
   }
   switch (output._tag) {
     case "Capture":
-      return [{ _tag: "Pipe" }, { _tag: "Capture", tail: undefined, keep: true }]
+      return [{ _tag: "Pipe" }, { _tag: "Capture", tail: undefined }]
     case "Sink":
       return [{ _tag: "Pipe" }, { _tag: "Sink", sink: output.sink }]
     default:
@@ -94,48 +140,113 @@ const planInput = (
   }
 }
 
+/** What one output's drain reports: the bytes kept, or that the limit was passed. */
+type Drained = { readonly bytes: Uint8Array; readonly overflow: boolean }
+
 const drain = (
   command: Command.Command,
-  name: string,
+  name: "stdout" | "stderr",
   stream: Stream.Stream<Uint8Array, IoError>,
-  plan: Drain
-): Effect.Effect<Uint8Array, IoError> => {
+  plan: Drain,
+  counted: (n: number) => void,
+  overflowed: Effect.Effect<unknown>
+): Effect.Effect<Drained, IoError> => {
+  const tallied = Stream.mapChunks(stream, (chunk) => {
+    for (const bytes of chunk) counted(bytes.length)
+    return chunk
+  })
   switch (plan._tag) {
     case "None":
-      return Effect.succeed(empty)
-    case "Capture":
-      return collect(stream, plan.tail)
+      return Effect.succeed({ bytes: empty, overflow: false })
+    case "Capture": {
+      if (plan.tail !== undefined) return Effect.map(collectTail(tallied, plan.tail), (bytes) => ({ bytes, overflow: false }))
+      return Effect.suspend(() => {
+        const capture = captureBuffer(command.maxOutput)
+        let overflow = false
+        return Stream.runForEachWhile(tallied, (bytes) =>
+          Effect.sync(() => {
+            overflow = !capture.push(bytes)
+            return !overflow
+          })).pipe(
+            // Past the limit the child is killed: nobody would read the rest.
+            Effect.zipRight(Effect.suspend(() => (overflow ? overflowed : Effect.void))),
+            Effect.map(() => ({ bytes: capture.bytes(), overflow }))
+          )
+      })
+    }
     case "Sink":
-      return Stream.run(stream, plan.sink).pipe(
+      return Stream.run(tallied, plan.sink).pipe(
         Effect.mapError((cause) =>
           cause instanceof IoError ? cause : new IoError({ stream: name, command: describe(command), cause })
         ),
-        Effect.as(empty)
+        Effect.as({ bytes: empty, overflow: false })
       )
   }
 }
+
+/** The secrets of a command (Redacted words of every stage), to keep them out of logged output. */
+const secretsOf = (command: Command.Command): Array<string> =>
+  stagesOf(command).flatMap((stage) => {
+    const words: Array<Command.Word> = [...stage.args]
+    for (const entry of stage.env.entries) if (entry._tag === "Set") words.push(entry.value)
+    if (stage.stdin?._tag === "Text") words.push(stage.stdin.text)
+    return words.filter((w): w is Redacted.Redacted<string> => typeof w !== "string").map(Redacted.value)
+  }).filter((secret) => secret.length > 0)
+
+/** Child output as text for a log line or an error, with the command's secrets blanked. */
+const scrubbed = (command: Command.Command, bytes: Uint8Array, limit: number): string => {
+  let text = decoder.decode(bytes.length > limit ? bytes.slice(bytes.length - limit) : bytes)
+  for (const secret of secretsOf(command)) text = text.replaceAll(secret, "<redacted>")
+  return text
+}
+
+const spanName = (command: Command.Command): string =>
+  stagesOf(command).map((stage) => stage.program.slice(stage.program.lastIndexOf("/") + 1)).join(" | ")
 
 /** @internal */
 export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecutor => ({
   start: (command, options) =>
     Effect.gen(function*() {
       const valid = yield* validate(command)
+      const line = describe(valid)
       // virCommandRun never captures a daemon's output: the pipes would stay open in the daemon.
       const captureUnspecified = options?.captureUnspecified === true && !valid.setup.daemonize
-      const [stdin, input] = planInput(valid, valid.stdin)
+      // A pipeline's input is its first stage's; its outputs are its last stage's (this command).
+      const [stdin, input] = planInput(valid, firstStage(valid).stdin)
       const [stdout, outPlan] = planOutput(valid.stdout, captureUnspecified)
       const [stderr, errPlan] = valid.stderr?._tag === "ToStdout"
         ? [valid.stderr, { _tag: "None" } as const]
         : planOutput(valid.stderr, captureUnspecified)
-      const spawned = yield* spawn(update(valid, { stdin, stdout: stdout as Command.Output, stderr }))
+      const lowered = mapFirstStage(update(valid, { stdout: stdout as Command.Output, stderr }), (first) =>
+        update(first, { stdin }))
+      yield* Effect.logDebug(`About to run ${line}`)
+      const spawned = yield* spawn(lowered)
+      yield* Effect.annotateCurrentSpan("process.pid", spawned.pid)
+      let bytesIn = 0
+      let bytesOut = 0
       const feeder = input === undefined
         ? undefined
         // A failing input stream would leave the child waiting for EOF forever: abort it.
-        : yield* Effect.forkScoped(Stream.run(input, spawned.stdin).pipe(Effect.tapError(() => spawned.abort)))
-      const outFiber = yield* Effect.forkScoped(drain(valid, "stdout", spawned.stdout, outPlan))
-      const errFiber = yield* Effect.forkScoped(drain(valid, "stderr", spawned.stderr, errPlan))
+        : yield* Effect.forkScoped(
+          Stream.run(Stream.mapChunks(input, (chunk) => {
+            for (const bytes of chunk) bytesIn += bytes.length
+            return chunk
+          }), spawned.stdin).pipe(Effect.tapError(() => spawned.abort))
+        )
+      const count = (n: number) => void (bytesOut += n)
+      const outFiber = yield* Effect.forkScoped(drain(valid, "stdout", spawned.stdout, outPlan, count, spawned.abort))
+      const errFiber = yield* Effect.forkScoped(drain(valid, "stderr", spawned.stderr, errPlan, count, spawned.abort))
+      let timedOut = false
+      const timer = valid.timeout === undefined ? undefined : yield* Effect.forkScoped(
+        Effect.sleep(valid.timeout).pipe(
+          Effect.zipRight(Effect.sync(() => void (timedOut = true))),
+          Effect.zipRight(spawned.abort)
+        )
+      )
       const result = yield* Effect.cached(Effect.gen(function*() {
+        const stages = yield* spawned.waitStages
         const status = yield* spawned.wait
+        if (timer !== undefined) yield* Fiber.interrupt(timer)
         const [out, err] = yield* Fiber.join(Fiber.zip(outFiber, errFiber))
         if (feeder !== undefined) {
           // Once the child is gone nobody reads the rest of the input: stop feeding, keep a failure.
@@ -145,7 +256,24 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
             if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
           }
         }
-        return { status, stdout: out, stderr: err }
+        yield* Effect.annotateCurrentSpan({
+          "process.exit_status": ExitStatus.format(status),
+          "command.bytes_in": bytesIn,
+          "command.bytes_out": bytesOut
+        })
+        yield* Effect.logDebug(
+          `Result ${ExitStatus.format(status)}, stdout: '${scrubbed(valid, out.bytes, logBytes)}' ` +
+            `stderr: '${scrubbed(valid, err.bytes, logBytes)}'`
+        )
+        if (timedOut) {
+          return yield* new CommandTimeoutError({ timeout: valid.timeout!, stdout: out.bytes, stderr: err.bytes, command: line })
+        }
+        for (const [name, drained] of [["stdout", out], ["stderr", err]] as const) {
+          if (drained.overflow) {
+            return yield* new OutputLimitError({ stream: name, limit: valid.maxOutput, output: drained.bytes, command: line })
+          }
+        }
+        return { status, stages, stdout: out.bytes, stderr: err.bytes }
       }))
       return { ...spawned, result } satisfies CommandExecutor.Process
     })
@@ -154,8 +282,6 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
 // ---------------------------------------------------------------------------------------------
 // the run helpers, derived once from `start`
 // ---------------------------------------------------------------------------------------------
-
-const decoder = new TextDecoder()
 
 const start = (
   command: Command.Command,
@@ -172,30 +298,36 @@ export const startProcess = (
 /** The captured bytes the caller asked for; the run helpers' default tails are dropped. */
 const asked = (command: Command.Command, result: CommandExecutor.RunResult): CommandExecutor.RunResult => ({
   status: result.status,
+  stages: result.stages,
   stdout: command.stdout?._tag === "Capture" ? result.stdout : empty,
   stderr: command.stderr?._tag === "Capture" ? result.stderr : empty
 })
 
-const stderrTail = (command: Command.Command, result: CommandExecutor.RunResult): string => {
-  const bytes = command.stderr?._tag === "ToStdout" ? result.stdout : result.stderr
-  return decoder.decode(bytes.length > tailBytes ? bytes.slice(bytes.length - tailBytes) : bytes).trimEnd()
-}
+const stderrTail = (command: Command.Command, result: CommandExecutor.RunResult): string =>
+  scrubbed(command, command.stderr?._tag === "ToStdout" ? result.stdout : result.stderr, tailBytes).trimEnd()
 
 const statusError = (
   command: Command.Command,
   result: CommandExecutor.RunResult
 ): ExitError | SignalError | undefined => {
   const { status } = result
+  const stages = result.stages.length > 1 ? { stages: result.stages } : {}
   if (status._tag === "Exited") {
     return status.code === 0
       ? undefined
-      : new ExitError({ exitCode: status.code, stderrTail: stderrTail(command, result), command: describe(command) })
+      : new ExitError({
+        exitCode: status.code,
+        stderrTail: stderrTail(command, result),
+        command: describe(command),
+        ...stages
+      })
   }
   return new SignalError({
     signal: status.signal,
     coreDumped: status.coreDumped,
     stderrTail: stderrTail(command, result),
-    command: describe(command)
+    command: describe(command),
+    ...stages
   })
 }
 
@@ -204,7 +336,7 @@ const statusError = (
  * the child blocked forever (libvirt: "cannot mix caller fds with blocking execution").
  */
 const unservedPipes = (command: Command.Command, helper: string): ReadonlyArray<string> => [
-  ...(command.stdin?._tag === "Pipe" ? [`${helper} cannot write a piped stdin: feed it, or use start`] : []),
+  ...(firstStage(command).stdin?._tag === "Pipe" ? [`${helper} cannot write a piped stdin: feed it, or use start`] : []),
   ...(command.stdout?._tag === "Pipe" ? [`${helper} cannot read a piped stdout: capture it, or use start`] : []),
   ...(command.stderr?._tag === "Pipe" ? [`${helper} cannot read a piped stderr: capture it, or use start`] : [])
 ]
@@ -221,7 +353,11 @@ const runResult = (
   Effect.zipRight(
     refuseUnserved(command, helper),
     Effect.scoped(Effect.flatMap(start(command, { captureUnspecified: true }), (process) => process.result))
-  )
+  ).pipe(traced(command))
+
+/** Every run is a span named after its program(s), with the redacted command line. */
+const traced = (command: Command.Command) =>
+  Effect.withSpan(spanName(command), { attributes: { "command.line": describe(command) } })
 
 const checked = (
   command: Command.Command,
@@ -238,7 +374,7 @@ export const run = (
 ): Effect.Effect<CommandExecutor.RunResult, CommandError, CommandExecutor.CommandExecutor> => checked(command, "run")
 
 /** @internal */
-export const status = (command: Command.Command): Effect.Effect<ExitStatus, CommandError, CommandExecutor.CommandExecutor> =>
+export const status = (command: Command.Command): Effect.Effect<ExitStatus.ExitStatus, CommandError, CommandExecutor.CommandExecutor> =>
   Effect.map(runResult(command, "status"), (result) => result.status)
 
 /** @internal */
@@ -332,7 +468,7 @@ export const stream = (command: Command.Command): Stream.Stream<Uint8Array, Comm
       return error === undefined ? Effect.void : Effect.fail(error)
     })
     return Stream.concat(process.stdout, Stream.drain(Stream.fromEffect(check)))
-  }))
+  })).pipe(Stream.withSpan(spanName(command), { attributes: { "command.line": describe(command) } }))
 
 /** @internal */
 export const streamLines = (

@@ -74,6 +74,9 @@ const fields = [
   "inputFds",
   "setup",
   "killPolicy",
+  "timeout",
+  "maxOutput",
+  "upstream",
   "problems"
 ] as const
 
@@ -112,6 +115,11 @@ const Proto = {
       inputFds: this.inputFds.map(({ bytes, fd }) => ({ fd, bytes: bytes.length })),
       setup: this.setup,
       killPolicy: { signal: this.killPolicy.signal, grace: this.killPolicy.grace.toJSON() },
+      timeout: this.timeout?.toJSON(),
+      maxOutput: this.maxOutput,
+      upstream: this.upstream === undefined
+        ? undefined
+        : { from: this.upstream.from, command: Inspectable.toJSON(this.upstream.command) },
       problems: this.problems
     }
   },

@@ -1,6 +1,7 @@
 import * as Either from "effect/Either"
 import type * as Command from "../Command.js"
 import { CommandUsageError } from "../CommandError.js"
+import { stagesOf } from "./command.js"
 
 
 /** libvirt's virBufferEscapeShell: the characters that make a word need quoting. */
@@ -65,7 +66,25 @@ const breaksBefore = (words: ReadonlyArray<Command.Word>, i: number): boolean =>
 }
 
 /** @internal */
+const pipeSymbols: Record<Command.PipeSource, string> = {
+  stdout: " | ",
+  stderr: " 2>&1 >/dev/null | ",
+  both: " 2>&1 | "
+}
+
 export const render = (
+  self: Command.Command,
+  options: { readonly linebreaks?: boolean; readonly escape: boolean; readonly environment?: Readonly<Record<string, string | undefined>> | undefined }
+): string => {
+  // A pipeline: each stage rendered on its own, joined like a shell would.
+  const upstream = self.upstream === undefined
+    ? ""
+    : render(self.upstream.command, options) + pipeSymbols[self.upstream.from] +
+      (options.linebreaks === true ? "\\\n" : "")
+  return upstream + renderStage(self, options)
+}
+
+const renderStage = (
   self: Command.Command,
   options: { readonly linebreaks?: boolean; readonly escape: boolean; readonly environment?: Readonly<Record<string, string | undefined>> | undefined }
 ): string => {
@@ -91,6 +110,12 @@ const isStringIo = (s: Command.Input | Command.ErrorOutput | undefined): boolean
 
 /** Every problem of a command: those its combinators recorded and those between its fields. */
 export const problems = (self: Command.Command): ReadonlyArray<string> => {
+  if (self.upstream === undefined) return stageProblems(self)
+  const stages = stagesOf(self)
+  return stages.flatMap((stage, i) => stageProblems(stage).map((reason) => `stage ${i + 1}: ${reason}`))
+}
+
+const stageProblems = (self: Command.Command): ReadonlyArray<string> => {
   const found = [...self.problems]
   const { setup } = self
   if (setup.pidFile !== undefined && !setup.daemonize) {

@@ -538,6 +538,7 @@ export const makeSpawn = (options: Options): CommandExecutor.Spawn => (command) 
       stdout: stdoutPipe !== null ? readable(stdoutPipe, "stdout", line, child, options.drainDelay) : Stream.empty,
       stderr: stderrPipe !== null ? readable(stderrPipe, "stderr", line, child, options.drainDelay) : Stream.empty,
       wait,
+      waitStages: Effect.map(wait, (status) => [status]),
       kill: (sig = "SIGTERM") => Effect.sync(() => signal(child.pid, sig, false, child)),
       abort,
       detach: Effect.sync(() => {
