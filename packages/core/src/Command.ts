@@ -848,12 +848,21 @@ export const pipeTo: {
 export const pipeline: (first: Command, ...rest: ReadonlyArray<Command>) => Command = internal.pipeline
 
 /**
- * The stages of a pipeline, first to last (a single command is one stage).
+ * The stages of a pipeline, first to last, each on its own (without `upstream`); a single
+ * command is one stage.
  *
  * @since 0.1.0
  * @category pipelines
  */
-export const stages: (self: Command) => ReadonlyArray<Command> = internal.stagesOf
+export const stages: (self: Command) => ReadonlyArray<Command> = internal.standaloneStages
+
+/**
+ * What each stage of a pipeline sends to the next: `joints(p)[i]` joins stage i to stage i + 1.
+ *
+ * @since 0.1.0
+ * @category pipelines
+ */
+export const joints: (self: Command) => ReadonlyArray<PipeSource> = internal.joints
 
 // =============================================================================================
 // rendering

@@ -156,6 +156,7 @@ export const layer = (
         const outcome = yield* Deferred.make<Outcome>()
         const chunks: Array<Uint8Array> = []
         const stages = Command.stages(command)
+        const joints = Command.joints(command)
         if (stages[0]!.stdin?._tag !== "Pipe") yield* Deferred.succeed(input, new Uint8Array(0))
         /** One stage: recorded, then answered by the handler. */
         const answerStage = (stage: Command.Command, stdin: Uint8Array) =>
@@ -192,7 +193,7 @@ export const layer = (
             const reply = yield* answerStage(stage, stdin)
             statuses.push(reply.status)
             last = reply
-            const from = stages[i + 1]?.upstream?.from
+            const from = joints[i]
             stdin = from === "stderr" ? reply.stderr : from === "both" ? concat(reply.stdout, reply.stderr) : reply.stdout
           }
           yield* Deferred.succeed(outcome, { stages: statuses, stdout: last.stdout, stderr: last.stderr })

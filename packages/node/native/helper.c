@@ -8,7 +8,26 @@
  *   --umask OCTAL              0..0777
  *   --keep-fd N                an fd the target keeps (repeatable); every
  *                              other fd >= 3 is closed
- *   --stderr-to-stdout         dup2(1, 2)
+ *   --stdin-fifo PATH  --stdout-fifo PATH  --stderr-fifo PATH
+ *                              kernel-pipe stdio for a pipeline: PATH is in a
+ *                              private directory of the caller; the helpers of
+ *                              two stages (started in either order) each do
+ *                              mkfifo(PATH, 0600) unless it exists (the umask
+ *                              does not apply), then a blocking open (stdin:
+ *                              O_RDONLY, stdout/stderr: O_WRONLY) that waits
+ *                              for the other stage, and dup2 onto fd 0/1/2.
+ *                              The reader (--stdin-fifo) unlinks PATH once its
+ *                              open returned: after the rendezvous the name is
+ *                              gone.  One writer and one reader per PATH; a
+ *                              middle stage gives --stdin-fifo and
+ *                              --stdout-fifo.  --stderr-fifo with the
+ *                              --stdout-fifo PATH means dup2(1, 2), as does
+ *                              --stdout-fifo PATH --stderr-to-stdout.  A stage
+ *                              that never comes leaves the other blocked in
+ *                              open(2), before exec (status fd still open):
+ *                              the caller kills it.  Done before every other
+ *                              step but umask and closing fds.
+ *   --stderr-to-stdout         dup2(1, 2) (after the FIFOs)
  *   --pgid new|inherit         own process group (default) or the parent's
  *   --pdeathsig SIGNUM --parent-pid PID
  *                              die with the parent (not with --daemonize)
@@ -39,7 +58,9 @@
  * Every failure, here or in the setup, is one record "<stage> <errno>\n" on
  * the status fd, then exit 125 (execve: 127 for ENOENT, else 126).  Stages
  * from this file: "usage" (EINVAL), "getpwnam" and "getgrnam" (ENOENT for an
- * unknown name), "malloc" (ENOMEM).  Parsing may use all of libc; only
+ * unknown name), "malloc" (ENOMEM).  Stages of the FIFOs: "mkfifo" (EEXIST
+ * when PATH exists but is no FIFO), "fifo-open", "fifo-unlink" (the reader;
+ * ENOENT is ignored), "dup2".  Parsing may use all of libc; only
  * ec_setup_and_exec() has to be async-signal-safe.
  */
 #define _GNU_SOURCE
@@ -312,6 +333,13 @@ static void once(int *seen, const char *opt)
         usage("%s given twice", opt);
 }
 
+static const char *fifo_path(const char *opt, const char *val)
+{
+    if (*val == '\0')
+        usage("%s: empty path", opt);
+    return val;
+}
+
 int main(int argc, char **argv)
 {
     struct ec_setup s = {
@@ -330,7 +358,7 @@ int main(int argc, char **argv)
     const char *uid_arg = NULL, *gid_arg = NULL, *groups_arg = NULL;
     int seen_status = 0, seen_umask = 0, seen_pgid = 0, seen_sig = 0, seen_ppid = 0, seen_daemon = 0,
         seen_pidfile = 0, seen_uid = 0, seen_gid = 0, seen_groups = 0, seen_clear = 0, seen_cwd = 0,
-        seen_ready = 0, seen_wait = 0, seen_stderr = 0;
+        seen_ready = 0, seen_wait = 0, seen_stderr = 0, seen_in_fifo = 0, seen_out_fifo = 0, seen_err_fifo = 0;
     int i;
 
     find_status_fd(argc, argv);
@@ -359,6 +387,15 @@ int main(int argc, char **argv)
         } else if (strcmp(opt, "--stderr-to-stdout") == 0) {
             once(&seen_stderr, opt);
             s.stderr_to_stdout = 1;
+        } else if (strcmp(opt, "--stdin-fifo") == 0) {
+            once(&seen_in_fifo, opt);
+            s.stdin_fifo = fifo_path(opt, val);
+        } else if (strcmp(opt, "--stdout-fifo") == 0) {
+            once(&seen_out_fifo, opt);
+            s.stdout_fifo = fifo_path(opt, val);
+        } else if (strcmp(opt, "--stderr-fifo") == 0) {
+            once(&seen_err_fifo, opt);
+            s.stderr_fifo = fifo_path(opt, val);
         } else if (strcmp(opt, "--pgid") == 0) {
             once(&seen_pgid, opt);
             if (strcmp(val, "new") != 0 && strcmp(val, "inherit") != 0)
@@ -428,6 +465,11 @@ int main(int argc, char **argv)
         usage("--pdeathsig and --parent-pid go together");
     if (s.pdeathsig != 0 && s.daemonize)
         usage("--pdeathsig cannot be used with --daemonize: a daemon outlives its parent");
+    if (s.stderr_fifo != NULL && s.stderr_to_stdout)
+        usage("--stderr-fifo and --stderr-to-stdout both say where stderr goes");
+    if (s.stdin_fifo != NULL && ((s.stdout_fifo != NULL && strcmp(s.stdin_fifo, s.stdout_fifo) == 0) ||
+                                 (s.stderr_fifo != NULL && strcmp(s.stdin_fifo, s.stderr_fifo) == 0)))
+        usage("--stdin-fifo %s: the same FIFO as this stage's output; it would wait for itself", s.stdin_fifo);
     if ((s.handshake_ready_fd >= 0) != (s.handshake_wait_fd >= 0))
         usage("--handshake-ready and --handshake-wait go together");
     if (s.handshake_ready_fd == s.status_fd || s.handshake_wait_fd == s.status_fd)

@@ -11,7 +11,12 @@
  *       status and handshake fds get FD_CLOEXEC (the       "cloexec"
  *       target never sees them; the parent reads EOF on
  *       the status fd at exec)
- *   2b. stderr to stdout: dup2(1, 2)                       "dup2"
+ *   2b. stdio: the FIFOs of a pipeline, stdin first,       "mkfifo" "fifo-open"
+ *       then stdout, then stderr: mkfifo(path, 0600)       "fifo-unlink" "dup2"
+ *       unless it exists, a blocking open (the
+ *       rendezvous with the stage at the other end),
+ *       the reader unlinks the path, dup2 onto 0/1/2;
+ *       then stderr to stdout: dup2(1, 2)                  "dup2"
  *   3.  new process group: setpgid(0, 0) (not with a       "setpgid"
  *       setsid action, which makes its own group)
  *   4.  die with parent: PR_SET_PDEATHSIG, then re-check   "pdeathsig"
@@ -283,13 +288,84 @@ static void close_fds(const struct ec_setup *s)
     }
 }
 
-/* ------------------------------------------------------------ 2b. stderr */
+/* ------------------------------------------------------------ 2b. stdio */
 
-static void stderr_to_stdout(const struct ec_setup *s)
+/* strcmp without libc: both non-null and equal. */
+static int same_path(const char *a, const char *b)
 {
+    if (a == 0 || b == 0)
+        return 0;
+    while (*a != '\0' && *a == *b) {
+        a++;
+        b++;
+    }
+    return *a == *b;
+}
+
+/* fd (close-on-exec) becomes target (0, 1 or 2), which the target keeps. */
+static void move_fd(const struct ec_setup *s, int fd, int target)
+{
+    if (fd == target) {
+        /* target was closed, so open(2) picked it: keep it, minus O_CLOEXEC */
+        set_cloexec(s, fd, 0, "dup2");
+        return;
+    }
+    if (dup2(fd, target) < 0) /* dup2 leaves the copy without FD_CLOEXEC */
+        fail(s, "dup2", errno);
+    close(fd);
+}
+
+/*
+ * One end of a pipeline's pipe, met at a FIFO path in a directory private to
+ * the caller.  Both stages run this, in either order: whoever comes first
+ * creates the FIFO (the other gets EEXIST), and each open(2) blocks until the
+ * other side opens too.  When the reader's open returns, the writer is inside
+ * its open with the inode in hand, so the reader can unlink the name: nothing
+ * is left behind once both have met.
+ */
+static void open_fifo(const struct ec_setup *s, const char *path, int target)
+{
+    int reader = target == 0;
+    struct stat st;
+    int fd, rc, err;
+    /* Exactly 0600 whatever umask step 1 set for the target (a umask taking
+     * the owner's bits would lock the other stage out of the FIFO). */
+    mode_t mask = umask(0);
+    rc = mkfifo(path, 0600);
+    err = errno;
+    umask(mask);
+    if (rc < 0 && err != EEXIST)
+        fail(s, "mkfifo", err);
+    do
+        fd = open(path, (reader ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        fail(s, "fifo-open", errno);
+    /* EEXIST from mkfifo was fine only if what exists is a FIFO.  Checked on
+     * the open file (no race); a regular file opened here is left untouched. */
+    if (fstat(fd, &st) < 0)
+        fail(s, "fifo-open", errno);
+    if (!S_ISFIFO(st.st_mode))
+        fail(s, "mkfifo", EEXIST);
+    if (reader && unlink(path) < 0 && errno != ENOENT)
+        fail(s, "fifo-unlink", errno);
+    move_fd(s, fd, target);
+}
+
+static void setup_stdio(const struct ec_setup *s)
+{
+    int err_is_out = same_path(s->stderr_fifo, s->stdout_fifo);
+    if (s->stdin_fifo != 0)
+        open_fifo(s, s->stdin_fifo, 0);
+    if (s->stdout_fifo != 0)
+        open_fifo(s, s->stdout_fifo, 1);
+    /* Opening the same path again would wait for a second reader (the first
+     * one unlinked the name already): share stdout's pipe instead. */
+    if (s->stderr_fifo != 0 && !err_is_out)
+        open_fifo(s, s->stderr_fifo, 2);
     /* The same open file description, not a copy of the stream: one offset,
      * one pipe, so the order of interleaved writes survives. */
-    if (s->stderr_to_stdout && dup2(1, 2) < 0)
+    if ((s->stderr_to_stdout || err_is_out) && dup2(1, 2) < 0)
         fail(s, "dup2", errno);
 }
 
@@ -581,7 +657,7 @@ _Noreturn void ec_setup_and_exec(const struct ec_setup *s)
 {
     set_umask(s);
     close_fds(s);
-    stderr_to_stdout(s);
+    setup_stdio(s);
     new_process_group(s);
     die_with_parent(s);
     daemonize(s);

@@ -54,7 +54,16 @@ struct ec_setup {
     size_t n_keep_fds;
 
     int status_fd;        /* failure records go here; close-on-exec */
-    int stderr_to_stdout; /* dup2(1, 2) */
+
+    /* FIFO stdio for pipelines (NULL: leave the fd alone).  Each is created
+     * with mkfifo(path, 0600) unless it exists, opened blocking (the open is
+     * the rendezvous with the helper at the other end) and moved onto fd 0, 1
+     * or 2; the reader (stdin_fifo) unlinks the path once its open returned.
+     * stderr_fifo naming the same path as stdout_fifo means dup2(1, 2). */
+    const char *stdin_fifo;
+    const char *stdout_fifo;
+    const char *stderr_fifo;
+    int stderr_to_stdout; /* dup2(1, 2), after the FIFOs */
     int new_pgid;         /* setpgid(0, 0) */
 
     int pdeathsig;    /* 0: none; ignored with daemonize */

@@ -702,3 +702,196 @@ describe("effect-command-helper", () => {
     })
   })
 })
+
+describe("effect-command-helper: 2b. FIFO stdio for pipelines", () => {
+  type Stage = ReturnType<typeof startHelper>
+  const MiB10 = 10 * 1024 * 1024
+
+  /** Absolute path of a program (the helper does no PATH search). */
+  const bin = (name: string): string => {
+    const r = spawnSync("/bin/sh", ["-c", `command -v ${name}`], { encoding: "utf8" })
+    if (r.status !== 0) throw new Error(`${name} not found`)
+    return r.stdout.trim()
+  }
+  const [head, wc, cat, yes, seq] = ["head", "wc", "cat", "yes", "seq"].map(bin) as [string, string, string, string, string]
+
+  const exists = (path: string) => statSync(path, { throwIfNoEntry: false }) !== undefined
+  const readProc = (path: string) => {
+    try {
+      return readFileSync(path, "utf8").trim()
+    } catch {
+      return ""
+    }
+  }
+
+  /**
+   * Resolves once `pid` sleeps in open(2) of a FIFO waiting for the other side: the kernel's
+   * wait_for_partner (or, where wchan is hidden, asleep with `fifo` created). A condition polled
+   * on /proc, not a timer: the stage started first really waits when the second one starts.
+   */
+  const blockedInFifoOpen = async (pid: number, fifo: string) => {
+    for (;;) {
+      const wchan = readProc(`/proc/${pid}/wchan`)
+      if (wchan === "wait_for_partner") return
+      if (wchan === "0" && exists(fifo) && statField(readProc(`/proc/${pid}/stat`), 3) === "S") return
+      if (!isAlive(pid)) throw new Error(`${pid} exited before it waited in the FIFO open`)
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+  }
+
+  /** Exit, status record, stdout and stderr of a stage, all at their end. */
+  const finished = async (p: Stage) => {
+    const [exit, status, stdout, stderr] = await Promise.all([p.exit, p.status.end, p.stdout.end, p.stderr.end])
+    return { ...exit, status, stdout, stderr }
+  }
+
+  for (const first of ["reader", "writer"] as const) {
+    it(`joins two stages started ${first} first: 10 MiB of zeros reach wc -c, the FIFO (0600) is gone`, async () => {
+      const fifo = join(tempDir(), "pipe")
+      const start = {
+        // The umask of the target does not apply to the FIFO.
+        writer: (umask: Array<string>) => startHelper([...umask, "--stdout-fifo", fifo, "--", head, "head", "-c", String(MiB10), "/dev/zero"]),
+        reader: (umask: Array<string>) => startHelper([...umask, "--stdin-fifo", fifo, "--", wc, "wc", "-c"])
+      }
+      const a = start[first](["--umask", "0777"])
+      await blockedInFifoOpen(a.pid, fifo)
+      const st = statSync(fifo)
+      expect({ fifo: st.isFIFO(), mode: st.mode & 0o777 }).toEqual({ fifo: true, mode: 0o600 })
+      const b = start[first === "reader" ? "writer" : "reader"]([])
+      const [writer, reader] = first === "writer" ? [a, b] : [b, a]
+      // Both exec'd (EOF on the status fds without a record): the reader unlinked the FIFO before.
+      expect(await Promise.all([writer.status.end, reader.status.end])).toEqual(["", ""])
+      expect(exists(fifo)).toBe(false)
+      const [w, r] = await Promise.all([finished(writer), finished(reader)])
+      expectExec(w)
+      expect(w.stdout).toBe("") // fd 1 went to the FIFO: our pipe got EOF at the dup2
+      expectExec(r)
+      expect(r.stdout.trim()).toBe(String(MiB10))
+    })
+  }
+
+  it("gives both stages the same FIFO (unlinked) on fd 1 and fd 0, and no other fd", async () => {
+    const fifo = join(tempDir(), "pipe")
+    // $(...) runs in a subshell, but $$ is still the stage's shell: its own fd 0 or 1.
+    const ident = (fd: number) => `stat -L -c '%F %d:%i' /proc/$$/fd/${fd}`
+    const reader = startHelper(["--stdin-fifo", fifo, ...sh(`id=$(${ident(0)}); echo "$id" >&2; exec "$0" probe`), probePath])
+    const writer = startHelper(["--stdout-fifo", fifo, ...sh(`id=$(${ident(1)}); echo "$id" >&2; echo through`)])
+    const [w, r] = await Promise.all([finished(writer), finished(reader)])
+    expect({ code: w.code, status: w.status, stdout: w.stdout }).toEqual({ code: 0, status: "", stdout: "" })
+    expect({ code: r.code, status: r.status }).toEqual({ code: 0, status: "" })
+    const [readerId, ...probeStderr] = r.stderr.split("\n")
+    expect(readerId).toMatch(/^fifo \d+:\d+$/)
+    expect(w.stderr).toBe(`${readerId}\n`)
+    expect(probeStderr.join("\n")).toBe("BEGIN STDERR\nthrough\nEND STDERR\n")
+    expect(parseReport(r.stdout).fds).toEqual([0, 1, 2])
+    expect(r.stdout).toContain("BEGIN STDOUT\nthrough\nEND STDOUT\n")
+    expect(exists(fifo)).toBe(false)
+  })
+
+  it("chains three stages: seq -> cat (--stdin-fifo and --stdout-fifo) -> cat", async () => {
+    const dir = tempDir()
+    const [p1, p2] = [join(dir, "p1"), join(dir, "p2")]
+    const n = 100_000
+    // The middle stage first, then the reader: both wait in open(2) until the writer comes.
+    const middle = startHelper(["--stdin-fifo", p1, "--stdout-fifo", p2, "--", cat, "cat"])
+    await blockedInFifoOpen(middle.pid, p1)
+    const reader = startHelper(["--stdin-fifo", p2, "--", cat, "cat"])
+    await blockedInFifoOpen(reader.pid, p2)
+    const writer = startHelper(["--stdout-fifo", p1, "--", seq, "seq", String(n)])
+    const [w, m, r] = await Promise.all([finished(writer), finished(middle), finished(reader)])
+    for (const stage of [w, m, r]) expectExec(stage)
+    expect(r.stdout).toBe(Array.from({ length: n }, (_, i) => `${i + 1}\n`).join(""))
+    expect([exists(p1), exists(p2)]).toEqual([false, false])
+  })
+
+  for (const joined of [["--stderr-to-stdout"], ["--stderr-fifo", "SAME"]]) {
+    it(`joins stderr to the stdout FIFO with ${joined[0]}: the reader sees the exact interleaving`, async () => {
+      const fifo = join(tempDir(), "pipe")
+      const n = 100
+      const writer = startHelper([
+        "--stdout-fifo", fifo,
+        ...joined.map((a) => (a === "SAME" ? fifo : a)),
+        ...probe("--no-report", "--quiet-io", "--no-stdin", "--interleave", String(n))
+      ])
+      const reader = startHelper(["--stdin-fifo", fifo, "--", cat, "cat"])
+      const [w, r] = await Promise.all([finished(writer), finished(reader)])
+      expectExec(w)
+      expect(w.stdout).toBe("")
+      expectExec(r)
+      expect(r.stdout).toBe(Array.from({ length: n }, (_, i) => `out ${i}\nerr ${i}\n`).join(""))
+    })
+  }
+
+  it("kills the writer with SIGPIPE when the reader exits early (yes | head -n 1)", async () => {
+    const fifo = join(tempDir(), "pipe")
+    const writer = startHelper(["--stdout-fifo", fifo, "--", yes, "yes"])
+    const reader = startHelper(["--stdin-fifo", fifo, "--", head, "head", "-n", "1"])
+    const [w, r] = await Promise.all([finished(writer), finished(reader)])
+    expectExec(r)
+    expect(r.stdout).toBe("y\n")
+    expect({ code: w.code, signal: w.signal, status: w.status, stdout: w.stdout, stderr: w.stderr }).toEqual({
+      code: null,
+      signal: "SIGPIPE",
+      status: "",
+      stdout: "",
+      stderr: ""
+    })
+  })
+
+  it("fails with stage mkfifo in a missing directory, before exec and without waiting", async () => {
+    const fifo = join(tempDir(), "missing", "pipe")
+    for (const opt of ["--stdin-fifo", "--stdout-fifo", "--stderr-fifo"]) {
+      const r = await runHelper([opt, fifo, ...quietProbe()])
+      expectFailure(r, `mkfifo ${E.ENOENT}`)
+      expect({ opt, stdout: r.stdout }).toEqual({ opt, stdout: "" })
+    }
+  })
+
+  it("fails with fifo-open for a directory, and with mkfifo EEXIST for a file that is no FIFO (left in place)", async () => {
+    const dir = tempDir()
+    expectFailure(await runHelper(["--stdout-fifo", dir, ...quietProbe()]), `fifo-open ${E.EISDIR}`)
+    const file = join(dir, "plain")
+    writeFileSync(file, "keep")
+    for (const opt of ["--stdin-fifo", "--stdout-fifo"]) {
+      expectFailure(await runHelper([opt, file, ...quietProbe()]), `mkfifo ${E.EEXIST}`)
+    }
+    expect(readFileSync(file, "utf8")).toBe("keep")
+  })
+
+  it("rejects contradictory or empty FIFO options with usage EINVAL", async () => {
+    const target = ["--", "/bin/true", "true"]
+    const bad = [
+      ["--stdin-fifo", "", ...target],
+      ["--stdout-fifo", "/x/a", "--stdout-fifo", "/x/b", ...target],
+      ["--stderr-fifo", "/x/a", "--stderr-to-stdout", ...target],
+      ["--stdin-fifo", "/x/a", "--stdout-fifo", "/x/a", ...target],
+      ["--stdin-fifo", "/x/a", "--stderr-fifo", "/x/a", ...target],
+      ["--stdin-fifo"]
+    ]
+    for (const args of bad) {
+      const r = await runHelper(args)
+      expect({ args, code: r.code, status: r.status }).toEqual({ args, code: EXIT_SETUP, status: `usage ${E.EINVAL}\n` })
+    }
+  })
+
+  const valgrind = spawnSync("valgrind", ["--version"]).status === 0
+  it.runIf(valgrind)("runs a middle stage clean under valgrind", async () => {
+    const dir = tempDir()
+    const [p1, p2] = [join(dir, "p1"), join(dir, "p2")]
+    const vg = spawn(
+      "valgrind",
+      ["-q", "--error-exitcode=99", "--trace-children=no", "--vgdb=no", helperPath, "--status-fd", "3", "--stdin-fifo", p1, "--stdout-fifo", p2, "--", cat, "cat"],
+      { stdio: ["ignore", "pipe", "pipe", "pipe"] }
+    )
+    track(vg.pid!)
+    const vgExit = new Promise<number | null>((resolve) => vg.once("exit", resolve))
+    const vgOut = [collect(vg.stdio[3] as Readable).end, collect(vg.stdout!).end, collect(vg.stderr!).end]
+    const writer = startHelper(["--stdout-fifo", p1, "--", seq, "seq", "1000"])
+    const reader = startHelper(["--stdin-fifo", p2, "--", cat, "cat"])
+    const [w, r, code, [status, stdout, stderr]] = await Promise.all([finished(writer), finished(reader), vgExit, Promise.all(vgOut)])
+    expect({ code, status, stdout, stderr }).toEqual({ code: 0, status: "", stdout: "", stderr: "" })
+    expectExec(w)
+    expectExec(r)
+    expect(r.stdout).toBe(Array.from({ length: 1000 }, (_, i) => `${i + 1}\n`).join(""))
+  })
+})

@@ -298,6 +298,14 @@ export const stagesOf = (self: Command.Command): Array<Command.Command> =>
   self.upstream === undefined ? [self] : [...stagesOf(self.upstream.command), self]
 
 /** @internal */
+export const standaloneStages = (self: Command.Command): Array<Command.Command> =>
+  stagesOf(self).map((stage) => (stage.upstream === undefined ? stage : update(stage, { upstream: undefined })))
+
+/** @internal */
+export const joints = (self: Command.Command): Array<Command.PipeSource> =>
+  stagesOf(self).flatMap((stage) => (stage.upstream === undefined ? [] : [stage.upstream.from]))
+
+/** @internal */
 export const stdin = dual<
   (input: Command.InputLike) => (self: Command.Command) => Command.Command,
   (self: Command.Command, input: Command.InputLike) => Command.Command

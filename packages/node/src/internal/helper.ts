@@ -93,7 +93,7 @@ const capabilityNumbers: Record<string, number> = {
 export const helperArgs = (
   command: Command.Command,
   fds: HelperFds,
-  options: { readonly stderrToStdout: boolean }
+  options: { readonly stderrToStdout: boolean; readonly links: ReadonlyArray<string> }
 ): Array<string> => {
   const { setup } = command
   const args = ["--status-fd", String(fds.status)]
@@ -137,7 +137,7 @@ export const helperArgs = (
   if (fds.handshakeReady !== undefined && fds.handshakeWait !== undefined) {
     args.push("--handshake-ready", String(fds.handshakeReady), "--handshake-wait", String(fds.handshakeWait))
   }
-  args.push("--")
+  args.push(...options.links, "--")
   return args
 }
 

@@ -8,9 +8,13 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import type * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
 import { remainingGroupMembers } from "./group.js"
@@ -270,11 +274,22 @@ const closeAll = (fds: ReadonlyArray<number>) => {
   }
 }
 
+/** A pipeline stage's connection to its neighbour: a FIFO both helpers open, or a socket pair end. */
+export type Joint = { readonly _tag: "Fifo"; readonly path: string } | { readonly _tag: "Socket"; readonly socket: Net.Socket }
+
+/** Which of a stage's stdio are joined to its neighbours (stderr and stdout may share one joint). */
+export interface StageLinks {
+  readonly stdin?: Joint
+  readonly stdout?: Joint
+  readonly stderr?: Joint
+}
+
 const prepare = (
   command: Command.Command,
   path: string,
   line: string,
-  helper: string | null
+  helper: string | null,
+  links: StageLinks
 ): Effect.Effect<Prepared, CommandError.SpawnError> =>
   Effect.gen(function*() {
     const opened: Array<number> = []
@@ -319,7 +334,8 @@ const prepare = (
       const stdout = command.stdout ?? { _tag: "Null" }
       let joined: Net.Socket | undefined
       let joinedChildEnd: Net.Socket | undefined
-      const stderrToStdout = command.stderr?._tag === "ToStdout" && helper !== null
+      const both = links.stdout !== undefined && links.stdout === links.stderr
+      const stderrToStdout = helper !== null && (command.stderr?._tag === "ToStdout" || both)
       if (stderrToStdout) {
         // The helper makes fd 2 a dup of fd 1 in the child: one kernel object, whatever it is.
         stdio[1] = yield* output(stdout, 1)
@@ -338,6 +354,20 @@ const prepare = (
         stdio[1] = yield* output(stdout, 1)
         stdio[2] = yield* output(command.stderr ?? { _tag: "Null" }, 2)
       }
+      // Pipeline joints replace the stage's own stdio at the joined ends.
+      const linkArgs: Array<string> = []
+      const join = (fd: 0 | 1 | 2, joint: Joint | undefined, option: string) => {
+        if (joint === undefined) return
+        if (joint._tag === "Socket") {
+          stdio[fd] = { _tag: "Socket", socket: joint.socket }
+        } else {
+          stdio[fd] = { _tag: "Ignore" }
+          linkArgs.push(option, joint.path)
+        }
+      }
+      join(0, links.stdin, "--stdin-fifo")
+      join(1, links.stdout, "--stdout-fifo")
+      if (!(both && stderrToStdout)) join(2, links.stderr, "--stderr-fifo")
       for (const { fd } of command.passFds) {
         const open = yield* Effect.try({
           try: () => Fs.fstatSync(fd),
@@ -371,7 +401,7 @@ const prepare = (
         ? {
           // The helper applies the setup (process group and working directory included), then execs.
           path: helper,
-          argv: [helper, ...Helper.helperArgs(command, helperFds, { stderrToStdout }), path, ...argv],
+          argv: [helper, ...Helper.helperArgs(command, helperFds, { stderrToStdout, links: linkArgs }), path, ...argv],
           env,
           cwd: undefined,
           stdio,
@@ -388,8 +418,24 @@ const prepare = (
     }).pipe(Effect.tapError(() => release))
   })
 
-/** @internal */
-export const makeSpawn = (options: Options): CommandExecutor.Spawn => (command) =>
+/** A spawned stage, and the effect that waits until its target was exec'd (or its setup failed). */
+interface Spawned {
+  readonly process: CommandExecutor.SpawnedProcess
+  readonly execed: Effect.Effect<void, CommandError.SpawnError | CommandError.DaemonError>
+}
+
+/**
+ * Spawns one command (a whole command, or one stage of a pipeline with its joints) and registers
+ * its kill-and-reap finalizer in the current scope. With `deferExec` it returns before the
+ * helper's report; pipeline stages need that, since each blocks until its neighbour opens the
+ * FIFO they share.
+ */
+const spawnStage = (
+  options: Options,
+  command: Command.Command,
+  links: StageLinks,
+  deferExec: boolean
+): Effect.Effect<Spawned, CommandError.CommandError, Scope.Scope> =>
   Effect.gen(function*() {
     const line = Either.getOrElse(Command.toString(command), () => command.program)
     // Refused before `prepare`: the closeParent fds are still ours to close (virCommandPassFD).
@@ -414,7 +460,7 @@ export const makeSpawn = (options: Options): CommandExecutor.Spawn => (command) 
 
     /** The helper's report: "" once the target was exec'd, else `<stage> <errno>`. */
     const helperReport = yield* Deferred.make<string>()
-    const spawned = Effect.flatMap(prepare(command, path, line, options.helper), (prepared) =>
+    const spawned = Effect.flatMap(prepare(command, path, line, options.helper, links), (prepared) =>
       Effect.async<{ child: Spawn.Child; prepared: Prepared }, CommandError.SpawnError>((resume) => {
         Spawn.spawn(prepared.spec, (result) => {
           closeAll(prepared.closeAfterSpawn)
@@ -445,7 +491,7 @@ export const makeSpawn = (options: Options): CommandExecutor.Spawn => (command) 
       )
     // Without a handshake, `start` returns once the target runs (or its setup failed).
     const acquire = Effect.flatMap(spawned, ({ child, prepared }) =>
-      prepared.helperFds === undefined || command.setup.handshake
+      prepared.helperFds === undefined || command.setup.handshake || deferExec
         ? Effect.succeed({ child, prepared })
         : Effect.flatMap(Deferred.await(helperReport), (report) =>
           report === "" ? Effect.succeed({ child, prepared }) : setupFailed(child, prepared, report)))
@@ -530,7 +576,7 @@ export const makeSpawn = (options: Options): CommandExecutor.Spawn => (command) 
         line
       )
       : { wait: noHandshake, notify: noHandshake }
-    return {
+    const handle: CommandExecutor.SpawnedProcess = {
       pid: child.pid,
       stdin: stdinPipe !== null
         ? writable(stdinPipe, "stdin", line)
@@ -548,5 +594,89 @@ export const makeSpawn = (options: Options): CommandExecutor.Spawn => (command) 
       }),
       handshakeWait: handshake.wait,
       handshakeNotify: handshake.notify
+    }
+    const execed = prepared.helperFds === undefined
+      ? Effect.void
+      : Effect.flatMap(Deferred.await(helperReport), (report) =>
+        report === "" ? Effect.void : Effect.fail(Helper.setupError(report, command, line)))
+    return { process: handle, execed }
+  })
+
+/** @internal */
+export const makeSpawn = (options: Options): CommandExecutor.Spawn => (command) =>
+  command.upstream === undefined
+    ? Effect.map(spawnStage(options, command, {}, false), (stage) => stage.process)
+    : spawnPipeline(options, command)
+
+/**
+ * A pipeline: every stage spawned at once, joined by kernel pipes (FIFOs opened by the helpers)
+ * or, without the helper, socket pairs; the bytes never pass through Node. The stages live in
+ * one sub-scope that kills them in parallel; a stage that cannot start closes it at once.
+ */
+const spawnPipeline = (options: Options, command: Command.Command) =>
+  Effect.gen(function*() {
+    const stages = Command.stages(command)
+    const joints = Command.joints(command)
+    const line = Either.getOrElse(Command.toString(command), () => command.program)
+    const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.parallel)
+    const fifoDir = options.helper !== null ? Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-command-")) : undefined
+    yield* Scope.addFinalizer(scope, Effect.sync(() => fifoDir !== undefined && Fs.rmSync(fifoDir, { recursive: true, force: true })))
+    const started = yield* Effect.gen(function*() {
+      const pipes: Array<Joint> = []
+      for (let i = 0; i < joints.length; i++) {
+        if (fifoDir !== undefined) {
+          pipes.push({ _tag: "Fifo", path: Path.join(fifoDir, `${i}`) })
+        } else {
+          const [left, right] = yield* socketPair(line)
+          yield* Scope.addFinalizer(scope, Effect.sync(() => (left.destroy(), right.destroy())))
+          pipes.push({ _tag: "Socket", socket: left }, { _tag: "Socket", socket: right })
+        }
+      }
+      // With sockets, stage i writes to pipes[2i] and stage i + 1 reads pipes[2i + 1].
+      const writeEnd = (i: number) => (fifoDir !== undefined ? pipes[i] : pipes[2 * i])
+      const readEnd = (i: number) => (fifoDir !== undefined ? pipes[i] : pipes[2 * i + 1])
+      const spawned: Array<Spawned> = []
+      for (const [i, stage] of stages.entries()) {
+        const out = i < joints.length ? writeEnd(i) : undefined
+        const links: StageLinks = {
+          ...(i > 0 ? { stdin: readEnd(i - 1)! } : {}),
+          ...(out !== undefined && joints[i] !== "stderr" ? { stdout: out } : {}),
+          ...(out !== undefined && joints[i] !== "stdout" ? { stderr: out } : {})
+        }
+        spawned.push(yield* spawnStage(options, stage, links, true))
+      }
+      // The children hold the socket ends now; the parent's copies would keep EOF from coming.
+      for (const joint of pipes) if (joint._tag === "Socket") joint.socket.destroy()
+      // Every stage runs, or the first failure stops them all.
+      yield* Effect.all(spawned.map((s) => s.execed), { concurrency: "unbounded", discard: true })
+      return spawned.map((s) => s.process)
+    }).pipe(
+      Scope.extend(scope),
+      Effect.onExit((exit) => (exit._tag === "Failure" ? Scope.close(scope, exit) : Effect.void))
+    )
+    if (fifoDir !== undefined) Fs.rmSync(fifoDir, { recursive: true, force: true })
+    const first = started[0]!
+    const last = started[started.length - 1]!
+    const waitStages = Effect.all(started.map((p) => p.wait), { concurrency: "unbounded" })
+    const abort = Effect.map(Effect.all(started.map((p) => p.abort), { concurrency: "unbounded" }), ExitStatus.pipefail)
+    const noHandshake = Effect.fail(
+      new CommandError.CommandUsageError({ reasons: ["a pipeline has no start-up handshake"], command: line })
+    )
+    return {
+      pid: first.pid,
+      stdin: first.stdin,
+      stdout: last.stdout,
+      stderr: last.stderr,
+      wait: Effect.map(waitStages, ExitStatus.pipefail),
+      waitStages,
+      kill: (sig) => Effect.all(started.map((p) => p.kill(sig)), { discard: true }),
+      abort,
+      detach: Effect.map(Effect.all(started.map((p) => p.detach)), () => ({
+        pid: first.pid,
+        wait: Effect.map(waitStages, ExitStatus.pipefail),
+        abort
+      })),
+      handshakeWait: noHandshake,
+      handshakeNotify: noHandshake
     } satisfies CommandExecutor.SpawnedProcess
   })

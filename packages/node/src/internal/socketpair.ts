@@ -11,7 +11,8 @@ import * as Net from "node:net"
 export const socketPair = (line: string): Effect.Effect<[Net.Socket, Net.Socket], CommandError.SpawnError> =>
   Effect.async((resume) => {
     const address = `\0effect-command-${process.pid}-${Crypto.randomUUID()}`
-    const server = Net.createServer()
+    // Neither end may read in the parent unless asked: bytes it buffered would be stolen from a child.
+    const server = Net.createServer({ pauseOnConnect: true })
     const fail = (cause: unknown) => {
       server.close()
       resume(Effect.fail(new CommandError.SpawnError({
@@ -24,13 +25,11 @@ export const socketPair = (line: string): Effect.Effect<[Net.Socket, Net.Socket]
     }
     server.once("error", fail)
     server.listen(address, () => {
-      const ours = Net.connect(address)
+      const ours = Net.connect(address).pause()
       ours.once("error", fail)
       server.once("connection", (theirs) => {
         server.close()
         ours.off("error", fail)
-        // The child end is only written by the child; reading it in the parent would steal bytes.
-        theirs.pause()
         resume(Effect.succeed([ours, theirs]))
       })
     })
