@@ -496,7 +496,8 @@ const spawnStage = (
         : Effect.flatMap(Deferred.await(helperReport), (report) =>
           report === "" ? Effect.succeed({ child, prepared }) : setupFailed(child, prepared, report)))
 
-    const newGroup = command.setup.processGroup === "new"
+    // A setsid action makes the child lead its own group (and session) whatever `processGroup` says.
+    const newGroup = command.setup.processGroup === "new" || command.setup.preExec.some((a) => a._tag === "Setsid")
     const signal = (pid: number, sig: Signal, evenAfterExit: boolean, child: Spawn.Child) => {
       if (child.exited() && !evenAfterExit) return
       try {
