@@ -1,6 +1,6 @@
 import { Command, CommandExecutor, DryRunExecutor, ExitStatus } from "@effect-command/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Clock, Deferred, Effect, Fiber, Option, Redacted, Ref, Sink, Stream, TestClock } from "effect"
+import { Chunk, Clock, Deferred, Effect, Either, Fiber, Option, Redacted, Ref, Sink, Stream, TestClock } from "effect"
 import { decode, encode } from "./support.js"
 
 const cmd = Command.make("/bin/tool", "--flag", Redacted.make("hidden"))
@@ -477,4 +477,20 @@ describe("the executor's output capture (CommandExecutor.make over a scripted sp
       expect(error._tag).toBe("CommandUsageError")
       expect(spawned).toBe(0)
     }))
+})
+
+describe("commands only start can drive", () => {
+  it.effect("a handshake needs start: the run helpers refuse it before anything runs", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Command.run(Command.make("/bin/tool").pipe(Command.handshake)))
+      expect(error._tag).toBe("CommandUsageError")
+      expect(error.message).toContain("run cannot complete a handshake")
+      expect(yield* DryRunExecutor.recorded).toEqual([])
+    }).pipe(Effect.provide(DryRunExecutor.layer(() => ({})))))
+
+  it("a daemon cannot die with its parent", () => {
+    const cmd = Command.make("/bin/tool").pipe(Command.daemonize(), Command.dieWithParent("SIGTERM"))
+    const error = Either.getLeft(Command.validate(cmd))
+    expect(Option.map(error, (e) => e.reasons)).toEqual(Option.some(["a daemon outlives its parent: it cannot die with it"]))
+  })
 })

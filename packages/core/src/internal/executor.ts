@@ -163,15 +163,13 @@ const drain = (
       return Effect.suspend(() => {
         const capture = captureBuffer(command.maxOutput)
         let overflow = false
-        return Stream.runForEachWhile(tallied, (bytes) =>
-          Effect.sync(() => {
-            overflow = !capture.push(bytes)
-            return !overflow
-          })).pipe(
-            // Past the limit the child is killed: nobody would read the rest.
-            Effect.zipRight(Effect.suspend(() => (overflow ? overflowed : Effect.void))),
-            Effect.map(() => ({ bytes: capture.bytes(), overflow }))
-          )
+        // Not `runForEachWhile`: its sink nests a `catchAll` per element that keeps every chunk
+        // alive until the stream ends, doubling the memory of a large capture.
+        return Stream.runDrain(Stream.takeUntil(tallied, (bytes) => (overflow = !capture.push(bytes)))).pipe(
+          // Past the limit the child is killed: nobody would read the rest.
+          Effect.zipRight(Effect.suspend(() => (overflow ? overflowed : Effect.void))),
+          Effect.map(() => ({ bytes: capture.bytes(), overflow }))
+        )
       })
     }
     case "Sink":
@@ -338,7 +336,10 @@ const statusError = (
 const unservedPipes = (command: Command.Command, helper: string): ReadonlyArray<string> => [
   ...(firstStage(command).stdin?._tag === "Pipe" ? [`${helper} cannot write a piped stdin: feed it, or use start`] : []),
   ...(command.stdout?._tag === "Pipe" ? [`${helper} cannot read a piped stdout: capture it, or use start`] : []),
-  ...(command.stderr?._tag === "Pipe" ? [`${helper} cannot read a piped stderr: capture it, or use start`] : [])
+  ...(command.stderr?._tag === "Pipe" ? [`${helper} cannot read a piped stderr: capture it, or use start`] : []),
+  ...(stagesOf(command).some((stage) => stage.setup.handshake)
+    ? [`${helper} cannot complete a handshake: use start, handshakeWait and handshakeNotify`]
+    : [])
 ]
 
 const refuseUnserved = (command: Command.Command, helper: string): Effect.Effect<void, CommandUsageError> => {
