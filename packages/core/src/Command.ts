@@ -717,7 +717,9 @@ export const processGroup: {
 } = internal.processGroup
 
 /**
- * The signal the child gets when the parent dies (PR_SET_PDEATHSIG), or `false` for none.
+ * The signal the child gets when the parent dies (PR_SET_PDEATHSIG), or `false` for none. The
+ * default is SIGKILL for every child but a daemon. Linux sends it when the thread that spawned the
+ * child ends: children started from a worker thread die with that worker.
  *
  * @since 0.1.0
  * @category child setup

@@ -52,7 +52,8 @@ export interface SpawnedProcess {
   readonly abort: Effect.Effect<ExitStatus>
   /**
    * Lets the child outlive the scope (virCommandRunAsync with a pid pointer): closing the scope no
-   * longer kills it. Wait for it or abort it later with the returned handle.
+   * longer kills it. Wait for it or abort it later with the returned handle. It still dies with
+   * the parent process unless the command says `dieWithParent(false)`.
    */
   readonly detach: Effect.Effect<DetachedProcess>
   /** virCommandHandshakeWait: waits until the child is ready to exec (needs `Command.handshake`). */
