@@ -155,14 +155,14 @@ export class OutputLimitError extends Data.TaggedError("OutputLimitError")<{
 }
 
 /**
- * Daemonizing failed: the pid file is locked by a running daemon, could not be written, or the
- * intermediate process failed.
+ * Daemonizing failed: the pid file is locked by a running daemon, or could not be written. (A
+ * failing step of the double fork itself is a `SpawnError` with its `stage`.)
  *
  * @since 0.1.0
  * @category errors
  */
 export class DaemonError extends Data.TaggedError("DaemonError")<{
-  readonly reason: "PidFileLocked" | "PidFileUnwritable" | "IntermediateFailed"
+  readonly reason: "PidFileLocked" | "PidFileUnwritable"
   readonly pidFile?: string
   readonly command: string
   readonly cause?: unknown
