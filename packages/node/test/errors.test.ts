@@ -315,7 +315,8 @@ describe("without the helper, settings that need it are refused", () => {
       Effect.gen(function*() {
         const marker = Path.join(dir, `spawned-with-${name.replace(/\W/g, "-")}`)
         const cmd = setting(evidence(marker))
-        const error = asSpawnError(yield* failsCleanly(Command.run(cmd)))
+        // A handshake needs start: the run helpers refuse it before any executor sees it.
+        const error = asSpawnError(yield* failsCleanly(name === "handshake" ? Effect.scoped(Command.start(cmd)) : Command.run(cmd)))
         expect(error.reason).toBe("HelperMissing")
         expect(error.detail).toContain(detail)
         expect(error.detail).toContain("build:native")

@@ -611,15 +611,16 @@ export const pipeTo = dual<
   (self: Command.Command, into: Command.Command, options?: { readonly from?: Command.PipeSource }) => Command.Command
 >((args) => isCommand(args[0]) && isCommand(args[1]), (self, into, options) => {
   const from = options?.from ?? "stdout"
-  const problems: Array<string> = []
-  if (!["stdout", "stderr", "both"].includes(from)) problems.push(`a pipe reads stdout, stderr or both, not ${String(from)}`)
-  const first = firstStage(into)
-  if (first.stdin !== undefined) problems.push("a pipeline stage after the first cannot set its own stdin")
-  if (from !== "stderr" && self.stdout !== undefined) problems.push("a stage that pipes its stdout cannot set stdout")
-  if (from !== "stdout" && self.stderr !== undefined) problems.push("a stage that pipes its stderr cannot set stderr")
-  if (self.setup.daemonize || stagesOf(into).some((s) => s.setup.daemonize)) problems.push("a daemon cannot be a pipeline stage")
-  const joined = mapFirstStage(into, (head) => update(head, { upstream: { command: self, from } }))
-  return withProblem(joined, ...problems)
+  // Each problem is recorded on the stage it is about, so that validation names the right stage.
+  // What no stage of a pipeline may be (a daemon, …) is checked by validation, whenever it was set.
+  const left: Array<string> = []
+  if (from !== "stderr" && self.stdout !== undefined) left.push("a stage that pipes its stdout cannot set stdout")
+  if (from !== "stdout" && self.stderr !== undefined) left.push("a stage that pipes its stderr cannot set stderr")
+  const right: Array<string> = []
+  if (!["stdout", "stderr", "both"].includes(from)) right.push(`a pipe reads stdout, stderr or both, not ${String(from)}`)
+  if (firstStage(into).stdin !== undefined) right.push("a pipeline stage after the first cannot set its own stdin")
+  const upstream = { command: withProblem(self, ...left), from }
+  return mapFirstStage(into, (head) => withProblem(update(head, { upstream }), ...right))
 })
 
 /** @internal */

@@ -273,7 +273,18 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
         }
         return { status, stages, stdout: out.bytes, stderr: err.bytes }
       }))
-      return { ...spawned, result } satisfies CommandExecutor.Process
+      // An output the caller reads itself (a "pipe": `stream`, `start`) counts as bytes out too.
+      const tally = (stream: Stream.Stream<Uint8Array, IoError>) =>
+        Stream.mapChunks(stream, (chunk) => {
+          for (const bytes of chunk) count(bytes.length)
+          return chunk
+        })
+      return {
+        ...spawned,
+        stdout: outPlan._tag === "None" ? tally(spawned.stdout) : spawned.stdout,
+        stderr: errPlan._tag === "None" ? tally(spawned.stderr) : spawned.stderr,
+        result
+      } satisfies CommandExecutor.Process
     })
 })
 
@@ -354,9 +365,12 @@ const runResult = (
   Effect.zipRight(
     refuseUnserved(command, helper),
     Effect.scoped(Effect.flatMap(start(command, { captureUnspecified: true }), (process) => process.result))
-  ).pipe(traced(command))
+  )
 
-/** Every run is a span named after its program(s), with the redacted command line. */
+/**
+ * Every run is a span named after its program(s), with the redacted command line. It wraps the
+ * whole helper, status check included, so that a run failing with `ExitError` ends it as failed.
+ */
 const traced = (command: Command.Command) =>
   Effect.withSpan(spanName(command), { attributes: { "command.line": describe(command) } })
 
@@ -372,18 +386,19 @@ const checked = (
 /** @internal */
 export const run = (
   command: Command.Command
-): Effect.Effect<CommandExecutor.RunResult, CommandError, CommandExecutor.CommandExecutor> => checked(command, "run")
+): Effect.Effect<CommandExecutor.RunResult, CommandError, CommandExecutor.CommandExecutor> =>
+  checked(command, "run").pipe(traced(command))
 
 /** @internal */
 export const status = (command: Command.Command): Effect.Effect<ExitStatus.ExitStatus, CommandError, CommandExecutor.CommandExecutor> =>
-  Effect.map(runResult(command, "status"), (result) => result.status)
+  Effect.map(runResult(command, "status"), (result) => result.status).pipe(traced(command))
 
 /** @internal */
 export const exitCode = (command: Command.Command): Effect.Effect<number, CommandError, CommandExecutor.CommandExecutor> =>
   Effect.flatMap(runResult(command, "exitCode"), (result) =>
     result.status._tag === "Exited"
       ? Effect.succeed(result.status.code)
-      : Effect.fail(statusError(command, result)!))
+      : Effect.fail(statusError(command, result)!)).pipe(traced(command))
 
 /** Sets stdout to `to` for a helper that reads stdout itself; a stdout the caller set elsewhere is a usage error. */
 const takeStdout = (
@@ -405,6 +420,7 @@ const captureStdout = (
   helper: string
 ): Effect.Effect<Uint8Array, CommandError, CommandExecutor.CommandExecutor> =>
   Effect.flatMap(takeStdout(command, helper, { _tag: "Capture" }), (cmd) => Effect.map(checked(cmd, helper), (r) => r.stdout))
+    .pipe(traced(command))
 
 const decode = (bytes: Uint8Array, encoding: string | undefined): string =>
   (encoding === undefined ? decoder : new TextDecoder(encoding)).decode(bytes)

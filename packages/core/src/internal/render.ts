@@ -112,7 +112,31 @@ const isStringIo = (s: Command.Input | Command.ErrorOutput | undefined): boolean
 export const problems = (self: Command.Command): ReadonlyArray<string> => {
   if (self.upstream === undefined) return stageProblems(self)
   const stages = stagesOf(self)
-  return stages.flatMap((stage, i) => stageProblems(stage).map((reason) => `stage ${i + 1}: ${reason}`))
+  return stages.flatMap((stage, i) =>
+    [...stageProblems(stage), ...pipelineStageProblems(stage, stages[i + 1]?.upstream?.from)].map((reason) =>
+      `stage ${i + 1}: ${reason}`
+    )
+  )
+}
+
+/**
+ * What a pipeline stage cannot be, whenever it was set (before or after `pipeTo`). Only the last
+ * stage's outputs are read by the run helpers and `start`: an earlier stage's "pipe" would fill
+ * up and block it, its "capture" or sink would be dropped.
+ */
+const pipelineStageProblems = (stage: Command.Command, joint: Command.PipeSource | undefined): ReadonlyArray<string> => {
+  const found: Array<string> = []
+  if (stage.setup.daemonize) found.push("a daemon cannot be a pipeline stage")
+  if (stage.setup.handshake) found.push("a pipeline stage cannot require a start-up handshake")
+  // Not the last stage; the output its joint takes has its own problem (`pipeTo`).
+  const free = joint === undefined ? [] : joint === "stdout" ? ["stderr"] as const : joint === "stderr" ? ["stdout"] as const : []
+  for (const name of free) {
+    const output = stage[name]
+    if (output !== undefined && ["Capture", "Pipe", "Sink"].includes(output._tag)) {
+      found.push(`only the last stage's ${name} can be captured, piped or sent to a sink`)
+    }
+  }
+  return found
 }
 
 const stageProblems = (self: Command.Command): ReadonlyArray<string> => {

@@ -164,7 +164,13 @@ const writable = (pipe: Writable, name: string, line: string): Sink.Sink<void, U
         pipe.off("error", settle)
       })
     })
-  return Sink.forEachWhile(write).pipe(Sink.ignoreLeftover, Sink.ensuring(Effect.sync(() => pipe.end())))
+  // A fold, not `Sink.forEachWhile`: that one nests a `catchAll` per element, which keeps every
+  // chunk written alive until the input ends (all of a large streamed input in memory).
+  return Sink.foldEffect(true, (open: boolean) => open, (_: boolean, bytes: Uint8Array) => write(bytes)).pipe(
+    Sink.ignoreLeftover,
+    Sink.as(undefined),
+    Sink.ensuring(Effect.sync(() => pipe.end()))
+  )
 }
 
 const keepBuffered = () => {}
@@ -367,6 +373,10 @@ const prepare = (
       }
       join(0, links.stdin, "--stdin-fifo")
       join(1, links.stdout, "--stdout-fifo")
+      // `stderr: "stdout"` follows stdout into the pipe (with the helper, its dup2 does that).
+      if (command.stderr?._tag === "ToStdout" && links.stdout?._tag === "Socket" && links.stderr === undefined) {
+        stdio[2] = stdio[1]!
+      }
       if (!(both && stderrToStdout)) join(2, links.stderr, "--stderr-fifo")
       for (const { fd } of command.passFds) {
         const open = yield* Effect.try({

@@ -110,5 +110,7 @@ export const fromErrno = (error: NodeJS.ErrnoException, command: string, cwd: st
     : errno === "EMFILE" || errno === "ENFILE"
     ? "the parent has too many open files"
     : error.message
+  // Node's error lists the real arguments (`spawnargs`), Redacted ones included: not in our error.
+  delete (error as { spawnargs?: unknown }).spawnargs
   return new Errors.SpawnError({ reason, errno, detail, command, cause: error })
 }
