@@ -113,10 +113,15 @@ const readable = (
       if (child.exited()) {
         waitedSince = Date.now()
         timer = setTimeout(() => {
-          // Only a grandchild can still hold the pipe: stop waiting for it.
-          done = true
-          pipe.destroy()
-          wake()
+          // A stalled event loop fires the timer before it polls the pipe: give the poll phase
+          // one turn (setImmediate runs after it) to deliver bytes already written. Still idle
+          // then: only a grandchild can hold the pipe, stop waiting for it.
+          setImmediate(() => {
+            if (waiting !== attempt) return
+            done = true
+            pipe.destroy()
+            wake()
+          })
         }, Math.max(0, idleBudget))
       }
     }
