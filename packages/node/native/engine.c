@@ -1,0 +1,983 @@
+/*
+ * engine.c - the native spawn engine of @effect-command/node: an N-API addon (Linux only).
+ *
+ * Build (scripts/build-native.mjs does this):
+ *   cc -O2 -Wall -Wextra -Werror -shared -fPIC -I<node include dir> -o build/engine.node native/engine.c
+ * The N-API and libuv symbols resolve from the node binary at load time.
+ *
+ * Why: child_process forks the whole Node process on the event-loop thread, so a spawn costs more
+ * the more memory the parent maps. glibc's posix_spawn uses clone(CLONE_VM|CLONE_VFORK): the cost
+ * does not depend on the parent's size, and the loop is blocked only until the child's exec.
+ *
+ * JS API (all synchronous; only the exit callback comes later, from the loop):
+ *   makePipe(capacity?) -> [readFd, writeFd]  pipe2(O_CLOEXEC); JS owns both fds. capacity: bytes
+ *                                          of kernel buffer to ask for (F_SETPIPE_SZ, best effort)
+ *   spawn(spec, onExit) -> Child           spec: { path, argv, envp, cwd, stdio, newGroup, newSession? }
+ *     path        absolute path of the program (posix_spawn, no PATH search)
+ *     argv, envp  string arrays ("NAME=VALUE"), passed exactly
+ *     cwd         string | null
+ *     stdio       child fd i gets parent fd stdio[i]; -1: /dev/null (O_RDWR); -2: nothing (closed);
+ *                 every fd >= stdio.length is closed; stdio[i] === i passes fd i at its number
+ *     newGroup    the child leads a new process group (setpgid(0, 0))
+ *     newSession  optional: the child leads a new session (setsid), implies a new group
+ *   Child: { pid, kill(signal) -> boolean, ref(), unref() }   (methods: call them on the object)
+ *     kill        pidfd_send_signal; false once the child was reaped (a reused pid is never hit)
+ *     unref/ref   whether the running child keeps the loop alive (it does by default)
+ *   onExit({ code, signal, coreDumped }) is called once, after the child was reaped, in the async
+ *   context of the spawn call (napi_make_callback). code: number | null; signal: "SIGTERM"... | null
+ *   (both null only if something else in the process reaped the child first).
+ *   abi: the version of this API (bumped on incompatible changes; the loader checks it).
+ *   unavailable: set (a reason) when the kernel lacks pidfds (before Linux 5.4); do not use then.
+ *
+ * Errors are thrown as Error with code ("ENOENT"), errno (negative, like Node) and syscall
+ * ("posix_spawn", "pidfd_open", ...); path for posix_spawn. glibc reports exec failures as
+ * posix_spawn's result and reaps the failed child itself: nothing is left running or open.
+ *
+ * Exit: pidfd_open right after the spawn; a uv_poll_t on the pidfd (the caller's loop); when it is
+ * readable, waitid(P_PIDFD) reaps that child only. No waitpid(-1), no SIGCHLD handler: libuv's
+ * child_process in the same process reaps its own children as before.
+ *
+ * Environments (main thread, worker threads) are independent: all state hangs off the per-env
+ * engine_t that the exported functions carry as their data; nothing is global. An async cleanup
+ * hook runs when the env is torn down (worker.terminate(), worker exit, main thread exit): the
+ * children that keep the loop alive (not unref'd) are SIGKILLed and reaped synchronously; unref'd
+ * (detached) children are left running, and a small detached thread reaps them when they end (no
+ * zombies in a process whose worker is gone); every poll handle is closed before the hook
+ * completes, so the worker's loop closes cleanly.
+ */
+#define _GNU_SOURCE
+#define NAPI_VERSION 8
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+#define ENGINE_ABI 1
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+/* stdio markers */
+enum { STDIO_DEV_NULL = -1, STDIO_CLOSED = -2 };
+
+typedef struct engine engine_t;
+typedef struct child child_t;
+
+struct child {
+    child_t *prev, *next;          /* in engine->children while the poll handle is open */
+    engine_t *engine;
+    uv_poll_t poll;
+    pid_t pid;
+    int pidfd;                     /* -1 once closed */
+    int refs;                      /* the JS wrapper, the open handle */
+    bool reaped;
+    bool closing;                  /* uv_close was called */
+    bool unrefd;
+    napi_ref on_exit;              /* until the callback was called */
+    napi_async_context async_context;
+};
+
+struct engine {
+    napi_env env;
+    uv_loop_t *loop;
+    child_t *children;
+    size_t open_handles;
+    bool tearing_down;
+    napi_async_cleanup_hook_handle cleanup;
+    napi_ref child_class;
+};
+
+/* ------------------------------------------------------------------ syscalls */
+
+static int sys_pidfd_open(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int sys_pidfd_send_signal(int pidfd, int sig)
+{
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/* Blocking reap of one child by its pidfd; 0 or an errno. */
+static int reap_pidfd(int pidfd, siginfo_t *info)
+{
+    memset(info, 0, sizeof *info);
+    for (;;) {
+        if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, info, WEXITED) == 0) return 0;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) return errno;
+        /* O_NONBLOCK (libuv sets it) and not exited yet: block in poll(2) until it is. */
+        int flags = fcntl(pidfd, F_GETFL);
+        if (flags < 0 || fcntl(pidfd, F_SETFL, flags & ~O_NONBLOCK) < 0) return errno;
+    }
+}
+
+/* Kills and reaps a child we cannot track (a spawn step after posix_spawn failed). */
+static void kill_and_reap_pid(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+}
+
+/* ------------------------------------------------------------------ signal names */
+
+static const char *signal_name(int sig, char *buf, size_t size)
+{
+    switch (sig) {
+#define S(name) case name: return #name
+        S(SIGHUP); S(SIGINT); S(SIGQUIT); S(SIGILL); S(SIGTRAP); S(SIGABRT); S(SIGBUS);
+        S(SIGFPE); S(SIGKILL); S(SIGUSR1); S(SIGSEGV); S(SIGUSR2); S(SIGPIPE); S(SIGALRM);
+        S(SIGTERM); S(SIGSTKFLT); S(SIGCHLD); S(SIGCONT); S(SIGSTOP); S(SIGTSTP); S(SIGTTIN);
+        S(SIGTTOU); S(SIGURG); S(SIGXCPU); S(SIGXFSZ); S(SIGVTALRM); S(SIGPROF); S(SIGWINCH);
+        S(SIGIO); S(SIGPWR); S(SIGSYS);
+#undef S
+    default:
+        if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
+            snprintf(buf, size, "SIGRTMIN+%d", sig - SIGRTMIN);
+        } else {
+            snprintf(buf, size, "SIG%d", sig);
+        }
+        return buf;
+    }
+}
+
+/* ------------------------------------------------------------------ N-API helpers */
+
+/* Leaves a pending exception when a napi call fails (unless one is pending already). */
+static bool check(napi_env env, napi_status status)
+{
+    if (status == napi_ok) return true;
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && !pending) {
+        const napi_extended_error_info *info = NULL;
+        napi_get_last_error_info(env, &info);
+        const char *msg = info != NULL && info->error_message != NULL ? info->error_message : "N-API call failed";
+        napi_throw_error(env, "ERR_NATIVE_ENGINE", msg);
+    }
+    return false;
+}
+
+#define CHECK(call) \
+    do { \
+        if (!check(env, (call))) goto fail; \
+    } while (0)
+
+static void throw_type_error(napi_env env, const char *code, const char *msg)
+{
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) napi_throw_type_error(env, code, msg);
+}
+
+/* The errno's name ("ENOENT") and description; glibc knows every name (libuv misses some, ENOEXEC). */
+static void errno_text(int err, char *name, size_t name_size, char *desc, size_t desc_size)
+{
+    const char *n = strerrorname_np(err);
+    const char *d = strerrordesc_np(err);
+    if (n != NULL) snprintf(name, name_size, "%s", n);
+    else uv_err_name_r(-err, name, name_size);
+    if (d != NULL) snprintf(desc, desc_size, "%s", d);
+    else uv_strerror_r(-err, desc, desc_size);
+}
+
+/* Throws an Error like Node's: message "ENOENT: No such file or directory, posix_spawn '/x'",
+ * code "ENOENT", errno -2, syscall, path (when given). */
+static void throw_errno(napi_env env, int err, const char *syscall_name, const char *path)
+{
+    char name[64], desc[128];
+    errno_text(err, name, sizeof name, desc, sizeof desc);
+    size_t len = strlen(name) + strlen(desc) + strlen(syscall_name) + (path != NULL ? strlen(path) : 0) + 16;
+    char *msg = malloc(len);
+    if (msg == NULL) {
+        napi_throw_error(env, name, desc);
+        return;
+    }
+    if (path != NULL) snprintf(msg, len, "%s: %s, %s '%s'", name, desc, syscall_name, path);
+    else snprintf(msg, len, "%s: %s, %s", name, desc, syscall_name);
+
+    napi_value code_v, msg_v, error, errno_v, syscall_v, path_v;
+    bool ok = napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code_v) == napi_ok
+        && napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &msg_v) == napi_ok
+        && napi_create_error(env, code_v, msg_v, &error) == napi_ok
+        && napi_create_int32(env, -err, &errno_v) == napi_ok
+        && napi_set_named_property(env, error, "errno", errno_v) == napi_ok
+        && napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &syscall_v) == napi_ok
+        && napi_set_named_property(env, error, "syscall", syscall_v) == napi_ok;
+    if (ok && path != NULL) {
+        ok = napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &path_v) == napi_ok
+            && napi_set_named_property(env, error, "path", path_v) == napi_ok;
+    }
+    if (ok) napi_throw(env, error);
+    else napi_throw_error(env, name, msg);
+    free(msg);
+}
+
+/* A JS string as a malloc'd C string; TypeError for a non-string or an embedded NUL. */
+static char *get_string(napi_env env, napi_value value, const char *what)
+{
+    napi_valuetype type;
+    if (napi_typeof(env, value, &type) != napi_ok || type != napi_string) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s must be a string", what);
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+        return NULL;
+    }
+    size_t len = 0;
+    if (!check(env, napi_get_value_string_utf8(env, value, NULL, 0, &len))) return NULL;
+    char *s = malloc(len + 1);
+    if (s == NULL) {
+        throw_errno(env, ENOMEM, "malloc", NULL);
+        return NULL;
+    }
+    size_t got = 0;
+    if (!check(env, napi_get_value_string_utf8(env, value, s, len + 1, &got))) {
+        free(s);
+        return NULL;
+    }
+    if (strlen(s) != got) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s must not contain null bytes", what);
+        throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static bool get_property(napi_env env, napi_value object, const char *name, napi_value *out)
+{
+    return check(env, napi_get_named_property(env, object, name, out));
+}
+
+static bool is_nullish(napi_env env, napi_value value)
+{
+    napi_valuetype type;
+    return napi_typeof(env, value, &type) == napi_ok && (type == napi_undefined || type == napi_null);
+}
+
+/* ------------------------------------------------------------------ the spec */
+
+typedef struct {
+    char *path;
+    char **argv;                   /* NULL-terminated */
+    char **envp;                   /* NULL-terminated */
+    char *cwd;                     /* or NULL */
+    int *stdio;
+    size_t nstdio;
+    bool new_group;
+    bool new_session;
+} spec_t;
+
+static void free_strings(char **strings)
+{
+    if (strings == NULL) return;
+    for (char **s = strings; *s != NULL; s++) free(*s);
+    free(strings);
+}
+
+static void free_spec(spec_t *spec)
+{
+    free(spec->path);
+    free_strings(spec->argv);
+    free_strings(spec->envp);
+    free(spec->cwd);
+    free(spec->stdio);
+    memset(spec, 0, sizeof *spec);
+}
+
+static bool get_string_array(napi_env env, napi_value object, const char *name, char ***out)
+{
+    napi_value array;
+    bool is_array = false;
+    if (!get_property(env, object, name, &array)) return false;
+    if (napi_is_array(env, array, &is_array) != napi_ok || !is_array) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "spec.%s must be an array of strings", name);
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+        return false;
+    }
+    uint32_t n = 0;
+    if (!check(env, napi_get_array_length(env, array, &n))) return false;
+    char **strings = calloc((size_t)n + 1, sizeof *strings);
+    if (strings == NULL) {
+        throw_errno(env, ENOMEM, "malloc", NULL);
+        return false;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        napi_value item;
+        char what[64];
+        snprintf(what, sizeof what, "spec.%s[%u]", name, i);
+        if (!check(env, napi_get_element(env, array, i, &item)) || (strings[i] = get_string(env, item, what)) == NULL) {
+            free_strings(strings);
+            return false;
+        }
+    }
+    *out = strings;
+    return true;
+}
+
+static bool get_bool(napi_env env, napi_value object, const char *name, bool *out)
+{
+    napi_value value;
+    if (!get_property(env, object, name, &value)) return false;
+    if (is_nullish(env, value)) {
+        *out = false;
+        return true;
+    }
+    if (napi_get_value_bool(env, value, out) != napi_ok) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "spec.%s must be a boolean", name);
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+        return false;
+    }
+    return true;
+}
+
+static bool read_spec(napi_env env, napi_value object, spec_t *spec)
+{
+    napi_value value;
+    napi_valuetype type;
+    memset(spec, 0, sizeof *spec);
+    if (napi_typeof(env, object, &type) != napi_ok || type != napi_object) {
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "spec must be an object");
+        return false;
+    }
+    if (!get_property(env, object, "path", &value) || (spec->path = get_string(env, value, "spec.path")) == NULL) goto fail;
+    if (!get_string_array(env, object, "argv", &spec->argv)) goto fail;
+    if (!get_string_array(env, object, "envp", &spec->envp)) goto fail;
+    if (!get_property(env, object, "cwd", &value)) goto fail;
+    if (!is_nullish(env, value) && (spec->cwd = get_string(env, value, "spec.cwd")) == NULL) goto fail;
+
+    napi_value array;
+    bool is_array = false;
+    if (!get_property(env, object, "stdio", &array)) goto fail;
+    if (napi_is_array(env, array, &is_array) != napi_ok || !is_array) {
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "spec.stdio must be an array of fd numbers");
+        goto fail;
+    }
+    uint32_t n = 0;
+    if (!check(env, napi_get_array_length(env, array, &n))) goto fail;
+    if (n > 65536) {
+        throw_type_error(env, "ERR_INVALID_ARG_VALUE", "spec.stdio is too long");
+        goto fail;
+    }
+    spec->nstdio = n;
+    spec->stdio = malloc(((size_t)n + 1) * sizeof *spec->stdio);
+    if (spec->stdio == NULL) {
+        throw_errno(env, ENOMEM, "malloc", NULL);
+        goto fail;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        napi_value item;
+        double d = 0;
+        if (!check(env, napi_get_element(env, array, i, &item))) goto fail;
+        /* The range check first: it also rejects NaN before the cast. */
+        if (napi_get_value_double(env, item, &d) != napi_ok || !(d >= STDIO_CLOSED && d <= INT_MAX - 65536) || d != (double)(int)d) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "spec.stdio[%u] must be an fd number, -1 (/dev/null) or -2 (closed)", i);
+            throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
+            goto fail;
+        }
+        spec->stdio[i] = (int)d;
+    }
+    if (!get_bool(env, object, "newGroup", &spec->new_group)) goto fail;
+    if (!get_bool(env, object, "newSession", &spec->new_session)) goto fail;
+    return true;
+fail:
+    free_spec(spec);
+    return false;
+}
+
+/*
+ * File actions: child fd i gets parent fd stdio[i] for every i, then every fd >= n is closed.
+ * A source that is also a target of another entry (stdio[j] == s, s < n, stdio[s] != s) would be
+ * overwritten before it is read: such sources are first dup'ed to fds above every source and
+ * target, which closefrom(n) closes at the end.
+ */
+static int build_file_actions(posix_spawn_file_actions_t *fa, const spec_t *spec)
+{
+    const size_t n = spec->nstdio;
+    const int *stdio = spec->stdio;
+    int err = posix_spawn_file_actions_init(fa);
+    if (err != 0) return err;
+    int *source = malloc((n + 1) * sizeof *source);
+    if (source == NULL) {
+        posix_spawn_file_actions_destroy(fa);
+        return ENOMEM;
+    }
+    if (spec->cwd != NULL && (err = posix_spawn_file_actions_addchdir_np(fa, spec->cwd)) != 0) goto done;
+
+    int top = (int)n;
+    for (size_t i = 0; i < n; i++) {
+        if (stdio[i] >= top) top = stdio[i] + 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int s = stdio[i];
+        source[i] = s;
+        if (s < 0 || (size_t)s == i || (size_t)s >= n || stdio[s] == s) continue;
+        /* Two entries with the same endangered source share one staged copy. */
+        for (size_t j = 0; j < i; j++) {
+            if (stdio[j] == s && source[j] != s) {
+                source[i] = source[j];
+                break;
+            }
+        }
+        if (source[i] != s) continue;
+        if ((err = posix_spawn_file_actions_adddup2(fa, s, top)) != 0) goto done;
+        source[i] = top++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (stdio[i] == STDIO_DEV_NULL) err = posix_spawn_file_actions_addopen(fa, (int)i, "/dev/null", O_RDWR, 0);
+        else if (stdio[i] == STDIO_CLOSED) err = posix_spawn_file_actions_addclose(fa, (int)i);
+        /* source == i: glibc clears FD_CLOEXEC (Austin Group issue 411). */
+        else err = posix_spawn_file_actions_adddup2(fa, source[i], (int)i);
+        if (err != 0) goto done;
+    }
+    err = posix_spawn_file_actions_addclosefrom_np(fa, (int)n);
+done:
+    free(source);
+    if (err != 0) posix_spawn_file_actions_destroy(fa);
+    return err;
+}
+
+static int build_attributes(posix_spawnattr_t *attr, const spec_t *spec)
+{
+    int err = posix_spawnattr_init(attr);
+    if (err != 0) return err;
+    sigset_t all, none;
+    /* Every signal, glibc's internal ones (32, 33) included: sigfillset leaves them out, and
+     * posix_spawn would then set them to SIG_IGN in the child, which exec keeps. */
+    memset(&all, 0xff, sizeof all);
+    sigemptyset(&none);
+    short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+    if (spec->new_session) {
+        flags |= POSIX_SPAWN_SETSID; /* setsid makes a new group too; setpgid would then fail */
+    } else if (spec->new_group) {
+        flags |= POSIX_SPAWN_SETPGROUP;
+        if ((err = posix_spawnattr_setpgroup(attr, 0)) != 0) goto fail;
+    }
+    if ((err = posix_spawnattr_setsigdefault(attr, &all)) != 0) goto fail;
+    if ((err = posix_spawnattr_setsigmask(attr, &none)) != 0) goto fail;
+    if ((err = posix_spawnattr_setflags(attr, flags)) != 0) goto fail;
+    return 0;
+fail:
+    posix_spawnattr_destroy(attr);
+    return err;
+}
+
+/* ------------------------------------------------------------------ children */
+
+static void engine_finish(engine_t *e);
+
+static void child_release(child_t *c)
+{
+    if (--c->refs == 0) free(c);
+}
+
+/* The JS wrapper was collected (or the env is going away). */
+static void child_finalize(napi_env env, void *data, void *hint)
+{
+    (void)env;
+    (void)hint;
+    child_release(data);
+}
+
+static void release_callback(child_t *c)
+{
+    napi_env env = c->engine->env;
+    if (c->on_exit != NULL) napi_delete_reference(env, c->on_exit);
+    if (c->async_context != NULL) napi_async_destroy(env, c->async_context);
+    c->on_exit = NULL;
+    c->async_context = NULL;
+}
+
+static void on_close(uv_handle_t *handle)
+{
+    child_t *c = handle->data;
+    engine_t *e = c->engine;
+    napi_handle_scope scope = NULL;
+    napi_open_handle_scope(e->env, &scope);
+    if (c->prev != NULL) c->prev->next = c->next;
+    else e->children = c->next;
+    if (c->next != NULL) c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    release_callback(c);
+    if (scope != NULL) napi_close_handle_scope(e->env, scope);
+    e->open_handles--;
+    child_release(c);
+    if (e->tearing_down && e->open_handles == 0) engine_finish(e);
+}
+
+/* Stops watching, closes the pidfd and the handle. The child may still run (unref'd at teardown). */
+static void close_child(child_t *c)
+{
+    if (c->closing) return;
+    c->closing = true;
+    uv_poll_stop(&c->poll); /* removes the fd from epoll before it is closed */
+    if (c->pidfd >= 0) close(c->pidfd);
+    c->pidfd = -1;
+    uv_close((uv_handle_t *)&c->poll, on_close);
+}
+
+static napi_value exit_info(napi_env env, const siginfo_t *info, int err)
+{
+    napi_value result, code, signal, dumped;
+    char buf[32];
+    if (napi_create_object(env, &result) != napi_ok || napi_get_null(env, &code) != napi_ok
+        || napi_get_null(env, &signal) != napi_ok) {
+        return NULL;
+    }
+    bool core = false;
+    if (err == 0 && info->si_code == CLD_EXITED) {
+        if (napi_create_int32(env, info->si_status, &code) != napi_ok) return NULL;
+    } else if (err == 0 && (info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED)) {
+        core = info->si_code == CLD_DUMPED;
+        if (napi_create_string_utf8(env, signal_name(info->si_status, buf, sizeof buf), NAPI_AUTO_LENGTH, &signal) != napi_ok) {
+            return NULL;
+        }
+    }
+    if (napi_get_boolean(env, core, &dumped) != napi_ok || napi_set_named_property(env, result, "code", code) != napi_ok
+        || napi_set_named_property(env, result, "signal", signal) != napi_ok
+        || napi_set_named_property(env, result, "coreDumped", dumped) != napi_ok) {
+        return NULL;
+    }
+    return result;
+}
+
+/* Calls onExit in the spawn's async context; an exception goes to 'uncaughtException'. */
+static void deliver_exit(child_t *c, const siginfo_t *info, int err)
+{
+    napi_env env = c->engine->env;
+    napi_ref callback_ref = c->on_exit;
+    napi_async_context context = c->async_context;
+    c->on_exit = NULL;
+    c->async_context = NULL;
+    napi_handle_scope scope;
+    if (callback_ref != NULL && napi_open_handle_scope(env, &scope) == napi_ok) {
+        napi_value callback, global, arg;
+        if (napi_get_reference_value(env, callback_ref, &callback) == napi_ok && callback != NULL
+            && napi_get_global(env, &global) == napi_ok && (arg = exit_info(env, info, err)) != NULL) {
+            napi_status status = napi_make_callback(env, context, global, callback, 1, &arg, NULL);
+            bool pending = false;
+            /* Not ok without an exception: the env cannot run JS any more (it is being torn down). */
+            if (status != napi_ok && napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+                napi_value exception;
+                if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) napi_fatal_exception(env, exception);
+            }
+        }
+        napi_close_handle_scope(env, scope);
+    }
+    if (callback_ref != NULL) napi_delete_reference(env, callback_ref);
+    if (context != NULL) napi_async_destroy(env, context);
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events)
+{
+    (void)status;
+    (void)events;
+    child_t *c = handle->data;
+    if (c->reaped || c->closing) return;
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int err = 0;
+    for (;;) {
+        if (waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &info, WEXITED) == 0) break;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) return; /* readable but not yet waitable: poll again */
+        err = errno;                 /* ECHILD: reaped by someone else */
+        break;
+    }
+    c->reaped = true;
+    close_child(c);
+    deliver_exit(c, &info, err);
+}
+
+static child_t *unwrap_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv)
+{
+    napi_value self;
+    void *data = NULL;
+    if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok || napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
+        throw_type_error(env, "ERR_INVALID_THIS", "not a native engine child: call kill/ref/unref as methods of it");
+        return NULL;
+    }
+    return data;
+}
+
+static napi_value js_kill(napi_env env, napi_callback_info info)
+{
+    size_t argc = 1;
+    napi_value argv[1], result = NULL;
+    child_t *c = unwrap_this(env, info, &argc, argv);
+    if (c == NULL) return NULL;
+    int32_t sig = 0;
+    napi_valuetype type;
+    if (argc < 1 || napi_typeof(env, argv[0], &type) != napi_ok || type != napi_number
+        || napi_get_value_int32(env, argv[0], &sig) != napi_ok) {
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "kill(signal): signal must be a number");
+        return NULL;
+    }
+    bool sent = false;
+    if (!c->reaped && c->pidfd >= 0) {
+        if (sys_pidfd_send_signal(c->pidfd, sig) == 0) {
+            sent = true;
+        } else if (errno != ESRCH) {
+            throw_errno(env, errno, "pidfd_send_signal", NULL);
+            return NULL;
+        }
+    }
+    napi_get_boolean(env, sent, &result);
+    return result;
+}
+
+static napi_value set_ref(napi_env env, napi_callback_info info, bool ref)
+{
+    size_t argc = 0;
+    child_t *c = unwrap_this(env, info, &argc, NULL);
+    if (c == NULL) return NULL;
+    c->unrefd = !ref;
+    if (!c->closing) {
+        if (ref) uv_ref((uv_handle_t *)&c->poll);
+        else uv_unref((uv_handle_t *)&c->poll);
+    }
+    return NULL;
+}
+
+static napi_value js_ref(napi_env env, napi_callback_info info)
+{
+    return set_ref(env, info, true);
+}
+
+static napi_value js_unref(napi_env env, napi_callback_info info)
+{
+    return set_ref(env, info, false);
+}
+
+/* new Child(external): only spawn can make the external. */
+static napi_value js_child_constructor(napi_env env, napi_callback_info info)
+{
+    size_t argc = 1;
+    napi_value argv[1], self;
+    napi_valuetype type;
+    void *data = NULL;
+    if (napi_get_cb_info(env, info, &argc, argv, &self, NULL) != napi_ok || argc < 1
+        || napi_typeof(env, argv[0], &type) != napi_ok || type != napi_external
+        || napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL) {
+        throw_type_error(env, "ERR_ILLEGAL_CONSTRUCTOR", "Illegal constructor");
+        return NULL;
+    }
+    child_t *c = data;
+    if (!check(env, napi_wrap(env, self, c, child_finalize, NULL, NULL))) return NULL;
+    c->refs++;
+    return self;
+}
+
+/* ------------------------------------------------------------------ spawn */
+
+static napi_value js_spawn(napi_env env, napi_callback_info info)
+{
+    size_t argc = 2;
+    napi_value argv[2];
+    engine_t *e = NULL;
+    napi_valuetype type;
+    if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&e))) return NULL;
+    if (argc < 2 || napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) {
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "spawn(spec, onExit): onExit must be a function");
+        return NULL;
+    }
+    spec_t spec;
+    if (!read_spec(env, argv[0], &spec)) return NULL;
+
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    pid_t pid = -1;
+    int err = build_file_actions(&actions, &spec);
+    if (err != 0) {
+        throw_errno(env, err, "posix_spawn_file_actions", NULL);
+        free_spec(&spec);
+        return NULL;
+    }
+    if ((err = build_attributes(&attr, &spec)) != 0) {
+        posix_spawn_file_actions_destroy(&actions);
+        throw_errno(env, err, "posix_spawnattr", NULL);
+        free_spec(&spec);
+        return NULL;
+    }
+    err = posix_spawn(&pid, spec.path, &actions, &attr, spec.argv, spec.envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (err != 0) {
+        throw_errno(env, err, "posix_spawn", spec.path);
+        free_spec(&spec);
+        return NULL;
+    }
+    free_spec(&spec);
+
+    /* The child runs: from here on every failure kills and reaps it. */
+    int pidfd = sys_pidfd_open(pid);
+    if (pidfd < 0) {
+        err = errno;
+        kill_and_reap_pid(pid);
+        throw_errno(env, err, "pidfd_open", NULL);
+        return NULL;
+    }
+    child_t *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        close(pidfd);
+        kill_and_reap_pid(pid);
+        throw_errno(env, ENOMEM, "malloc", NULL);
+        return NULL;
+    }
+    c->engine = e;
+    c->pid = pid;
+    c->pidfd = pidfd;
+    if ((err = uv_poll_init(e->loop, &c->poll, pidfd)) != 0) {
+        close(pidfd);
+        free(c);
+        kill_and_reap_pid(pid);
+        throw_errno(env, -err, "uv_poll_init", NULL);
+        return NULL;
+    }
+    /* The handle is open: it holds a ref, and on_close unlinks and releases. */
+    c->poll.data = c;
+    c->refs = 1;
+    c->next = e->children;
+    if (e->children != NULL) e->children->prev = c;
+    e->children = c;
+    e->open_handles++;
+
+    napi_value object, external, constructor, pid_v, name;
+    CHECK(napi_create_external(env, c, NULL, NULL, &external));
+    CHECK(napi_get_reference_value(env, e->child_class, &constructor));
+    CHECK(napi_new_instance(env, constructor, 1, &external, &object));
+    CHECK(napi_create_int32(env, pid, &pid_v));
+    napi_property_descriptor pid_property = { "pid", NULL, NULL, NULL, NULL, pid_v, napi_enumerable, NULL };
+    CHECK(napi_define_properties(env, object, 1, &pid_property));
+    CHECK(napi_create_string_utf8(env, "effect-command:child", NAPI_AUTO_LENGTH, &name));
+    CHECK(napi_create_reference(env, argv[1], 1, &c->on_exit));
+    CHECK(napi_async_init(env, object, name, &c->async_context));
+    if ((err = uv_poll_start(&c->poll, UV_READABLE, on_readable)) != 0) {
+        throw_errno(env, -err, "uv_poll_start", NULL);
+        goto fail;
+    }
+    return object;
+fail: {
+        siginfo_t ignored;
+        sys_pidfd_send_signal(c->pidfd, SIGKILL);
+        reap_pidfd(c->pidfd, &ignored);
+        c->reaped = true;
+        close_child(c);
+        return NULL;
+    }
+}
+
+static napi_value js_make_pipe(napi_env env, napi_callback_info info)
+{
+    size_t argc = 1;
+    napi_value argv[1];
+    int64_t capacity = 0;
+    napi_valuetype type = napi_undefined;
+    if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL))) return NULL;
+    if (argc >= 1 && (napi_typeof(env, argv[0], &type) != napi_ok || (type != napi_undefined && type != napi_number)
+        || (type == napi_number && (napi_get_value_int64(env, argv[0], &capacity) != napi_ok || capacity < 0 || capacity > INT_MAX)))) {
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "makePipe(capacity?): capacity must be a byte count");
+        return NULL;
+    }
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        throw_errno(env, errno, "pipe2", NULL);
+        return NULL;
+    }
+    /* A bigger kernel buffer: fewer wakeups for the reader and the writer. Best effort (the
+     * kernel caps it at /proc/sys/fs/pipe-max-size for unprivileged processes). */
+    if (capacity > 0) fcntl(fds[1], F_SETPIPE_SZ, (int)capacity);
+    napi_value result, r, w;
+    if (napi_create_array_with_length(env, 2, &result) != napi_ok || napi_create_int32(env, fds[0], &r) != napi_ok
+        || napi_create_int32(env, fds[1], &w) != napi_ok || napi_set_element(env, result, 0, r) != napi_ok
+        || napi_set_element(env, result, 1, w) != napi_ok) {
+        close(fds[0]);
+        close(fds[1]);
+        check(env, napi_generic_failure);
+        return NULL;
+    }
+    return result;
+}
+
+/* ------------------------------------------------------------------ env lifecycle */
+
+static void engine_finish(engine_t *e)
+{
+    napi_handle_scope scope = NULL;
+    napi_open_handle_scope(e->env, &scope);
+    if (e->child_class != NULL) napi_delete_reference(e->env, e->child_class);
+    if (scope != NULL) napi_close_handle_scope(e->env, scope);
+    napi_remove_async_cleanup_hook(e->cleanup);
+    free(e);
+}
+
+/*
+ * Detached (unref'd) children outlive their env. In a worker the process goes on, and a child that
+ * nobody waits for would stay a zombie when it ends: a small detached thread keeps their pidfds and
+ * reaps each one when it exits, then ends. (When the process exits first, the children are
+ * reparented as usual.) Returns false when the thread cannot be started; the caller closes the fds.
+ */
+typedef struct {
+    size_t n;
+    struct pollfd fds[];
+} reaper_t;
+
+static void *reaper_main(void *arg)
+{
+    reaper_t *r = arg;
+    size_t left = r->n;
+    while (left > 0) {
+        if (poll(r->fds, r->n, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (size_t i = 0; i < r->n; i++) {
+            if (r->fds[i].fd < 0 || r->fds[i].revents == 0) continue;
+            siginfo_t info;
+            memset(&info, 0, sizeof info);
+            int rc = waitid((idtype_t)P_PIDFD, (id_t)r->fds[i].fd, &info, WEXITED | WNOHANG);
+            if (rc == 0 && info.si_pid == 0) continue; /* not waitable yet */
+            if (rc < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+            close(r->fds[i].fd);
+            r->fds[i].fd = -1;
+            left--;
+        }
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->fds[i].fd >= 0) close(r->fds[i].fd);
+    }
+    free(r);
+    return NULL;
+}
+
+static bool start_reaper(reaper_t *r)
+{
+    pthread_attr_t attr;
+    pthread_t thread;
+    sigset_t all, old;
+    if (pthread_attr_init(&attr) != 0) return false;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    /* The thread takes no signal: they stay with the threads that handle them. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int err = pthread_create(&thread, &attr, reaper_main, r);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    return err == 0;
+}
+
+/*
+ * The env is going away (worker terminated or exited, main thread done). Children that keep the
+ * loop alive are SIGKILLed (all first, so they die in parallel) and reaped here; unref'd ones are
+ * left running, for the reaper thread. The hook completes once every handle's close callback ran.
+ */
+static void engine_cleanup(napi_async_cleanup_hook_handle handle, void *arg)
+{
+    (void)handle;
+    engine_t *e = arg;
+    e->tearing_down = true;
+    size_t detached = 0;
+    for (child_t *c = e->children; c != NULL; c = c->next) {
+        if (c->reaped || c->closing) continue;
+        if (c->unrefd) detached++;
+        else sys_pidfd_send_signal(c->pidfd, SIGKILL);
+    }
+    reaper_t *reaper = detached > 0 ? malloc(sizeof *reaper + detached * sizeof reaper->fds[0]) : NULL;
+    if (reaper != NULL) reaper->n = 0;
+    for (child_t *c = e->children; c != NULL; c = c->next) {
+        if (c->closing) continue;
+        if (!c->reaped && !c->unrefd) {
+            siginfo_t ignored;
+            reap_pidfd(c->pidfd, &ignored);
+            c->reaped = true;
+        } else if (!c->reaped && reaper != NULL) {
+            uv_poll_stop(&c->poll); /* out of epoll before the fd changes hands */
+            reaper->fds[reaper->n].fd = c->pidfd;
+            reaper->fds[reaper->n].events = POLLIN;
+            reaper->fds[reaper->n].revents = 0;
+            reaper->n++;
+            c->pidfd = -1;
+        }
+        close_child(c);
+    }
+    if (reaper != NULL && !start_reaper(reaper)) {
+        for (size_t i = 0; i < reaper->n; i++) close(reaper->fds[i].fd);
+        free(reaper);
+    }
+    if (e->open_handles == 0) engine_finish(e);
+}
+
+/* What the kernel lacks for this engine (pidfd_open: 5.3, waitid(P_PIDFD): 5.4), or NULL. */
+static const char *missing_kernel_support(void)
+{
+    int pidfd = sys_pidfd_open(getpid());
+    if (pidfd < 0) return errno == ENOSYS ? "pidfd_open: ENOSYS (Linux 5.3 or later needed)" : NULL;
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    /* Our own process is not our child: ECHILD where P_PIDFD is known, EINVAL where it is not. */
+    int rc = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED | WNOHANG);
+    int err = rc < 0 ? errno : 0;
+    close(pidfd);
+    return err == EINVAL ? "waitid(P_PIDFD): EINVAL (Linux 5.4 or later needed)" : NULL;
+}
+
+NAPI_MODULE_INIT()
+{
+    engine_t *e = calloc(1, sizeof *e);
+    if (e == NULL) {
+        napi_throw_error(env, "ENOMEM", "native engine: out of memory");
+        return NULL;
+    }
+    e->env = env;
+    napi_value constructor, fn, abi;
+    napi_property_descriptor methods[] = {
+        { "kill", NULL, js_kill, NULL, NULL, NULL, napi_default_method, NULL },
+        { "ref", NULL, js_ref, NULL, NULL, NULL, napi_default_method, NULL },
+        { "unref", NULL, js_unref, NULL, NULL, NULL, napi_default_method, NULL },
+    };
+    CHECK(napi_get_uv_event_loop(env, &e->loop));
+    CHECK(napi_define_class(env, "NativeChild", NAPI_AUTO_LENGTH, js_child_constructor, e, 3, methods, &constructor));
+    CHECK(napi_create_reference(env, constructor, 1, &e->child_class));
+    CHECK(napi_create_function(env, "spawn", NAPI_AUTO_LENGTH, js_spawn, e, &fn));
+    CHECK(napi_set_named_property(env, exports, "spawn", fn));
+    CHECK(napi_create_function(env, "makePipe", NAPI_AUTO_LENGTH, js_make_pipe, e, &fn));
+    CHECK(napi_set_named_property(env, exports, "makePipe", fn));
+    CHECK(napi_create_int32(env, ENGINE_ABI, &abi));
+    CHECK(napi_set_named_property(env, exports, "abi", abi));
+    const char *missing = missing_kernel_support();
+    if (missing != NULL) {
+        napi_value reason;
+        CHECK(napi_create_string_utf8(env, missing, NAPI_AUTO_LENGTH, &reason));
+        CHECK(napi_set_named_property(env, exports, "unavailable", reason));
+    }
+    CHECK(napi_add_async_cleanup_hook(env, engine_cleanup, e, &e->cleanup));
+    return exports;
+fail:
+    if (e->child_class != NULL) napi_delete_reference(env, e->child_class);
+    free(e);
+    return NULL;
+}

@@ -1,0 +1,115 @@
+/**
+ * The native spawn engine (native/engine.c, built to build/engine.node by scripts/build-native.mjs):
+ * its typed interface and a loader. posix_spawn (vfork-like, so the cost does not grow with the
+ * parent's memory), real pipes, exit through a pidfd on the libuv loop. Linux only.
+ */
+import { createRequire } from "node:module"
+import { fileURLToPath } from "node:url"
+
+/** The API version this file expects; the addon exports its own as `abi`. */
+export const ENGINE_ABI = 1
+
+/** Child fd i gets this parent fd: the fd number, or one of these markers. */
+export const StdioDevNull = -1
+export const StdioClosed = -2
+
+export interface EngineSpawnSpec {
+  /** Absolute path of the program, already resolved (no PATH search). */
+  readonly path: string
+  /** argv[0] as the child sees it, then the arguments. */
+  readonly argv: ReadonlyArray<string>
+  /** The whole environment, "NAME=VALUE" each, passed exactly. */
+  readonly envp: ReadonlyArray<string>
+  readonly cwd: string | null
+  /**
+   * Index = the child's fd number; value = the parent fd it gets (`stdio[i] === i` passes fd i at
+   * its number), {@link StdioDevNull} or {@link StdioClosed}. Every fd from `stdio.length` up is
+   * closed in the child; all signals are default and unblocked there.
+   */
+  readonly stdio: ReadonlyArray<number>
+  /** The child leads a new process group. */
+  readonly newGroup: boolean
+  /** The child leads a new session (and so a new group). */
+  readonly newSession?: boolean
+}
+
+export interface EngineExit {
+  /** The exit code, or null when a signal ended the child. */
+  readonly code: number | null
+  /** The signal's name ("SIGKILL"), or null when the child exited. */
+  readonly signal: NodeJS.Signals | null
+  readonly coreDumped: boolean
+}
+
+export interface EngineChild {
+  readonly pid: number
+  /**
+   * Sends a signal number (`os.constants.signals`) through the child's pidfd: false once the child
+   * was reaped, so a reused pid is never signalled. Call it as a method.
+   */
+  kill(signal: number): boolean
+  /** Lets the loop (and so the process or worker) end while the child runs. */
+  unref(): void
+  /** Undoes `unref`: the running child keeps the loop alive again (the default). */
+  ref(): void
+}
+
+export interface Engine {
+  readonly abi: number
+  /** Set when the kernel lacks what the engine needs (pidfds, Linux 5.4): do not use it then. */
+  readonly unavailable?: string
+  /**
+   * pipe2(O_CLOEXEC): `[readFd, writeFd]`, both owned by the caller. `capacity` asks for that many
+   * bytes of kernel buffer (F_SETPIPE_SZ; best effort, the default is 64 KiB): 1 MiB lets a fast
+   * writer and a Node reader meet less often.
+   */
+  makePipe(capacity?: number): [number, number]
+  /**
+   * Starts the program, or throws an Error with `code` ("ENOENT", "EACCES", "ENOEXEC", ...),
+   * negative `errno` and `syscall` ("posix_spawn", ...); then nothing was started or left open.
+   * `onExit` is called once, after the child was reaped, in the async context of this call.
+   * When the env (worker or main thread) is torn down, children not unref'd are SIGKILLed and
+   * reaped; unref'd ones are left running.
+   */
+  spawn(spec: EngineSpawnSpec, onExit: (exit: EngineExit) => void): EngineChild
+}
+
+/** Where the build step puts the addon (the same from src/ and dist/). */
+export const enginePath: string = fileURLToPath(new URL("../../build/engine.node", import.meta.url))
+
+let loaded: Engine | null | undefined
+let reason: string | undefined
+
+/**
+ * The native engine, or null when it is not built, does not load, the platform is not Linux or
+ * the kernel lacks pidfds (see {@link engineUnavailableReason}). `EFFECT_COMMAND_ENGINE` names another build of it. Loaded
+ * once per thread.
+ */
+export const loadEngine = (): Engine | null => {
+  if (loaded !== undefined) return loaded
+  loaded = null
+  if (process.platform !== "linux") {
+    reason = `the native engine is Linux-only (platform: ${process.platform})`
+    return loaded
+  }
+  const path = process.env.EFFECT_COMMAND_ENGINE ?? enginePath
+  try {
+    const engine = createRequire(import.meta.url)(path) as Engine
+    if (engine.abi !== ENGINE_ABI) {
+      reason = `${path} has API version ${String(engine.abi)}, expected ${ENGINE_ABI}: rebuild it`
+    } else if (engine.unavailable !== undefined) {
+      reason = `the native engine cannot run on this kernel: ${engine.unavailable}`
+    } else {
+      loaded = engine
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    reason = code === "MODULE_NOT_FOUND"
+      ? `${path} is not built`
+      : `${path} does not load: ${error instanceof Error ? error.message : String(error)}`
+  }
+  return loaded
+}
+
+/** Why {@link loadEngine} returned null; undefined when it loaded (or was not tried yet). */
+export const engineUnavailableReason = (): string | undefined => reason

@@ -1,0 +1,733 @@
+/**
+ * The native spawn engine (native/engine.c -> build/engine.node), driven directly through its
+ * typed loader (src/internal/engine.ts): spawn and exit statuses, pipes, fd placement and
+ * hygiene, cwd/env/argv, exec failures, signal state in the child, process groups, kill through
+ * the pidfd, coexistence with child_process, async context, ref/unref, and teardown of a worker
+ * with running children. The file is skipped (with the compiler's output) only when the addon
+ * cannot be built here; a build that does not load fails.
+ */
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { AsyncLocalStorage } from "node:async_hooks"
+import { Buffer } from "node:buffer"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { Worker } from "node:worker_threads"
+import type { Engine, EngineChild, EngineExit, EngineSpawnSpec } from "../src/internal/engine.js"
+import { enginePath, engineUnavailableReason, loadEngine, StdioClosed, StdioDevNull } from "../src/internal/engine.js"
+import { between, inheritableFds, parseReport, probePath } from "./probe.js"
+import { buildScriptPath } from "./support/helper.js"
+import { isAlive, marker, openFdCount, withMarker, zombieChildren } from "./support/procs.js"
+
+const S = Os.constants.signals
+const E = Os.constants.errno
+
+// ------------------------------------------------------------------ build (before anything else)
+
+const engineSource = fileURLToPath(new URL("../native/engine.c", import.meta.url))
+const mtimeMs = (path: string) => (Fs.existsSync(path) ? Fs.statSync(path).mtimeMs : -1)
+const build = ChildProcess.spawnSync(process.execPath, [buildScriptPath], { encoding: "utf8" })
+/** Why the addon is not there, when it could not be built: the only reason to skip this file. */
+const notBuilt = mtimeMs(enginePath) < mtimeMs(engineSource)
+  ? `the native engine cannot be built here (build-native.mjs: ${build.error?.message ?? `exit ${build.status}`}):\n${build.stdout}${build.stderr}`
+  : undefined
+if (notBuilt !== undefined) console.warn(`engine.test.ts: SKIPPED, ${notBuilt}`)
+
+/** What subprocesses and workers load: the same build as `loadEngine` (EFFECT_COMMAND_ENGINE can name another). */
+const addonPath = process.env.EFFECT_COMMAND_ENGINE ?? enginePath
+
+/** The loaded engine; a build that does not load fails every test. */
+const engine = (): Engine => {
+  const loaded = loadEngine()
+  if (loaded === null) throw new Error(`the native engine was built but does not load: ${engineUnavailableReason()}`)
+  return loaded
+}
+
+// ------------------------------------------------------------------ helpers
+
+const baseEnv = ["PATH=/usr/bin:/bin", "LC_ALL=C"]
+
+interface Started {
+  readonly child: EngineChild
+  readonly exit: Promise<EngineExit>
+}
+
+const start = (path: string, args: ReadonlyArray<string>, options: Partial<EngineSpawnSpec> = {}): Started => {
+  let resolve!: (exit: EngineExit) => void
+  const exit = new Promise<EngineExit>((r) => (resolve = r))
+  const child = engine().spawn({
+    path,
+    argv: options.argv ?? [Path.basename(path), ...args],
+    envp: options.envp ?? baseEnv,
+    cwd: options.cwd ?? null,
+    stdio: options.stdio ?? [StdioDevNull, StdioDevNull, StdioDevNull],
+    newGroup: options.newGroup ?? false,
+    ...(options.newSession !== undefined ? { newSession: options.newSession } : {})
+  }, resolve)
+  return { child, exit }
+}
+
+const sh = (script: string, options: Partial<EngineSpawnSpec> = {}, ...args: Array<string>) =>
+  start("/bin/sh", ["-c", script, "sh", ...args], options)
+
+/** Everything readable from `fd` (a pipe's read end, now owned by the socket) until EOF. */
+const readAll = (fd: number): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const socket = new Net.Socket({ fd, readable: true, writable: false })
+    const chunks: Array<Buffer> = []
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk))
+    socket.on("error", reject)
+    socket.on("end", () => {
+      socket.destroy()
+      resolve(Buffer.concat(chunks))
+    })
+  })
+
+/** A pipe; `readAll` of its read end starts at once, the write end is for the child. */
+const outputPipe = () => {
+  const [r, w] = engine().makePipe()
+  return { w, text: readAll(r).then((b) => b.toString("utf8")) }
+}
+
+/** Runs a program with stdout (and stderr, with `both`) to one pipe: its exit and output. */
+const run = async (path: string, args: ReadonlyArray<string>, options: Partial<EngineSpawnSpec> & { both?: boolean } = {}) => {
+  const out = outputPipe()
+  let started: Started
+  try {
+    started = start(path, args, { ...options, stdio: options.stdio ?? [StdioDevNull, out.w, options.both ? out.w : StdioDevNull] })
+  } finally {
+    Fs.closeSync(out.w)
+  }
+  const [exit, stdout] = await Promise.all([started.exit, out.text])
+  return { exit, stdout, pid: started.child.pid }
+}
+
+const runProbe = (args: ReadonlyArray<string>, options: Partial<EngineSpawnSpec> = {}) =>
+  run(probePath, ["--no-stdin", "--quiet-io", ...args], options)
+
+const exited = (code: number): EngineExit => ({ code, signal: null, coreDumped: false })
+const killedBy = (signal: NodeJS.Signals, coreDumped = false): EngineExit => ({ code: null, signal, coreDumped })
+
+const tempDirs: Array<string> = []
+const tempDir = () => {
+  const dir = Fs.realpathSync(Fs.mkdtempSync(Path.join(Os.tmpdir(), "ec-engine-test-")))
+  tempDirs.push(dir)
+  return dir
+}
+const writeFile = (name: string, content: string | Buffer, mode: number) => {
+  const path = Path.join(tempDir(), name)
+  Fs.writeFileSync(path, content, { mode })
+  Fs.chmodSync(path, mode)
+  return path
+}
+
+/** Node started on a script that loads the engine (with an fd limit, soft and hard); its exit and stdout. */
+const node = (script: string, options: ChildProcess.SpawnOptions = {}, fdLimit?: number, flags: ReadonlyArray<string> = []) => {
+  const args = [...flags, "-e", script, addonPath, probePath]
+  const child = fdLimit === undefined
+    ? ChildProcess.spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"], ...options })
+    : ChildProcess.spawn("/bin/sh", ["-c", `ulimit -n ${fdLimit} && exec "$0" "$@"`, process.execPath, ...args], {
+      stdio: ["ignore", "pipe", "inherit"],
+      ...options
+    })
+  const chunks: Array<Buffer> = []
+  child.stdout!.on("data", (chunk: Buffer) => chunks.push(chunk))
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }>((resolve, reject) => {
+    child.once("error", reject)
+    child.once("close", (code, signal) => resolve({ code, signal, stdout: Buffer.concat(chunks).toString("utf8") }))
+  })
+  return { child, exit }
+}
+/** Prelude of those scripts: `engine`, `probe`, and `spawn(path, argv, extra, onExit)`. */
+const prelude = `
+const engine = require(process.argv[1]);
+const probe = process.argv[2];
+const spawn = (path, argv, extra, onExit) => engine.spawn(
+  { path, argv, envp: ["PATH=/usr/bin:/bin"], cwd: null, stdio: [-1, 1, 2], newGroup: false, ...extra }, onExit ?? (() => {}));
+`
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const until = async (what: string, condition: () => boolean, ms = 10_000) => {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(10)
+  }
+}
+
+afterAll(() => {
+  for (const dir of tempDirs) Fs.rmSync(dir, { recursive: true, force: true })
+})
+
+// ------------------------------------------------------------------ tests
+
+describe.skipIf(notBuilt !== undefined)("native engine", () => {
+  it("loads, with the API version the loader expects", () => {
+    const e = engine()
+    expect(typeof e.spawn).toBe("function")
+    expect(typeof e.makePipe).toBe("function")
+    expect(e.abi).toBe(1)
+  })
+
+  describe("exit statuses", () => {
+    it("/bin/true exits 0", async () => {
+      const { child, exit } = start("/bin/true", [])
+      expect(child.pid).toBeGreaterThan(0)
+      expect(await exit).toEqual(exited(0))
+    })
+
+    it("exit codes", async () => {
+      const codes = [1, 2, 42, 127, 255]
+      const exits = await Promise.all(codes.map((code) => sh(`exit ${code}`).exit))
+      expect(exits).toEqual(codes.map(exited))
+    })
+
+    it("kill with SIGTERM and SIGKILL: the signal by name; kill after the exit returns false", async () => {
+      for (const signal of ["SIGTERM", "SIGKILL", "SIGINT", "SIGHUP"] as const) {
+        const { child, exit } = start("/bin/sleep", ["1000"])
+        expect(child.kill(0)).toBe(true)
+        expect(child.kill(S[signal])).toBe(true)
+        expect(await exit).toEqual(killedBy(signal))
+        expect(child.kill(S.SIGKILL)).toBe(false)
+        expect(child.kill(0)).toBe(false)
+      }
+    })
+
+    it("a signal the child raises itself", async () => {
+      expect(await sh("kill -USR1 $$").exit).toEqual(killedBy("SIGUSR1"))
+      expect(await start(probePath, ["--no-stdin", "--quiet-io", "--no-report", "--signal", "ABRT"]).exit).toEqual(killedBy("SIGABRT"))
+    })
+
+    it("kill with a bad signal number throws EINVAL", async () => {
+      const { child, exit } = start("/bin/sleep", ["1000"])
+      expect(() => child.kill(12345)).toThrow(expect.objectContaining({ code: "EINVAL", syscall: "pidfd_send_signal" }))
+      child.kill(S.SIGKILL)
+      await exit
+    })
+
+    it("coreDumped: false without a core, true when the kernel wrote one", async () => {
+      const cwd = tempDir()
+      expect(await sh("ulimit -c 0; kill -SEGV $$", { cwd }).exit).toEqual(killedBy("SIGSEGV", false))
+      const withCore = await sh("ulimit -c unlimited 2>/dev/null || exit 99; kill -SEGV $$", { cwd }).exit
+      // Cores are possible when the hard limit allows them and the pattern is a plain file name
+      // in the cwd (a pipe or another directory may or may not take the dump).
+      const pattern = Fs.readFileSync("/proc/sys/kernel/core_pattern", "utf8").trim()
+      if (withCore.code === 99 || pattern.startsWith("|") || pattern.includes("/")) {
+        console.warn(`engine.test.ts: core dumps are not certain here (core_pattern ${JSON.stringify(pattern)}); coreDumped=true not asserted`)
+        if (withCore.code !== 99) expect(withCore.signal).toBe("SIGSEGV")
+      } else {
+        expect(withCore).toEqual(killedBy("SIGSEGV", true))
+        expect(Fs.readdirSync(cwd).some((f) => f.startsWith("core"))).toBe(true)
+      }
+    })
+  })
+
+  describe("pipes", () => {
+    it("makePipe: two close-on-exec fds", () => {
+      const [r, w] = engine().makePipe()
+      try {
+        for (const fd of [r, w]) {
+          const flags = /^flags:\s*([0-7]+)$/m.exec(Fs.readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))![1]!
+          expect(parseInt(flags, 8) & 0o2000000).not.toBe(0)
+        }
+        expect(Fs.readlinkSync(`/proc/self/fd/${r}`)).toBe(Fs.readlinkSync(`/proc/self/fd/${w}`))
+        expect(Fs.readlinkSync(`/proc/self/fd/${r}`)).toMatch(/^pipe:/)
+      } finally {
+        Fs.closeSync(r)
+        Fs.closeSync(w)
+      }
+    })
+
+    it("makePipe(capacity): a bigger kernel buffer", async () => {
+      const size = 1024 * 1024
+      const [r, w] = engine().makePipe(size)
+      let started: Started
+      try {
+        started = start("/usr/bin/head", ["-c", String(size), "/dev/zero"], { stdio: [StdioDevNull, w, StdioDevNull] })
+      } finally {
+        Fs.closeSync(w)
+      }
+      // The child can write it all and exit before anything is read (64 KiB would block it).
+      const exit = await Promise.race([started.exit, sleep(10_000).then(() => "blocked" as const)])
+      const bytes = await readAll(r)
+      expect(exit).toEqual(exited(0))
+      expect(bytes.length).toBe(size)
+      expect(() => engine().makePipe(-1)).toThrow(TypeError)
+    })
+
+    it("64 MiB of stdout through a real pipe, read by a net.Socket", async () => {
+      const size = 64 * 1024 * 1024
+      const [r, w] = engine().makePipe()
+      const t0 = performance.now()
+      let started: Started
+      try {
+        started = start("/usr/bin/head", ["-c", String(size), "/dev/zero"], { stdio: [StdioDevNull, w, StdioDevNull] })
+      } finally {
+        Fs.closeSync(w)
+      }
+      let received = 0
+      let nonZero = 0
+      const zeros = Buffer.alloc(1024 * 1024)
+      await new Promise<void>((resolve, reject) => {
+        const socket = new Net.Socket({ fd: r, readable: true, writable: false })
+        socket.on("data", (chunk: Buffer) => {
+          received += chunk.length
+          for (let at = 0; at < chunk.length; at += zeros.length) {
+            const part = chunk.subarray(at, at + zeros.length)
+            if (!part.equals(zeros.subarray(0, part.length))) nonZero++
+          }
+        })
+        socket.on("error", reject)
+        socket.on("end", () => {
+          socket.destroy()
+          resolve()
+        })
+      })
+      expect(await started.exit).toEqual(exited(0))
+      const ms = performance.now() - t0
+      expect(received).toBe(size)
+      expect(nonZero).toBe(0)
+      console.log(`engine.test.ts: 64 MiB through the pipe in ${ms.toFixed(0)} ms (${(64 / (ms / 1000)).toFixed(0)} MiB/s)`)
+    })
+
+    it("stdout and stderr to the same pipe", async () => {
+      const { exit, stdout } = await run("/bin/sh", ["-c", "echo out; echo err >&2; echo out2"], { both: true })
+      expect(exit).toEqual(exited(0))
+      expect(stdout).toBe("out\nerr\nout2\n")
+    })
+
+    it("stdin from a pipe", async () => {
+      const [r, w] = engine().makePipe()
+      const out = outputPipe()
+      let started: Started
+      try {
+        started = start("/bin/cat", [], { stdio: [r, out.w, StdioDevNull] })
+      } finally {
+        Fs.closeSync(r)
+        Fs.closeSync(out.w)
+      }
+      const input = new Net.Socket({ fd: w, readable: false, writable: true })
+      input.end("hello through stdin\n")
+      expect(await started.exit).toEqual(exited(0))
+      expect(await out.text).toBe("hello through stdin\n")
+    })
+
+    it("SIGPIPE is default in the child: writing to a closed pipe kills it", async () => {
+      // Node ignores SIGPIPE; a child that inherited that would see EPIPE and go on.
+      expect(BigInt(`0x${/^SigIgn:\s*([0-9a-f]+)$/m.exec(Fs.readFileSync("/proc/self/status", "utf8"))![1]}`) & (1n << BigInt(S.SIGPIPE - 1)))
+        .not.toBe(0n)
+      const [r, w] = engine().makePipe()
+      Fs.closeSync(r)
+      let started: Started
+      try {
+        started = start("/usr/bin/yes", [], { stdio: [StdioDevNull, w, StdioDevNull] })
+      } finally {
+        Fs.closeSync(w)
+      }
+      expect(await started.exit).toEqual(killedBy("SIGPIPE"))
+    })
+
+    it("no signal is ignored or blocked in the child", async () => {
+      const { exit, stdout } = await run("/bin/cat", ["/proc/self/status"])
+      expect(exit).toEqual(exited(0))
+      expect(/^SigIgn:\s*(\w+)$/m.exec(stdout)![1]).toMatch(/^0+$/)
+      expect(/^SigBlk:\s*(\w+)$/m.exec(stdout)![1]).toMatch(/^0+$/)
+    })
+  })
+
+  describe("fds", () => {
+    it("the child sees 0, 1, 2 only, whatever this process holds", async () => {
+      const extra = Fs.openSync(probePath, "r")
+      try {
+        const { exit, stdout } = await runProbe([])
+        expect(exit).toEqual(exited(0))
+        expect(parseReport(stdout).fds).toEqual([0, 1, 2])
+        // Fds without close-on-exec in this process (if any) are not inherited either.
+        const inherited = inheritableFds()
+        expect(parseReport(stdout).fds.filter((fd) => inherited.includes(fd) && fd > 2)).toEqual([])
+      } finally {
+        Fs.closeSync(extra)
+      }
+    })
+
+    it("the child sees 0, 1, 2 only, even when its parent inherited an fd without close-on-exec", async () => {
+      // Node started with a file at fd 40, not close-on-exec there (like `node app.js 40<file`).
+      const INHERITED = 40
+      const file = writeFile("inherited", "inherited\n", 0o644)
+      const fd = Fs.openSync(file, "r")
+      try {
+        const stdio: Array<"ignore" | "pipe" | "inherit" | number> = ["ignore", "pipe", "inherit"]
+        while (stdio.length < INHERITED) stdio.push("ignore")
+        stdio.push(fd)
+        const { exit } = node(
+          `${prelude}
+const flags = parseInt(/^flags:\\s*([0-7]+)$/m.exec(require("fs").readFileSync("/proc/self/fdinfo/${INHERITED}", "utf8"))[1], 8);
+require("fs").writeSync(1, "INHERITED_CLOEXEC:" + ((flags & 0o2000000) !== 0) + "\\n");
+spawn(probe, ["probe", "--no-stdin", "--quiet-io"], {}, () =>
+  spawn(probe, ["probe", "--no-stdin", "--quiet-io"], { stdio: [-1, 1, 2, ...Array(${INHERITED - 3}).fill(-2), ${INHERITED}] }));`,
+          { stdio }
+        )
+        const { code, stdout } = await exit
+        expect(code).toBe(0)
+        expect(stdout).toContain("INHERITED_CLOEXEC:false\n")
+        const reports = stdout.split("INHERITED_CLOEXEC:false\n")[1]!.split(/(?=ARG:--no-stdin\n)/)
+        expect(reports.map((r) => parseReport(r).fds)).toEqual([[0, 1, 2], [0, 1, 2, INHERITED]])
+      } finally {
+        Fs.closeSync(fd)
+      }
+    })
+
+    it("a passed fd keeps its number (stdio[i] === i), the ones between are closed", async () => {
+      const content = "the passed file\n"
+      const fd = Fs.openSync(writeFile("passed", content, 0o644), "r")
+      try {
+        const out = outputPipe()
+        const stdio = [StdioDevNull, out.w, StdioDevNull, ...Array<number>(fd - 3).fill(StdioClosed), fd]
+        let started: Started
+        try {
+          started = start(probePath, ["--no-stdin", "--readfd", String(fd)], { stdio })
+        } finally {
+          Fs.closeSync(out.w)
+        }
+        expect(await started.exit).toEqual(exited(0))
+        const stdout = await out.text
+        expect(parseReport(stdout).fds).toEqual([0, 1, 2, fd])
+        expect(between(stdout, "STDOUT")).toBe(content)
+      } finally {
+        Fs.closeSync(fd)
+      }
+    })
+
+    it("an fd passed at another number; /dev/null for -1", async () => {
+      const [r, w] = engine().makePipe()
+      const out = outputPipe()
+      let started: Started
+      try {
+        started = start(probePath, ["--no-stdin", "--readfd", "3"], { stdio: [StdioDevNull, out.w, StdioDevNull, r, StdioDevNull] })
+      } finally {
+        Fs.closeSync(r)
+        Fs.closeSync(out.w)
+      }
+      Fs.writeSync(w, "through fd 3\n")
+      Fs.closeSync(w)
+      expect(await started.exit).toEqual(exited(0))
+      const stdout = await out.text
+      expect(parseReport(stdout).fds).toEqual([0, 1, 2, 3, 4])
+      expect(between(stdout, "STDOUT")).toBe("through fd 3\n")
+    })
+
+    it("sources that are also targets: swaps, cycles, shared sources, /dev/null over a source", async () => {
+      const pipes = [0, 1, 2, 3].map(() => outputPipe())
+      const [a, b, c, d] = pipes.map((p) => p.w) as [number, number, number, number]
+      const n = Math.max(a, b, c, d) + 3
+      const stdio = Array<number>(n).fill(StdioClosed)
+      stdio[0] = StdioDevNull
+      stdio[1] = StdioDevNull
+      stdio[2] = StdioDevNull
+      stdio[a] = b // a <-> b swapped
+      stdio[b] = a
+      stdio[c] = d // c gets d, d gets /dev/null, and n-1 gets c (c is a target too)
+      stdio[d] = StdioDevNull
+      stdio[n - 1] = c
+      stdio[n - 2] = d // d at two numbers: n-2 and (via c) c
+      // Each target fd writes its own number; readlink shows what /dev/null became.
+      const script = `for fd in "$@"; do echo "$fd" > /proc/self/fd/$fd; done; readlink /proc/self/fd/${d} > /proc/self/fd/${a}`
+      let started: Started
+      try {
+        started = sh(script, { stdio }, String(a), String(b), String(c), String(n - 1), String(n - 2))
+      } finally {
+        for (const fd of [a, b, c, d]) Fs.closeSync(fd)
+      }
+      expect(await started.exit).toEqual(exited(0))
+      const [ta, tb, tc, td] = await Promise.all(pipes.map((p) => p.text))
+      expect(ta).toBe(`${b}\n`) // child fd b got parent fd a
+      expect(tb).toBe(`${a}\n/dev/null\n`) // child fd a got parent fd b
+      expect(tc).toBe(`${n - 1}\n`)
+      expect(td).toBe(`${c}\n${n - 2}\n`)
+    })
+
+    it("a bad source fd fails with EBADF, and nothing is left", async () => {
+      const free = Array.from({ length: 100 }, (_, i) => 900 + i).find((fd) => !Fs.existsSync(`/proc/self/fd/${fd}`))!
+      const before = openFdCount()
+      expect(() => start("/bin/true", [], { stdio: [StdioDevNull, free, StdioDevNull] }))
+        .toThrow(expect.objectContaining({ code: "EBADF", errno: -E.EBADF, syscall: "posix_spawn" }))
+      expect(openFdCount()).toBe(before)
+      expect(zombieChildren()).toEqual([])
+    })
+
+    it("every pidfd is closed by the time onExit runs", async () => {
+      const before = openFdCount()
+      await Promise.all(Array.from({ length: 50 }, () => start("/bin/true", []).exit))
+      expect(openFdCount()).toBe(before)
+    })
+  })
+
+  describe("what the child gets", () => {
+    it("cwd", async () => {
+      const dir = tempDir()
+      const { exit, stdout } = await runProbe([], { cwd: dir })
+      expect(exit).toEqual(exited(0))
+      expect(parseReport(stdout).cwd).toBe(dir)
+      const { stdout: inherited } = await runProbe([])
+      expect(parseReport(inherited).cwd).toBe(process.cwd())
+    })
+
+    it("env exactly as given", async () => {
+      const envp = ["A=1", "EMPTY=", "SPACES=x  y", "NEWLINE=one\ntwo", "UNICODE=é✓", "Z=last"]
+      const { stdout } = await runProbe([], { envp })
+      expect(parseReport(stdout).env).toEqual({ A: "1", EMPTY: "", SPACES: "x  y", NEWLINE: "one\ntwo", UNICODE: "é✓", Z: "last" })
+      expect(parseReport((await runProbe([], { envp: [] })).stdout).env).toEqual({})
+    })
+
+    it("argv exactly as given, argv[0] included", async () => {
+      const args = ["plain", "", "with space", "quote\"s", "ü✓", "--flag=x"]
+      const { stdout } = await runProbe(["--", ...args])
+      expect(parseReport(stdout).args).toEqual(["--no-stdin", "--quiet-io", "--", ...args])
+      const named = await run("/bin/sh", [], { argv: ["my-name", "-c", "echo \"$0\""] })
+      expect(named.stdout).toBe("my-name\n")
+    })
+
+    it("a new process group with newGroup, a new session with newSession", async () => {
+      const same = parseReport((await runProbe([])).stdout)
+      expect([same.pgrp, same.pgidIsPid, same.sidIsPid]).toEqual(["same", false, false])
+      const group = parseReport((await runProbe([], { newGroup: true })).stdout)
+      expect([group.pgrp, group.pgidIsPid, group.sidIsPid]).toEqual(["new", true, false])
+      const session = parseReport((await runProbe([], { newSession: true, newGroup: true })).stdout)
+      expect([session.pgrp, session.pgidIsPid, session.sidIsPid]).toEqual(["new", true, true])
+    })
+  })
+
+  describe("exec failures are thrown, and nothing is left", () => {
+    const expectThrow = (path: string, code: string, errno: number) => {
+      const before = openFdCount()
+      let error: NodeJS.ErrnoException | undefined
+      try {
+        start(path, [])
+      } catch (e) {
+        error = e as NodeJS.ErrnoException
+      }
+      expect(error).toBeInstanceOf(Error)
+      expect(error).toMatchObject({ code, errno: -errno, syscall: "posix_spawn", path })
+      expect(error!.message).toContain(code)
+      expect(openFdCount()).toBe(before)
+      expect(zombieChildren()).toEqual([])
+    }
+
+    it("ENOENT", () => expectThrow("/nonexistent/program", "ENOENT", E.ENOENT))
+    it("EACCES: not executable (even for root), or a directory", () => {
+      expectThrow(writeFile("not-executable", "#!/bin/sh\nexit 0\n", 0o644), "EACCES", E.EACCES)
+      expectThrow(tempDir(), "EACCES", E.EACCES)
+    })
+    it("ENOEXEC: executable, but not a program", () => expectThrow(writeFile("garbage", "just text\n", 0o755), "ENOEXEC", E.ENOEXEC))
+    it("ENOTDIR", () => expectThrow(`${writeFile("file", "", 0o644)}/x`, "ENOTDIR", E.ENOTDIR))
+    it("ENOENT for a missing cwd", () => {
+      expect(() => start("/bin/true", [], { cwd: "/nonexistent/dir" })).toThrow(expect.objectContaining({ code: "ENOENT" }))
+    })
+
+    it("out of fds after the child started (pidfd_open: EMFILE): it is killed and reaped, the error thrown", async () => {
+      const value = marker()
+      // A Node at its fd limit, soft and hard (Node raises the soft one to the hard one at start).
+      const { code, stdout } = await node(
+        `${prelude}
+const fs = require("fs");
+const held = [];
+for (;;) { try { held.push(fs.openSync("/dev/null", "r")); } catch (e) { if (e.code !== "EMFILE") throw e; break; } }
+let error;
+try { spawn("/bin/sleep", ["sleep", "1000"], { envp: [${JSON.stringify(`EC_ENGINE_TEST=${value}`)}], stdio: [-1, -1, -1] }); } catch (e) { error = e; }
+for (const fd of held) fs.closeSync(fd);
+const zombies = fs.readdirSync("/proc").filter((p) => /^\\d+$/.test(p)).filter((p) => {
+  try { const s = fs.readFileSync("/proc/" + p + "/stat", "latin1").split(") ")[1].split(" "); return s[0] === "Z" && Number(s[1]) === process.pid; } catch { return false; }
+});
+console.log(JSON.stringify({ code: error && error.code, syscall: error && error.syscall, zombies: zombies.length }));`,
+        {},
+        64
+      ).exit
+      expect(code).toBe(0)
+      expect(JSON.parse(stdout)).toEqual({ code: "EMFILE", syscall: "pidfd_open", zombies: 0 })
+      expect(withMarker("EC_ENGINE_TEST", value)).toEqual([])
+    })
+
+    it("children whose handles were garbage-collected still report their exit", async () => {
+      const { code, stdout } = await node(
+        `${prelude}
+let exits = 0;
+for (let i = 0; i < 100; i++) spawn("/bin/sh", ["sh", "-c", "sleep 0.2; exit 7"], { stdio: [-1, -1, -1] }, (e) => { if (e.code === 7) exits++; });
+const churn = setInterval(() => { globalThis.gc(); }, 10);
+process.on("exit", () => console.log(exits));
+setTimeout(() => clearInterval(churn), 300);`,
+        {},
+        undefined,
+        ["--expose-gc"]
+      ).exit
+      expect(code).toBe(0)
+      expect(stdout).toBe("100\n")
+    })
+
+    it("bad arguments are TypeErrors", () => {
+      expect(() => start("/bin/true", ["a\0b"])).toThrow(TypeError)
+      expect(() => start("/bin/true", [], { stdio: [0, 1.5, 2] })).toThrow(TypeError)
+      expect(() => start("/bin/true", [], { stdio: [0, -3, 2] })).toThrow(TypeError)
+      expect(() => engine().spawn({ path: "/bin/true", argv: [], envp: [], cwd: null, stdio: [], newGroup: false }, null as never))
+        .toThrow(TypeError)
+      const { child } = start("/bin/true", [])
+      const kill = child.kill
+      expect(() => kill(9)).toThrow(TypeError)
+    })
+  })
+
+  describe("in the event loop", () => {
+    it("onExit runs in the async context of the spawn", async () => {
+      const als = new AsyncLocalStorage<string>()
+      const store = await als.run("the store", () =>
+        new Promise<string | undefined>((resolve) => {
+          engine().spawn({ path: "/bin/true", argv: ["true"], envp: [], cwd: null, stdio: [-1, -1, -1], newGroup: false }, () =>
+            resolve(als.getStore()))
+        }))
+      expect(store).toBe("the store")
+    })
+
+    it("an exception thrown by onExit is an uncaught exception", async () => {
+      const { code, stdout } = await node(`${prelude}
+process.on("uncaughtException", (e) => console.log("caught: " + e.message));
+spawn("/bin/true", ["true"], {}, () => { throw new Error("boom") });`).exit
+      expect(code).toBe(0)
+      expect(stdout).toBe("caught: boom\n")
+    })
+
+    it("a running child keeps the process alive; an unref'd one does not (and is left running)", async () => {
+      const t0 = Date.now()
+      const kept = await node(`${prelude}
+spawn("/bin/sleep", ["sleep", "0.5"], {}, (e) => console.log(JSON.stringify(e)));`).exit
+      expect(kept.stdout).toBe(`{"code":0,"signal":null,"coreDumped":false}\n`)
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(450)
+
+      const released = await node(`${prelude}
+const child = spawn("/bin/sleep", ["sleep", "30"], { stdio: [-1, -1, -1] }, () => console.log("never"));
+child.unref();
+console.log(child.pid);`).exit
+      expect(released.code).toBe(0)
+      const pid = Number(released.stdout)
+      try {
+        expect(isAlive(pid)).toBe(true)
+      } finally {
+        process.kill(pid, "SIGKILL")
+      }
+
+      const reRefd = await node(`${prelude}
+const child = spawn("/bin/sleep", ["sleep", "0.3"], {}, (e) => console.log(e.code));
+child.unref();
+child.ref();`).exit
+      expect(reRefd.stdout).toBe("0\n")
+    })
+
+    it("side by side with child_process: 300 + 300 children, some killed, all statuses right, no zombies", async () => {
+      const N = 300
+      type Outcome = { code: number | null; signal: string | null }
+      const expected: Array<Outcome> = []
+      const addon: Array<Promise<Outcome>> = []
+      const viaNode: Array<Promise<Outcome>> = []
+      for (let i = 0; i < N; i++) {
+        const killed = i % 5 === 0 ? (i % 10 === 0 ? "SIGKILL" : "SIGTERM") : null
+        expected.push(killed !== null ? { code: null, signal: killed } : { code: i % 256, signal: null })
+        // The addon's child.
+        if (killed !== null) {
+          const { child, exit } = start("/bin/sleep", ["30"])
+          setTimeout(() => child.kill(S[killed]), 20 + (i % 7) * 10)
+          addon.push(exit.then(({ code, signal }) => ({ code, signal })))
+        } else {
+          addon.push(sh(`exit ${i % 256}`).exit.then(({ code, signal }) => ({ code, signal })))
+        }
+        // child_process's child.
+        const cp = killed !== null
+          ? ChildProcess.spawn("/bin/sleep", ["30"], { stdio: "ignore" })
+          : ChildProcess.spawn("/bin/sh", ["-c", `exit ${i % 256}`], { stdio: "ignore" })
+        if (killed !== null) setTimeout(() => cp.kill(killed), 20 + (i % 7) * 10)
+        viaNode.push(new Promise((resolve, reject) => {
+          cp.once("error", reject)
+          cp.once("exit", (code, signal) => resolve({ code, signal }))
+        }))
+      }
+      const [fromAddon, fromNode] = await Promise.all([Promise.all(addon), Promise.all(viaNode)])
+      expect(fromAddon).toEqual(expected)
+      expect(fromNode).toEqual(expected)
+      await until("no zombies", () => zombieChildren().length === 0, 5_000)
+    }, 120_000)
+  })
+
+  describe("worker threads", () => {
+    const workerScript = `
+const { parentPort, workerData } = require("node:worker_threads");
+const engine = require(workerData.enginePath);
+const pids = [];
+for (let i = 0; i < 5; i++) {
+  const child = engine.spawn({ path: "/bin/sleep", argv: ["sleep", "1000"], envp: [workerData.marker], cwd: null,
+    stdio: [-1, -1, -1], newGroup: i % 2 === 0 }, () => {});
+  pids.push(child.pid);
+}
+// One that already exited and was reaped, one whose exit is pending in the loop.
+engine.spawn({ path: "/bin/true", argv: ["true"], envp: [], cwd: null, stdio: [-1, -1, -1], newGroup: false }, () =>
+  parentPort.postMessage(pids));
+parentPort.on("message", () => process.exit(3));
+`
+    const runWorker = async (exitItself: boolean) => {
+      const value = marker()
+      const worker = new Worker(workerScript, { eval: true, workerData: { enginePath: addonPath, marker: `EC_ENGINE_TEST=${value}`, exit: exitItself } })
+      const exited = new Promise<number>((resolve) => worker.once("exit", resolve))
+      worker.on("error", () => {})
+      const pids = await new Promise<Array<number>>((resolve) => worker.once("message", resolve))
+      expect(pids).toHaveLength(5)
+      await until("the children to run", () => withMarker("EC_ENGINE_TEST", value).length === 5)
+      if (exitItself) worker.postMessage("exit")
+      else await worker.terminate()
+      const code = await exited
+      // Killed and reaped by the time the worker is gone: no live process, no zombie.
+      expect(withMarker("EC_ENGINE_TEST", value)).toEqual([])
+      for (const pid of pids) expect(Fs.existsSync(`/proc/${pid}`)).toBe(false)
+      expect(zombieChildren()).toEqual([])
+      return code
+    }
+
+    it("worker.terminate() with running children: this process goes on, the children are gone", async () => {
+      await runWorker(false)
+      // The main thread's engine still works.
+      expect(await start("/bin/true", []).exit).toEqual(exited(0))
+    })
+
+    it("a worker that exits by itself with running children", async () => {
+      expect(await runWorker(true)).toBe(3)
+    })
+
+    it("an unref'd child outlives its worker and is reaped when it ends", async () => {
+      const worker = new Worker(
+        `
+const { parentPort, workerData } = require("node:worker_threads");
+const engine = require(workerData.enginePath);
+const child = engine.spawn({ path: "/bin/sleep", argv: ["sleep", "1000"], envp: [], cwd: null, stdio: [-1, -1, -1], newGroup: false }, () => {});
+child.unref();
+parentPort.postMessage(child.pid);
+setInterval(() => {}, 1000);
+`,
+        { eval: true, workerData: { enginePath: addonPath } }
+      )
+      const exited = new Promise<number>((resolve) => worker.once("exit", resolve))
+      const pid = await new Promise<number>((resolve) => worker.once("message", resolve))
+      await worker.terminate()
+      await exited
+      expect(isAlive(pid)).toBe(true)
+      process.kill(pid, "SIGKILL")
+      // No zombie left behind: something still waits for it although its worker is gone.
+      await until("the detached child to be reaped", () => !Fs.existsSync(`/proc/${pid}`), 5_000)
+      expect(zombieChildren()).toEqual([])
+    })
+
+    it("several workers at once, and children in the main thread meanwhile", async () => {
+      const main = start("/bin/sleep", ["1000"])
+      await Promise.all([runWorker(false), runWorker(false), runWorker(true)])
+      expect(main.child.kill(S.SIGTERM)).toBe(true)
+      expect(await main.exit).toEqual(killedBy("SIGTERM"))
+    })
+  })
+})
