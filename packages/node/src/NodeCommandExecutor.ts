@@ -17,6 +17,7 @@
 import { CommandExecutor } from "@effect-command/core"
 import * as Duration from "effect/Duration"
 import * as Layer from "effect/Layer"
+import { loadEngine } from "./internal/engine.js"
 import { helperPath } from "./internal/helper.js"
 import { makeSpawn } from "./internal/process.js"
 
@@ -33,6 +34,29 @@ export interface Options {
    * `child_process`, refusing every setting that needs the helper; a path uses that binary.
    */
   readonly helper?: "auto" | "never" | (string & {})
+  /**
+   * How children are spawned: `"auto"` (default) uses the native engine the package built
+   * (posix_spawn, real pipes, exits through pidfds: spawn cost independent of the parent's memory,
+   * the event loop not blocked by forks) when it loads, else `node:child_process`;
+   * `"child_process"` forces the latter. The `EFFECT_COMMAND_SPAWN` environment variable
+   * (`native` or `child_process`) overrides `"auto"`.
+   */
+  readonly engine?: "auto" | "child_process"
+}
+
+/**
+ * Which spawn engine a layer with these options uses: `"native"` or `"child_process"`.
+ *
+ * @since 0.1.0
+ * @category engines
+ */
+export const engineInUse = (options: Options = {}): "native" | "child_process" =>
+  resolveEngine(options) !== null ? "native" : "child_process"
+
+const resolveEngine = (options: Options) => {
+  const forced = process.env.EFFECT_COMMAND_SPAWN
+  if (options.engine === "child_process" || forced === "child_process") return null
+  return loadEngine()
 }
 
 /**
@@ -45,6 +69,7 @@ export const layerWith = (options: Options): Layer.Layer<CommandExecutor.Command
   Layer.succeed(
     CommandExecutor.CommandExecutor,
     CommandExecutor.make(makeSpawn({
+      engine: resolveEngine(options),
       drainDelay: Duration.decode(options.drainDelay ?? "1 second"),
       helper: options.helper === "never" ? null : options.helper === undefined || options.helper === "auto"
         ? helperPath()

@@ -216,7 +216,7 @@ describe("fd hygiene", () => {
         expect(seen.helper).toEqual([0, 1, 2])
         expect(seen.helperPassed).toEqual([0, 1, 2, seen.opened])
         expect(seen.helperPassedInherited).toEqual([0, 1, 2, INHERITED])
-        // The contrast: spawned directly, the child gets the inherited fd.
+        // The contrast: spawned by child_process without the helper, the child gets the inherited fd.
         expect(seen.never).toContain(INHERITED)
       } finally {
         Fs.closeSync(fd)
@@ -901,8 +901,10 @@ describe("each failing stage: its own typed error, nothing left running", () => 
       const script = writeFile("no-shebang", `echo ran > ${ran}\n`, 0o755)
       expect(yield* execFails(script)).toMatchObject({ reason: "NotExecutable", stage: "execve", errno: "ENOEXEC" })
       expect(Fs.existsSync(ran)).toBe(false)
-      // ... while a direct spawn (libuv, execvp) runs it with /bin/sh.
-      const direct = yield* Command.exitCode(Command.make(script)).pipe(Effect.provide(NodeCommandExecutor.layerWith({ helper: "never" })))
+      // ... while child_process without the helper (libuv, execvp) runs it with /bin/sh.
+      const direct = yield* Command.exitCode(Command.make(script)).pipe(
+        Effect.provide(NodeCommandExecutor.layerWith({ helper: "never", engine: "child_process" }))
+      )
       expect(direct).toBe(0)
       expect(Fs.readFileSync(ran, "utf8")).toBe("ran\n")
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))

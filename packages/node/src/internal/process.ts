@@ -18,6 +18,7 @@ import * as Path from "node:path"
 import type * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
 import { remainingGroupMembers } from "./group.js"
+import type { Engine } from "./engine.js"
 import * as Helper from "./helper.js"
 import { checkWorkingDirectory, fromErrno, resolveProgram } from "./resolve.js"
 import { socketPair } from "./socketpair.js"
@@ -28,6 +29,8 @@ export interface Options {
   readonly drainDelay: Duration.Duration
   /** The child-side setup helper, or null to spawn directly (fewer powers, see `needsHelper`). */
   readonly helper: string | null
+  /** The native spawn engine, or null for child_process. */
+  readonly engine: Engine | null
 }
 
 type Signal = Parameters<typeof ExitStatus.signaled>[0]
@@ -51,7 +54,9 @@ const isClosedByPeer = (error: NodeJS.ErrnoException): boolean =>
   error.code === "EPIPE" || error.code === "ECONNRESET" || error.code === "ERR_STREAM_DESTROYED"
 
 const toStatus = (info: Spawn.ExitInfo): ExitStatus.ExitStatus =>
-  info.code !== null ? ExitStatus.exited(info.code) : ExitStatus.signaled((info.signal ?? "SIGKILL") as Signal)
+  info.code !== null
+    ? ExitStatus.exited(info.code)
+    : ExitStatus.signaled((info.signal ?? "SIGKILL") as Signal, info.coreDumped)
 
 /**
  * Bytes from a pipe. Once the child exited, reads wait for more bytes at most `drainDelay` in
@@ -286,7 +291,10 @@ const closeAll = (fds: ReadonlyArray<number>) => {
 }
 
 /** A pipeline stage's connection to its neighbour: a FIFO both helpers open, or a socket pair end. */
-export type Joint = { readonly _tag: "Fifo"; readonly path: string } | { readonly _tag: "Socket"; readonly socket: Net.Socket }
+export type Joint =
+  | { readonly _tag: "Fifo"; readonly path: string }
+  | { readonly _tag: "Fd"; readonly fd: number }
+  | { readonly _tag: "Socket"; readonly socket: Net.Socket }
 
 /** Which of a stage's stdio are joined to its neighbours (stderr and stdout may share one joint). */
 export interface StageLinks {
@@ -320,7 +328,7 @@ const prepare = (
           stdio[0] = { _tag: "Fd", fd: yield* openFile(input.path, "r", "stdin", line, opened) }
           break
         case "Pipe":
-          stdio[0] = { _tag: "Pipe" }
+          stdio[0] = { _tag: "Pipe", toChild: true }
           break
         default:
           stdio[0] = { _tag: "Ignore" }
@@ -337,7 +345,7 @@ const prepare = (
               (n) => ({ _tag: "Fd", fd: n })
             )
           case "Pipe":
-            return Effect.succeed({ _tag: "Pipe" })
+            return Effect.succeed({ _tag: "Pipe", toChild: false })
           default:
             return Effect.succeed({ _tag: "Ignore" })
         }
@@ -371,6 +379,8 @@ const prepare = (
         if (joint === undefined) return
         if (joint._tag === "Socket") {
           stdio[fd] = { _tag: "Socket", socket: joint.socket }
+        } else if (joint._tag === "Fd") {
+          stdio[fd] = { _tag: "Fd", fd: joint.fd }
         } else {
           stdio[fd] = { _tag: "Ignore" }
           linkArgs.push(option, joint.path)
@@ -379,7 +389,7 @@ const prepare = (
       join(0, links.stdin, "--stdin-fifo")
       join(1, links.stdout, "--stdout-fifo")
       // `stderr: "stdout"` follows stdout into the pipe (with the helper, its dup2 does that).
-      if (command.stderr?._tag === "ToStdout" && links.stdout?._tag === "Socket" && links.stderr === undefined) {
+      if (command.stderr?._tag === "ToStdout" && links.stdout !== undefined && links.stdout._tag !== "Fifo" && links.stderr === undefined) {
         stdio[2] = stdio[1]!
       }
       if (!(both && stderrToStdout)) join(2, links.stderr, "--stderr-fifo")
@@ -399,12 +409,12 @@ const prepare = (
         void open
         stdio[fd] = { _tag: "Fd", fd }
       }
-      for (const { fd } of command.inputFds) stdio[fd] = { _tag: "Pipe" }
+      for (const { fd } of command.inputFds) stdio[fd] = { _tag: "Pipe", toChild: true }
       const helperFds = helper !== null ? Helper.helperFds(command) : undefined
       if (helperFds !== undefined) {
-        stdio[helperFds.status] = { _tag: "Pipe" }
-        if (helperFds.handshakeReady !== undefined) stdio[helperFds.handshakeReady] = { _tag: "Pipe" }
-        if (helperFds.handshakeWait !== undefined) stdio[helperFds.handshakeWait] = { _tag: "Pipe" }
+        stdio[helperFds.status] = { _tag: "Pipe", toChild: false }
+        if (helperFds.handshakeReady !== undefined) stdio[helperFds.handshakeReady] = { _tag: "Pipe", toChild: false }
+        if (helperFds.handshakeWait !== undefined) stdio[helperFds.handshakeWait] = { _tag: "Pipe", toChild: true }
       }
       for (let fd = 0; fd < stdio.length; fd++) stdio[fd] ??= { _tag: "Ignore" }
       const env: Record<string, string> = {}
@@ -477,7 +487,7 @@ const spawnStage = (
     const helperReport = yield* Deferred.make<string>()
     const spawned = Effect.flatMap(prepare(command, path, line, options.helper, links), (prepared) =>
       Effect.async<{ child: Spawn.Child; prepared: Prepared }, CommandError.SpawnError>((resume) => {
-        Spawn.spawn(prepared.spec, (result) => {
+        Spawn.spawn(options.engine, prepared.spec, (result) => {
           closeAll(prepared.closeAfterSpawn)
           prepared.joinedChildEnd?.destroy()
           if (result instanceof Error) {
@@ -553,8 +563,11 @@ const spawnStage = (
         try {
           process.kill(-pid, "SIGKILL")
         } catch {
-          // gone
+          return
         }
+        // SIGKILL is not instant: return only once the group is gone (bounded, in case of D state).
+        const killDeadline = Date.now() + 1000
+        while (remainingGroupMembers(pid) > 0 && Date.now() < killDeadline) yield* Effect.sleep("1 millis")
       }).pipe(Effect.uninterruptible)
 
     const { child, prepared } = yield* Effect.acquireRelease(acquire, ({ child, prepared }) =>
@@ -635,22 +648,39 @@ const spawnPipeline = (options: Options, command: Command.Command) =>
     const joints = Command.joints(command)
     const line = Either.getOrElse(Command.toString(command), () => command.program)
     const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.parallel)
-    const fifoDir = options.helper !== null ? Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-command-")) : undefined
+    // Real pipes from the native engine; else FIFOs the helpers open; else socket pairs.
+    const engine = options.engine
+    const fifoDir = engine === null && options.helper !== null
+      ? Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-command-"))
+      : undefined
     yield* Scope.addFinalizer(scope, Effect.sync(() => fifoDir !== undefined && Fs.rmSync(fifoDir, { recursive: true, force: true })))
     const started = yield* Effect.gen(function*() {
       const pipes: Array<Joint> = []
       for (let i = 0; i < joints.length; i++) {
-        if (fifoDir !== undefined) {
+        if (engine !== null) {
+          const [read, write] = engine.makePipe(1 << 20)
+          pipes.push({ _tag: "Fd", fd: write }, { _tag: "Fd", fd: read })
+        } else if (fifoDir !== undefined) {
           pipes.push({ _tag: "Fifo", path: Path.join(fifoDir, `${i}`) })
         } else {
           const [left, right] = yield* socketPair(line)
-          yield* Scope.addFinalizer(scope, Effect.sync(() => (left.destroy(), right.destroy())))
           pipes.push({ _tag: "Socket", socket: left }, { _tag: "Socket", socket: right })
         }
       }
-      // With sockets, stage i writes to pipes[2i] and stage i + 1 reads pipes[2i + 1].
+      // With pipes and sockets, stage i writes to pipes[2i] and stage i + 1 reads pipes[2i + 1].
       const writeEnd = (i: number) => (fifoDir !== undefined ? pipes[i] : pipes[2 * i])
       const readEnd = (i: number) => (fifoDir !== undefined ? pipes[i] : pipes[2 * i + 1])
+      // Closed once: by the loop below once every stage holds its ends, or here if a spawn fails.
+      let pipesClosed = false
+      const closePipes = () => {
+        if (pipesClosed) return
+        pipesClosed = true
+        for (const joint of pipes) {
+          if (joint._tag === "Socket") joint.socket.destroy()
+          if (joint._tag === "Fd") closeAll([joint.fd])
+        }
+      }
+      yield* Scope.addFinalizer(scope, Effect.sync(closePipes))
       const spawned: Array<Spawned> = []
       for (const [i, stage] of stages.entries()) {
         const out = i < joints.length ? writeEnd(i) : undefined
@@ -661,8 +691,8 @@ const spawnPipeline = (options: Options, command: Command.Command) =>
         }
         spawned.push(yield* spawnStage(options, stage, links, true))
       }
-      // The children hold the socket ends now; the parent's copies would keep EOF from coming.
-      for (const joint of pipes) if (joint._tag === "Socket") joint.socket.destroy()
+      // The children hold the ends now; the parent's copies would keep EOF from coming.
+      closePipes()
       // Every stage runs, or the first failure stops them all.
       yield* Effect.all(spawned.map((s) => s.execed), { concurrency: "unbounded", discard: true })
       return spawned.map((s) => s.process)

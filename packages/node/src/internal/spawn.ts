@@ -1,18 +1,24 @@
 /**
- * The one place that touches `node:child_process`: a fully resolved spec in; pid, parent-side
- * pipe ends and an exit notification out. Everything above (stdio wiring, buffers, kill-and-reap,
- * errors) works on `Child`, so another engine can replace this file.
+ * The spawn seam: a fully resolved spec in; pid, parent-side pipe ends and an exit notification
+ * out. Everything above (stdio wiring, buffers, kill-and-reap, errors) works on `Child`. Two
+ * engines sit behind it: the native addon (posix_spawn, real pipes, pidfd exits: the default where
+ * it is built) and `node:child_process` (forks the whole parent on the event-loop thread, pipes
+ * are socket pairs).
  */
 import * as ChildProcess from "node:child_process"
-import type * as Net from "node:net"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
+import type { Engine } from "./engine.js"
+import { StdioClosed, StdioDevNull } from "./engine.js"
 
 /** What the child gets at one fd number. */
 export type StdioSource =
   | { readonly _tag: "Ignore" }
   | { readonly _tag: "Inherit" }
   | { readonly _tag: "Fd"; readonly fd: number }
-  | { readonly _tag: "Pipe" }
+  /** A pipe to the parent; `toChild` says which way the bytes flow. */
+  | { readonly _tag: "Pipe"; readonly toChild: boolean }
   | { readonly _tag: "Socket"; readonly socket: Net.Socket }
 
 export interface SpawnSpec {
@@ -24,13 +30,15 @@ export interface SpawnSpec {
   readonly cwd: string | undefined
   /** Index = the child's fd number. */
   readonly stdio: ReadonlyArray<StdioSource>
-  /** Start the child in a new process group (and session, until the helper brings setpgid). */
+  /** Start the child in a new process group (and session, with child_process). */
   readonly newGroup: boolean
 }
 
 export interface ExitInfo {
   readonly code: number | null
   readonly signal: NodeJS.Signals | null
+  /** Known with the native engine; child_process does not tell. */
+  readonly coreDumped: boolean
 }
 
 export interface Child {
@@ -43,6 +51,20 @@ export interface Child {
   readonly exited: () => boolean
   /** Lets the parent exit while the child runs. */
   readonly unref: () => void
+}
+
+/** Exit bookkeeping shared by both engines. */
+const exitNotifier = () => {
+  let exit: ExitInfo | undefined
+  const waiters: Array<(info: ExitInfo) => void> = []
+  return {
+    done: (info: ExitInfo) => {
+      exit = info
+      for (const waiter of waiters.splice(0)) waiter(info)
+    },
+    onExit: (waiter: (info: ExitInfo) => void) => (exit !== undefined ? waiter(exit) : void waiters.push(waiter)),
+    exited: () => exit !== undefined
+  }
 }
 
 const toNode = (source: StdioSource): ChildProcess.IOType | number | Net.Socket => {
@@ -60,11 +82,7 @@ const toNode = (source: StdioSource): ChildProcess.IOType | number | Net.Socket 
   }
 }
 
-/**
- * Spawns and calls back once: with the child after the OS started it, or with the errno error of
- * a failed spawn (then nothing is running).
- */
-export const spawn = (spec: SpawnSpec, callback: (result: Child | NodeJS.ErrnoException) => void): void => {
+const spawnChildProcess = (spec: SpawnSpec, callback: (result: Child | NodeJS.ErrnoException) => void): void => {
   let child: ChildProcess.ChildProcess
   try {
     child = ChildProcess.spawn(spec.path, spec.argv.slice(1), {
@@ -79,12 +97,8 @@ export const spawn = (spec: SpawnSpec, callback: (result: Child | NodeJS.ErrnoEx
     callback(error as NodeJS.ErrnoException)
     return
   }
-  let exit: ExitInfo | undefined
-  const waiters: Array<(info: ExitInfo) => void> = []
-  child.once("exit", (code, signal) => {
-    exit = { code, signal }
-    for (const waiter of waiters.splice(0)) waiter(exit)
-  })
+  const notifier = exitNotifier()
+  child.once("exit", (code, signal) => notifier.done({ code, signal, coreDumped: false }))
   const onSpawn = () => {
     child.off("error", onError)
     // Later errors (a failed kill) must not crash the process; they are reported where they happen.
@@ -92,17 +106,105 @@ export const spawn = (spec: SpawnSpec, callback: (result: Child | NodeJS.ErrnoEx
     callback({
       pid: child.pid!,
       pipes: child.stdio.map((s) => s ?? null),
-      onExit: (waiter) => (exit !== undefined ? waiter(exit) : void waiters.push(waiter)),
-      exited: () => exit !== undefined,
+      onExit: notifier.onExit,
+      exited: notifier.exited,
       unref: () => child.unref()
     })
   }
   const onError = (error: NodeJS.ErrnoException) => {
     child.off("spawn", onSpawn)
-    // After EMFILE/ENFILE Node gives up before setting up `stdio`: it is undefined then.
-    for (const pipe of (child.stdio as typeof child.stdio | undefined) ?? []) pipe?.destroy()
+    // After EMFILE Node leaves `child.stdio` unset.
+    for (const pipe of child.stdio ?? []) pipe?.destroy()
     callback(error)
   }
   child.once("spawn", onSpawn)
   child.once("error", onError)
 }
+
+const closeQuietly = (fd: number) => {
+  try {
+    Fs.closeSync(fd)
+  } catch {
+    // already closed
+  }
+}
+
+/** The fd under a Node socket (a socket pair end made for a child). */
+const socketFd = (socket: Net.Socket): number => (socket as unknown as { _handle: { fd: number } })._handle.fd
+
+const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child | NodeJS.ErrnoException) => void) => {
+  const childEnds: Array<number> = []
+  const parentEnds: Array<number | null> = []
+  const release = () => {
+    for (const fd of childEnds) closeQuietly(fd)
+  }
+  let stdio: Array<number>
+  try {
+    stdio = spec.stdio.map((source, fd) => {
+      parentEnds[fd] = null
+      switch (source._tag) {
+        case "Ignore":
+          return fd <= 2 ? StdioDevNull : StdioClosed
+        case "Inherit":
+          return fd
+        case "Fd":
+          return source.fd
+        case "Socket":
+          return socketFd(source.socket)
+        case "Pipe": {
+          // A larger kernel buffer lets a fast writer and a Node reader meet less often.
+          const [read, write] = engine.makePipe(source.toChild ? undefined : 1 << 20)
+          childEnds.push(source.toChild ? read : write)
+          parentEnds[fd] = source.toChild ? write : read
+          return source.toChild ? read : write
+        }
+      }
+    })
+  } catch (error) {
+    release()
+    for (const fd of parentEnds) if (fd !== null && fd !== undefined) closeQuietly(fd)
+    return callback(error as NodeJS.ErrnoException)
+  }
+  const notifier = exitNotifier()
+  let child: ReturnType<Engine["spawn"]>
+  try {
+    child = engine.spawn({
+      path: spec.path,
+      argv: spec.argv,
+      envp: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
+      cwd: spec.cwd ?? null,
+      stdio,
+      newGroup: spec.newGroup
+    }, (exit) => notifier.done(exit))
+  } catch (error) {
+    release()
+    for (const fd of parentEnds) if (fd !== null && fd !== undefined) closeQuietly(fd)
+    return callback(error as NodeJS.ErrnoException)
+  }
+  release()
+  const pipes = parentEnds.map((fd, i) => {
+    if (fd === null || fd === undefined) return null
+    const source = spec.stdio[i] as { readonly toChild: boolean }
+    return new Net.Socket({ fd, readable: !source.toChild, writable: source.toChild })
+  })
+  callback({
+    pid: child.pid,
+    pipes,
+    onExit: notifier.onExit,
+    exited: notifier.exited,
+    unref: () => {
+      child.unref()
+      for (const pipe of pipes) (pipe as Net.Socket | null)?.unref()
+    }
+  })
+}
+
+/**
+ * Spawns and calls back once: with the child after the OS started it, or with the errno error of
+ * a failed spawn (then nothing is running and nothing is left open).
+ */
+export const spawn = (
+  engine: Engine | null,
+  spec: SpawnSpec,
+  callback: (result: Child | NodeJS.ErrnoException) => void
+): void => (engine !== null ? spawnNative(engine, spec, callback) : spawnChildProcess(spec, callback))
