@@ -2,6 +2,9 @@
 import { Command, DryRunExecutor } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { Console, Effect, Either, Redacted, Stream } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 
 const section = (title: string) => Console.log(`\n== ${title}`)
 
@@ -48,6 +51,29 @@ const tour = Effect.gen(function*() {
   const t0 = Date.now()
   const timedOut = yield* Effect.exit(Effect.timeout(Command.run(stubborn), "300 millis"))
   yield* Console.log(`${timedOut._tag} after ${Date.now() - t0} ms: SIGTERM, 500 ms grace, SIGKILL, reaped`)
+
+  yield* section("a kernel pipeline: the bytes go from head to wc through a pipe, never through Node")
+  const counted = yield* Command.string(
+    Command.pipeline(Command.make("head", "-c", "67108864", "/dev/zero"), Command.make("wc", "-c"))
+  )
+  yield* Console.log(`head -c 64MiB /dev/zero | wc -c  =>  ${counted.trim()} bytes`)
+  const failing = yield* Effect.flip(Command.run(Command.pipeline(
+    Command.make("sh", "-c", "echo data; exit 2"),
+    Command.make("cat")
+  )))
+  yield* Console.log(`pipefail: ${failing.message}`)
+
+  yield* section("a daemon with a locked pid file, then stopped by its pid")
+  const dir = yield* Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "demo-daemon-")))
+  const pidFile = Path.join(dir, "sleeper.pid")
+  yield* Command.run(Command.make("/bin/sleep", "60").pipe(Command.daemonize({ pidFile })))
+  const daemonPid = Number(Fs.readFileSync(pidFile, "utf8"))
+  yield* Console.log(`run returned; ${pidFile} holds ${daemonPid}, a session leader in / that outlives this program`)
+  const again = yield* Effect.flip(Command.run(Command.make("/bin/sleep", "60").pipe(Command.daemonize({ pidFile }))))
+  yield* Console.log(`a second daemon on the same pid file: ${again._tag}`)
+  process.kill(daemonPid, "SIGTERM")
+  Fs.rmSync(dir, { recursive: true, force: true })
+  yield* Console.log(`stopped ${daemonPid} with SIGTERM`)
 
   yield* section("streaming lines as they come")
   yield* Command.streamLines(Command.make("sh", "-c", "for i in 1 2 3; do echo line $i; done")).pipe(
