@@ -4,7 +4,7 @@
  * Every spawn failure leaves no child and no fd behind.
  */
 import { Command, ExitStatus } from "@effect-command/core"
-import type { CommandError } from "@effect-command/core"
+import type { CommandError, CommandExecutor } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Redacted, Stream } from "effect"
@@ -316,7 +316,9 @@ describe("without the helper, settings that need it are refused", () => {
         const marker = Path.join(dir, `spawned-with-${name.replace(/\W/g, "-")}`)
         const cmd = setting(evidence(marker))
         // A handshake needs start: the run helpers refuse it before any executor sees it.
-        const error = asSpawnError(yield* failsCleanly(name === "handshake" ? Effect.scoped(Command.start(cmd)) : Command.run(cmd)))
+        const error = asSpawnError(
+          yield* failsCleanly<unknown, CommandExecutor.CommandExecutor>(name === "handshake" ? Effect.scoped(Command.start(cmd)) : Command.run(cmd))
+        )
         expect(error.reason).toBe("HelperMissing")
         expect(error.detail).toContain(detail)
         expect(error.detail).toContain("build:native")
