@@ -1,0 +1,522 @@
+/**
+ * The contenders of every workload: raw `child_process.spawn`, execa 10, `@effect/platform`'s
+ * Command (NodeContext.layer) and ours (`@effect-command/node`: the default layer, which spawns
+ * through the setup helper when it is built; `helper: "never"`, which spawns directly; and, for the
+ * spawn workloads, `engine: "child_process"`, Node's fork-based spawn instead of the native engine).
+ *
+ * Each function does the whole job the way a user of that library would write it, and checks the
+ * result (exit code, byte count), so that a contender cannot win by doing less.
+ */
+import "./node20.js" // before execa: Set.prototype.union on Node 20
+import { Command } from "@effect-command/core"
+import { NodeCommandExecutor } from "@effect-command/node"
+import * as PCommand from "@effect/platform/Command"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import type * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Stream from "effect/Stream"
+import { execa } from "execa"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import { fileURLToPath } from "node:url"
+
+// ---------------------------------------------------------------------------------------------
+// runtimes (built once, outside every timed region, by the warm-up)
+// ---------------------------------------------------------------------------------------------
+
+const helperOptions: NodeCommandExecutor.Options = {}
+const directOptions: NodeCommandExecutor.Options = { helper: "never" }
+const forkOptions: NodeCommandExecutor.Options = { engine: "child_process" }
+const oursHelper = ManagedRuntime.make(NodeCommandExecutor.layer)
+const oursDirect = ManagedRuntime.make(NodeCommandExecutor.layerWith(directOptions))
+const oursFork = ManagedRuntime.make(NodeCommandExecutor.layerWith(forkOptions))
+
+/** The spawn engine each of our layers uses (the native one of issue #7 when it is built). */
+export const engines = {
+  helper: NodeCommandExecutor.engineInUse(helperOptions),
+  direct: NodeCommandExecutor.engineInUse(directOptions)
+}
+const H = `ours (helper, ${engines.helper})`
+const D = `ours (direct, ${engines.direct})`
+const F = "ours (helper, child_process)"
+const platform = ManagedRuntime.make(NodeContext.layer)
+
+/** Where `@effect-command/node` looks for its helper (see its internal/helper.ts). */
+export const helperBinary = (): string | null => {
+  const candidate = process.env.EFFECT_COMMAND_HELPER ??
+    fileURLToPath(new URL("../build/effect-command-helper", import.meta.resolve("@effect-command/node")))
+  try {
+    Fs.accessSync(candidate, Fs.constants.X_OK)
+    return candidate
+  } catch {
+    return null
+  }
+}
+
+export interface Contender<Args extends ReadonlyArray<unknown>> {
+  readonly id: string
+  readonly label: string
+  readonly run: (...args: Args) => Promise<void>
+}
+
+const check = (condition: boolean, what: string): void => {
+  if (!condition) throw new Error(`bench: wrong result: ${what}`)
+}
+
+const concat = (chunks: Chunk.Chunk<Uint8Array>): Uint8Array => {
+  let length = 0
+  for (const c of chunks) length += c.length
+  const out = new Uint8Array(length)
+  let at = 0
+  for (const c of chunks) {
+    out.set(c, at)
+    at += c.length
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// raw child_process
+// ---------------------------------------------------------------------------------------------
+
+const rawSpawnWait = (file: string, args: ReadonlyArray<string>, stdio: "ignore" | "pipe"): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const child = ChildProcess.spawn(file, args, { stdio })
+    if (stdio === "pipe") {
+      child.stdout!.resume()
+      child.stderr!.resume()
+      child.stdin!.end()
+    }
+    child.once("error", reject)
+    child.once("close", (code) => (code === 0 ? resolve() : reject(new Error(`${file} exited ${code}`))))
+  })
+
+/** Runs `file`, feeding `input` (or nothing), collecting stdout's chunks or only counting them. */
+const rawRun = (
+  file: string,
+  args: ReadonlyArray<string>,
+  input: Uint8Array | undefined,
+  keep: boolean
+): Promise<{ readonly stdout: Buffer; readonly length: number }> =>
+  new Promise((resolve, reject) => {
+    const child = ChildProcess.spawn(file, args, { stdio: [input === undefined ? "ignore" : "pipe", "pipe", "ignore"] })
+    const chunks: Array<Buffer> = []
+    let length = 0
+    child.stdout!.on("data", (chunk: Buffer) => {
+      length += chunk.length
+      if (keep) chunks.push(chunk)
+    })
+    if (input !== undefined) {
+      child.stdin!.on("error", () => {}) // EPIPE: the exit code tells
+      child.stdin!.end(input)
+    }
+    child.once("error", reject)
+    child.once("close", (code) => {
+      if (code !== 0) return reject(new Error(`${file} exited ${code}`))
+      resolve({ stdout: keep ? Buffer.concat(chunks, length) : Buffer.alloc(0), length })
+    })
+  })
+
+/** `n` jobs, at most `concurrency` at once. */
+const pool = async (n: number, concurrency: number, job: () => Promise<void>): Promise<void> => {
+  let started = 0
+  const lane = async () => {
+    while (started < n) {
+      started++
+      await job()
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(n, concurrency) }, lane))
+}
+
+// ---------------------------------------------------------------------------------------------
+// ours and @effect/platform
+// ---------------------------------------------------------------------------------------------
+
+const TRUE = "/bin/true"
+const ourTrue = Command.make(TRUE)
+const ourTrueNull = ourTrue.pipe(Command.stdin("null"), Command.stdout("null"), Command.stderr("null"))
+const platformTrue = PCommand.make(TRUE)
+
+const ourExitCode = Command.exitCode(ourTrue).pipe(Effect.flatMap((code) => code === 0 ? Effect.void : Effect.die(code)))
+const ourStartWait = Effect.scoped(Effect.flatMap(Command.start(ourTrueNull), (p) => p.wait))
+const platformExitCode = PCommand.exitCode(platformTrue).pipe(
+  Effect.flatMap((code) => code === 0 ? Effect.void : Effect.die(code))
+)
+
+const sequential = <E, R>(effect: Effect.Effect<unknown, E, R>, n: number): Effect.Effect<void, E, R> =>
+  Effect.gen(function*() {
+    for (let i = 0; i < n; i++) yield* effect
+  })
+
+const parallel = <E, R>(effect: Effect.Effect<unknown, E, R>, n: number, concurrency: number) =>
+  Effect.forEach(Array.from({ length: n }), () => effect, { concurrency, discard: true })
+
+const head = (bytes: number) => ["-c", String(bytes), "/dev/zero"] as const
+
+/** Captures default to at most 100 MiB (an `OutputLimitError` past it), like execa's `maxBuffer`: lift it. */
+const unlimited = Command.maxOutput(Infinity)
+
+/** @effect/platform has no bytes helper: start, collect stdout and wait, concurrently. */
+const platformBytes = (command: PCommand.Command) =>
+  Effect.scoped(
+    Effect.flatMap(PCommand.start(command), (p) =>
+      Effect.all([Stream.runCollect(p.stdout), p.exitCode], { concurrency: 2 }).pipe(
+        Effect.map(([chunks, code]) => {
+          check(code === 0, `exit code ${code}`)
+          return concat(chunks)
+        })
+      ))
+  )
+
+// ---------------------------------------------------------------------------------------------
+// the workloads
+// ---------------------------------------------------------------------------------------------
+
+/** W1 / W1b: `n` sequential spawn+wait of /bin/true. */
+export const w1: ReadonlyArray<Contender<[n: number]>> = [
+  {
+    id: "raw",
+    label: "raw node: spawn, stdio \"ignore\"",
+    run: async (n) => {
+      for (let i = 0; i < n; i++) await rawSpawnWait(TRUE, [], "ignore")
+    }
+  },
+  {
+    id: "raw-pipe",
+    label: "raw node: spawn, stdio \"pipe\"",
+    run: async (n) => {
+      for (let i = 0; i < n; i++) await rawSpawnWait(TRUE, [], "pipe")
+    }
+  },
+  {
+    id: "execa",
+    label: "execa 10: `await execa(...)`",
+    run: async (n) => {
+      for (let i = 0; i < n; i++) check((await execa(TRUE)).exitCode === 0, "execa exit code")
+    }
+  },
+  {
+    id: "platform",
+    label: "@effect/platform: Command.exitCode",
+    run: (n) => platform.runPromise(sequential(platformExitCode, n))
+  },
+  {
+    id: "ours",
+    label: `${H}: Command.exitCode`,
+    run: (n) => oursHelper.runPromise(sequential(ourExitCode, n))
+  },
+  {
+    id: "ours-start",
+    label: `${H}: start + wait, stdio null`,
+    run: (n) => oursHelper.runPromise(sequential(ourStartWait, n))
+  },
+  {
+    id: "ours-direct",
+    label: `${D}: Command.exitCode`,
+    run: (n) => oursDirect.runPromise(sequential(ourExitCode, n))
+  },
+  {
+    id: "ours-direct-start",
+    label: `${D}: start + wait, stdio null`,
+    run: (n) => oursDirect.runPromise(sequential(ourStartWait, n))
+  },
+  {
+    id: "ours-fork",
+    label: `${F}: Command.exitCode`,
+    run: (n) => oursFork.runPromise(sequential(ourExitCode, n))
+  }
+]
+
+/** W2: `n` spawn+wait of /bin/true, `concurrency` in flight. */
+export const w2: ReadonlyArray<Contender<[n: number, concurrency: number]>> = [
+  {
+    id: "raw",
+    label: "raw node: spawn, stdio \"ignore\"",
+    run: (n, c) => pool(n, c, () => rawSpawnWait(TRUE, [], "ignore"))
+  },
+  {
+    id: "execa",
+    label: "execa 10: `await execa(...)`",
+    run: (n, c) =>
+      pool(n, c, async () => {
+        check((await execa(TRUE)).exitCode === 0, "execa exit code")
+      })
+  },
+  {
+    id: "platform",
+    label: "@effect/platform: Command.exitCode",
+    run: (n, c) => platform.runPromise(parallel(platformExitCode, n, c))
+  },
+  {
+    id: "ours",
+    label: `${H}: Command.exitCode`,
+    run: (n, c) => oursHelper.runPromise(parallel(ourExitCode, n, c))
+  },
+  {
+    id: "ours-direct",
+    label: `${D}: Command.exitCode`,
+    run: (n, c) => oursDirect.runPromise(parallel(ourExitCode, n, c))
+  },
+  {
+    id: "ours-fork",
+    label: `${F}: Command.exitCode`,
+    run: (n, c) => oursFork.runPromise(parallel(ourExitCode, n, c))
+  }
+]
+
+/** W3: capture `bytes` of `head -c bytes /dev/zero` into memory, as bytes. */
+export const w3: ReadonlyArray<Contender<[bytes: number]>> = [
+  {
+    id: "raw",
+    label: "raw node: spawn, collect \"data\", Buffer.concat",
+    run: async (bytes) => {
+      const { stdout } = await rawRun("head", head(bytes), undefined, true)
+      check(stdout.length === bytes, `captured ${stdout.length}`)
+    }
+  },
+  {
+    id: "execa",
+    label: "execa 10: `encoding: \"buffer\"`",
+    run: async (bytes) => {
+      const r = await execa("head", head(bytes), { encoding: "buffer", maxBuffer: Infinity, stdin: "ignore" })
+      check(r.stdout.length === bytes, `captured ${r.stdout.length}`)
+    }
+  },
+  {
+    id: "platform",
+    label: "@effect/platform: start, Stream.runCollect(stdout), concat",
+    run: async (bytes) => {
+      const out = await platform.runPromise(platformBytes(PCommand.make("head", ...head(bytes))))
+      check(out.length === bytes, `captured ${out.length}`)
+    }
+  },
+  {
+    id: "ours",
+    label: `${H}: Command.bytes`,
+    run: async (bytes) => {
+      const out = await oursHelper.runPromise(Command.bytes(Command.make("head", ...head(bytes)).pipe(unlimited)))
+      check(out.length === bytes, `captured ${out.length}`)
+    }
+  },
+  {
+    id: "ours-direct",
+    label: `${D}: Command.bytes`,
+    run: async (bytes) => {
+      const out = await oursDirect.runPromise(Command.bytes(Command.make("head", ...head(bytes)).pipe(unlimited)))
+      check(out.length === bytes, `captured ${out.length}`)
+    }
+  }
+]
+
+/** W4: stream `bytes` of `head -c bytes /dev/zero`, keeping nothing. */
+export const w4: ReadonlyArray<Contender<[bytes: number]>> = [
+  {
+    id: "raw",
+    label: "raw node: spawn, count \"data\"",
+    run: async (bytes) => {
+      const { length } = await rawRun("head", head(bytes), undefined, false)
+      check(length === bytes, `streamed ${length}`)
+    }
+  },
+  {
+    id: "execa",
+    label: "execa 10: `buffer: false`, count \"data\"",
+    run: async (bytes) => {
+      const subprocess = execa("head", head(bytes), { buffer: false, stdin: "ignore" })
+      let length = 0
+      subprocess.stdout.on("data", (chunk: Uint8Array) => {
+        length += chunk.length
+      })
+      check((await subprocess).exitCode === 0, "execa exit code")
+      check(length === bytes, `streamed ${length}`)
+    }
+  },
+  {
+    id: "platform",
+    label: "@effect/platform: Command.stream + Stream.runDrain",
+    run: (bytes) => platform.runPromise(Stream.runDrain(PCommand.stream(PCommand.make("head", ...head(bytes)))))
+  },
+  {
+    id: "ours",
+    label: `${H}: Command.stream + Stream.runDrain`,
+    run: (bytes) => oursHelper.runPromise(Stream.runDrain(Command.stream(Command.make("head", ...head(bytes)))))
+  },
+  {
+    id: "ours-direct",
+    label: `${D}: Command.stream + Stream.runDrain`,
+    run: (bytes) => oursDirect.runPromise(Stream.runDrain(Command.stream(Command.make("head", ...head(bytes)))))
+  }
+]
+
+const wcCount = (output: string, expected: number) => check(Number(output.trim()) === expected, `wc said ${output}`)
+
+/** W6a: feed `input` into `wc -c`, read its answer. */
+export const w6wc: ReadonlyArray<Contender<[input: Uint8Array]>> = [
+  {
+    id: "raw",
+    label: "raw node: stdin.end(buffer)",
+    run: async (input) => wcCount((await rawRun("wc", ["-c"], input, true)).stdout.toString(), input.length)
+  },
+  {
+    id: "execa",
+    label: "execa 10: `input: buffer`",
+    run: async (input) => wcCount((await execa("wc", ["-c"], { input })).stdout, input.length)
+  },
+  {
+    id: "platform",
+    label: "@effect/platform: Command.stdin(Stream.succeed(buffer)) + Command.string",
+    run: async (input) =>
+      wcCount(
+        await platform.runPromise(PCommand.string(PCommand.stdin(PCommand.make("wc", "-c"), Stream.succeed(input)))),
+        input.length
+      )
+  },
+  {
+    id: "ours",
+    label: `${H}: Command.feed + Command.string`,
+    run: async (input) =>
+      wcCount(await oursHelper.runPromise(Command.string(Command.make("wc", "-c").pipe(Command.feed(input)))), input.length)
+  },
+  {
+    id: "ours-direct",
+    label: `${D}: Command.feed + Command.string`,
+    run: async (input) =>
+      wcCount(await oursDirect.runPromise(Command.string(Command.make("wc", "-c").pipe(Command.feed(input)))), input.length)
+  }
+]
+
+/** W6b: feed `input` into `cat` while capturing all of its output. */
+export const w6cat: ReadonlyArray<Contender<[input: Uint8Array]>> = [
+  {
+    id: "raw",
+    label: "raw node: stdin.end(buffer), collect \"data\"",
+    run: async (input) => {
+      const { stdout } = await rawRun("cat", [], input, true)
+      check(stdout.length === input.length, `captured ${stdout.length}`)
+    }
+  },
+  {
+    id: "execa",
+    label: "execa 10: `input`, `encoding: \"buffer\"`",
+    run: async (input) => {
+      const r = await execa("cat", { input, encoding: "buffer", maxBuffer: Infinity })
+      check(r.stdout.length === input.length, `captured ${r.stdout.length}`)
+    }
+  },
+  {
+    id: "platform",
+    label: "@effect/platform: Command.stdin(Stream.succeed(buffer)), collect stdout",
+    run: async (input) => {
+      const out = await platform.runPromise(platformBytes(PCommand.stdin(PCommand.make("cat"), Stream.succeed(input))))
+      check(out.length === input.length, `captured ${out.length}`)
+    }
+  },
+  {
+    id: "ours",
+    label: `${H}: Command.feed + Command.bytes`,
+    run: async (input) => {
+      const out = await oursHelper.runPromise(Command.bytes(Command.make("cat").pipe(Command.feed(input), unlimited)))
+      check(out.length === input.length, `captured ${out.length}`)
+    }
+  },
+  {
+    id: "ours-direct",
+    label: `${D}: Command.feed + Command.bytes`,
+    run: async (input) => {
+      const out = await oursDirect.runPromise(Command.bytes(Command.make("cat").pipe(Command.feed(input), unlimited)))
+      check(out.length === input.length, `captured ${out.length}`)
+    }
+  }
+]
+
+/** W5: `head -c bytes /dev/zero | wc -c`, read wc's answer. The baseline is `sh -c` with the same pipe. */
+export const w5: ReadonlyArray<Contender<[bytes: number]>> = [
+  {
+    id: "sh",
+    label: "`sh -c 'head … | wc -c'` (raw node spawn)",
+    run: async (bytes) =>
+      wcCount(
+        (await rawRun("sh", ["-c", `head -c ${bytes} /dev/zero | wc -c`], undefined, true)).stdout.toString(),
+        bytes
+      )
+  },
+  {
+    id: "raw",
+    label: "raw node: spawn head, spawn wc with `stdio: [head.stdout, …]`",
+    run: (bytes) =>
+      new Promise<void>((resolve, reject) => {
+        const first = ChildProcess.spawn("head", head(bytes), { stdio: ["ignore", "pipe", "ignore"] })
+        first.once("error", reject)
+        // The socket's fd goes to wc as its stdin; the parent then lets go of its end.
+        const second = ChildProcess.spawn("wc", ["-c"], { stdio: [first.stdout!, "pipe", "ignore"] })
+        first.stdout!.destroy()
+        let out = ""
+        second.stdout!.setEncoding("utf8").on("data", (s: string) => (out += s))
+        second.once("error", reject)
+        let left = 2
+        const done = (code: number | null) => {
+          if (code !== 0) return reject(new Error(`exited ${code}`))
+          if (--left === 0) {
+            try {
+              wcCount(out, bytes)
+              resolve()
+            } catch (e) {
+              reject(e)
+            }
+          }
+        }
+        first.once("close", done)
+        second.once("close", done)
+      })
+  },
+  {
+    id: "execa",
+    label: "execa 10: `execa(head, { buffer: false }).pipe(wc)` (through Node streams)",
+    // Without `buffer: false` execa also keeps head's 256 MiB as a string (and V8 gives up on it).
+    run: async (bytes) =>
+      wcCount(
+        (await execa("head", head(bytes), { stdin: "ignore", buffer: false }).pipe("wc", ["-c"])).stdout,
+        bytes
+      )
+  },
+  {
+    id: "platform",
+    label: "@effect/platform: Command.pipeTo + Command.string (through Node streams)",
+    run: async (bytes) =>
+      wcCount(
+        await platform.runPromise(
+          PCommand.string(PCommand.pipeTo(PCommand.make("head", ...head(bytes)), PCommand.make("wc", "-c")))
+        ),
+        bytes
+      )
+  },
+  {
+    id: "ours",
+    label: `${H}: Command.pipeline + Command.string`,
+    run: async (bytes) =>
+      wcCount(
+        await oursHelper.runPromise(
+          Command.string(Command.pipeline(Command.make("head", ...head(bytes)), Command.make("wc", "-c")))
+        ),
+        bytes
+      )
+  },
+  {
+    id: "ours-direct",
+    label: `${D}: Command.pipeline + Command.string`,
+    run: async (bytes) =>
+      wcCount(
+        await oursDirect.runPromise(
+          Command.string(Command.pipeline(Command.make("head", ...head(bytes)), Command.make("wc", "-c")))
+        ),
+        bytes
+      )
+  }
+]
+
+/** Closes the Effect runtimes (so that the process can exit). */
+export const dispose = async (): Promise<void> => {
+  await Promise.all([oursHelper.dispose(), oursDirect.dispose(), oursFork.dispose(), platform.dispose()])
+}

@@ -1,0 +1,46 @@
+/** What main.ts asks a worker process to do, and what the worker answers. */
+
+export type Job =
+  | {
+    readonly kind: "rounds"
+    readonly workload: "W1" | "W1b" | "W2" | "W5" | "W6wc" | "W6cat"
+    readonly rounds: number
+    /** Spawns per run (W1, W1b, W2). */
+    readonly n: number
+    /** In flight (W2). */
+    readonly concurrency: number
+    /** Bytes fed (W6) or piped (W5). */
+    readonly bytes: number
+    /** The warm-up run's size (spawns or bytes). */
+    readonly warmup: number
+    /** MiB of Buffers the worker holds while it measures (W1b). */
+    readonly ballastMiB: number
+    /** A run taking longer fails (and its contender sits out the later rounds). */
+    readonly timeoutMs: number
+  }
+  | {
+    readonly kind: "single"
+    readonly workload: "W3" | "W4"
+    readonly contender: string
+    readonly round: number
+    readonly bytes: number
+    readonly warmup: number
+    readonly timeoutMs: number
+  }
+
+export interface Sample {
+  readonly round: number
+  readonly contender: string
+  /** The workload's unit: µs/spawn, spawns/s or MiB/s; NaN when the run failed. */
+  readonly value: number
+  /** Why the run failed (the contender threw). */
+  readonly error?: string
+  readonly extra: Readonly<Record<string, number>>
+}
+
+export interface JobResult {
+  readonly samples: ReadonlyArray<Sample>
+  readonly info: Readonly<Record<string, number>>
+}
+
+export const RESULT_PREFIX = "@@result "

@@ -1,0 +1,185 @@
+/**
+ * One fresh Node process per job (started by main.ts with --expose-gc), so that the parent's size
+ * — what fork() costs — and its memory figures are the job's own:
+ *
+ * - `rounds`: every contender of a workload, in interleaved rounds (each round runs every
+ *   contender once, the order rotating from round to round).
+ * - `single`: one measured run of one contender after a small warm-up, for peak-RSS figures.
+ *
+ * The result is printed as one `@@result ` line of JSON on stdout; progress goes to stderr.
+ */
+import { performance } from "node:perf_hooks"
+import * as Contenders from "./contenders.js"
+import type { Contender } from "./contenders.js"
+import * as Memory from "./memory.js"
+import { startTimerProbe } from "./probe.js"
+import type { Job, JobResult, Sample } from "./protocol.js"
+import { RESULT_PREFIX } from "./protocol.js"
+import { MiB } from "./stats.js"
+
+const rotate = <A>(items: ReadonlyArray<A>, by: number): Array<A> => {
+  const k = by % items.length
+  return [...items.slice(k), ...items.slice(0, k)]
+}
+
+const log = (line: string) => process.stderr.write(`  ${line}\n`)
+
+const TIMED_OUT = "timed out"
+
+/**
+ * Runs `f` for at most `timeoutMs`; a failure is the first line of its message, so that one
+ * broken (or hanging) contender does not stop the rest.
+ */
+const attempt = async (f: () => Promise<void>, timeoutMs: number): Promise<string | undefined> => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  try {
+    await Promise.race([
+      f(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${TIMED_OUT} after ${timeoutMs / 1000} s`)), timeoutMs)
+      })
+    ])
+    return undefined
+  } catch (e) {
+    const text = e instanceof Error ? (e.name === "Error" ? e.message : `${e.name}: ${e.message}`) : String(e)
+    return text.split("\n")[0]!.slice(0, 200)
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * Runs `contenders` in interleaved rounds; `measure` turns one run's wall time into the sample's
+ * value, `perCpu` its parent CPU time (user + system, ms) into the `cpu` column's unit.
+ */
+const rounds = async <Args extends ReadonlyArray<unknown>>(
+  job: Extract<Job, { kind: "rounds" }>,
+  contenders: ReadonlyArray<Contender<Args>>,
+  args: Args,
+  warmupArgs: Args,
+  measure: (seconds: number) => number,
+  perCpu: (ms: number) => number,
+  probe: boolean
+): Promise<Array<Sample>> => {
+  // A contender that hung once would hang every round: it sits out the rest.
+  const hung = new Map<string, string>()
+  for (const c of contenders) {
+    const error = await attempt(() => c.run(...warmupArgs), job.timeoutMs)
+    if (error !== undefined) log(`${job.workload} warm-up of ${c.id} FAILED: ${error}`)
+    if (error?.startsWith(TIMED_OUT)) hung.set(c.id, `warm-up ${error}`)
+  }
+  const samples: Array<Sample> = []
+  for (let round = 0; round < job.rounds; round++) {
+    const line: Array<string> = []
+    for (const c of rotate(contenders, round)) {
+      const skip = hung.get(c.id)
+      if (skip !== undefined) {
+        samples.push({ round, contender: c.id, value: NaN, error: skip, extra: {} })
+        line.push(`${c.id} SKIPPED (${skip})`)
+        continue
+      }
+      Memory.gc()
+      const timer = probe ? startTimerProbe() : undefined
+      const cpu = process.cpuUsage()
+      const start = performance.now()
+      const error = await attempt(() => c.run(...args), job.timeoutMs)
+      const seconds = (performance.now() - start) / 1000
+      const cpuUsed = process.cpuUsage(cpu)
+      const stall = timer?.stop()
+      if (error !== undefined) {
+        if (error.startsWith(TIMED_OUT)) hung.set(c.id, `earlier run ${error}`)
+        samples.push({ round, contender: c.id, value: NaN, error, extra: {} })
+        line.push(`${c.id} FAILED: ${error}`)
+        continue
+      }
+      const value = measure(seconds)
+      const cpuValue = perCpu((cpuUsed.user + cpuUsed.system) / 1000)
+      samples.push({ round, contender: c.id, value, extra: { cpu: cpuValue, ...(stall === undefined ? {} : { stallMs: stall }) } })
+      line.push(`${c.id} ${value.toFixed(1)}${stall === undefined ? "" : ` (stall ${stall.toFixed(0)} ms)`}`)
+    }
+    log(`${job.workload} round ${round + 1}/${job.rounds}: ${line.join(", ")}`)
+  }
+  return samples
+}
+
+const runRounds = async (job: Extract<Job, { kind: "rounds" }>): Promise<JobResult> => {
+  const held = job.ballastMiB > 0 ? Memory.ballast(job.ballastMiB) : []
+  Memory.gc()
+  const rssBefore = Memory.rss()
+  let samples: Array<Sample>
+  const perSpawn = (ms: number) => (ms * 1000) / job.n
+  switch (job.workload) {
+    case "W1":
+    case "W1b": {
+      samples = await rounds(job, Contenders.w1, [job.n], [job.warmup], (s) => (s * 1e6) / job.n, perSpawn, false)
+      break
+    }
+    case "W2": {
+      samples = await rounds(
+        job,
+        Contenders.w2,
+        [job.n, job.concurrency],
+        [job.warmup, job.concurrency],
+        (s) => job.n / s,
+        perSpawn,
+        true
+      )
+      break
+    }
+    case "W5": {
+      samples = await rounds(job, Contenders.w5, [job.bytes], [job.warmup], (s) => job.bytes / MiB / s, (ms) => ms, false)
+      break
+    }
+    case "W6wc":
+    case "W6cat": {
+      const input = new Uint8Array(job.bytes).fill(0x61)
+      const warmup = new Uint8Array(job.warmup).fill(0x61)
+      const contenders = job.workload === "W6wc" ? Contenders.w6wc : Contenders.w6cat
+      samples = await rounds(job, contenders, [input], [warmup], (s) => job.bytes / MiB / s, (ms) => ms, false)
+      break
+    }
+  }
+  const info = { parentRssMiB: rssBefore / MiB, ballastMiB: held.reduce((n, b) => n + b.length, 0) / MiB }
+  return { samples, info }
+}
+
+const runSingle = async (job: Extract<Job, { kind: "single" }>): Promise<JobResult> => {
+  const contenders = job.workload === "W3" ? Contenders.w3 : Contenders.w4
+  const contender = contenders.find((c) => c.id === job.contender)
+  if (contender === undefined) throw new Error(`no contender ${job.contender} in ${job.workload}`)
+  const warmupError = await attempt(() => contender.run(job.warmup), job.timeoutMs)
+  Memory.gc()
+  const peakReset = Memory.resetPeak()
+  const before = Memory.rss()
+  const cpu = process.cpuUsage()
+  const start = performance.now()
+  const error = warmupError ?? await attempt(() => contender.run(job.bytes), job.timeoutMs)
+  const seconds = (performance.now() - start) / 1000
+  const cpuUsed = process.cpuUsage(cpu)
+  const peak = Memory.peakRss()
+  if (error !== undefined) {
+    return { samples: [{ round: job.round, contender: contender.id, value: NaN, error, extra: {} }], info: {} }
+  }
+  return {
+    samples: [{
+      round: job.round,
+      contender: contender.id,
+      value: job.bytes / MiB / seconds,
+      extra: { rssGrowthMiB: (peak - before) / MiB, rssBeforeMiB: before / MiB, cpu: (cpuUsed.user + cpuUsed.system) / 1000 }
+    }],
+    info: { peakReset: peakReset ? 1 : 0 }
+  }
+}
+
+const main = async () => {
+  const job = JSON.parse(process.argv[2] ?? "") as Job
+  const result = job.kind === "rounds" ? await runRounds(job) : await runSingle(job)
+  // A run that timed out may still hold children and fibers: exit rather than wait for them.
+  await Promise.race([Contenders.dispose(), new Promise((resolve) => setTimeout(resolve, 2000))])
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`, () => process.exit(0))
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})
