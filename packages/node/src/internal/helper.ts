@@ -2,11 +2,11 @@
  * The child-side setup helper (native/helper.c): finding it, turning a Command's setup into its
  * arguments, and its failure records into typed errors.
  */
-import type { Command } from "@effect-command/core"
-import { CommandError, Signal } from "@effect-command/core"
+import { Command, CommandError, Signal } from "@effect-command/core"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import { fileURLToPath } from "node:url"
+import { reasons } from "./resolve.js"
 
 /** Where the package's build step puts the helper (the same from src/ and dist/). */
 const builtPath = fileURLToPath(new URL("../../build/effect-command-helper", import.meta.url))
@@ -45,49 +45,6 @@ export const helperFds = (command: Command.Command): HelperFds => {
   }
 }
 
-const capabilityNumbers: Record<string, number> = {
-  CAP_CHOWN: 0,
-  CAP_DAC_OVERRIDE: 1,
-  CAP_DAC_READ_SEARCH: 2,
-  CAP_FOWNER: 3,
-  CAP_FSETID: 4,
-  CAP_KILL: 5,
-  CAP_SETGID: 6,
-  CAP_SETUID: 7,
-  CAP_SETPCAP: 8,
-  CAP_LINUX_IMMUTABLE: 9,
-  CAP_NET_BIND_SERVICE: 10,
-  CAP_NET_BROADCAST: 11,
-  CAP_NET_ADMIN: 12,
-  CAP_NET_RAW: 13,
-  CAP_IPC_LOCK: 14,
-  CAP_IPC_OWNER: 15,
-  CAP_SYS_MODULE: 16,
-  CAP_SYS_RAWIO: 17,
-  CAP_SYS_CHROOT: 18,
-  CAP_SYS_PTRACE: 19,
-  CAP_SYS_PACCT: 20,
-  CAP_SYS_ADMIN: 21,
-  CAP_SYS_BOOT: 22,
-  CAP_SYS_NICE: 23,
-  CAP_SYS_RESOURCE: 24,
-  CAP_SYS_TIME: 25,
-  CAP_SYS_TTY_CONFIG: 26,
-  CAP_MKNOD: 27,
-  CAP_LEASE: 28,
-  CAP_AUDIT_WRITE: 29,
-  CAP_AUDIT_CONTROL: 30,
-  CAP_SETFCAP: 31,
-  CAP_MAC_OVERRIDE: 32,
-  CAP_MAC_ADMIN: 33,
-  CAP_SYSLOG: 34,
-  CAP_WAKE_ALARM: 35,
-  CAP_BLOCK_SUSPEND: 36,
-  CAP_AUDIT_READ: 37,
-  CAP_PERFMON: 38,
-  CAP_BPF: 39,
-  CAP_CHECKPOINT_RESTORE: 40
-}
 
 /** The helper's argv, up to and including `--`; the target's path and argv follow. */
 export const helperArgs = (
@@ -132,7 +89,7 @@ export const helperArgs = (
   if (setup.gid !== undefined) args.push("--gid", String(setup.gid))
   if (setup.groups !== undefined) args.push("--groups", setup.groups.join(","))
   if (setup.clearCaps) args.push("--clear-caps")
-  for (const capability of setup.allowCaps) args.push("--allow-cap", String(capabilityNumbers[capability]))
+  for (const capability of setup.allowCaps) args.push("--allow-cap", String(Command.capabilities[capability]))
   if (command.cwd !== undefined) args.push("--cwd", command.cwd)
   if (fds.handshakeReady !== undefined && fds.handshakeWait !== undefined) {
     args.push("--handshake-ready", String(fds.handshakeReady), "--handshake-wait", String(fds.handshakeWait))
@@ -151,17 +108,6 @@ export const parseStatus = (record: string): { readonly stage: string; readonly 
   return { stage: match[1]!, errno: errnoNames.get(n) ?? `errno ${n}` }
 }
 
-const execReasons: Record<string, CommandError.SpawnErrorReason> = {
-  ENOENT: "NotFound",
-  EACCES: "PermissionDenied",
-  EPERM: "PermissionDenied",
-  ENOEXEC: "NotExecutable",
-  EISDIR: "NotExecutable",
-  ETXTBSY: "NotExecutable",
-  E2BIG: "ArgumentListTooLong",
-  EMFILE: "TooManyOpenFiles",
-  ENFILE: "TooManyOpenFiles"
-}
 
 /** The typed error for a helper's failure record. */
 export const setupError = (
@@ -196,7 +142,7 @@ export const setupError = (
     })
   }
   const reason: CommandError.SpawnErrorReason = stage === "execve"
-    ? execReasons[errno] ?? "Unknown"
+    ? reasons[errno] ?? "Unknown"
     : stage === "chdir"
     ? "BadWorkingDirectory"
     : "SetupFailed"

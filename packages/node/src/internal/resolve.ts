@@ -86,7 +86,8 @@ export const checkWorkingDirectory = (cwd: string | undefined, command: string):
   }
 }
 
-const reasons: Record<string, SpawnError["reason"]> = {
+/** The reason for an errno from exec (or the spawn around it). */
+export const reasons: Record<string, SpawnError["reason"]> = {
   ENOENT: "NotFound",
   EACCES: "PermissionDenied",
   EPERM: "PermissionDenied",
