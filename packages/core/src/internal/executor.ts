@@ -1,5 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
@@ -198,6 +200,11 @@ const scrubbed = (command: Command.Command, bytes: Uint8Array, limit: number): s
   return text
 }
 
+/** A debug line whose text (decoding and scrubbing output) is only built when debug logs are on. */
+const logDebugLazily = (message: () => string): Effect.Effect<void> =>
+  Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (minimum) =>
+    LogLevel.greaterThan(minimum, LogLevel.Debug) ? Effect.void : Effect.logDebug(message()))
+
 const spanName = (command: Command.Command): string =>
   stagesOf(command).map((stage) => stage.program.slice(stage.program.lastIndexOf("/") + 1)).join(" | ")
 
@@ -259,9 +266,9 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
           "command.bytes_in": bytesIn,
           "command.bytes_out": bytesOut
         })
-        yield* Effect.logDebug(
+        yield* logDebugLazily(() =>
           `Result ${ExitStatus.format(status)}, stdout: '${scrubbed(valid, out.bytes, logBytes)}' ` +
-            `stderr: '${scrubbed(valid, err.bytes, logBytes)}'`
+          `stderr: '${scrubbed(valid, err.bytes, logBytes)}'`
         )
         if (timedOut) {
           return yield* new CommandTimeoutError({ timeout: valid.timeout!, stdout: out.bytes, stderr: err.bytes, command: line })
