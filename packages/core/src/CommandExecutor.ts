@@ -36,6 +36,19 @@ export interface SpawnedProcess {
   /** The child's stderr when it is `"pipe"`, else empty. Run it once. */
   readonly stderr: Stream.Stream<Uint8Array, IoError>
   /**
+   * Optional, for executors that can read an output more cheaply than through its stream: starts
+   * reading `stdout` or `stderr` at once and hands every chunk to `onBytes`, until it returns
+   * false (the rest is not read) or the output ends; the effect it returns waits for that. The
+   * run helpers capture outputs with it when it is there, with the stream otherwise. An output is
+   * read either this way or through its stream, once.
+   *
+   * @since 0.1.0
+   */
+  readonly collect?: (
+    output: "stdout" | "stderr",
+    onBytes: (bytes: Uint8Array) => boolean
+  ) => Effect.Effect<Effect.Effect<void, IoError>>
+  /**
    * Waits until the child has exited and was reaped. Never fails because of the child's status.
    * For a pipeline: every stage exited, and the status is `set -o pipefail`'s (the rightmost
    * unsuccessful stage's, else the last's).
@@ -69,7 +82,7 @@ export interface SpawnedProcess {
  * @since 0.1.0
  * @category models
  */
-export interface Process extends SpawnedProcess {
+export interface Process extends Omit<SpawnedProcess, "collect"> {
   /**
    * How the child ended and what was captured (bytes of outputs set to `"capture"`, empty
    * otherwise). Fails only when the I/O itself failed; a non-zero exit is a value here. May be run

@@ -2,7 +2,6 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as LogLevel from "effect/LogLevel"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
@@ -12,6 +11,7 @@ import { CommandTimeoutError, CommandUsageError, ExitError, IoError, OutputLimit
 import type { CommandError } from "../CommandError.js"
 import * as ExitStatus from "../ExitStatus.js"
 import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
 import { firstStage, mapFirstStage, stagesOf } from "./command.js"
 import { update, wordValue } from "./model.js"
 import { describe, validate } from "./render.js"
@@ -38,23 +38,23 @@ const concat = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => 
   return out
 }
 
-/** Reads a stream to its end, keeping only the last `tail` bytes. */
-const collectTail = <E>(stream: Stream.Stream<Uint8Array, E>, tail: number): Effect.Effect<Uint8Array, E> =>
-  Effect.suspend(() => {
-    const chunks: Array<Uint8Array> = []
-    let size = 0
-    return Stream.runForEachChunk(stream, (chunk) =>
-      Effect.sync(() => {
-        for (const bytes of chunk) {
-          chunks.push(bytes)
-          size += bytes.length
-        }
-        while (chunks.length > 1 && size - chunks[0]!.length >= tail) size -= chunks.shift()!.length
-      })).pipe(Effect.map(() => {
-        const all = concat(chunks, size)
-        return all.length > tail ? all.slice(all.length - tail) : all
-      }))
-  })
+/** Keeps only the last `tail` bytes handed to `push`. */
+const tailBuffer = (tail: number) => {
+  const chunks: Array<Uint8Array> = []
+  let size = 0
+  return {
+    push: (bytes: Uint8Array): boolean => {
+      chunks.push(bytes)
+      size += bytes.length
+      while (chunks.length > 1 && size - chunks[0]!.length >= tail) size -= chunks.shift()!.length
+      return true
+    },
+    bytes: (): Uint8Array => {
+      const all = concat(chunks, size)
+      return all.length > tail ? all.slice(all.length - tail) : all
+    }
+  }
+}
 
 /** The largest capture buffer reserved up front (address space only: pages are used as bytes arrive). */
 const largestReservation = 2 ** 32
@@ -145,42 +145,57 @@ const planInput = (
 /** What one output's drain reports: the bytes kept, or that the limit was passed. */
 type Drained = { readonly bytes: Uint8Array; readonly overflow: boolean }
 
+const none: Effect.Effect<Drained> = Effect.succeed({ bytes: empty, overflow: false })
+
+/**
+ * Starts draining one output (in the current scope) and returns the effect that waits for its end.
+ * A capture hands each chunk to a buffer: through the executor's `collect` where it has one (no
+ * stream, no fiber), else by running the output's stream in a fiber of its own.
+ */
 const drain = (
   command: Command.Command,
+  spawned: CommandExecutor.SpawnedProcess,
   name: "stdout" | "stderr",
-  stream: Stream.Stream<Uint8Array, IoError>,
   plan: Drain,
-  counted: (n: number) => void,
-  overflowed: Effect.Effect<unknown>
-): Effect.Effect<Drained, IoError> => {
-  const tallied = Stream.mapChunks(stream, (chunk) => {
-    for (const bytes of chunk) counted(bytes.length)
-    return chunk
-  })
+  counted: (n: number) => void
+): Effect.Effect<Effect.Effect<Drained, IoError>, never, Scope.Scope> => {
+  const stream = spawned[name]
   switch (plan._tag) {
     case "None":
-      return Effect.succeed({ bytes: empty, overflow: false })
-    case "Capture": {
-      if (plan.tail !== undefined) return Effect.map(collectTail(tallied, plan.tail), (bytes) => ({ bytes, overflow: false }))
-      return Effect.suspend(() => {
-        const capture = captureBuffer(command.maxOutput)
+      return Effect.succeed(none)
+    case "Capture":
+      return Effect.flatMap(Effect.runtime<never>(), (runtime) => {
+        const buffer = plan.tail !== undefined ? tailBuffer(plan.tail) : captureBuffer(command.maxOutput)
         let overflow = false
-        // Not `runForEachWhile`: its sink nests a `catchAll` per element that keeps every chunk
-        // alive until the stream ends, doubling the memory of a large capture.
-        return Stream.runDrain(Stream.takeUntil(tallied, (bytes) => (overflow = !capture.push(bytes)))).pipe(
-          // Past the limit the child is killed: nobody would read the rest.
-          Effect.zipRight(Effect.suspend(() => (overflow ? overflowed : Effect.void))),
-          Effect.map(() => ({ bytes: capture.bytes(), overflow }))
-        )
+        const onBytes = (bytes: Uint8Array) => {
+          counted(bytes.length)
+          overflow = !buffer.push(bytes)
+          // Past the limit the child is killed at once: nobody will read the rest, so it could
+          // block forever writing it (and never close its other output either).
+          if (overflow) Runtime.runFork(runtime)(spawned.abort)
+          return !overflow
+        }
+        const finish = Effect.sync((): Drained => ({ bytes: buffer.bytes(), overflow }))
+        const collected = spawned.collect !== undefined
+          ? spawned.collect(name, onBytes)
+          // Not `runForEachWhile`: its sink nests a `catchAll` per element that keeps every chunk
+          // alive until the stream ends, doubling the memory of a large capture.
+          : Effect.map(Effect.forkScoped(Stream.runDrain(Stream.takeUntil(stream, (bytes) => !onBytes(bytes)))), Fiber.join)
+        return Effect.map(collected, (done) => Effect.zipRight(done, finish))
       })
-    }
-    case "Sink":
-      return Stream.run(tallied, plan.sink).pipe(
+    case "Sink": {
+      const tallied = Stream.mapChunks(stream, (chunk) => {
+        for (const bytes of chunk) counted(bytes.length)
+        return chunk
+      })
+      const run = Stream.run(tallied, plan.sink).pipe(
         Effect.mapError((cause) =>
           cause instanceof IoError ? cause : new IoError({ stream: name, command: describe(command), cause })
         ),
         Effect.as({ bytes: empty, overflow: false })
       )
+      return Effect.map(Effect.forkScoped(run), Fiber.join)
+    }
   }
 }
 
@@ -228,6 +243,7 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
       const spawned = yield* spawn(lowered)
       yield* Effect.annotateCurrentSpan("process.pid", spawned.pid)
       let bytesIn = 0
+      let inputFailure: IoError | undefined
       let bytesOut = 0
       const feeder = input === undefined
         ? undefined
@@ -236,11 +252,15 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
           Stream.run(Stream.mapChunks(input, (chunk) => {
             for (const bytes of chunk) bytesIn += bytes.length
             return chunk
-          }), spawned.stdin).pipe(Effect.tapError(() => spawned.abort))
+          }), spawned.stdin).pipe(Effect.tapError((failure) => {
+            // Kept before the abort: the run may interrupt the feeder once the child is gone.
+            inputFailure = failure
+            return spawned.abort
+          }))
         )
       const count = (n: number) => void (bytesOut += n)
-      const outFiber = yield* Effect.forkScoped(drain(valid, "stdout", spawned.stdout, outPlan, count, spawned.abort))
-      const errFiber = yield* Effect.forkScoped(drain(valid, "stderr", spawned.stderr, errPlan, count, spawned.abort))
+      const outDone = yield* drain(valid, spawned, "stdout", outPlan, count)
+      const errDone = yield* drain(valid, spawned, "stderr", errPlan, count)
       let timedOut = false
       const timer = valid.timeout === undefined ? undefined : yield* Effect.forkScoped(
         Effect.sleep(valid.timeout).pipe(
@@ -252,14 +272,12 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
         const stages = yield* spawned.waitStages
         const status = yield* spawned.wait
         if (timer !== undefined) yield* Fiber.interrupt(timer)
-        const [out, err] = yield* Fiber.join(Fiber.zip(outFiber, errFiber))
+        const out = yield* outDone
+        const err = yield* errDone
         if (feeder !== undefined) {
           // Once the child is gone nobody reads the rest of the input: stop feeding, keep a failure.
-          const exit = yield* Fiber.interrupt(feeder)
-          if (exit._tag === "Failure") {
-            const failure = exit.cause._tag === "Fail" ? Option.some(exit.cause.error) : Option.none()
-            if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
-          }
+          yield* Fiber.interrupt(feeder)
+          if (inputFailure !== undefined) return yield* Effect.fail(inputFailure)
         }
         yield* Effect.annotateCurrentSpan({
           "process.exit_status": ExitStatus.format(status),
@@ -286,8 +304,9 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
           for (const bytes of chunk) count(bytes.length)
           return chunk
         })
+      const { collect: _, ...handle } = spawned
       return {
-        ...spawned,
+        ...handle,
         stdout: outPlan._tag === "None" ? tally(spawned.stdout) : spawned.stdout,
         stderr: errPlan._tag === "None" ? tally(spawned.stderr) : spawned.stderr,
         result

@@ -59,18 +59,19 @@ const toStatus = (info: Spawn.ExitInfo): ExitStatus.ExitStatus =>
     : ExitStatus.signaled((info.signal ?? "SIGKILL") as Signal, info.coreDumped)
 
 /**
- * Bytes from a pipe. Once the child exited, reads wait for more bytes at most `drainDelay` in
- * total (bytes already available are always read): a grandchild that holds the pipe and writes
- * now and then cannot keep the reader waiting past the delay, while the child's own output, all
- * in the kernel by then, is never waited for long.
+ * Reads a pipe, as a stream (paused mode, one pull at a time) or collected (every chunk handed to
+ * a callback as it comes). Once the child exited, reads wait for more bytes at most `drainDelay`
+ * in total (bytes already available are always read): a grandchild that holds the pipe and
+ * writes now and then cannot keep the reader waiting past the delay, while the child's own
+ * output, all in the kernel by then, is never waited for long.
  */
-const readable = (
+const pipeReader = (
   pipe: Readable,
   name: string,
   line: string,
   child: Spawn.Child,
   drainDelay: Duration.Duration
-): Stream.Stream<Uint8Array, CommandError.IoError> => {
+) => {
   let error: Error | undefined
   // Node may have read the EOF already (its flushStdio at the child's exit), before we listened.
   let done = pipe.readableEnded || pipe.destroyed
@@ -97,7 +98,11 @@ const readable = (
   child.onExit(wake)
   /** What is left of `drainDelay` for waiting after the child exited. */
   let idleBudget = Duration.toMillis(drainDelay)
-  const pull = Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<CommandError.IoError>>((resume) => {
+  /**
+   * Hands what the pipe holds to `take` while it returns true, waiting for more until the end of
+   * the output; then calls `end` (with the failure, if any). Returns a canceller.
+   */
+  const read = (take: (bytes: Buffer) => boolean, end: (failure: CommandError.IoError | undefined) => void) => {
     let timer: ReturnType<typeof setTimeout> | undefined
     let waitedSince = 0
     const stopTimer = () => {
@@ -108,12 +113,11 @@ const readable = (
     }
     const attempt = () => {
       stopTimer()
-      if (error !== undefined) {
-        return resume(Effect.fail(Option.some(new CommandError.IoError({ stream: name, command: line, cause: error }))))
+      if (error !== undefined) return end(new CommandError.IoError({ stream: name, command: line, cause: error }))
+      for (let bytes = pipe.read() as Buffer | null; bytes !== null; bytes = pipe.read() as Buffer | null) {
+        if (!take(bytes)) return
       }
-      const bytes = pipe.read() as Buffer | null
-      if (bytes !== null) return resume(Effect.succeed(Chunk.of(bytes)))
-      if (done) return resume(Effect.fail(Option.none()))
+      if (done) return end(undefined)
       waiting = attempt
       if (child.exited()) {
         waitedSince = Date.now()
@@ -131,12 +135,37 @@ const readable = (
       }
     }
     attempt()
-    return Effect.sync(() => {
+    return () => {
       waiting = undefined
       stopTimer()
+    }
+  }
+  const stream: Stream.Stream<Uint8Array, CommandError.IoError> = Stream.repeatEffectChunkOption(
+    Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<CommandError.IoError>>((resume) => {
+      const cancel = read((bytes) => {
+        resume(Effect.succeed(Chunk.of(bytes)))
+        return false
+      }, (failure) => resume(Effect.fail(Option.fromNullable(failure))))
+      return Effect.sync(cancel)
     })
-  })
-  return Stream.repeatEffectChunkOption(pull)
+  )
+  /** Reads until `onBytes` says stop or the output ends, without a stream or a fiber. */
+  const collect = (onBytes: (bytes: Uint8Array) => boolean) =>
+    Effect.sync(() => {
+      let outcome: Effect.Effect<void, CommandError.IoError> | undefined
+      let resumeWaiter: ((outcome: Effect.Effect<void, CommandError.IoError>) => void) | undefined
+      const settle = (failure: CommandError.IoError | undefined) => {
+        outcome = failure === undefined ? Effect.void : Effect.fail(failure)
+        resumeWaiter?.(outcome)
+      }
+      read((bytes) => onBytes(bytes) || (settle(undefined), false), settle)
+      return Effect.async<void, CommandError.IoError>((resume) => {
+        if (outcome !== undefined) return resume(outcome)
+        resumeWaiter = resume
+        return Effect.sync(() => void (resumeWaiter = undefined))
+      })
+    })
+  return { stream, collect }
 }
 
 /**
@@ -590,9 +619,13 @@ const spawnStage = (
     const stdoutPipe = prepared.joined ?? (child.pipes[1] as Readable | null)
     const stdinPipe = child.pipes[0] as Writable | null
     const stderrPipe = prepared.joined !== undefined ? null : (child.pipes[2] as Readable | null)
+    const readers = {
+      stdout: stdoutPipe !== null ? pipeReader(stdoutPipe, "stdout", line, child, options.drainDelay) : undefined,
+      stderr: stderrPipe !== null ? pipeReader(stderrPipe, "stderr", line, child, options.drainDelay) : undefined
+    }
     const wait = Deferred.await(exit)
     const abort = abortChild(child)
-    const noHandshake = Effect.fail(
+    const noHandshake = Effect.failSync(() =>
       new CommandError.CommandUsageError({ reasons: ["the command does not require a handshake"], command: line })
     )
     const fds = prepared.helperFds
@@ -609,9 +642,10 @@ const spawnStage = (
       pid: child.pid,
       stdin: stdinPipe !== null
         ? writable(stdinPipe, "stdin", line)
-        : Sink.fail(new CommandError.IoError({ stream: "stdin", command: line, cause: new Error("stdin is not a pipe") })),
-      stdout: stdoutPipe !== null ? readable(stdoutPipe, "stdout", line, child, options.drainDelay) : Stream.empty,
-      stderr: stderrPipe !== null ? readable(stderrPipe, "stderr", line, child, options.drainDelay) : Stream.empty,
+        : Sink.failSync(() => new CommandError.IoError({ stream: "stdin", command: line, cause: new Error("stdin is not a pipe") })),
+      stdout: readers.stdout?.stream ?? Stream.empty,
+      stderr: readers.stderr?.stream ?? Stream.empty,
+      collect: (output, onBytes) => readers[output]?.collect(onBytes) ?? Effect.succeed(Effect.void),
       wait,
       waitStages: Effect.map(wait, (status) => [status]),
       kill: (sig = "SIGTERM") => Effect.sync(() => signal(child.pid, sig, false, child)),
@@ -705,7 +739,7 @@ const spawnPipeline = (options: Options, command: Command.Command) =>
     const last = started[started.length - 1]!
     const waitStages = Effect.all(started.map((p) => p.wait), { concurrency: "unbounded" })
     const abort = Effect.map(Effect.all(started.map((p) => p.abort), { concurrency: "unbounded" }), ExitStatus.pipefail)
-    const noHandshake = Effect.fail(
+    const noHandshake = Effect.failSync(() =>
       new CommandError.CommandUsageError({ reasons: ["a pipeline has no start-up handshake"], command: line })
     )
     return {
@@ -713,6 +747,7 @@ const spawnPipeline = (options: Options, command: Command.Command) =>
       stdin: first.stdin,
       stdout: last.stdout,
       stderr: last.stderr,
+      ...(last.collect !== undefined ? { collect: last.collect } : {}),
       wait: Effect.map(waitStages, ExitStatus.pipefail),
       waitStages,
       kill: (sig) => Effect.all(started.map((p) => p.kill(sig)), { discard: true }),
