@@ -73,6 +73,31 @@ describe("kill-and-reap", () => {
       expect(withMarker("EC_MARKER", mark)).toEqual([])
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
+  // it.effect runs on a TestClock that never moves by itself: the grace periods are wall-clock time.
+  it.effect("under a TestClock: the grace ends, a child and a group member ignoring SIGTERM are SIGKILLed", () =>
+    Effect.gen(function*() {
+      const mark = marker()
+      const cmd = sh("trap '' TERM; sleep 100 & echo ready; while :; do sleep 1; done", mark).pipe(Command.killGrace("200 millis"))
+      const status = yield* Effect.scoped(Effect.gen(function*() {
+        const process = yield* Command.start(cmd)
+        yield* waitForLine(process, "ready")
+        return yield* process.abort
+      }))
+      expect(status).toEqual(ExitStatus.signaled("SIGKILL"))
+      expect(withMarker("EC_MARKER", mark)).toEqual([])
+      // A run whose child left a member behind in its group.
+      const other = marker()
+      const out = yield* Command.string(
+        Command.make("sh", "-c", "trap '' TERM; sleep 100 >/dev/null 2>&1 & echo done").pipe(
+          Command.envInherit,
+          Command.env("EC_MARKER", other),
+          Command.killGrace("200 millis")
+        )
+      )
+      expect(out).toBe("done\n")
+      expect(withMarker("EC_MARKER", other)).toEqual([])
+    }).pipe(Effect.provide(NodeCommandExecutor.layer)), 20_000)
+
   it.live("Effect.timeout around run kills and reaps the child", () =>
     Effect.gen(function*() {
       const mark = marker()

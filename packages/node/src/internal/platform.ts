@@ -20,6 +20,7 @@ import type * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import * as NodeCommandExecutor from "../NodeCommandExecutor.js"
+import * as RealTime from "./realtime.js"
 
 /** How platform processes are stopped: what `Command.killSignal`/`killGrace` say for our commands. */
 export interface KillOptions {
@@ -160,7 +161,7 @@ const ProcessProto = {
 const killStage = (process: CommandExecutor.Process, signal: Signal.Signal, grace: Duration.Duration) =>
   Effect.gen(function*() {
     yield* process.kill(signal)
-    if (signal !== "SIGKILL" && Option.isNone(yield* Effect.timeoutOption(process.wait, grace))) {
+    if (signal !== "SIGKILL" && Option.isNone(yield* RealTime.timeoutOption(process.wait, grace))) {
       yield* process.kill("SIGKILL")
     }
     yield* process.wait

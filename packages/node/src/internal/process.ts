@@ -20,6 +20,7 @@ import type { Readable, Writable } from "node:stream"
 import { remainingGroupMembers } from "./group.js"
 import type { Engine } from "./engine.js"
 import * as Helper from "./helper.js"
+import * as RealTime from "./realtime.js"
 import { checkWorkingDirectory, fromErrno, resolveProgram } from "./resolve.js"
 import { socketPair } from "./socketpair.js"
 import * as Spawn from "./spawn.js"
@@ -572,7 +573,7 @@ const spawnStage = (
         if (!child.exited()) {
           signal(child.pid, killSignal, false, child)
           // Interruptible inside the uninterruptible abort, or the timeout could not cut it short.
-          const inTime = yield* Effect.timeout(Effect.interruptible(Deferred.await(exit)), grace).pipe(Effect.option)
+          const inTime = yield* RealTime.timeoutOption(Effect.interruptible(Deferred.await(exit)), grace)
           if (Option.isNone(inTime)) signal(child.pid, "SIGKILL", false, child)
         }
         return yield* Deferred.await(exit)
@@ -588,7 +589,7 @@ const spawnStage = (
           return
         }
         const deadline = Date.now() + Duration.toMillis(grace)
-        while (remainingGroupMembers(pid) > 0 && Date.now() < deadline) yield* Effect.sleep("10 millis")
+        while (remainingGroupMembers(pid) > 0 && Date.now() < deadline) yield* RealTime.sleep("10 millis")
         try {
           process.kill(-pid, "SIGKILL")
         } catch {
@@ -596,7 +597,7 @@ const spawnStage = (
         }
         // SIGKILL is not instant: return only once the group is gone (bounded, in case of D state).
         const killDeadline = Date.now() + 1000
-        while (remainingGroupMembers(pid) > 0 && Date.now() < killDeadline) yield* Effect.sleep("1 millis")
+        while (remainingGroupMembers(pid) > 0 && Date.now() < killDeadline) yield* RealTime.sleep("1 millis")
       }).pipe(Effect.uninterruptible)
 
     const { child, prepared } = yield* Effect.acquireRelease(acquire, ({ child, prepared }) =>
