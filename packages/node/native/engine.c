@@ -9,7 +9,7 @@
  * the more memory the parent maps. glibc's posix_spawn uses clone(CLONE_VM|CLONE_VFORK): the cost
  * does not depend on the parent's size, and the loop is blocked only until the child's exec.
  *
- * JS API (all synchronous; only the exit callback comes later, from the loop):
+ * JS API (synchronous but for spawnAsync; the exit callback comes later, from the loop):
  *   makePipe(capacity?) -> [readFd, writeFd]  pipe2(O_CLOEXEC); JS owns both fds. capacity: bytes
  *                                          of kernel buffer to ask for (F_SETPIPE_SZ, best effort)
  *   spawn(spec, onExit) -> Child           spec: { path, argv, envp, cwd, stdio, newGroup, newSession? }
@@ -23,9 +23,15 @@
  *   Child: { pid, kill(signal) -> boolean, ref(), unref() }   (methods: call them on the object)
  *     kill        pidfd_send_signal; false once the child was reaped (a reused pid is never hit)
  *     unref/ref   whether the running child keeps the loop alive (it does by default)
+ *   spawnAsync(spec, onSpawn, onExit)      the same spawn on a libuv thread-pool thread (the loop is not
+ *                                          blocked until the child's exec); onSpawn(error, child) comes
+ *                                          from the loop: error null and the Child, or the Error as spawn
+ *                                          throws it. The spec's fds must stay open until then.
  *   onExit({ code, signal, coreDumped }) is called once, after the child was reaped, in the async
  *   context of the spawn call (napi_make_callback). code: number | null; signal: "SIGTERM"... | null
  *   (both null only if something else in the process reaped the child first).
+ *   environ() -> ["NAME=VALUE", ...]      the process's environment (C environ: on the main thread, what
+ *                                          process.env reads and writes; a worker's process.env is a copy)
  *   abi: the version of this API (bumped on incompatible changes; the loader checks it).
  *   unavailable: set (a reason) when the kernel lacks pidfds (before Linux 5.4); do not use then.
  *
@@ -69,7 +75,7 @@
 #include <node_api.h>
 #include <uv.h>
 
-#define ENGINE_ABI 1
+#define ENGINE_ABI 2
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -100,6 +106,7 @@ struct engine {
     uv_loop_t *loop;
     child_t *children;
     size_t open_handles;
+    size_t spawning;               /* spawnAsync calls not completed yet */
     bool tearing_down;
     napi_async_cleanup_hook_handle cleanup;
     napi_ref child_class;
@@ -525,7 +532,7 @@ static void on_close(uv_handle_t *handle)
     if (scope != NULL) napi_close_handle_scope(e->env, scope);
     e->open_handles--;
     child_release(c);
-    if (e->tearing_down && e->open_handles == 0) engine_finish(e);
+    if (e->tearing_down && e->open_handles == 0 && e->spawning == 0) engine_finish(e);
 }
 
 /* Stops watching, closes the pidfd and the handle. The child may still run (unref'd at teardown). */
@@ -693,53 +700,46 @@ static napi_value js_child_constructor(napi_env env, napi_callback_info info)
 
 /* ------------------------------------------------------------------ spawn */
 
-static napi_value js_spawn(napi_env env, napi_callback_info info)
+/* posix_spawn and pidfd_open: what may run off the loop thread. 0, or an errno with `syscall`
+ * set; on success *pid and *pidfd are the running child's (a failed pidfd_open kills and reaps it). */
+static int do_spawn(const spec_t *spec, pid_t *pid, int *pidfd, const char **syscall_name)
 {
-    size_t argc = 2;
-    napi_value argv[2];
-    engine_t *e = NULL;
-    napi_valuetype type;
-    if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&e))) return NULL;
-    if (argc < 2 || napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) {
-        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "spawn(spec, onExit): onExit must be a function");
-        return NULL;
-    }
-    spec_t spec;
-    if (!read_spec(env, argv[0], &spec)) return NULL;
-
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
-    pid_t pid = -1;
-    int err = build_file_actions(&actions, &spec);
+    *pid = -1;
+    *pidfd = -1;
+    int err = build_file_actions(&actions, spec);
     if (err != 0) {
-        throw_errno(env, err, "posix_spawn_file_actions", NULL);
-        free_spec(&spec);
-        return NULL;
+        *syscall_name = "posix_spawn_file_actions";
+        return err;
     }
-    if ((err = build_attributes(&attr, &spec)) != 0) {
+    if ((err = build_attributes(&attr, spec)) != 0) {
         posix_spawn_file_actions_destroy(&actions);
-        throw_errno(env, err, "posix_spawnattr", NULL);
-        free_spec(&spec);
-        return NULL;
+        *syscall_name = "posix_spawnattr";
+        return err;
     }
-    err = posix_spawn(&pid, spec.path, &actions, &attr, spec.argv, spec.envp);
+    err = posix_spawn(pid, spec->path, &actions, &attr, spec->argv, spec->envp);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     if (err != 0) {
-        throw_errno(env, err, "posix_spawn", spec.path);
-        free_spec(&spec);
-        return NULL;
+        *syscall_name = "posix_spawn";
+        return err;
     }
-    free_spec(&spec);
-
-    /* The child runs: from here on every failure kills and reaps it. */
-    int pidfd = sys_pidfd_open(pid);
-    if (pidfd < 0) {
+    /* The child runs: from here on a failure kills and reaps it. */
+    if ((*pidfd = sys_pidfd_open(*pid)) < 0) {
         err = errno;
-        kill_and_reap_pid(pid);
-        throw_errno(env, err, "pidfd_open", NULL);
-        return NULL;
+        kill_and_reap_pid(*pid);
+        *syscall_name = "pidfd_open";
+        return err;
     }
+    return 0;
+}
+
+/* Tracks a spawned child (its pidfd polled on the loop) and returns its JS object, or NULL with
+ * an exception pending (the child was then killed and reaped). Takes over `pidfd`. */
+static napi_value track_child(napi_env env, engine_t *e, pid_t pid, int pidfd, napi_value on_exit)
+{
+    int err;
     child_t *c = calloc(1, sizeof *c);
     if (c == NULL) {
         close(pidfd);
@@ -773,7 +773,7 @@ static napi_value js_spawn(napi_env env, napi_callback_info info)
     napi_property_descriptor pid_property = { "pid", NULL, NULL, NULL, NULL, pid_v, napi_enumerable, NULL };
     CHECK(napi_define_properties(env, object, 1, &pid_property));
     CHECK(napi_create_string_utf8(env, "effect-command:child", NAPI_AUTO_LENGTH, &name));
-    CHECK(napi_create_reference(env, argv[1], 1, &c->on_exit));
+    CHECK(napi_create_reference(env, on_exit, 1, &c->on_exit));
     CHECK(napi_async_init(env, object, name, &c->async_context));
     if ((err = uv_poll_start(&c->poll, UV_READABLE, on_readable)) != 0) {
         throw_errno(env, -err, "uv_poll_start", NULL);
@@ -788,6 +788,161 @@ fail: {
         close_child(c);
         return NULL;
     }
+}
+
+static bool is_function(napi_env env, napi_value value)
+{
+    napi_valuetype type;
+    return napi_typeof(env, value, &type) == napi_ok && type == napi_function;
+}
+
+static napi_value js_spawn(napi_env env, napi_callback_info info)
+{
+    size_t argc = 2;
+    napi_value argv[2];
+    engine_t *e = NULL;
+    if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&e))) return NULL;
+    if (argc < 2 || !is_function(env, argv[1])) {
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "spawn(spec, onExit): onExit must be a function");
+        return NULL;
+    }
+    spec_t spec;
+    if (!read_spec(env, argv[0], &spec)) return NULL;
+    pid_t pid;
+    int pidfd;
+    const char *syscall_name = NULL;
+    int err = do_spawn(&spec, &pid, &pidfd, &syscall_name);
+    if (err != 0) throw_errno(env, err, syscall_name, strcmp(syscall_name, "posix_spawn") == 0 ? spec.path : NULL);
+    free_spec(&spec);
+    return err != 0 ? NULL : track_child(env, e, pid, pidfd, argv[1]);
+}
+
+/*
+ * spawnAsync: the same spawn on a libuv thread-pool thread, so the loop is never blocked while
+ * the kernel copies the spec and execs (posix_spawn returns only after the child's exec). The
+ * spec is read (and its fds must stay open) until onSpawn is called.
+ */
+typedef struct {
+    engine_t *engine;
+    spec_t spec;
+    napi_async_work work;
+    napi_ref on_spawn, on_exit;
+    pid_t pid;
+    int pidfd;
+    int err;
+    const char *syscall_name;
+} spawn_work_t;
+
+static void spawn_execute(napi_env env, void *data)
+{
+    (void)env;
+    spawn_work_t *w = data;
+    w->err = do_spawn(&w->spec, &w->pid, &w->pidfd, &w->syscall_name);
+}
+
+static void spawn_complete(napi_env env, napi_status status, void *data)
+{
+    spawn_work_t *w = data;
+    engine_t *e = w->engine;
+    e->spawning--;
+    bool ran = status == napi_ok;
+    if (e->tearing_down || !ran) {
+        /* Nobody is left to hand the child to: it must not outlive the env unwatched. */
+        if (ran && w->err == 0) {
+            siginfo_t ignored;
+            sys_pidfd_send_signal(w->pidfd, SIGKILL);
+            reap_pidfd(w->pidfd, &ignored);
+            close(w->pidfd);
+        }
+    } else {
+        napi_handle_scope scope;
+        if (napi_open_handle_scope(env, &scope) == napi_ok) {
+            napi_value on_spawn, on_exit, global, args[2] = { NULL, NULL };
+            napi_get_reference_value(env, w->on_spawn, &on_spawn);
+            napi_get_reference_value(env, w->on_exit, &on_exit);
+            napi_get_global(env, &global);
+            if (w->err != 0) {
+                throw_errno(env, w->err, w->syscall_name, strcmp(w->syscall_name, "posix_spawn") == 0 ? w->spec.path : NULL);
+            } else {
+                args[1] = track_child(env, e, w->pid, w->pidfd, on_exit);
+            }
+            /* The failure (ours or track_child's) becomes onSpawn's first argument. */
+            bool pending = false;
+            if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &args[0]);
+            if (args[0] == NULL) napi_get_null(env, &args[0]);
+            if (args[1] == NULL) napi_get_undefined(env, &args[1]);
+            if (napi_call_function(env, global, on_spawn, 2, args, NULL) != napi_ok) {
+                napi_value exception;
+                if (napi_is_exception_pending(env, &pending) == napi_ok && pending
+                    && napi_get_and_clear_last_exception(env, &exception) == napi_ok) {
+                    napi_fatal_exception(env, exception);
+                }
+            }
+            napi_close_handle_scope(env, scope);
+        }
+    }
+    free_spec(&w->spec);
+    napi_delete_reference(env, w->on_spawn);
+    napi_delete_reference(env, w->on_exit);
+    napi_delete_async_work(env, w->work);
+    free(w);
+    if (e->tearing_down && e->open_handles == 0 && e->spawning == 0) engine_finish(e);
+}
+
+static napi_value js_spawn_async(napi_env env, napi_callback_info info)
+{
+    size_t argc = 3;
+    napi_value argv[3], name;
+    engine_t *e = NULL;
+    if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&e))) return NULL;
+    if (argc < 3 || !is_function(env, argv[1]) || !is_function(env, argv[2])) {
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "spawnAsync(spec, onSpawn, onExit): onSpawn and onExit must be functions");
+        return NULL;
+    }
+    spawn_work_t *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        throw_errno(env, ENOMEM, "malloc", NULL);
+        return NULL;
+    }
+    w->engine = e;
+    w->pidfd = -1;
+    if (!read_spec(env, argv[0], &w->spec)) {
+        free(w);
+        return NULL;
+    }
+    CHECK(napi_create_reference(env, argv[1], 1, &w->on_spawn));
+    CHECK(napi_create_reference(env, argv[2], 1, &w->on_exit));
+    CHECK(napi_create_string_utf8(env, "effect-command:spawn", NAPI_AUTO_LENGTH, &name));
+    CHECK(napi_create_async_work(env, NULL, name, spawn_execute, spawn_complete, w, &w->work));
+    CHECK(napi_queue_async_work(env, w->work));
+    e->spawning++;
+    return NULL;
+fail:
+    if (w->work != NULL) napi_delete_async_work(env, w->work);
+    if (w->on_spawn != NULL) napi_delete_reference(env, w->on_spawn);
+    if (w->on_exit != NULL) napi_delete_reference(env, w->on_exit);
+    free_spec(&w->spec);
+    free(w);
+    return NULL;
+}
+
+/* The process's environment (what Node's process.env reads and writes on the main thread) as
+ * "NAME=VALUE" strings: one call instead of a getenv per variable. */
+extern char **environ;
+static napi_value js_environ(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    size_t n = 0;
+    while (environ[n] != NULL) n++;
+    napi_value result, item;
+    CHECK(napi_create_array_with_length(env, n, &result));
+    for (size_t i = 0; i < n; i++) {
+        CHECK(napi_create_string_utf8(env, environ[i], NAPI_AUTO_LENGTH, &item));
+        CHECK(napi_set_element(env, result, (uint32_t)i, item));
+    }
+    return result;
+fail:
+    return NULL;
 }
 
 static napi_value js_make_pipe(napi_env env, napi_callback_info info)
@@ -928,7 +1083,7 @@ static void engine_cleanup(napi_async_cleanup_hook_handle handle, void *arg)
         for (size_t i = 0; i < reaper->n; i++) close(reaper->fds[i].fd);
         free(reaper);
     }
-    if (e->open_handles == 0) engine_finish(e);
+    if (e->open_handles == 0 && e->spawning == 0) engine_finish(e);
 }
 
 /* What the kernel lacks for this engine (pidfd_open: 5.3, waitid(P_PIDFD): 5.4), or NULL. */
@@ -964,6 +1119,10 @@ NAPI_MODULE_INIT()
     CHECK(napi_create_reference(env, constructor, 1, &e->child_class));
     CHECK(napi_create_function(env, "spawn", NAPI_AUTO_LENGTH, js_spawn, e, &fn));
     CHECK(napi_set_named_property(env, exports, "spawn", fn));
+    CHECK(napi_create_function(env, "spawnAsync", NAPI_AUTO_LENGTH, js_spawn_async, e, &fn));
+    CHECK(napi_set_named_property(env, exports, "spawnAsync", fn));
+    CHECK(napi_create_function(env, "environ", NAPI_AUTO_LENGTH, js_environ, e, &fn));
+    CHECK(napi_set_named_property(env, exports, "environ", fn));
     CHECK(napi_create_function(env, "makePipe", NAPI_AUTO_LENGTH, js_make_pipe, e, &fn));
     CHECK(napi_set_named_property(env, exports, "makePipe", fn));
     CHECK(napi_create_int32(env, ENGINE_ABI, &abi));

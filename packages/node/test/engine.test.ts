@@ -17,7 +17,7 @@ import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 import type { Engine, EngineChild, EngineExit, EngineSpawnSpec } from "../src/internal/engine.js"
-import { enginePath, engineUnavailableReason, loadEngine, StdioClosed, StdioDevNull } from "../src/internal/engine.js"
+import { ENGINE_ABI, enginePath, engineUnavailableReason, loadEngine, StdioClosed, StdioDevNull } from "../src/internal/engine.js"
 import { between, inheritableFds, parseReport, probePath } from "./probe.js"
 import { buildScriptPath } from "./support/helper.js"
 import { isAlive, marker, openFdCount, withMarker, zombieChildren } from "./support/procs.js"
@@ -169,7 +169,88 @@ describe.skipIf(notBuilt !== undefined)("native engine", () => {
     const e = engine()
     expect(typeof e.spawn).toBe("function")
     expect(typeof e.makePipe).toBe("function")
-    expect(e.abi).toBe(1)
+    expect(typeof e.spawnAsync).toBe("function")
+    expect(e.abi).toBe(ENGINE_ABI)
+  })
+
+  it("environ() is process.env on the main thread, writes and deletes included", () => {
+    const name = `EC_ENVIRON_${marker()}`
+    process.env[name] = "a value = with signs"
+    try {
+      expect(engine().environ()).toContain(`${name}=a value = with signs`)
+      expect(engine().environ().filter((entry) => !entry.startsWith(`${name}=`)).length).toBe(Object.keys(process.env).length - 1)
+    } finally {
+      delete process.env[name]
+    }
+    expect(engine().environ().some((entry) => entry.startsWith(`${name}=`))).toBe(false)
+  })
+
+  describe("spawnAsync (posix_spawn on a thread-pool thread)", () => {
+    const startAsync = (path: string, argv: ReadonlyArray<string>, stdio: ReadonlyArray<number>) => {
+      let onExit!: (exit: EngineExit) => void
+      const exit = new Promise<EngineExit>((resolve) => (onExit = resolve))
+      const spawned = new Promise<EngineChild>((resolve, reject) =>
+        engine().spawnAsync(
+          { path, argv, envp: baseEnv, cwd: null, stdio, newGroup: false },
+          (error, child) => (error !== null ? reject(error) : resolve(child!)),
+          onExit
+        ))
+      return { spawned, exit }
+    }
+
+    it("calls back with the child later, from the loop; the exit comes as with spawn", async () => {
+      let calledBack = false
+      const { exit, spawned } = startAsync("/bin/sh", ["sh", "-c", "exit 7"], [StdioDevNull, StdioDevNull, StdioDevNull])
+      void spawned.then(() => (calledBack = true))
+      expect(calledBack).toBe(false)
+      const child = await spawned
+      expect(child.pid).toBeGreaterThan(0)
+      expect(await exit).toEqual(exited(7))
+    })
+
+    it("the spec's fds are read when the thread spawns: a pipe given as stdout carries the output", async () => {
+      const [read, write] = engine().makePipe()
+      const { spawned, exit } = startAsync("/bin/sh", ["sh", "-c", "echo from the thread"], [StdioDevNull, write, StdioDevNull])
+      await spawned
+      Fs.closeSync(write)
+      expect((await readAll(read)).toString()).toBe("from the thread\n")
+      expect(await exit).toEqual(exited(0))
+    })
+
+    it("exec failures come to onSpawn as errno errors; bad specs throw at once", async () => {
+      const missing = startAsync("/nonexistent/program", ["x"], [StdioDevNull, StdioDevNull, StdioDevNull]).spawned
+      await expect(missing).rejects.toMatchObject({ code: "ENOENT", syscall: "posix_spawn", path: "/nonexistent/program" })
+      const notExecutable = startAsync(engineSource, ["x"], [StdioDevNull, StdioDevNull, StdioDevNull]).spawned
+      await expect(notExecutable).rejects.toMatchObject({ code: "EACCES" })
+      expect(() => engine().spawnAsync({ path: "/bin/true", argv: ["a\0b"], envp: [], cwd: null, stdio: [], newGroup: false }, () => {}, () => {}))
+        .toThrow(TypeError)
+      expect(() => engine().spawnAsync({ path: "/bin/true", argv: [], envp: [], cwd: null, stdio: [], newGroup: false }, null as never, () => {}))
+        .toThrow(TypeError)
+      expect(zombieChildren()).toEqual([])
+    })
+
+    it("a worker terminated while its spawns are in flight leaves no process behind", async () => {
+      const value = marker()
+      const worker = new Worker(
+        `
+const { parentPort, workerData } = require("node:worker_threads");
+const engine = require(workerData.enginePath);
+for (let i = 0; i < 40; i++) {
+  engine.spawnAsync({ path: "/bin/sleep", argv: ["sleep", "1000"], envp: [workerData.marker], cwd: null,
+    stdio: [-1, -1, -1], newGroup: false }, () => {}, () => {});
+}
+parentPort.postMessage("queued");
+`,
+        { eval: true, workerData: { enginePath: addonPath, marker: `EC_ENGINE_TEST=${value}` } }
+      )
+      const exited = new Promise<number>((resolve) => worker.once("exit", resolve))
+      worker.on("error", () => {})
+      await new Promise((resolve) => worker.once("message", resolve))
+      await worker.terminate()
+      await exited
+      expect(withMarker("EC_ENGINE_TEST", value)).toEqual([])
+      await until("no zombies", () => zombieChildren().length === 0, 5_000)
+    })
   })
 
   describe("exit statuses", () => {

@@ -7,7 +7,7 @@ import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
 
 /** The API version this file expects; the addon exports its own as `abi`. */
-export const ENGINE_ABI = 1
+export const ENGINE_ABI = 2
 
 /** Child fd i gets this parent fd: the fd number, or one of these markers. */
 export const StdioDevNull = -1
@@ -65,6 +65,12 @@ export interface Engine {
    */
   makePipe(capacity?: number): [number, number]
   /**
+   * The process's environment as "NAME=VALUE" strings, read from C's `environ` in one call. On the
+   * main thread that is what `process.env` reads and writes (reading `process.env` whole costs a
+   * getenv per variable); a worker's `process.env` is a copy, so use it there instead.
+   */
+  environ(): Array<string>
+  /**
    * Starts the program, or throws an Error with `code` ("ENOENT", "EACCES", "ENOEXEC", ...),
    * negative `errno` and `syscall` ("posix_spawn", ...); then nothing was started or left open.
    * `onExit` is called once, after the child was reaped, in the async context of this call.
@@ -72,6 +78,17 @@ export interface Engine {
    * reaped; unref'd ones are left running.
    */
   spawn(spec: EngineSpawnSpec, onExit: (exit: EngineExit) => void): EngineChild
+  /**
+   * The same spawn on a libuv thread-pool thread: the event loop is not blocked while the kernel
+   * starts the child (posix_spawn returns only after its exec). `onSpawn` comes from the loop with
+   * the child, or with the error `spawn` would throw; the spec's fds must stay open until then.
+   * A spec that is not valid throws at once, as with `spawn`.
+   */
+  spawnAsync(
+    spec: EngineSpawnSpec,
+    onSpawn: (error: NodeJS.ErrnoException | null, child: EngineChild | undefined) => void,
+    onExit: (exit: EngineExit) => void
+  ): void
 }
 
 /** Where the build step puts the addon (the same from src/ and dist/). */

@@ -17,6 +17,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import type * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
+import { isMainThread } from "node:worker_threads"
 import { remainingGroupMembers } from "./group.js"
 import type { Engine } from "./engine.js"
 import * as Helper from "./helper.js"
@@ -333,11 +334,28 @@ export interface StageLinks {
   readonly stderr?: Joint
 }
 
+/**
+ * The parent's environment now (env policies are applied at run time). Reading `process.env` whole
+ * costs a getenv per variable; on the main thread the engine reads the same environment at once.
+ */
+const parentEnvironment = (engine: Engine | null): Readonly<Record<string, string | undefined>> => {
+  if (engine === null || !isMainThread) return process.env
+  const env: Record<string, string> = Object.create(null)
+  for (const entry of engine.environ()) {
+    const at = entry.indexOf("=")
+    const name = entry.slice(0, at)
+    // getenv takes a name's first entry.
+    if (at > 0 && env[name] === undefined) env[name] = entry.slice(at + 1)
+  }
+  return env
+}
+
 const prepare = (
   command: Command.Command,
   path: string,
   line: string,
   helper: string | null,
+  engine: Engine | null,
   links: StageLinks
 ): Effect.Effect<Prepared, CommandError.SpawnError> =>
   Effect.gen(function*() {
@@ -448,7 +466,7 @@ const prepare = (
       }
       for (let fd = 0; fd < stdio.length; fd++) stdio[fd] ??= { _tag: "Ignore" }
       const env: Record<string, string> = {}
-      for (const [name, value] of Object.entries(Command.resolveEnv(command, process.env))) {
+      for (const [name, value] of Object.entries(Command.resolveEnv(command, parentEnvironment(engine)))) {
         env[name] = Command.wordValue(value)
       }
       const argv = [command.program, ...command.args.map(Command.wordValue)]
@@ -515,7 +533,7 @@ const spawnStage = (
 
     /** The helper's report: "" once the target was exec'd, else `<stage> <errno>`. */
     const helperReport = yield* Deferred.make<string>()
-    const spawned = Effect.flatMap(prepare(command, path, line, options.helper, links), (prepared) =>
+    const spawned = Effect.flatMap(prepare(command, path, line, options.helper, options.engine, links), (prepared) =>
       Effect.async<{ child: Spawn.Child; prepared: Prepared }, CommandError.SpawnError>((resume) => {
         Spawn.spawn(options.engine, prepared.spec, (result) => {
           closeAll(prepared.closeAfterSpawn)

@@ -9,7 +9,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
-import type { Engine } from "./engine.js"
+import type { Engine, EngineChild } from "./engine.js"
 import { StdioClosed, StdioDevNull } from "./engine.js"
 
 /** What the child gets at one fd number. */
@@ -166,37 +166,42 @@ const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child |
     return callback(error as NodeJS.ErrnoException)
   }
   const notifier = exitNotifier()
-  let child: ReturnType<Engine["spawn"]>
+  const failed = (error: NodeJS.ErrnoException) => {
+    release()
+    for (const fd of parentEnds) if (fd !== null && fd !== undefined) closeQuietly(fd)
+    callback(error)
+  }
+  const started = (child: EngineChild) => {
+    release()
+    const pipes = parentEnds.map((fd, i) => {
+      if (fd === null || fd === undefined) return null
+      const source = spec.stdio[i] as { readonly toChild: boolean }
+      return new Net.Socket({ fd, readable: !source.toChild, writable: source.toChild })
+    })
+    callback({
+      pid: child.pid,
+      pipes,
+      onExit: notifier.onExit,
+      exited: notifier.exited,
+      unref: () => {
+        child.unref()
+        for (const pipe of pipes) (pipe as Net.Socket | null)?.unref()
+      }
+    })
+  }
   try {
-    child = engine.spawn({
+    // Off the event loop: posix_spawn blocks its thread until the child's exec.
+    engine.spawnAsync({
       path: spec.path,
       argv: spec.argv,
       envp: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
       cwd: spec.cwd ?? null,
       stdio,
       newGroup: spec.newGroup
-    }, (exit) => notifier.done(exit))
+    }, (error, child) => (error !== null ? failed(error) : started(child!)), (exit) => notifier.done(exit))
   } catch (error) {
-    release()
-    for (const fd of parentEnds) if (fd !== null && fd !== undefined) closeQuietly(fd)
-    return callback(error as NodeJS.ErrnoException)
+    failed(error as NodeJS.ErrnoException)
   }
-  release()
-  const pipes = parentEnds.map((fd, i) => {
-    if (fd === null || fd === undefined) return null
-    const source = spec.stdio[i] as { readonly toChild: boolean }
-    return new Net.Socket({ fd, readable: !source.toChild, writable: source.toChild })
-  })
-  callback({
-    pid: child.pid,
-    pipes,
-    onExit: notifier.onExit,
-    exited: notifier.exited,
-    unref: () => {
-      child.unref()
-      for (const pipe of pipes) (pipe as Net.Socket | null)?.unref()
-    }
-  })
 }
 
 /**
