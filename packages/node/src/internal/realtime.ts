@@ -17,4 +17,7 @@ export const sleep = (duration: Duration.DurationInput): Effect.Effect<void> =>
 export const timeoutOption = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   duration: Duration.DurationInput
-): Effect.Effect<Option.Option<A>, E, R> => Effect.raceFirst(Effect.asSome(effect), Effect.as(sleep(duration), Option.none()))
+): Effect.Effect<Option.Option<A>, E, R> =>
+  // The timer interruptible even in an uninterruptible region (an abort): when `effect` wins, it
+  // must not keep the race waiting for the whole duration.
+  Effect.raceFirst(Effect.asSome(effect), Effect.as(Effect.interruptible(sleep(duration)), Option.none()))
