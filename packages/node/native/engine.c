@@ -30,6 +30,7 @@
  *   onExit({ code, signal, coreDumped }) is called once, after the child was reaped, in the async
  *   context of the spawn call (napi_make_callback). code: number | null; signal: "SIGTERM"... | null
  *   (both null only if something else in the process reaped the child first).
+ *   makeSocketPair() -> [fd, fd]           socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC); JS owns both
  *   environ() -> ["NAME=VALUE", ...]      the process's environment (C environ: on the main thread, what
  *                                          process.env reads and writes; a worker's process.env is a copy)
  *   abi: the version of this API (bumped on incompatible changes; the loader checks it).
@@ -67,6 +68,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -926,6 +928,29 @@ fail:
     return NULL;
 }
 
+/* socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): [ours, theirs]. Used for a child's stdin: a
+ * pipe wakes its writer whenever the reader frees any room (a writer feeding `wc` then writes
+ * 16 KiB at a time), a socket only once half of its buffer is free. */
+static napi_value js_make_socket_pair(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+        throw_errno(env, errno, "socketpair", NULL);
+        return NULL;
+    }
+    napi_value result, a, b;
+    if (napi_create_array_with_length(env, 2, &result) != napi_ok || napi_create_int32(env, fds[0], &a) != napi_ok
+        || napi_create_int32(env, fds[1], &b) != napi_ok || napi_set_element(env, result, 0, a) != napi_ok
+        || napi_set_element(env, result, 1, b) != napi_ok) {
+        close(fds[0]);
+        close(fds[1]);
+        check(env, napi_generic_failure);
+        return NULL;
+    }
+    return result;
+}
+
 /* The process's environment (what Node's process.env reads and writes on the main thread) as
  * "NAME=VALUE" strings: one call instead of a getenv per variable. */
 extern char **environ;
@@ -1121,6 +1146,8 @@ NAPI_MODULE_INIT()
     CHECK(napi_set_named_property(env, exports, "spawn", fn));
     CHECK(napi_create_function(env, "spawnAsync", NAPI_AUTO_LENGTH, js_spawn_async, e, &fn));
     CHECK(napi_set_named_property(env, exports, "spawnAsync", fn));
+    CHECK(napi_create_function(env, "makeSocketPair", NAPI_AUTO_LENGTH, js_make_socket_pair, e, &fn));
+    CHECK(napi_set_named_property(env, exports, "makeSocketPair", fn));
     CHECK(napi_create_function(env, "environ", NAPI_AUTO_LENGTH, js_environ, e, &fn));
     CHECK(napi_set_named_property(env, exports, "environ", fn));
     CHECK(napi_create_function(env, "makePipe", NAPI_AUTO_LENGTH, js_make_pipe, e, &fn));

@@ -173,6 +173,21 @@ describe.skipIf(notBuilt !== undefined)("native engine", () => {
     expect(e.abi).toBe(ENGINE_ABI)
   })
 
+  it("makeSocketPair(): two connected fds, close-on-exec (a child sees neither unless given it)", async () => {
+    const [ours, theirs] = engine().makeSocketPair()
+    const { exit } = start("/bin/sh", ["-c", "cat; ls /proc/self/fd"], { stdio: [theirs, StdioDevNull, StdioDevNull] })
+    Fs.closeSync(theirs)
+    const socket = new Net.Socket({ fd: ours, readable: false, writable: true })
+    socket.end("through the socket\n")
+    expect(await exit).toEqual(exited(0))
+    const [read, write] = engine().makePipe()
+    const listing = start("/bin/sh", ["-c", "ls /proc/self/fd"], { stdio: [StdioDevNull, write, StdioDevNull] })
+    Fs.closeSync(write)
+    const fds = (await readAll(read)).toString().trim().split("\n").map(Number)
+    expect(await listing.exit).toEqual(exited(0))
+    expect(fds.filter((fd) => fd > 3)).toEqual([])
+  })
+
   it("environ() is process.env on the main thread, writes and deletes included", () => {
     const name = `EC_ENVIRON_${marker()}`
     process.env[name] = "a value = with signs"

@@ -59,6 +59,10 @@ const tailBuffer = (tail: number) => {
 /** The largest capture buffer reserved up front (address space only: pages are used as bytes arrive). */
 const largestReservation = 2 ** 32
 
+/** A capture buffer grows by what it holds, at least `minimumGrowth` and at most `growthStep` bytes. */
+const minimumGrowth = 64 * 1024
+const growthStep = 16 * 1024 * 1024
+
 /**
  * A capture buffer that grows in place: a resizable ArrayBuffer reserves address space for the
  * limit and uses memory only for the bytes written, so capturing N bytes costs about N bytes of
@@ -81,7 +85,12 @@ const captureBuffer = (limit: number) => {
       const room = Math.min(bytes.length, limit - size)
       const kept = room === bytes.length ? bytes : bytes.subarray(0, room)
       if (buffer !== undefined && size + room <= buffer.maxByteLength) {
-        buffer.resize(size + room)
+        // Grown ahead (by what it holds, up to `growthStep`), not per chunk: one resize per
+        // chunk was a page-table change per 64 KiB read. `bytes` gives the rest back.
+        if (size + room > buffer.byteLength) {
+          const ahead = Math.min(Math.max(size, minimumGrowth), growthStep)
+          buffer.resize(Math.min(buffer.maxByteLength, size + room + ahead))
+        }
         new Uint8Array(buffer, size, room).set(kept)
       } else {
         if (buffer !== undefined) {
@@ -93,7 +102,11 @@ const captureBuffer = (limit: number) => {
       size += room
       return room === bytes.length
     },
-    bytes: (): Uint8Array => (buffer !== undefined ? new Uint8Array(buffer, 0, size) : concat(chunks, size))
+    bytes: (): Uint8Array => {
+      if (buffer === undefined) return concat(chunks, size)
+      if (buffer.byteLength > size) buffer.resize(size)
+      return new Uint8Array(buffer, 0, size)
+    }
   }
 }
 

@@ -64,6 +64,8 @@ export interface Engine {
    * writer and a Node reader meet less often.
    */
   makePipe(capacity?: number): [number, number]
+  /** socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): two connected fds, both owned by the caller. */
+  makeSocketPair(): [number, number]
   /**
    * The process's environment as "NAME=VALUE" strings, read from C's `environ` in one call. On the
    * main thread that is what `process.env` reads and writes (reading `process.env` whole costs a

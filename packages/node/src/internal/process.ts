@@ -60,12 +60,20 @@ const toStatus = (info: Spawn.ExitInfo): ExitStatus.ExitStatus =>
     ? ExitStatus.exited(info.code)
     : ExitStatus.signaled((info.signal ?? "SIGKILL") as Signal, info.coreDumped)
 
+/** A 'readable' listener that only keeps Node from discarding a pipe's bytes (see spawnStage). */
+const keepBuffered = () => {}
+
+/** How many bytes a stream's reader buffers ahead of its consumer before it stops reading the pipe. */
+const readAhead = 1 << 20
+
 /**
- * Reads a pipe, as a stream (paused mode, one pull at a time) or collected (every chunk handed to
- * a callback as it comes). Once the child exited, reads wait for more bytes at most `drainDelay`
- * in total (bytes already available are always read): a grandchild that holds the pipe and
- * writes now and then cannot keep the reader waiting past the delay, while the child's own
- * output, all in the kernel by then, is never waited for long.
+ * Reads a pipe, as a stream or collected (every chunk handed to a callback as it comes). The pipe
+ * stays paused (its bytes in the kernel, a writer blocked on a full pipe) until the first pull or
+ * the collect; then it flows. A stream pull takes everything queued as one chunk, woken once per
+ * event-loop turn (libuv reads many 64 KiB chunks per turn), and the queue stops the pipe past
+ * `readAhead` bytes. Once the child exited, a reader waits for more bytes at most `drainDelay` in
+ * total: a grandchild that holds the pipe and writes now and then cannot keep it waiting past the
+ * delay, while the child's own output, all in the kernel by then, is never waited for long.
  */
 const pipeReader = (
   pipe: Readable,
@@ -77,13 +85,13 @@ const pipeReader = (
   let error: Error | undefined
   // Node may have read the EOF already (its flushStdio at the child's exit), before we listened.
   let done = pipe.readableEnded || pipe.destroyed
+  /** The waiting consumer's re-check, called on news: bytes, the end, an error, the child's exit. */
   let waiting: (() => void) | undefined
   const wake = () => {
     const retry = waiting
     waiting = undefined
     retry?.()
   }
-  pipe.on("readable", wake)
   pipe.once("end", () => {
     done = true
     wake()
@@ -98,69 +106,117 @@ const pipeReader = (
     wake()
   })
   child.onExit(wake)
+  const failure = () => new CommandError.IoError({ stream: name, command: line, cause: error })
+
   /** What is left of `drainDelay` for waiting after the child exited. */
   let idleBudget = Duration.toMillis(drainDelay)
-  /**
-   * Hands what the pipe holds to `take` while it returns true, waiting for more until the end of
-   * the output; then calls `end` (with the failure, if any). Returns a canceller.
-   */
-  const read = (take: (bytes: Buffer) => boolean, end: (failure: CommandError.IoError | undefined) => void) => {
-    let timer: ReturnType<typeof setTimeout> | undefined
-    let waitedSince = 0
-    const stopTimer = () => {
-      if (timer === undefined) return
-      clearTimeout(timer)
-      timer = undefined
-      idleBudget -= Date.now() - waitedSince
-    }
-    const attempt = () => {
-      stopTimer()
-      if (error !== undefined) return end(new CommandError.IoError({ stream: name, command: line, cause: error }))
-      for (let bytes = pipe.read() as Buffer | null; bytes !== null; bytes = pipe.read() as Buffer | null) {
-        if (!take(bytes)) return
-      }
-      if (done) return end(undefined)
-      waiting = attempt
-      if (child.exited()) {
-        waitedSince = Date.now()
-        timer = setTimeout(() => {
-          // A stalled event loop fires the timer before it polls the pipe: give the poll phase
-          // one turn (setImmediate runs after it) to deliver bytes already written. Still idle
-          // then: only a grandchild can hold the pipe, stop waiting for it.
-          setImmediate(() => {
-            if (waiting !== attempt) return
-            done = true
-            pipe.destroy()
-            wake()
-          })
-        }, Math.max(0, idleBudget))
-      }
-    }
-    attempt()
-    return () => {
-      waiting = undefined
-      stopTimer()
+  let idleTimer: ReturnType<typeof setTimeout> | undefined
+  let idleSince = 0
+  const stopIdle = () => {
+    if (idleTimer === undefined) return
+    clearTimeout(idleTimer)
+    idleTimer = undefined
+    idleBudget -= Date.now() - idleSince
+  }
+  /** The consumer waits and nothing is queued: after the child's exit, that wait is bounded. */
+  const idle = () => {
+    if (idleTimer !== undefined || done || !child.exited()) return
+    idleSince = Date.now()
+    const timer = setTimeout(() => {
+      // A stalled event loop fires the timer before it polls the pipe: give the poll phase one
+      // turn (setImmediate runs after it) to deliver bytes already written. Still idle then:
+      // only a grandchild can hold the pipe, stop waiting for it.
+      setImmediate(() => {
+        if (idleTimer !== timer) return
+        idleTimer = undefined
+        done = true
+        pipe.destroy()
+        wake()
+      })
+    }, Math.max(0, idleBudget))
+    idleTimer = timer
+  }
+
+  /** Lets the pipe flow into `onData`: first what Node buffered while it was paused. */
+  let flowing = false
+  const flow = (onData: (bytes: Buffer) => void) => {
+    flowing = true
+    const buffered = pipe.read() as Buffer | null
+    pipe.off("readable", keepBuffered)
+    pipe.on("data", onData)
+    // Before the buffered bytes: their consumer may pause the pipe again (resume flows only later).
+    pipe.resume()
+    if (buffered !== null) onData(buffered)
+  }
+
+  let queue: Array<Uint8Array> = []
+  let queued = 0
+  let wakeScheduled = false
+  const wakeLater = () => {
+    wakeScheduled = false
+    wake()
+  }
+  const enqueue = (bytes: Buffer) => {
+    stopIdle()
+    queue.push(bytes)
+    queued += bytes.length
+    if (queued >= readAhead) pipe.pause()
+    if (waiting !== undefined && !wakeScheduled) {
+      wakeScheduled = true
+      setImmediate(wakeLater)
     }
   }
   const stream: Stream.Stream<Uint8Array, CommandError.IoError> = Stream.repeatEffectChunkOption(
     Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<CommandError.IoError>>((resume) => {
-      const cancel = read((bytes) => {
-        resume(Effect.succeed(Chunk.of(bytes)))
-        return false
-      }, (failure) => resume(Effect.fail(Option.fromNullable(failure))))
-      return Effect.sync(cancel)
+      const attempt = () => {
+        if (!flowing) flow(enqueue)
+        if (queue.length > 0) {
+          const chunk = Chunk.unsafeFromArray(queue)
+          if (queued >= readAhead) pipe.resume()
+          queue = []
+          queued = 0
+          return resume(Effect.succeed(chunk))
+        }
+        if (error !== undefined) return resume(Effect.fail(Option.some(failure())))
+        if (done) return resume(Effect.fail(Option.none()))
+        waiting = attempt
+        idle()
+      }
+      attempt()
+      return Effect.sync(() => {
+        waiting = undefined
+        stopIdle()
+      })
     })
   )
+
   /** Reads until `onBytes` says stop or the output ends, without a stream or a fiber. */
   const collect = (onBytes: (bytes: Uint8Array) => boolean) =>
     Effect.sync(() => {
       let outcome: Effect.Effect<void, CommandError.IoError> | undefined
       let resumeWaiter: ((outcome: Effect.Effect<void, CommandError.IoError>) => void) | undefined
-      const settle = (failure: CommandError.IoError | undefined) => {
-        outcome = failure === undefined ? Effect.void : Effect.fail(failure)
-        resumeWaiter?.(outcome)
+      const settle = (result: Effect.Effect<void, CommandError.IoError>) => {
+        waiting = undefined
+        stopIdle()
+        pipe.off("data", take)
+        outcome = result
+        resumeWaiter?.(result)
       }
-      read((bytes) => onBytes(bytes) || (settle(undefined), false), settle)
+      const check = () => {
+        if (outcome !== undefined) return
+        if (error !== undefined) return settle(Effect.fail(failure()))
+        if (done) return settle(Effect.void)
+        waiting = check
+        idle()
+      }
+      const take = (bytes: Buffer) => {
+        stopIdle()
+        if (onBytes(bytes)) return check()
+        pipe.pause()
+        settle(Effect.void)
+      }
+      flow(take)
+      check()
       return Effect.async<void, CommandError.IoError>((resume) => {
         if (outcome !== undefined) return resume(outcome)
         resumeWaiter = resume
@@ -213,8 +269,6 @@ const writable = (pipe: Writable, name: string, line: string): Sink.Sink<void, U
     Sink.ensuring(Effect.sync(() => pipe.end()))
   )
 }
-
-const keepBuffered = () => {}
 
 /** Collects a pipe's bytes as text until EOF. */
 const readAll = (pipe: Readable, done: (text: string) => void): void => {

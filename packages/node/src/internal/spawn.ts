@@ -152,11 +152,14 @@ const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child |
         case "Socket":
           return socketFd(source.socket)
         case "Pipe": {
-          // A larger kernel buffer lets a fast writer and a Node reader meet less often.
-          const [read, write] = engine.makePipe(source.toChild ? undefined : 1 << 20)
-          childEnds.push(source.toChild ? read : write)
-          parentEnds[fd] = source.toChild ? write : read
-          return source.toChild ? read : write
+          // Into the child, a socket pair: a pipe wakes its writer whenever the reader frees any
+          // room (feeding `wc -c`, 16 KiB writes), a socket once half its buffer is free. Out of
+          // the child, a pipe with a larger kernel buffer: a fast writer and a Node reader meet
+          // less often.
+          const [ours, theirs] = source.toChild ? engine.makeSocketPair() : engine.makePipe(1 << 20)
+          childEnds.push(theirs!)
+          parentEnds[fd] = ours!
+          return theirs!
         }
       }
     })
