@@ -1,6 +1,6 @@
 import { Command, CommandExecutor, DryRunExecutor, ExitStatus } from "@effect-command/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Clock, Deferred, Effect, Either, Fiber, Option, Redacted, Ref, Sink, Stream, TestClock } from "effect"
+import { Chunk, Clock, Deferred, Effect, Either, Fiber, Logger, LogLevel, Option, Redacted, Ref, Sink, Stream, TestClock } from "effect"
 import { decode, encode } from "./support.js"
 
 const cmd = Command.make("/bin/tool", "--flag", Redacted.make("hidden"))
@@ -124,11 +124,22 @@ describe("run", () => {
 
   it.effect("leaves a daemon's unspecified outputs at /dev/null instead of capturing them", () =>
     Effect.gen(function*() {
-      yield* Command.run(cmd)
-      yield* Command.run(cmd.pipe(Command.daemonize({ pidFile: "/run/tool.pid" })))
+      yield* Command.run(cmd).pipe(Logger.withMinimumLogLevel(LogLevel.Debug))
+      yield* Command.run(cmd.pipe(Command.daemonize({ pidFile: "/run/tool.pid" }))).pipe(Logger.withMinimumLogLevel(LogLevel.Debug))
       const [plain, daemon] = yield* DryRunExecutor.recorded
       expect([plain?.command.stdout, plain?.command.stderr]).toEqual([{ _tag: "Pipe" }, { _tag: "Pipe" }])
       expect([daemon?.command.stdout, daemon?.command.stderr]).toEqual([{ _tag: "Null" }, { _tag: "Null" }])
+    }).pipe(Effect.provide(DryRunExecutor.layer())))
+
+  it.effect("reads an unspecified stdout only for the debug log (or when stderr joins it); stderr always, for errors", () =>
+    Effect.gen(function*() {
+      yield* Command.run(cmd)
+      yield* Command.run(cmd.pipe(Command.stderr("stdout")))
+      yield* Command.run(cmd).pipe(Logger.withMinimumLogLevel(LogLevel.Debug))
+      const [quiet, joined, debug] = yield* DryRunExecutor.recorded
+      expect([quiet?.command.stdout, quiet?.command.stderr]).toEqual([{ _tag: "Null" }, { _tag: "Pipe" }])
+      expect([joined?.command.stdout, joined?.command.stderr]).toEqual([{ _tag: "Pipe" }, { _tag: "ToStdout" }])
+      expect([debug?.command.stdout, debug?.command.stderr]).toEqual([{ _tag: "Pipe" }, { _tag: "Pipe" }])
     }).pipe(Effect.provide(DryRunExecutor.layer())))
 })
 

@@ -228,10 +228,15 @@ const scrubbed = (command: Command.Command, bytes: Uint8Array, limit: number): s
   return text
 }
 
+/** Whether debug lines are logged at all (the minimum log level lets them through). */
+const debugEnabled: Effect.Effect<boolean> = Effect.map(
+  FiberRef.get(FiberRef.currentMinimumLogLevel),
+  (minimum) => !LogLevel.greaterThan(minimum, LogLevel.Debug)
+)
+
 /** A debug line whose text (decoding and scrubbing output) is only built when debug logs are on. */
 const logDebugLazily = (message: () => string): Effect.Effect<void> =>
-  Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (minimum) =>
-    LogLevel.greaterThan(minimum, LogLevel.Debug) ? Effect.void : Effect.logDebug(message()))
+  Effect.flatMap(debugEnabled, (on) => (on ? Effect.logDebug(message()) : Effect.void))
 
 const spanName = (command: Command.Command): string =>
   stagesOf(command).map((stage) => stage.program.slice(stage.program.lastIndexOf("/") + 1)).join(" | ")
@@ -246,7 +251,10 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
       const captureUnspecified = options?.captureUnspecified === true && !valid.setup.daemonize
       // A pipeline's input is its first stage's; its outputs are its last stage's (this command).
       const [stdin, input] = planInput(valid, firstStage(valid).stdin)
-      const [stdout, outPlan] = planOutput(valid.stdout, captureUnspecified)
+      // An unspecified stdout's tail only shows in the "Result" debug line (and in an error's
+      // stderr tail when stderr joins it): not read, not even piped, when nobody would see it.
+      const stdoutTail = valid.stderr?._tag === "ToStdout" || (yield* debugEnabled)
+      const [stdout, outPlan] = planOutput(valid.stdout, captureUnspecified && stdoutTail)
       const [stderr, errPlan] = valid.stderr?._tag === "ToStdout"
         ? [valid.stderr, { _tag: "None" } as const]
         : planOutput(valid.stderr, captureUnspecified)
