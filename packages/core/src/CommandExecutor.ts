@@ -40,7 +40,8 @@ export interface SpawnedProcess {
    * reading `stdout` or `stderr` at once and hands every chunk to `onBytes`, until it returns
    * false (the rest is not read) or the output ends; the effect it returns waits for that. The
    * run helpers capture outputs with it when it is there, with the stream otherwise. An output is
-   * read either this way or through its stream, once.
+   * read either this way or through its stream, once. The bytes are lent: valid only during the
+   * call (the executor may reuse its read buffer), so `onBytes` copies what it keeps.
    *
    * @since 0.1.0
    */

@@ -44,8 +44,10 @@ const tailBuffer = (tail: number) => {
   let size = 0
   return {
     push: (bytes: Uint8Array): boolean => {
-      chunks.push(bytes)
-      size += bytes.length
+      // A copy of what can be kept: the bytes are only lent (see SpawnedProcess.collect).
+      const kept = new Uint8Array(bytes.subarray(Math.max(0, bytes.length - tail)))
+      chunks.push(kept)
+      size += kept.length
       while (chunks.length > 1 && size - chunks[0]!.length >= tail) size -= chunks.shift()!.length
       return true
     },
@@ -97,7 +99,7 @@ const captureBuffer = (limit: number) => {
           chunks.push(new Uint8Array(buffer, 0, size).slice())
           buffer = undefined
         }
-        chunks.push(kept)
+        chunks.push(new Uint8Array(kept)) // a copy: the bytes are only lent
       }
       size += room
       return room === bytes.length

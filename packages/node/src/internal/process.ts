@@ -137,16 +137,22 @@ const pipeReader = (
     idleTimer = timer
   }
 
-  /** Lets the pipe flow into `onData`: first what Node buffered while it was paused. */
+  /**
+   * Lets the pipe flow into `onData`, which returns false to stop the flow (until `resume()`). A
+   * native engine pipe hands over views of a shared buffer, valid only during the call (`copy`
+   * makes them the consumer's own); any other pipe, 'data' Buffers, first what Node buffered while
+   * it was paused.
+   */
   let flowing = false
-  const flow = (onData: (bytes: Buffer) => void) => {
+  const flow = (onData: (bytes: Uint8Array) => boolean, copy: boolean) => {
     flowing = true
+    if (Spawn.readInto(pipe, copy ? (view) => onData(view.slice()) : onData)) return
     const buffered = pipe.read() as Buffer | null
     pipe.off("readable", keepBuffered)
-    pipe.on("data", onData)
+    pipe.on("data", (bytes: Buffer) => void (onData(bytes) || pipe.pause()))
     // Before the buffered bytes: their consumer may pause the pipe again (resume flows only later).
     pipe.resume()
-    if (buffered !== null) onData(buffered)
+    if (buffered !== null && !onData(buffered)) pipe.pause()
   }
 
   let queue: Array<Uint8Array> = []
@@ -156,20 +162,21 @@ const pipeReader = (
     wakeScheduled = false
     wake()
   }
-  const enqueue = (bytes: Buffer) => {
+  /** Queues bytes for the next pull; false (stop reading) once `readAhead` bytes wait. */
+  const enqueue = (bytes: Uint8Array): boolean => {
     stopIdle()
     queue.push(bytes)
     queued += bytes.length
-    if (queued >= readAhead) pipe.pause()
     if (waiting !== undefined && !wakeScheduled) {
       wakeScheduled = true
       setImmediate(wakeLater)
     }
+    return queued < readAhead
   }
   const stream: Stream.Stream<Uint8Array, CommandError.IoError> = Stream.repeatEffectChunkOption(
     Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<CommandError.IoError>>((resume) => {
       const attempt = () => {
-        if (!flowing) flow(enqueue)
+        if (!flowing) flow(enqueue, true)
         if (queue.length > 0) {
           const chunk = Chunk.unsafeFromArray(queue)
           if (queued >= readAhead) pipe.resume()
@@ -198,7 +205,6 @@ const pipeReader = (
       const settle = (result: Effect.Effect<void, CommandError.IoError>) => {
         waiting = undefined
         stopIdle()
-        pipe.off("data", take)
         outcome = result
         resumeWaiter?.(result)
       }
@@ -209,13 +215,17 @@ const pipeReader = (
         waiting = check
         idle()
       }
-      const take = (bytes: Buffer) => {
+      const take = (bytes: Uint8Array): boolean => {
+        if (outcome !== undefined) return false
         stopIdle()
-        if (onBytes(bytes)) return check()
-        pipe.pause()
+        if (onBytes(bytes)) {
+          check()
+          return true
+        }
         settle(Effect.void)
+        return false
       }
-      flow(take)
+      flow(take, false)
       check()
       return Effect.async<void, CommandError.IoError>((resume) => {
         if (outcome !== undefined) return resume(outcome)
@@ -273,10 +283,21 @@ const writable = (pipe: Writable, name: string, line: string): Sink.Sink<void, U
 /** Collects a pipe's bytes as text until EOF. */
 const readAll = (pipe: Readable, done: (text: string) => void): void => {
   let text = ""
-  pipe.setEncoding("latin1")
-  pipe.on("data", (chunk: string) => (text += chunk))
+  listen(pipe, (chunk) => (text += chunk.toString("latin1")))
   pipe.on("error", () => {})
   pipe.once("close", () => done(text))
+}
+
+/** Hands every chunk of a pipe to `onData` (its own copy), whichever way the pipe is read; returns a canceller. */
+const listen = (pipe: Readable, onData: (bytes: Buffer) => void): (() => void) => {
+  let active = true
+  const forward = (view: Uint8Array) => {
+    if (active) onData(Buffer.from(view))
+    return active
+  }
+  if (Spawn.readInto(pipe, forward)) return () => void (active = false)
+  pipe.on("data", onData)
+  return () => void pipe.off("data", onData)
 }
 
 /**
@@ -292,18 +313,18 @@ const handshakeOf = (
 ) => {
   release.on("error", () => {})
   const readyByte = Effect.async<string>((resume) => {
-    const onData = (chunk: Buffer) => finish(chunk.toString("latin1", 0, 1))
     const onEnd = () => finish("")
+    let unlisten = () => {}
     const finish = (byte: string) => {
-      ready.off("data", onData)
+      unlisten()
       ready.off("close", onEnd)
       resume(Effect.succeed(byte))
     }
-    ready.on("data", onData)
+    unlisten = listen(ready, (chunk) => finish(chunk.toString("latin1", 0, 1)))
     ready.once("close", onEnd)
     ready.on("error", () => {})
     return Effect.sync(() => {
-      ready.off("data", onData)
+      unlisten()
       ready.off("close", onEnd)
     })
   })
@@ -599,7 +620,10 @@ const spawnStage = (
           result.onExit((info) => Deferred.unsafeDone(exit, Exit.succeed(toStatus(info))))
           // Node discards the output of an exited child whose pipes nobody listens to yet
           // (flushStdio); a 'readable' listener keeps it buffered until we read.
-          for (const fd of [1, 2]) (result.pipes[fd] as Readable | null)?.on("readable", keepBuffered)
+          for (const fd of [1, 2]) {
+            const pipe = result.pipes[fd] as Readable | null
+            if (pipe !== null && pipe !== undefined && !Spawn.readsInto(pipe)) pipe.on("readable", keepBuffered)
+          }
           if (prepared.helperFds !== undefined) {
             readAll(result.pipes[prepared.helperFds.status] as Readable, (text) =>
               Deferred.unsafeDone(helperReport, Exit.succeed(text)))

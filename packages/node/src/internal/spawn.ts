@@ -129,6 +129,48 @@ const closeQuietly = (fd: number) => {
   }
 }
 
+/**
+ * The native engine's output pipes are read into one buffer that every such pipe of this thread
+ * shares (libuv reads one socket at a time and hands the bytes over synchronously): no Buffer is
+ * allocated per read. Whoever reads the pipe installs where the bytes go (`readInto`); until then
+ * it is not read at all, so its bytes stay in the kernel.
+ */
+const sharedReadBuffer = Buffer.allocUnsafe(256 * 1024)
+const sinks = new WeakMap<Readable, { take: ((bytes: Uint8Array) => boolean) | undefined }>()
+
+const userBufferReader = (fd: number): Net.Socket => {
+  const slot: { take: ((bytes: Uint8Array) => boolean) | undefined } = { take: undefined }
+  const socket = new Net.Socket({
+    fd,
+    readable: true,
+    writable: false,
+    pauseOnCreate: true,
+    onread: {
+      buffer: sharedReadBuffer,
+      // false stops reading until `resume()`.
+      // A plain Uint8Array view (a Buffer's slice() would not copy).
+      callback: (n: number, buffer: Uint8Array) => slot.take?.(new Uint8Array(buffer.buffer, buffer.byteOffset, n)) ?? false
+    }
+  } as Net.SocketConstructorOpts)
+  sinks.set(socket, slot)
+  return socket
+}
+
+/**
+ * Starts reading a pipe of the native engine into `take` (bytes valid only during the call; false
+ * stops reading until `resume()`). Returns false for any other pipe: read it with 'data' events.
+ */
+export const readInto = (pipe: Readable, take: (bytes: Uint8Array) => boolean): boolean => {
+  const slot = sinks.get(pipe)
+  if (slot === undefined) return false
+  slot.take = take
+  pipe.resume()
+  return true
+}
+
+/** Whether a pipe is read by `readInto` only (no 'readable'/'data' events, no `read()`). */
+export const readsInto = (pipe: Readable): boolean => sinks.has(pipe)
+
 /** The fd under a Node socket (a socket pair end made for a child). */
 const socketFd = (socket: Net.Socket): number => (socket as unknown as { _handle: { fd: number } })._handle.fd
 
@@ -179,7 +221,9 @@ const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child |
     const pipes = parentEnds.map((fd, i) => {
       if (fd === null || fd === undefined) return null
       const source = spec.stdio[i] as { readonly toChild: boolean }
-      return new Net.Socket({ fd, readable: !source.toChild, writable: source.toChild })
+      return source.toChild
+        ? new Net.Socket({ fd, readable: false, writable: true })
+        : userBufferReader(fd)
     })
     callback({
       pid: child.pid,
