@@ -60,9 +60,6 @@ const toStatus = (info: Spawn.ExitInfo): ExitStatus.ExitStatus =>
     ? ExitStatus.exited(info.code)
     : ExitStatus.signaled((info.signal ?? "SIGKILL") as Signal, info.coreDumped)
 
-/** A 'readable' listener that only keeps Node from discarding a pipe's bytes (see spawnStage). */
-const keepBuffered = () => {}
-
 /** How many bytes a stream's reader buffers ahead of its consumer before it stops reading the pipe. */
 const readAhead = 1 << 20
 
@@ -137,22 +134,11 @@ const pipeReader = (
     idleTimer = timer
   }
 
-  /**
-   * Lets the pipe flow into `onData`, which returns false to stop the flow (until `resume()`). A
-   * native engine pipe hands over views of a shared buffer, valid only during the call (`copy`
-   * makes them the consumer's own); any other pipe, 'data' Buffers, first what Node buffered while
-   * it was paused.
-   */
+  /** Lets the pipe flow into `onData` (false stops it until `resume()`); `copy` makes lent bytes its own. */
   let flowing = false
   const flow = (onData: (bytes: Uint8Array) => boolean, copy: boolean) => {
     flowing = true
-    if (Spawn.readInto(pipe, copy ? (view) => onData(view.slice()) : onData)) return
-    const buffered = pipe.read() as Buffer | null
-    pipe.off("readable", keepBuffered)
-    pipe.on("data", (bytes: Buffer) => void (onData(bytes) || pipe.pause()))
-    // Before the buffered bytes: their consumer may pause the pipe again (resume flows only later).
-    pipe.resume()
-    if (buffered !== null && !onData(buffered)) pipe.pause()
+    Spawn.readInto(pipe, copy ? (bytes, lent) => onData(lent ? bytes.slice() : bytes) : onData)
   }
 
   let queue: Array<Uint8Array> = []
@@ -291,13 +277,11 @@ const readAll = (pipe: Readable, done: (text: string) => void): void => {
 /** Hands every chunk of a pipe to `onData` (its own copy), whichever way the pipe is read; returns a canceller. */
 const listen = (pipe: Readable, onData: (bytes: Buffer) => void): (() => void) => {
   let active = true
-  const forward = (view: Uint8Array) => {
-    if (active) onData(Buffer.from(view))
+  Spawn.readInto(pipe, (bytes, lent) => {
+    if (active) onData(lent ? Buffer.from(bytes) : (bytes as Buffer))
     return active
-  }
-  if (Spawn.readInto(pipe, forward)) return () => void (active = false)
-  pipe.on("data", onData)
-  return () => void pipe.off("data", onData)
+  })
+  return () => void (active = false)
 }
 
 /**
@@ -618,12 +602,6 @@ const spawnStage = (
             return resume(Effect.fail(fromErrno(result, line, command.cwd)))
           }
           result.onExit((info) => Deferred.unsafeDone(exit, Exit.succeed(toStatus(info))))
-          // Node discards the output of an exited child whose pipes nobody listens to yet
-          // (flushStdio); a 'readable' listener keeps it buffered until we read.
-          for (const fd of [1, 2]) {
-            const pipe = result.pipes[fd] as Readable | null
-            if (pipe !== null && pipe !== undefined && !Spawn.readsInto(pipe)) pipe.on("readable", keepBuffered)
-          }
           if (prepared.helperFds !== undefined) {
             readAll(result.pipes[prepared.helperFds.status] as Readable, (text) =>
               Deferred.unsafeDone(helperReport, Exit.succeed(text)))

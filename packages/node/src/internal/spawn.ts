@@ -82,6 +82,12 @@ const toNode = (source: StdioSource): ChildProcess.IOType | number | Net.Socket 
   }
 }
 
+/**
+ * A 'readable' listener that only keeps Node from discarding a child's output: at the child's
+ * exit, child_process reads and drops what is in pipes nobody listens to yet (flushStdio).
+ */
+const keepBuffered = () => {}
+
 const spawnChildProcess = (spec: SpawnSpec, callback: (result: Child | NodeJS.ErrnoException) => void): void => {
   let child: ChildProcess.ChildProcess
   try {
@@ -103,6 +109,7 @@ const spawnChildProcess = (spec: SpawnSpec, callback: (result: Child | NodeJS.Er
     child.off("error", onError)
     // Later errors (a failed kill) must not crash the process; they are reported where they happen.
     child.on("error", () => {})
+    for (const fd of [1, 2]) (child.stdio[fd] as Readable | null)?.on("readable", keepBuffered)
     callback({
       pid: child.pid!,
       pipes: child.stdio.map((s) => s ?? null),
@@ -147,8 +154,7 @@ const userBufferReader = (fd: number): Net.Socket => {
     pauseOnCreate: true,
     onread: {
       buffer: sharedReadBuffer,
-      // false stops reading until `resume()`.
-      // A plain Uint8Array view (a Buffer's slice() would not copy).
+      // A plain Uint8Array view (a Buffer's slice() would not copy); false stops reading until `resume()`.
       callback: (n: number, buffer: Uint8Array) => slot.take?.(new Uint8Array(buffer.buffer, buffer.byteOffset, n)) ?? false
     }
   } as Net.SocketConstructorOpts)
@@ -157,19 +163,25 @@ const userBufferReader = (fd: number): Net.Socket => {
 }
 
 /**
- * Starts reading a pipe of the native engine into `take` (bytes valid only during the call; false
- * stops reading until `resume()`). Returns false for any other pipe: read it with 'data' events.
+ * Starts reading a child's output into `take`, which returns false to stop reading (until
+ * `resume()`). `lent`: the bytes are a view of the shared read buffer, valid only during the call
+ * (native engine pipes); otherwise they are a Buffer of the caller's own ('data' events, first
+ * what Node buffered while the pipe was paused).
  */
-export const readInto = (pipe: Readable, take: (bytes: Uint8Array) => boolean): boolean => {
+export const readInto = (pipe: Readable, take: (bytes: Uint8Array, lent: boolean) => boolean): void => {
   const slot = sinks.get(pipe)
-  if (slot === undefined) return false
-  slot.take = take
+  if (slot !== undefined) {
+    slot.take = (view) => take(view, true)
+    pipe.resume()
+    return
+  }
+  const buffered = pipe.read() as Buffer | null
+  pipe.off("readable", keepBuffered)
+  pipe.on("data", (bytes: Buffer) => void (take(bytes, false) || pipe.pause()))
+  // Before the buffered bytes: their consumer may pause the pipe again (resume flows only later).
   pipe.resume()
-  return true
+  if (buffered !== null && !take(buffered, false)) pipe.pause()
 }
-
-/** Whether a pipe is read by `readInto` only (no 'readable'/'data' events, no `read()`). */
-export const readsInto = (pipe: Readable): boolean => sinks.has(pipe)
 
 /** The fd under a Node socket (a socket pair end made for a child). */
 const socketFd = (socket: Net.Socket): number => (socket as unknown as { _handle: { fd: number } })._handle.fd
