@@ -928,6 +928,21 @@ fail:
     return NULL;
 }
 
+/* [fds[0], fds[1]] as a JS array; on failure both fds are closed and an exception is pending. */
+static napi_value fd_pair(napi_env env, const int fds[2])
+{
+    napi_value result, a, b;
+    if (napi_create_array_with_length(env, 2, &result) != napi_ok || napi_create_int32(env, fds[0], &a) != napi_ok
+        || napi_create_int32(env, fds[1], &b) != napi_ok || napi_set_element(env, result, 0, a) != napi_ok
+        || napi_set_element(env, result, 1, b) != napi_ok) {
+        close(fds[0]);
+        close(fds[1]);
+        check(env, napi_generic_failure);
+        return NULL;
+    }
+    return result;
+}
+
 /* socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): [ours, theirs]. Used for a child's stdin: a
  * pipe wakes its writer whenever the reader frees any room (a writer feeding `wc` then writes
  * 16 KiB at a time), a socket only once half of its buffer is free. */
@@ -939,16 +954,7 @@ static napi_value js_make_socket_pair(napi_env env, napi_callback_info info)
         throw_errno(env, errno, "socketpair", NULL);
         return NULL;
     }
-    napi_value result, a, b;
-    if (napi_create_array_with_length(env, 2, &result) != napi_ok || napi_create_int32(env, fds[0], &a) != napi_ok
-        || napi_create_int32(env, fds[1], &b) != napi_ok || napi_set_element(env, result, 0, a) != napi_ok
-        || napi_set_element(env, result, 1, b) != napi_ok) {
-        close(fds[0]);
-        close(fds[1]);
-        check(env, napi_generic_failure);
-        return NULL;
-    }
-    return result;
+    return fd_pair(env, fds);
 }
 
 /* The process's environment (what Node's process.env reads and writes on the main thread) as
@@ -990,16 +996,7 @@ static napi_value js_make_pipe(napi_env env, napi_callback_info info)
     /* A bigger kernel buffer: fewer wakeups for the reader and the writer. Best effort (the
      * kernel caps it at /proc/sys/fs/pipe-max-size for unprivileged processes). */
     if (capacity > 0) fcntl(fds[1], F_SETPIPE_SZ, (int)capacity);
-    napi_value result, r, w;
-    if (napi_create_array_with_length(env, 2, &result) != napi_ok || napi_create_int32(env, fds[0], &r) != napi_ok
-        || napi_create_int32(env, fds[1], &w) != napi_ok || napi_set_element(env, result, 0, r) != napi_ok
-        || napi_set_element(env, result, 1, w) != napi_ok) {
-        close(fds[0]);
-        close(fds[1]);
-        check(env, napi_generic_failure);
-        return NULL;
-    }
-    return result;
+    return fd_pair(env, fds);
 }
 
 /* ------------------------------------------------------------------ env lifecycle */

@@ -207,7 +207,7 @@ const drain = (
         Effect.mapError((cause) =>
           cause instanceof IoError ? cause : new IoError({ stream: name, command: describe(command), cause })
         ),
-        Effect.as({ bytes: empty, overflow: false })
+        Effect.zipRight(none)
       )
       return Effect.map(Effect.forkScoped(run), Fiber.join)
     }
