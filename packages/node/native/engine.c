@@ -6,20 +6,29 @@
  * The N-API and libuv symbols resolve from the node binary at load time.
  *
  * Why: child_process forks the whole Node process on the event-loop thread, so a spawn costs more
- * the more memory the parent maps. glibc's posix_spawn uses clone(CLONE_VM|CLONE_VFORK): the cost
- * does not depend on the parent's size, and the loop is blocked only until the child's exec.
+ * the more memory the parent maps. Like glibc's posix_spawn, the engine uses clone(CLONE_VM |
+ * CLONE_VFORK): the cost does not depend on the parent's size, and the spawning thread waits only
+ * until the child's exec. Its own child code (launch_child) can do one thing posix_spawn cannot:
+ * set the death signal (PR_SET_PDEATHSIG), so the default child needs no setup helper.
  *
  * JS API (synchronous but for spawnAsync; the exit callback comes later, from the loop):
  *   makePipe(capacity?) -> [readFd, writeFd]  pipe2(O_CLOEXEC); JS owns both fds. capacity: bytes
  *                                          of kernel buffer to ask for (F_SETPIPE_SZ, best effort)
- *   spawn(spec, onExit) -> Child           spec: { path, argv, envp, cwd, stdio, newGroup, newSession? }
- *     path        absolute path of the program (posix_spawn, no PATH search)
- *     argv, envp  string arrays ("NAME=VALUE"), passed exactly
+ *   spawn(spec, onExit) -> Child           spec: { path, argv, envp, cwd, stdio, newGroup, newSession?,
+ *                                                   deathSignal? }
+ *     path        absolute path of the program (execve, no PATH search)
+ *     argv, envp  string arrays ("NAME=VALUE"), passed exactly; envp null: a copy of this
+ *                 process's environ, taken by the call (on the main thread, what process.env holds)
  *     cwd         string | null
  *     stdio       child fd i gets parent fd stdio[i]; -1: /dev/null (O_RDWR); -2: nothing (closed);
  *                 every fd >= stdio.length is closed; stdio[i] === i passes fd i at its number
  *     newGroup    the child leads a new process group (setpgid(0, 0))
  *     newSession  optional: the child leads a new session (setsid), implies a new group
+ *     deathSignal optional signal number: PR_SET_PDEATHSIG in the child, so it gets the signal
+ *                 when the thread that spawned it ends (for spawnAsync a thread-pool thread, which
+ *                 lives as long as the process); sent at once if the parent is already gone
+ *   In the child, in this order: every signal handler reset to the default, setsid or setpgid, the
+ *   death signal, the stdio fds, every other fd closed, chdir(cwd), an empty signal mask, execve.
  *   Child: { pid, kill(signal) -> boolean, ref(), unref() }   (methods: call them on the object)
  *     kill        pidfd_send_signal; false once the child was reaped (a reused pid is never hit)
  *     unref/ref   whether the running child keeps the loop alive (it does by default)
@@ -36,9 +45,10 @@
  *   abi: the version of this API (bumped on incompatible changes; the loader checks it).
  *   unavailable: set (a reason) when the kernel lacks pidfds (before Linux 5.4); do not use then.
  *
- * Errors are thrown as Error with code ("ENOENT"), errno (negative, like Node) and syscall
- * ("posix_spawn", "pidfd_open", ...); path for posix_spawn. glibc reports exec failures as
- * posix_spawn's result and reaps the failed child itself: nothing is left running or open.
+ * Errors are thrown as Error with code ("ENOENT"), errno (negative, like Node) and syscall: the
+ * step that failed ("execve" and "chdir", with path; "dup2", "setpgid", "clone", "pidfd_open",
+ * ...). A step that fails in the child is written into the parent's memory before the child exits
+ * 127; the engine reaps that child before it reports the error: nothing is left running or open.
  *
  * Exit: pidfd_open right after the spawn; a uv_poll_t on the pidfd (the caller's loop); when it is
  * readable, waitid(P_PIDFD) reaps that child only. No waitpid(-1), no SIGCHLD handler: libuv's
@@ -58,16 +68,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -77,7 +90,7 @@
 #include <node_api.h>
 #include <uv.h>
 
-#define ENGINE_ABI 2
+#define ENGINE_ABI 3
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -140,7 +153,7 @@ static int reap_pidfd(int pidfd, siginfo_t *info)
     }
 }
 
-/* Kills and reaps a child we cannot track (a spawn step after posix_spawn failed). */
+/* Kills and reaps a child we cannot track (a spawn step after the spawn failed). */
 static void kill_and_reap_pid(pid_t pid)
 {
     kill(pid, SIGKILL);
@@ -209,7 +222,7 @@ static void errno_text(int err, char *name, size_t name_size, char *desc, size_t
     else uv_strerror_r(-err, desc, desc_size);
 }
 
-/* Throws an Error like Node's: message "ENOENT: No such file or directory, posix_spawn '/x'",
+/* Throws an Error like Node's: message "ENOENT: No such file or directory, execve '/x'",
  * code "ENOENT", errno -2, syscall, path (when given). */
 static void throw_errno(napi_env env, int err, const char *syscall_name, const char *path)
 {
@@ -295,6 +308,7 @@ typedef struct {
     size_t nstdio;
     bool new_group;
     bool new_session;
+    int death_signal;              /* PR_SET_PDEATHSIG in the child; 0: none */
 } spec_t;
 
 static void free_strings(char **strings)
@@ -312,6 +326,25 @@ static void free_spec(spec_t *spec)
     free(spec->cwd);
     free(spec->stdio);
     memset(spec, 0, sizeof *spec);
+}
+
+extern char **environ;
+
+/* A NULL-terminated copy of the process's environment, or NULL (out of memory). On the main thread
+ * it is what process.env reads and writes (a worker's process.env is a copy of its own). */
+static char **copy_environ(void)
+{
+    size_t n = 0;
+    while (environ[n] != NULL) n++;
+    char **copy = calloc(n + 1, sizeof *copy);
+    if (copy == NULL) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if ((copy[i] = strdup(environ[i])) == NULL) {
+            free_strings(copy);
+            return NULL;
+        }
+    }
+    return copy;
 }
 
 static bool get_string_array(napi_env env, napi_value object, const char *name, char ***out)
@@ -373,7 +406,15 @@ static bool read_spec(napi_env env, napi_value object, spec_t *spec)
     }
     if (!get_property(env, object, "path", &value) || (spec->path = get_string(env, value, "spec.path")) == NULL) goto fail;
     if (!get_string_array(env, object, "argv", &spec->argv)) goto fail;
-    if (!get_string_array(env, object, "envp", &spec->envp)) goto fail;
+    if (!get_property(env, object, "envp", &value)) goto fail;
+    if (is_nullish(env, value)) {
+        if ((spec->envp = copy_environ()) == NULL) {
+            throw_errno(env, ENOMEM, "malloc", NULL);
+            goto fail;
+        }
+    } else if (!get_string_array(env, object, "envp", &spec->envp)) {
+        goto fail;
+    }
     if (!get_property(env, object, "cwd", &value)) goto fail;
     if (!is_nullish(env, value) && (spec->cwd = get_string(env, value, "spec.cwd")) == NULL) goto fail;
 
@@ -411,6 +452,15 @@ static bool read_spec(napi_env env, napi_value object, spec_t *spec)
     }
     if (!get_bool(env, object, "newGroup", &spec->new_group)) goto fail;
     if (!get_bool(env, object, "newSession", &spec->new_session)) goto fail;
+    if (!get_property(env, object, "deathSignal", &value)) goto fail;
+    if (!is_nullish(env, value)) {
+        double sig = 0;
+        if (napi_get_value_double(env, value, &sig) != napi_ok || !(sig >= 1 && sig <= SIGRTMAX) || sig != (double)(int)sig) {
+            throw_type_error(env, "ERR_INVALID_ARG_VALUE", "spec.deathSignal must be a signal number");
+            goto fail;
+        }
+        spec->death_signal = (int)sig;
+    }
     return true;
 fail:
     free_spec(spec);
@@ -418,80 +468,134 @@ fail:
 }
 
 /*
- * File actions: child fd i gets parent fd stdio[i] for every i, then every fd >= n is closed.
+ * The stdio plan: child fd i gets parent fd stdio[i] for every i, then every fd >= n is closed.
  * A source that is also a target of another entry (stdio[j] == s, s < n, stdio[s] != s) would be
- * overwritten before it is read: such sources are first dup'ed to fds above every source and
- * target, which closefrom(n) closes at the end.
+ * overwritten before it is read: such sources are first copied to fds above every source and
+ * target (`staged`, pairs of from and to), which the final close closes. source[i] is the fd the
+ * child dup2s to i (or STDIO_DEV_NULL / STDIO_CLOSED).
  */
-static int build_file_actions(posix_spawn_file_actions_t *fa, const spec_t *spec)
+typedef struct {
+    int *source;
+    int *staged;
+    size_t nstaged;
+} plan_t;
+
+static int plan_stdio(plan_t *plan, const spec_t *spec)
 {
     const size_t n = spec->nstdio;
     const int *stdio = spec->stdio;
-    int err = posix_spawn_file_actions_init(fa);
-    if (err != 0) return err;
-    int *source = malloc((n + 1) * sizeof *source);
-    if (source == NULL) {
-        posix_spawn_file_actions_destroy(fa);
+    plan->nstaged = 0;
+    plan->source = malloc((n + 1) * sizeof *plan->source);
+    plan->staged = malloc((2 * n + 1) * sizeof *plan->staged);
+    if (plan->source == NULL || plan->staged == NULL) {
+        free(plan->source);
+        free(plan->staged);
         return ENOMEM;
     }
-    if (spec->cwd != NULL && (err = posix_spawn_file_actions_addchdir_np(fa, spec->cwd)) != 0) goto done;
-
     int top = (int)n;
     for (size_t i = 0; i < n; i++) {
         if (stdio[i] >= top) top = stdio[i] + 1;
     }
     for (size_t i = 0; i < n; i++) {
         int s = stdio[i];
-        source[i] = s;
+        plan->source[i] = s;
         if (s < 0 || (size_t)s == i || (size_t)s >= n || stdio[s] == s) continue;
         /* Two entries with the same endangered source share one staged copy. */
         for (size_t j = 0; j < i; j++) {
-            if (stdio[j] == s && source[j] != s) {
-                source[i] = source[j];
+            if (stdio[j] == s && plan->source[j] != s) {
+                plan->source[i] = plan->source[j];
                 break;
             }
         }
-        if (source[i] != s) continue;
-        if ((err = posix_spawn_file_actions_adddup2(fa, s, top)) != 0) goto done;
-        source[i] = top++;
+        if (plan->source[i] != s) continue;
+        plan->staged[2 * plan->nstaged] = s;
+        plan->staged[2 * plan->nstaged + 1] = top;
+        plan->nstaged++;
+        plan->source[i] = top++;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (stdio[i] == STDIO_DEV_NULL) err = posix_spawn_file_actions_addopen(fa, (int)i, "/dev/null", O_RDWR, 0);
-        else if (stdio[i] == STDIO_CLOSED) err = posix_spawn_file_actions_addclose(fa, (int)i);
-        /* source == i: glibc clears FD_CLOEXEC (Austin Group issue 411). */
-        else err = posix_spawn_file_actions_adddup2(fa, source[i], (int)i);
-        if (err != 0) goto done;
-    }
-    err = posix_spawn_file_actions_addclosefrom_np(fa, (int)n);
-done:
-    free(source);
-    if (err != 0) posix_spawn_file_actions_destroy(fa);
-    return err;
+    return 0;
 }
 
-static int build_attributes(posix_spawnattr_t *attr, const spec_t *spec)
+/* The kernel's sigset_t (64 signals), for the raw rt_sig* calls: glibc's wrappers leave out its
+ * own internal signals (32, 33), which must be blocked and reset too. */
+#define KERNEL_SIGSET_SIZE 8
+
+/*
+ * The child, between clone(CLONE_VM | CLONE_VFORK) and exec. It runs in the parent's memory on
+ * its own stack while the spawning thread waits: only system calls, no allocation, no locks
+ * (async-signal-safe). Every signal is blocked on entry (the parent blocked them for the clone).
+ * A failed step records errno and the step's name where the parent reads them, and exits 127.
+ */
+typedef struct {
+    const spec_t *spec;
+    const plan_t *plan;
+    pid_t parent;
+    int err;
+    const char *step;
+} launch_t;
+
+static _Noreturn void launch_failed(launch_t *l, const char *step)
 {
-    int err = posix_spawnattr_init(attr);
-    if (err != 0) return err;
-    sigset_t all, none;
-    /* Every signal, glibc's internal ones (32, 33) included: sigfillset leaves them out, and
-     * posix_spawn would then set them to SIG_IGN in the child, which exec keeps. */
-    memset(&all, 0xff, sizeof all);
-    sigemptyset(&none);
-    short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
-    if (spec->new_session) {
-        flags |= POSIX_SPAWN_SETSID; /* setsid makes a new group too; setpgid would then fail */
-    } else if (spec->new_group) {
-        flags |= POSIX_SPAWN_SETPGROUP;
-        if ((err = posix_spawnattr_setpgroup(attr, 0)) != 0) goto fail;
+    l->err = errno != 0 ? errno : EINVAL;
+    l->step = step;
+    _exit(127);
+}
+
+static int launch_child(void *arg)
+{
+    launch_t *l = arg;
+    const spec_t *s = l->spec;
+    const plan_t *plan = l->plan;
+    /* Every handler back to the default before anything can be delivered: the parent's (Node's)
+     * handlers must never run in this copy of its address space, and an ignored signal (Node
+     * ignores SIGPIPE) would stay ignored across exec. SIG_DFL is 0: an all-zero kernel sigaction. */
+    unsigned long dfl[4] = { 0, 0, 0, 0 };
+    for (int sig = 1; sig <= 64; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, dfl, NULL, KERNEL_SIGSET_SIZE);
     }
-    if ((err = posix_spawnattr_setsigdefault(attr, &all)) != 0) goto fail;
-    if ((err = posix_spawnattr_setsigmask(attr, &none)) != 0) goto fail;
-    if ((err = posix_spawnattr_setflags(attr, flags)) != 0) goto fail;
-    return 0;
-fail:
-    posix_spawnattr_destroy(attr);
-    return err;
+    if (s->new_session) {
+        if (setsid() < 0) launch_failed(l, "setsid");
+    } else if (s->new_group && setpgid(0, 0) < 0) {
+        launch_failed(l, "setpgid");
+    }
+    if (s->death_signal != 0) {
+        if (prctl(PR_SET_PDEATHSIG, (unsigned long)s->death_signal, 0, 0, 0) < 0) launch_failed(l, "prctl");
+        /* The parent died before the prctl: nobody will send the signal, so send it ourselves
+         * (delivered once the mask is cleared below). */
+        if (getppid() != l->parent) kill(getpid(), s->death_signal);
+    }
+    for (size_t k = 0; k < plan->nstaged; k++) {
+        if (dup2(plan->staged[2 * k], plan->staged[2 * k + 1]) < 0) launch_failed(l, "dup2");
+    }
+    for (size_t i = 0; i < s->nstdio; i++) {
+        const int target = (int)i, source = plan->source[i];
+        if (source == STDIO_DEV_NULL) {
+            /* Closed first, like posix_spawn's open action: a parent at its fd limit still can. */
+            close(target);
+            int fd = open("/dev/null", O_RDWR);
+            if (fd < 0) launch_failed(l, "open");
+            if (fd != target && (dup2(fd, target) < 0 || close(fd) < 0)) launch_failed(l, "dup2");
+        } else if (source == STDIO_CLOSED) {
+            close(target);
+        } else if (source == target) {
+            /* Passed at its own number: only FD_CLOEXEC has to go. */
+            int flags = fcntl(target, F_GETFD);
+            if (flags < 0 || fcntl(target, F_SETFD, flags & ~FD_CLOEXEC) < 0) launch_failed(l, "fcntl");
+        } else if (dup2(source, target) < 0) {
+            launch_failed(l, "dup2");
+        }
+    }
+    if (syscall(SYS_close_range, (unsigned int)s->nstdio, ~0U, 0) < 0) {
+        /* Before Linux 5.9: close up to the fd limit. */
+        struct rlimit limit;
+        if (errno != ENOSYS || getrlimit(RLIMIT_NOFILE, &limit) < 0) launch_failed(l, "close_range");
+        for (rlim_t fd = s->nstdio; fd < limit.rlim_cur && fd < (rlim_t)INT_MAX; fd++) close((int)fd);
+    }
+    if (s->cwd != NULL && chdir(s->cwd) < 0) launch_failed(l, "chdir");
+    unsigned long none = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, KERNEL_SIGSET_SIZE);
+    execve(s->path, s->argv, s->envp);
+    launch_failed(l, "execve");
 }
 
 /* ------------------------------------------------------------------ children */
@@ -702,31 +806,55 @@ static napi_value js_child_constructor(napi_env env, napi_callback_info info)
 
 /* ------------------------------------------------------------------ spawn */
 
-/* posix_spawn and pidfd_open: what may run off the loop thread. 0, or an errno with `syscall`
- * set; on success *pid and *pidfd are the running child's (a failed pidfd_open kills and reaps it). */
+/* The child's stack, until its exec: it only makes system calls. */
+#define LAUNCH_STACK_SIZE (64 * 1024)
+
+/*
+ * Spawn and pidfd_open: what may run off the loop thread. 0, or an errno with `syscall` set to
+ * the failing step ("execve", "chdir", ...); on success *pid and *pidfd are the running child's
+ * (a failed pidfd_open kills and reaps it). Like glibc's posix_spawn: clone(CLONE_VM |
+ * CLONE_VFORK) returns once the child exec'd or exited, so nothing of the parent is copied, and a
+ * failed step is known here (the child wrote it into our memory) and its child already reaped.
+ */
 static int do_spawn(const spec_t *spec, pid_t *pid, int *pidfd, const char **syscall_name)
 {
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
     *pid = -1;
     *pidfd = -1;
-    int err = build_file_actions(&actions, spec);
+    plan_t plan;
+    int err = plan_stdio(&plan, spec);
     if (err != 0) {
-        *syscall_name = "posix_spawn_file_actions";
+        *syscall_name = "malloc";
         return err;
     }
-    if ((err = build_attributes(&attr, spec)) != 0) {
-        posix_spawn_file_actions_destroy(&actions);
-        *syscall_name = "posix_spawnattr";
+    void *stack = mmap(NULL, LAUNCH_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+        err = errno;
+        free(plan.source);
+        free(plan.staged);
+        *syscall_name = "mmap";
         return err;
     }
-    err = posix_spawn(pid, spec->path, &actions, &attr, spec->argv, spec->envp);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    if (err != 0) {
-        *syscall_name = "posix_spawn";
+    launch_t launch = { spec, &plan, getpid(), 0, NULL };
+    unsigned long all = ~0UL, old = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, KERNEL_SIGSET_SIZE);
+    pid_t child = clone(launch_child, (char *)stack + LAUNCH_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &launch);
+    err = child < 0 ? errno : 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, KERNEL_SIGSET_SIZE);
+    munmap(stack, LAUNCH_STACK_SIZE);
+    free(plan.source);
+    free(plan.staged);
+    if (child < 0) {
+        *syscall_name = "clone";
         return err;
     }
+    if (launch.err != 0) {
+        /* The child exited 127 before its exec: reap it. */
+        while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
+        }
+        *syscall_name = launch.step;
+        return launch.err;
+    }
+    *pid = child;
     /* The child runs: from here on a failure kills and reaps it. */
     if ((*pidfd = sys_pidfd_open(*pid)) < 0) {
         err = errno;
@@ -735,6 +863,15 @@ static int do_spawn(const spec_t *spec, pid_t *pid, int *pidfd, const char **sys
         return err;
     }
     return 0;
+}
+
+/* Which path an errno from a spawn step is about. */
+static const char *step_path(const spec_t *spec, const char *step)
+{
+    if (strcmp(step, "execve") == 0) return spec->path;
+    if (strcmp(step, "chdir") == 0) return spec->cwd;
+    if (strcmp(step, "open") == 0) return "/dev/null";
+    return NULL;
 }
 
 /* Tracks a spawned child (its pidfd polled on the loop) and returns its JS object, or NULL with
@@ -814,14 +951,14 @@ static napi_value js_spawn(napi_env env, napi_callback_info info)
     int pidfd;
     const char *syscall_name = NULL;
     int err = do_spawn(&spec, &pid, &pidfd, &syscall_name);
-    if (err != 0) throw_errno(env, err, syscall_name, strcmp(syscall_name, "posix_spawn") == 0 ? spec.path : NULL);
+    if (err != 0) throw_errno(env, err, syscall_name, step_path(&spec, syscall_name));
     free_spec(&spec);
     return err != 0 ? NULL : track_child(env, e, pid, pidfd, argv[1]);
 }
 
 /*
  * spawnAsync: the same spawn on a libuv thread-pool thread, so the loop is never blocked while
- * the kernel copies the spec and execs (posix_spawn returns only after the child's exec). The
+ * the kernel copies the spec and execs (the clone returns only after the child's exec). The
  * spec is read (and its fds must stay open) until onSpawn is called.
  */
 typedef struct {
@@ -864,7 +1001,7 @@ static void spawn_complete(napi_env env, napi_status status, void *data)
             napi_get_reference_value(env, w->on_exit, &on_exit);
             napi_get_global(env, &global);
             if (w->err != 0) {
-                throw_errno(env, w->err, w->syscall_name, strcmp(w->syscall_name, "posix_spawn") == 0 ? w->spec.path : NULL);
+                throw_errno(env, w->err, w->syscall_name, step_path(&w->spec, w->syscall_name));
             } else {
                 args[1] = track_child(env, e, w->pid, w->pidfd, on_exit);
             }
@@ -959,7 +1096,6 @@ static napi_value js_make_socket_pair(napi_env env, napi_callback_info info)
 
 /* The process's environment (what Node's process.env reads and writes on the main thread) as
  * "NAME=VALUE" strings: one call instead of a getenv per variable. */
-extern char **environ;
 static napi_value js_environ(napi_env env, napi_callback_info info)
 {
     (void)info;

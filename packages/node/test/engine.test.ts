@@ -61,11 +61,12 @@ const start = (path: string, args: ReadonlyArray<string>, options: Partial<Engin
   const child = engine().spawn({
     path,
     argv: options.argv ?? [Path.basename(path), ...args],
-    envp: options.envp ?? baseEnv,
+    envp: options.envp === undefined ? baseEnv : options.envp,
     cwd: options.cwd ?? null,
     stdio: options.stdio ?? [StdioDevNull, StdioDevNull, StdioDevNull],
     newGroup: options.newGroup ?? false,
-    ...(options.newSession !== undefined ? { newSession: options.newSession } : {})
+    ...(options.newSession !== undefined ? { newSession: options.newSession } : {}),
+    ...(options.deathSignal !== undefined ? { deathSignal: options.deathSignal } : {})
   }, resolve)
   return { child, exit }
 }
@@ -200,7 +201,7 @@ describe.skipIf(notBuilt !== undefined)("native engine", () => {
     expect(engine().environ().some((entry) => entry.startsWith(`${name}=`))).toBe(false)
   })
 
-  describe("spawnAsync (posix_spawn on a thread-pool thread)", () => {
+  describe("spawnAsync (the spawn on a thread-pool thread)", () => {
     const startAsync = (path: string, argv: ReadonlyArray<string>, stdio: ReadonlyArray<number>) => {
       let onExit!: (exit: EngineExit) => void
       const exit = new Promise<EngineExit>((resolve) => (onExit = resolve))
@@ -234,7 +235,7 @@ describe.skipIf(notBuilt !== undefined)("native engine", () => {
 
     it("exec failures come to onSpawn as errno errors; bad specs throw at once", async () => {
       const missing = startAsync("/nonexistent/program", ["x"], [StdioDevNull, StdioDevNull, StdioDevNull]).spawned
-      await expect(missing).rejects.toMatchObject({ code: "ENOENT", syscall: "posix_spawn", path: "/nonexistent/program" })
+      await expect(missing).rejects.toMatchObject({ code: "ENOENT", syscall: "execve", path: "/nonexistent/program" })
       const notExecutable = startAsync(engineSource, ["x"], [StdioDevNull, StdioDevNull, StdioDevNull]).spawned
       await expect(notExecutable).rejects.toMatchObject({ code: "EACCES" })
       expect(() => engine().spawnAsync({ path: "/bin/true", argv: ["a\0b"], envp: [], cwd: null, stdio: [], newGroup: false }, () => {}, () => {}))
@@ -549,7 +550,7 @@ spawn(probe, ["probe", "--no-stdin", "--quiet-io"], {}, () =>
       const free = Array.from({ length: 100 }, (_, i) => 900 + i).find((fd) => !Fs.existsSync(`/proc/self/fd/${fd}`))!
       const before = openFdCount()
       expect(() => start("/bin/true", [], { stdio: [StdioDevNull, free, StdioDevNull] }))
-        .toThrow(expect.objectContaining({ code: "EBADF", errno: -E.EBADF, syscall: "posix_spawn" }))
+        .toThrow(expect.objectContaining({ code: "EBADF", errno: -E.EBADF, syscall: "dup2" }))
       expect(openFdCount()).toBe(before)
       expect(zombieChildren()).toEqual([])
     })
@@ -596,6 +597,46 @@ spawn(probe, ["probe", "--no-stdin", "--quiet-io"], {}, () =>
     })
   })
 
+  describe("set up in the child: environment and death signal", () => {
+    it("envp null: this process's environment, as process.env holds it at the spawn", async () => {
+      const name = `EC_ENVP_${marker()}`
+      process.env[name] = "set = now"
+      try {
+        const env = parseReport((await runProbe([], { envp: null })).stdout).env as Record<string, string>
+        expect(env[name]).toBe("set = now")
+        expect(Object.keys(env).length).toBe(Object.keys(process.env).length)
+      } finally {
+        delete process.env[name]
+      }
+    })
+
+    it("deathSignal: the child gets it when its parent dies; without one it outlives the parent", async () => {
+      const { child, exit } = node(`${prelude}
+const sleeper = (extra) => spawn(probe, ["probe", "--no-report", "--quiet-io", "--no-stdin", "--sleep-ms", "600000"], { stdio: [-1, -1, -1], ...extra }).pid;
+console.log(JSON.stringify({ dies: sleeper({ deathSignal: 15 }), stays: sleeper({}) }));
+setInterval(() => {}, 1000);`)
+      let line: { dies: number; stays: number } | undefined
+      child.stdout!.on("data", (chunk: Buffer) => (line ??= JSON.parse(chunk.toString("utf8")) as { dies: number; stays: number }))
+      await until("the pids", () => line !== undefined)
+      const { dies, stays } = line!
+      try {
+        expect([isAlive(dies), isAlive(stays)]).toEqual([true, true])
+        child.kill("SIGKILL")
+        expect(await exit).toMatchObject({ signal: "SIGKILL" })
+        await until("the death signal", () => !isAlive(dies), 1000)
+        expect(isAlive(stays)).toBe(true)
+      } finally {
+        for (const pid of [dies, stays]) if (isAlive(pid)) process.kill(pid, "SIGKILL")
+      }
+    })
+
+    it("a bad deathSignal throws at once", () => {
+      for (const deathSignal of [0, -1, 65, 1.5]) {
+        expect(() => start("/bin/true", [], { deathSignal })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }))
+      }
+    })
+  })
+
   describe("exec failures are thrown, and nothing is left", () => {
     const expectThrow = (path: string, code: string, errno: number) => {
       const before = openFdCount()
@@ -606,7 +647,7 @@ spawn(probe, ["probe", "--no-stdin", "--quiet-io"], {}, () =>
         error = e as NodeJS.ErrnoException
       }
       expect(error).toBeInstanceOf(Error)
-      expect(error).toMatchObject({ code, errno: -errno, syscall: "posix_spawn", path })
+      expect(error).toMatchObject({ code, errno: -errno, syscall: "execve", path })
       expect(error!.message).toContain(code)
       expect(openFdCount()).toBe(before)
       expect(zombieChildren()).toEqual([])

@@ -298,6 +298,7 @@ describe("spawn errors", () => {
 // ignored; these assertions change when it does.
 describe("without the helper, settings that need it are refused", () => {
   const withoutHelper = NodeCommandExecutor.layerWith({ helper: "never" })
+  const native = NodeCommandExecutor.engineInUse({ helper: "never" }) === "native"
   const settings: ReadonlyArray<readonly [string, (self: Command.Command) => Command.Command, string]> = [
     ["umask", Command.umask(0o077), "umask"],
     ["limit", Command.limit("NOFILE", 64), "resource limits"],
@@ -308,7 +309,8 @@ describe("without the helper, settings that need it are refused", () => {
     ["daemonize", Command.daemonize(), "daemonize"],
     ["handshake", Command.handshake, "handshake"],
     ["preExec", Command.preExec(Command.PreExec.noNewPrivileges), "pre-exec actions"],
-    ["dieWithParent(SIGTERM)", Command.dieWithParent("SIGTERM"), "dieWithParent"]
+    // The native engine sets the death signal itself.
+    ...(native ? [] : [["dieWithParent(SIGTERM)", Command.dieWithParent("SIGTERM"), "dieWithParent"] as const])
   ]
   for (const [name, setting, detail] of settings) {
     it.live(`${name}: SpawnError HelperMissing, nothing spawned`, () =>
@@ -331,5 +333,10 @@ describe("without the helper, settings that need it are refused", () => {
   it.live("dieWithParent(false) needs no helper", () =>
     Effect.gen(function*() {
       expect(yield* Command.exitCode(quiet("--exit", "9").pipe(Command.dieWithParent(false)))).toBe(9)
+    }).pipe(Effect.provide(withoutHelper)))
+
+  it.live.skipIf(!native)("dieWithParent(SIGTERM) needs no helper on the native engine", () =>
+    Effect.gen(function*() {
+      expect(yield* Command.exitCode(quiet("--exit", "9").pipe(Command.dieWithParent("SIGTERM")))).toBe(9)
     }).pipe(Effect.provide(withoutHelper)))
 })

@@ -1,13 +1,14 @@
 /**
  * The native spawn engine (native/engine.c, built to build/engine.node by scripts/build-native.mjs):
- * its typed interface and a loader. posix_spawn (vfork-like, so the cost does not grow with the
- * parent's memory), real pipes, exit through a pidfd on the libuv loop. Linux only.
+ * its typed interface and a loader. clone(CLONE_VM | CLONE_VFORK) like posix_spawn (the cost does
+ * not grow with the parent's memory) with a few setup steps of its own before the exec, real
+ * pipes, exit through a pidfd on the libuv loop. Linux only.
  */
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
 
 /** The API version this file expects; the addon exports its own as `abi`. */
-export const ENGINE_ABI = 2
+export const ENGINE_ABI = 3
 
 /** Child fd i gets this parent fd: the fd number, or one of these markers. */
 export const StdioDevNull = -1
@@ -18,8 +19,11 @@ export interface EngineSpawnSpec {
   readonly path: string
   /** argv[0] as the child sees it, then the arguments. */
   readonly argv: ReadonlyArray<string>
-  /** The whole environment, "NAME=VALUE" each, passed exactly. */
-  readonly envp: ReadonlyArray<string>
+  /**
+   * The whole environment, "NAME=VALUE" each, passed exactly; null: the process's own (C
+   * `environ`, copied when the spawn is called: on the main thread, what `process.env` holds).
+   */
+  readonly envp: ReadonlyArray<string> | null
   readonly cwd: string | null
   /**
    * Index = the child's fd number; value = the parent fd it gets (`stdio[i] === i` passes fd i at
@@ -31,6 +35,8 @@ export interface EngineSpawnSpec {
   readonly newGroup: boolean
   /** The child leads a new session (and so a new group). */
   readonly newSession?: boolean
+  /** The signal (a number) the child gets when the spawning thread ends (PR_SET_PDEATHSIG). */
+  readonly deathSignal?: number | null
 }
 
 export interface EngineExit {
@@ -74,7 +80,8 @@ export interface Engine {
   environ(): Array<string>
   /**
    * Starts the program, or throws an Error with `code` ("ENOENT", "EACCES", "ENOEXEC", ...),
-   * negative `errno` and `syscall` ("posix_spawn", ...); then nothing was started or left open.
+   * negative `errno` and `syscall`: the step that failed ("execve" and "chdir", with `path`;
+   * "dup2", "open" of /dev/null, "setpgid", "pidfd_open", ...); then nothing was started or left open.
    * `onExit` is called once, after the child was reaped, in the async context of this call.
    * When the env (worker or main thread) is torn down, children not unref'd are SIGKILLed and
    * reaped; unref'd ones are left running.
@@ -82,7 +89,7 @@ export interface Engine {
   spawn(spec: EngineSpawnSpec, onExit: (exit: EngineExit) => void): EngineChild
   /**
    * The same spawn on a libuv thread-pool thread: the event loop is not blocked while the kernel
-   * starts the child (posix_spawn returns only after its exec). `onSpawn` comes from the loop with
+   * starts the child (the spawn returns only after its exec). `onSpawn` comes from the loop with
    * the child, or with the error `spawn` would throw; the spec's fds must stay open until then.
    * A spec that is not valid throws at once, as with `spawn`.
    */

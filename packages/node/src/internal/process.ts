@@ -1,6 +1,6 @@
 /** The Node executor's spawn primitive: stdio wiring, streams, kill-and-reap. */
 import type { CommandExecutor } from "@effect-command/core"
-import { Command, CommandError, ExitStatus } from "@effect-command/core"
+import { Command, CommandError, ExitStatus, Signal } from "@effect-command/core"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -37,15 +37,18 @@ export interface Options {
 
 type Signal = Parameters<typeof ExitStatus.signaled>[0]
 
-/** Settings only the child-side helper (issue #4) can apply; refused rather than ignored. */
-const needsHelper = (command: Command.Command): ReadonlyArray<string> => {
+/**
+ * Settings only the child-side helper (issue #4) can apply; refused without it rather than
+ * ignored. The native engine makes a child die with its parent itself.
+ */
+const needsHelper = (command: Command.Command, engine: Engine | null): ReadonlyArray<string> => {
   const { setup } = command
   const found: Array<string> = []
   if (setup.umask !== undefined) found.push("umask")
   if (setup.limits.length > 0) found.push("resource limits")
   if (setup.uid !== undefined || setup.gid !== undefined || setup.groups !== undefined) found.push("credentials")
   if (setup.clearCaps || setup.allowCaps.length > 0) found.push("capabilities")
-  if (setup.dieWithParent !== undefined && setup.dieWithParent !== false) found.push("dieWithParent")
+  if (engine === null && setup.dieWithParent !== undefined && setup.dieWithParent !== false) found.push("dieWithParent")
   if (setup.daemonize) found.push("daemonize")
   if (setup.handshake) found.push("handshake")
   if (setup.preExec.length > 0) found.push("pre-exec actions")
@@ -524,9 +527,13 @@ const prepare = (
         if (helperFds.handshakeWait !== undefined) stdio[helperFds.handshakeWait] = { _tag: "Pipe", toChild: true }
       }
       for (let fd = 0; fd < stdio.length; fd++) stdio[fd] ??= { _tag: "Ignore" }
-      const env: Record<string, string> = {}
-      for (const [name, value] of Object.entries(Command.resolveEnv(command, parentEnvironment(engine)))) {
-        env[name] = Command.wordValue(value)
+      // Undefined: the parent's environment as it is (the engine copies it at once).
+      let env: Record<string, string> | undefined
+      if (command.env.base === "empty" || command.env.entries.length > 0) {
+        env = {}
+        for (const [name, value] of Object.entries(Command.resolveEnv(command, parentEnvironment(engine)))) {
+          env[name] = Command.wordValue(value)
+        }
       }
       const argv = [command.program, ...command.args.map(Command.wordValue)]
       const spec: Spawn.SpawnSpec = helper !== null && helperFds !== undefined
@@ -537,9 +544,21 @@ const prepare = (
           env,
           cwd: undefined,
           stdio,
-          newGroup: false
+          newGroup: false,
+          deathSignal: undefined
         }
-        : { path, argv, env, cwd: command.cwd, stdio, newGroup: command.setup.processGroup === "new" }
+        : {
+          path,
+          argv,
+          env,
+          cwd: command.cwd,
+          stdio,
+          newGroup: command.setup.processGroup === "new",
+          // Non-daemon children die with the parent unless told otherwise (the native engine only).
+          deathSignal: engine !== null && command.setup.dieWithParent !== false
+            ? Signal.numbers[command.setup.dieWithParent ?? "SIGKILL"]
+            : undefined
+        }
       return {
         spec,
         closeAfterSpawn: [...opened, ...closeParent],
@@ -573,8 +592,10 @@ const spawnStage = (
     // Refused before `prepare`: the closeParent fds are still ours to close (virCommandPassFD).
     const refuse = (error: CommandError.SpawnError) =>
       Effect.zipRight(Effect.sync(() => closeAll(command.passFds.filter((p) => p.closeParent).map((p) => p.fd))), Effect.fail(error))
-    const missing = options.helper === null ? needsHelper(command) : []
-    if (missing.length > 0) {
+    const missing = needsHelper(command, options.engine)
+    // With the native engine the helper runs only for what the engine cannot do itself.
+    const helper = options.engine !== null && missing.length === 0 ? null : options.helper
+    if (helper === null && missing.length > 0) {
       return yield* refuse(new CommandError.SpawnError({
         reason: "HelperMissing",
         stage: "setup",
@@ -592,7 +613,7 @@ const spawnStage = (
 
     /** The helper's report: "" once the target was exec'd, else `<stage> <errno>`. */
     const helperReport = yield* Deferred.make<string>()
-    const spawned = Effect.flatMap(prepare(command, path, line, options.helper, options.engine, links), (prepared) =>
+    const spawned = Effect.flatMap(prepare(command, path, line, helper, options.engine, links), (prepared) =>
       Effect.async<{ child: Spawn.Child; prepared: Prepared }, CommandError.SpawnError>((resume) => {
         Spawn.spawn(options.engine, prepared.spec, (result) => {
           closeAll(prepared.closeAfterSpawn)

@@ -100,9 +100,24 @@ export const reasons: Record<string, SpawnError["reason"]> = {
   ENOTDIR: "BadWorkingDirectory"
 }
 
+/** The steps the native engine runs in the child before the exec, as it names a failed one. */
+const childSteps = new Set(["setsid", "setpgid", "prctl", "dup2", "open", "fcntl", "close_range", "chdir", "execve"])
+
 /** A spawn failure reported by the OS. */
 export const fromErrno = (error: NodeJS.ErrnoException, command: string, cwd: string | undefined): SpawnError => {
   const errno = error.code ?? "EUNKNOWN"
+  if (error.syscall !== undefined && childSteps.has(error.syscall)) {
+    // A step of the native engine's child, reported like the helper reports its own steps.
+    const stage = error.syscall
+    return new Errors.SpawnError({
+      reason: stage === "chdir" ? "BadWorkingDirectory" : reasons[errno] ?? "Unknown",
+      stage,
+      errno,
+      command,
+      ...(stage === "chdir" ? { detail: `cannot use ${cwd} as working directory` } : {}),
+      cause: error
+    })
+  }
   let reason = reasons[errno] ?? "Unknown"
   // libuv reports a working directory that vanished after our check as ENOENT from chdir.
   if (errno === "ENOENT" && cwd !== undefined && !Fs.existsSync(cwd)) reason = "BadWorkingDirectory"

@@ -1,7 +1,7 @@
 /**
  * The spawn seam: a fully resolved spec in; pid, parent-side pipe ends and an exit notification
  * out. Everything above (stdio wiring, buffers, kill-and-reap, errors) works on `Child`. Two
- * engines sit behind it: the native addon (posix_spawn, real pipes, pidfd exits: the default where
+ * engines sit behind it: the native addon (a vfork-like clone, real pipes, pidfd exits: the default where
  * it is built) and `node:child_process` (forks the whole parent on the event-loop thread, pipes
  * are socket pairs).
  */
@@ -9,6 +9,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
+import { isMainThread } from "node:worker_threads"
 import type { Engine, EngineChild } from "./engine.js"
 import { StdioClosed, StdioDevNull } from "./engine.js"
 
@@ -26,12 +27,15 @@ export interface SpawnSpec {
   readonly path: string
   /** argv[0] as the child sees it, then the arguments. */
   readonly argv: ReadonlyArray<string>
-  readonly env: Readonly<Record<string, string>>
+  /** Undefined: the parent's environment, unchanged. */
+  readonly env: Readonly<Record<string, string>> | undefined
   readonly cwd: string | undefined
   /** Index = the child's fd number. */
   readonly stdio: ReadonlyArray<StdioSource>
   /** Start the child in a new process group (and session, with child_process). */
   readonly newGroup: boolean
+  /** The native engine only: the signal the child gets when the parent dies (PR_SET_PDEATHSIG). */
+  readonly deathSignal: number | undefined
 }
 
 export interface ExitInfo {
@@ -93,7 +97,7 @@ const spawnChildProcess = (spec: SpawnSpec, callback: (result: Child | NodeJS.Er
   try {
     child = ChildProcess.spawn(spec.path, spec.argv.slice(1), {
       argv0: spec.argv[0] ?? spec.path,
-      env: spec.env,
+      env: spec.env ?? process.env,
       ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
       stdio: spec.stdio.map(toNode),
       detached: spec.newGroup,
@@ -183,6 +187,12 @@ export const readInto = (pipe: Readable, take: (bytes: Uint8Array, lent: boolean
   if (buffered !== null && !take(buffered, false)) pipe.pause()
 }
 
+const envp = (env: Readonly<Record<string, string | undefined>>): Array<string> => {
+  const entries: Array<string> = []
+  for (const name in env) if (env[name] !== undefined) entries.push(`${name}=${env[name]}`)
+  return entries
+}
+
 /** The fd under a Node socket (a socket pair end made for a child). */
 const socketFd = (socket: Net.Socket): number => (socket as unknown as { _handle: { fd: number } })._handle.fd
 
@@ -249,14 +259,16 @@ const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child |
     })
   }
   try {
-    // Off the event loop: posix_spawn blocks its thread until the child's exec.
+    // Off the event loop: the spawn blocks its thread until the child's exec.
     engine.spawnAsync({
       path: spec.path,
       argv: spec.argv,
-      envp: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
+      // On the main thread the engine copies C's environ, which is what process.env holds there.
+      envp: spec.env === undefined && isMainThread ? null : envp(spec.env ?? process.env),
       cwd: spec.cwd ?? null,
       stdio,
-      newGroup: spec.newGroup
+      newGroup: spec.newGroup,
+      deathSignal: spec.deathSignal ?? null
     }, (error, child) => (error !== null ? failed(error) : started(child!)), (exit) => notifier.done(exit))
   } catch (error) {
     failed(error as NodeJS.ErrnoException)

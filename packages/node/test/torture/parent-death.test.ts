@@ -1,15 +1,16 @@
 /**
  * Torture, part 2: the parent is SIGKILLed with 50 children running.
  *
- * A Node fixture (fixtures/torture-parent.ts) starts 50 long-running probes through
- * `NodeCommandExecutor.layer`, so each is spawned through the setup helper with
- * PR_SET_PDEATHSIG SIGKILL, and prints their pids; the test SIGKILLs it and waits for its exit
- * event. The kernel queues each child's death signal while the parent exits, before the parent
- * can be reaped, so at the exit event every child is gone or has SIGKILL pending; the last step,
- * leaving /proc, is a bounded poll: all 50 must be gone within 1 s.
+ * A Node fixture (fixtures/torture-parent.ts) starts 50 long-running probes that die with their
+ * parent (PR_SET_PDEATHSIG SIGKILL, the default): set by the native engine in the child it clones
+ * (mode "engine"), or by the setup helper (mode "helper", a umask makes the helper run), and
+ * prints their pids; the test SIGKILLs it and waits for its exit event. The kernel queues each
+ * child's death signal while the parent exits, before the parent can be reaped, so at the exit
+ * event every child is gone or has SIGKILL pending; the last step, leaving /proc, is a bounded
+ * poll: all 50 must be gone within 1 s.
  *
- * The contrast, with `helper: "never"` (no death signal): at the exit event all 50 are alive
- * with no SIGKILL pending, i.e. they would outlive the parent. The test then kills them.
+ * The contrast, with `dieWithParent(false)` (mode "none", no death signal): at the exit event all
+ * 50 are alive with no SIGKILL pending, i.e. they would outlive the parent. The test then kills them.
  */
 import "../fixtures/ensure-helper.js"
 import { afterEach, describe, expect, it } from "@effect/vitest"
@@ -61,14 +62,17 @@ const killPending = (pid: number): boolean => {
   return ((mask("SigPnd") | mask("ShdPnd")) & (1n << 8n)) !== 0n
 }
 
+/** Who sets the children's death signal: see fixtures/torture-parent.ts. */
+type Mode = "engine" | "helper" | "none"
+
 /** The fixture, SIGKILLed when the test's scope closes if it still runs. */
-const startParent = (engine: "helper" | "never", mark: string) =>
+const startParent = (mode: Mode, mark: string) =>
   Effect.acquireRelease(
     Effect.sync(() => {
       marks.add(mark)
       return ChildProcess.spawn(
         process.execPath,
-        ["--import", "tsx", "--conditions=source", fixture, engine, String(CHILDREN), probePath, mark],
+        ["--import", "tsx", "--conditions=source", fixture, mode, String(CHILDREN), probePath, mark],
         { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] }
       )
     }),
@@ -111,9 +115,9 @@ const aliveAt = (pids: ReadonlyArray<number>, deadline: number) =>
   })
 
 /** Starts the fixture, checks its 50 children, SIGKILLs it and waits for its exit event. */
-const killParentWithChildren = (engine: "helper" | "never", mark: string) =>
+const killParentWithChildren = (mode: Mode, mark: string) =>
   Effect.gen(function*() {
-    const node = yield* startParent(engine, mark)
+    const node = yield* startParent(mode, mark)
     const pids = yield* pidsOf(node)
     expect(pids.length).toBe(CHILDREN)
     expect(new Set(pids).size).toBe(CHILDREN)
@@ -125,23 +129,25 @@ const killParentWithChildren = (engine: "helper" | "never", mark: string) =>
   })
 
 describe("torture: the parent is SIGKILLed with 50 children running", () => {
-  it.live("through the setup helper (PR_SET_PDEATHSIG SIGKILL): all 50 are gone within 1 s", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const mark = marker()
-      const { diedAt, pids } = yield* killParentWithChildren("helper", mark)
-      // Queued during the parent's exit, before its exit event: each child is dying or gone.
-      expect(pids.filter((pid) => isAlive(pid) && !killPending(pid))).toEqual([])
-      const left = yield* aliveAt(pids, diedAt + 1_000)
-      const ms = Date.now() - diedAt
-      console.log(`parent death: ${CHILDREN - left.length}/${CHILDREN} children gone ${ms} ms after the parent's exit event`)
-      expect(left, `still alive ${ms} ms after the parent died`).toEqual([])
-      expect(withMarker(MARK, mark)).toEqual([])
-    })), 60_000)
+  for (const mode of ["engine", "helper"] as const) {
+    it.live(`death signal set by the ${mode === "engine" ? "native engine" : "setup helper"}: all 50 are gone within 1 s`, () =>
+      Effect.scoped(Effect.gen(function*() {
+        const mark = marker()
+        const { diedAt, pids } = yield* killParentWithChildren(mode, mark)
+        // Queued during the parent's exit, before its exit event: each child is dying or gone.
+        expect(pids.filter((pid) => isAlive(pid) && !killPending(pid))).toEqual([])
+        const left = yield* aliveAt(pids, diedAt + 1_000)
+        const ms = Date.now() - diedAt
+        console.log(`parent death (${mode}): ${CHILDREN - left.length}/${CHILDREN} children gone ${ms} ms after the parent's exit event`)
+        expect(left, `still alive ${ms} ms after the parent died`).toEqual([])
+        expect(withMarker(MARK, mark)).toEqual([])
+      })), 60_000)
+  }
 
-  it.live(`the contrast, helper "never" (no death signal): all 50 outlive the parent`, () =>
+  it.live("the contrast, dieWithParent(false) (no death signal): all 50 outlive the parent", () =>
     Effect.scoped(Effect.gen(function*() {
       const mark = marker()
-      const { pids } = yield* killParentWithChildren("never", mark)
+      const { pids } = yield* killParentWithChildren("none", mark)
       // A death signal would have been queued by now (see above): none was, none will be.
       expect(pids.filter((pid) => !isAlive(pid) || killPending(pid))).toEqual([])
       expect(withMarker(MARK, mark).length).toBe(CHILDREN)
