@@ -271,6 +271,9 @@ const writable = (pipe: Writable, name: string, line: string): Sink.Sink<void, U
 
 /** Collects a pipe's bytes as text until EOF. */
 const readAll = (pipe: Readable, done: (text: string) => void): void => {
+  // child_process reads a pipe from the start: an empty one's EOF may have ended and closed it
+  // before we listen (a non-empty one waits for a reader).
+  if (pipe.readableEnded || pipe.destroyed) return done("")
   let text = ""
   listen(pipe, (chunk) => (text += chunk.toString("latin1")))
   pipe.on("error", () => {})
@@ -307,6 +310,8 @@ const handshakeOf = (
       ready.off("close", onEnd)
       resume(Effect.succeed(byte))
     }
+    // Ended before we listen (see readAll): the child quit without a byte.
+    if (ready.readableEnded || ready.destroyed) return finish("")
     unlisten = listen(ready, (chunk) => finish(chunk.toString("latin1", 0, 1)))
     ready.once("close", onEnd)
     ready.on("error", () => {})
@@ -788,7 +793,7 @@ const spawnPipeline = (options: Options, command: Command.Command) =>
       const pipes: Array<Joint> = []
       for (let i = 0; i < joints.length; i++) {
         if (engine !== null) {
-          const [read, write] = engine.makePipe(1 << 20)
+          const [read, write] = engine.makePipe(Spawn.largePipe)
           pipes.push({ _tag: "Fd", fd: write }, { _tag: "Fd", fd: read })
         } else if (fifoDir !== undefined) {
           pipes.push({ _tag: "Fifo", path: Path.join(fifoDir, `${i}`) })

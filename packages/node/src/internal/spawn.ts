@@ -57,14 +57,44 @@ export interface Child {
   readonly unref: () => void
 }
 
+/**
+ * Spawns and exits are handed on a few per event-loop turn. Each one resumes a fiber that may work
+ * for a millisecond (collect the result, close the scope, start the next child) before it waits
+ * again: 32 children that exit together, handled in one turn, would keep timers from firing for
+ * tens of milliseconds. The first ones of a turn go on in that turn (setImmediate runs right
+ * after the poll phase that saw them), so a lone spawn or exit is not delayed.
+ */
+const perTurn = 4
+const pending: Array<() => void> = []
+let scheduled = false
+const deliverPending = () => {
+  try {
+    for (let n = 0; n < perTurn && pending.length > 0; n++) pending.shift()!()
+  } finally {
+    // Even after a callback threw: the rest must still come.
+    scheduled = pending.length > 0
+    if (scheduled) setImmediate(deliverPending)
+  }
+}
+const paced = (deliver: () => void) => {
+  pending.push(deliver)
+  if (!scheduled) {
+    scheduled = true
+    setImmediate(deliverPending)
+  }
+}
+
 /** Exit bookkeeping shared by both engines. */
 const exitNotifier = () => {
   let exit: ExitInfo | undefined
   const waiters: Array<(info: ExitInfo) => void> = []
   return {
     done: (info: ExitInfo) => {
+      // Known at once (a reaped pid is never signalled); only the callbacks are paced.
       exit = info
-      for (const waiter of waiters.splice(0)) waiter(info)
+      paced(() => {
+        for (const waiter of waiters.splice(0)) waiter(info)
+      })
     },
     onExit: (waiter: (info: ExitInfo) => void) => (exit !== undefined ? waiter(exit) : void waiters.push(waiter)),
     exited: () => exit !== undefined
@@ -88,7 +118,8 @@ const toNode = (source: StdioSource): ChildProcess.IOType | number | Net.Socket 
 
 /**
  * A 'readable' listener that only keeps Node from discarding a child's output: at the child's
- * exit, child_process reads and drops what is in pipes nobody listens to yet (flushStdio).
+ * exit, child_process reads and drops what is in pipes nobody listens to yet (flushStdio). Every
+ * pipe out of the child gets one (the helper's status pipe too): its reader may come a turn later.
  */
 const keepBuffered = () => {}
 
@@ -113,7 +144,9 @@ const spawnChildProcess = (spec: SpawnSpec, callback: (result: Child | NodeJS.Er
     child.off("error", onError)
     // Later errors (a failed kill) must not crash the process; they are reported where they happen.
     child.on("error", () => {})
-    for (const fd of [1, 2]) (child.stdio[fd] as Readable | null)?.on("readable", keepBuffered)
+    spec.stdio.forEach((source, fd) => {
+      if (source._tag === "Pipe" && !source.toChild) (child.stdio[fd] as Readable).on("readable", keepBuffered)
+    })
     callback({
       pid: child.pid!,
       pipes: child.stdio.map((s) => s ?? null),
@@ -193,6 +226,9 @@ const envp = (env: Readonly<Record<string, string | undefined>>): Array<string> 
   return entries
 }
 
+/** The kernel buffer asked for a pipe a lot may flow through (F_SETPIPE_SZ; 64 KiB by default). */
+export const largePipe = 1 << 20
+
 /** The fd under a Node socket (a socket pair end made for a child). */
 const socketFd = (socket: Net.Socket): number => (socket as unknown as { _handle: { fd: number } })._handle.fd
 
@@ -218,9 +254,12 @@ const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child |
         case "Pipe": {
           // Into the child, a socket pair: a pipe wakes its writer whenever the reader frees any
           // room (feeding `wc -c`, 16 KiB writes), a socket once half its buffer is free. Out of
-          // the child, a pipe with a larger kernel buffer: a fast writer and a Node reader meet
-          // less often.
-          const [ours, theirs] = source.toChild ? engine.makeSocketPair() : engine.makePipe(1 << 20)
+          // the child, a pipe; stdout's with a larger kernel buffer, so a fast writer and a Node
+          // reader meet less often. Only stdout's: an unprivileged user's pipes share a budget
+          // (pipe-user-pages-soft, 64 MiB), past which all of that user's new pipes get tiny ones.
+          const [ours, theirs] = source.toChild
+            ? engine.makeSocketPair()
+            : engine.makePipe(fd === 1 ? largePipe : undefined)
           childEnds.push(theirs!)
           parentEnds[fd] = ours!
           return theirs!
@@ -283,4 +322,8 @@ export const spawn = (
   engine: Engine | null,
   spec: SpawnSpec,
   callback: (result: Child | NodeJS.ErrnoException) => void
-): void => (engine !== null ? spawnNative(engine, spec, callback) : spawnChildProcess(spec, callback))
+): void => {
+  // Paced like exits: 32 spawns completing in one turn would each resume their fiber there.
+  const deliver = (result: Child | NodeJS.ErrnoException) => paced(() => callback(result))
+  return engine !== null ? spawnNative(engine, spec, deliver) : spawnChildProcess(spec, deliver)
+}
