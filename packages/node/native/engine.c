@@ -18,7 +18,8 @@
  *                                                   deathSignal? }
  *     path        absolute path of the program (execve, no PATH search)
  *     argv, envp  string arrays ("NAME=VALUE"), passed exactly; envp null: a copy of this
- *                 process's environ, taken by the call (on the main thread, what process.env holds)
+ *                 process's environ, taken by the call (on the main thread, what process.env holds;
+ *                 main thread only: a worker's copy of it would race with the main thread's setenv)
  *     cwd         string | null
  *     stdio       child fd i gets parent fd stdio[i]; -1: /dev/null (O_RDWR); -2: nothing (closed);
  *                 every fd >= stdio.length is closed; stdio[i] === i passes fd i at its number
@@ -41,7 +42,8 @@
  *   (both null only if something else in the process reaped the child first).
  *   makeSocketPair() -> [fd, fd]           socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC); JS owns both
  *   environ() -> ["NAME=VALUE", ...]      the process's environment (C environ: on the main thread, what
- *                                          process.env reads and writes; a worker's process.env is a copy)
+ *                                          process.env reads and writes; a worker's process.env is a copy,
+ *                                          and reading environ there would race with the main thread)
  *   abi: the version of this API (bumped on incompatible changes; the loader checks it).
  *   unavailable: set (a reason) when the kernel lacks pidfds (before Linux 5.4); do not use then.
  *
@@ -87,6 +89,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 #include <node_api.h>
 #include <uv.h>
 
@@ -840,6 +845,11 @@ static int do_spawn(const spec_t *spec, pid_t *pid, int *pidfd, const char **sys
     pid_t child = clone(launch_child, (char *)stack + LAUNCH_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &launch);
     err = child < 0 ? errno : 0;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, KERNEL_SIGSET_SIZE);
+#if defined(__SANITIZE_ADDRESS__)
+    /* An ASan build: the child ran instrumented code on this stack and never returned, so its
+     * redzones are still poisoned, and memory mapped here later would seem to overflow. */
+    __asan_unpoison_memory_region(stack, LAUNCH_STACK_SIZE);
+#endif
     munmap(stack, LAUNCH_STACK_SIZE);
     free(plan.source);
     free(plan.staged);

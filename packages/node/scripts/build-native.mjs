@@ -10,6 +10,9 @@
 // /usr/include/node; `NODE_INCLUDE_DIR` overrides both. The addon's N-API and libuv symbols resolve
 // from the node binary at load time, so nothing is linked.
 //
+// `--sanitized` builds only build/engine-sanitized.node instead: the engine with AddressSanitizer and
+// UBSan, which scripts/test-sanitized.mjs runs the engine's tests against.
+//
 // Each output is skipped when it is newer than every source (this script included); `--force`
 // rebuilds anyway. `CC` overrides the compiler. The compiler's output is passed through; the exit
 // code is non-zero when a build fails, unless `--optional` (for postinstall: the package works
@@ -27,6 +30,7 @@ const cc = process.env.CC || "cc"
 const flags = ["-O2", "-Wall", "-Wextra", "-Werror"]
 const optional = process.argv.includes("--optional")
 const force = process.argv.includes("--force")
+const sanitized = process.argv.includes("--sanitized")
 
 const mtimeMs = (path) => {
   try {
@@ -46,6 +50,15 @@ const nodeIncludeDir = () => {
   return candidates.find((dir) => existsSync(join(dir, "node_api.h")) && existsSync(join(dir, "uv.h")))
 }
 
+/** What an N-API addon needs: position-independent, shared, Node's headers. */
+const addonFlags = () => {
+  const include = nodeIncludeDir()
+  if (include === undefined) {
+    throw new Error("node_api.h and uv.h not found (looked next to the node binary and in /usr/include/node; set NODE_INCLUDE_DIR)")
+  }
+  return ["-shared", "-fPIC", `-I${include}`]
+}
+
 const targets = [
   {
     what: "the helper",
@@ -59,13 +72,23 @@ const targets = [
     output: join(root, "build", "engine.node"),
     sources: ["native/engine.c"],
     headers: [],
-    flags: () => {
-      const include = nodeIncludeDir()
-      if (include === undefined) {
-        throw new Error("node_api.h and uv.h not found (looked next to the node binary and in /usr/include/node; set NODE_INCLUDE_DIR)")
-      }
-      return [...flags, "-shared", "-fPIC", `-I${include}`]
-    }
+    flags: () => [...flags, ...addonFlags()]
+  },
+  {
+    what: "the engine with AddressSanitizer and UBSan (for scripts/test-sanitized.mjs)",
+    output: join(root, "build", "engine-sanitized.node"),
+    sources: ["native/engine.c"],
+    headers: [],
+    sanitized: true,
+    flags: () => [
+      ...flags,
+      "-O1",
+      "-g",
+      "-fno-omit-frame-pointer",
+      "-fsanitize=address,undefined",
+      "-fno-sanitize-recover=undefined",
+      ...addonFlags()
+    ]
   }
 ]
 
@@ -107,5 +130,5 @@ const build = (target) => {
 }
 
 // Every target is attempted, whatever happened to the one before.
-const results = targets.map(build)
+const results = targets.filter((target) => (target.sanitized === true) === sanitized).map(build)
 process.exit(results.every(Boolean) || optional ? 0 : 1)
