@@ -1,7 +1,10 @@
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
@@ -12,6 +15,7 @@ import type { CommandError } from "../CommandError.js"
 import * as ExitStatus from "../ExitStatus.js"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
+import * as Tracer from "effect/Tracer"
 import { firstStage, mapFirstStage, stagesOf } from "./command.js"
 import { update, wordValue } from "./model.js"
 import { describe, validate } from "./render.js"
@@ -243,6 +247,30 @@ const logDebugLazily = (message: () => string): Effect.Effect<void> =>
 const spanName = (command: Command.Command): string =>
   stagesOf(command).map((stage) => stage.program.slice(stage.program.lastIndexOf("/") + 1)).join(" | ")
 
+/**
+ * Attributes on the current span, if there is one. `Effect.annotateCurrentSpan` fails (and
+ * ignores) a NoSuchElementException, stack trace included, when there is none.
+ */
+const annotate = (attributes: Record<string, unknown>): Effect.Effect<void> =>
+  Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (parent) =>
+    Effect.sync(() => {
+      if (Option.isNone(parent) || parent.value._tag !== "Span") return
+      for (const [key, value] of Object.entries(attributes)) parent.value.attribute(key, value)
+    }))
+
+/**
+ * `self`, run by its first caller, its exit shared with every later one (an interrupted first run
+ * too). `Effect.cached` does the same at a cost of tens of µs per command (a lock, a clock read).
+ */
+const once = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+  let outcome: Deferred.Deferred<A, E> | undefined
+  return Effect.suspend(() => {
+    if (outcome !== undefined) return Deferred.await(outcome)
+    outcome = Deferred.unsafeMake<A, E>(FiberId.none)
+    return Effect.zipRight(Effect.intoDeferred(self, outcome), Deferred.await(outcome))
+  })
+}
+
 /** @internal */
 export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecutor => ({
   start: (command, options) =>
@@ -264,7 +292,7 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
         update(first, { stdin }))
       yield* Effect.logDebug(`About to run ${line}`)
       const spawned = yield* spawn(lowered)
-      yield* Effect.annotateCurrentSpan("process.pid", spawned.pid)
+      yield* annotate({ "process.pid": spawned.pid })
       let bytesIn = 0
       let inputFailure: IoError | undefined
       let bytesOut = 0
@@ -291,7 +319,7 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
           Effect.zipRight(spawned.abort)
         )
       )
-      const result = yield* Effect.cached(Effect.gen(function*() {
+      const result = once(Effect.gen(function*() {
         const stages = yield* spawned.waitStages
         const status = yield* spawned.wait
         if (timer !== undefined) yield* Fiber.interrupt(timer)
@@ -302,7 +330,7 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
           yield* Fiber.interrupt(feeder)
           if (inputFailure !== undefined) return yield* Effect.fail(inputFailure)
         }
-        yield* Effect.annotateCurrentSpan({
+        yield* annotate({
           "process.exit_status": ExitStatus.format(status),
           "command.bytes_in": bytesIn,
           "command.bytes_out": bytesOut
