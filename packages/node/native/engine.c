@@ -44,6 +44,8 @@
  *   environ() -> ["NAME=VALUE", ...]      the process's environment (C environ: on the main thread, what
  *                                          process.env reads and writes; a worker's process.env is a copy,
  *                                          and reading environ there would race with the main thread)
+ *   signalProcess(pid, signal) -> errno   kill(2), answering 0 or the errno instead of throwing; a
+ *                                          negative pid is a process group (0 and -1 are refused)
  *   abi: the version of this API (bumped on incompatible changes; the loader checks it).
  *   unavailable: set (a reason) when the kernel lacks pidfds (before Linux 5.4); do not use then.
  *
@@ -1145,6 +1147,26 @@ static napi_value js_make_pipe(napi_env env, napi_callback_info info)
     return fd_pair(env, fds);
 }
 
+/* kill(2) that answers instead of throwing: 0, or the errno (ESRCH: no such process or group).
+ * Node's process.kill throws an Error, stack trace included, for every ESRCH. */
+static napi_value js_signal_process(napi_env env, napi_callback_info info)
+{
+    size_t argc = 2;
+    napi_value argv[2], result;
+    double pid = 0, sig = -1;
+    if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL))) return NULL;
+    /* 0 and -1 would signal our own group or every process we may signal. */
+    if (argc < 2 || napi_get_value_double(env, argv[0], &pid) != napi_ok || napi_get_value_double(env, argv[1], &sig) != napi_ok
+        || !(pid >= INT_MIN + 1 && pid <= INT_MAX) || pid != (double)(int)pid || pid == 0 || pid == -1
+        || !(sig >= 0 && sig <= SIGRTMAX) || sig != (double)(int)sig) {
+        throw_type_error(env, "ERR_INVALID_ARG_VALUE", "signalProcess(pid, signal): pid (negative: a group) and signal must be numbers");
+        return NULL;
+    }
+    int err = kill((pid_t)pid, (int)sig) == 0 ? 0 : errno;
+    if (!check(env, napi_create_int32(env, err, &result))) return NULL;
+    return result;
+}
+
 /* ------------------------------------------------------------------ env lifecycle */
 
 static void engine_finish(engine_t *e)
@@ -1295,6 +1317,8 @@ NAPI_MODULE_INIT()
     CHECK(napi_set_named_property(env, exports, "environ", fn));
     CHECK(napi_create_function(env, "makePipe", NAPI_AUTO_LENGTH, js_make_pipe, e, &fn));
     CHECK(napi_set_named_property(env, exports, "makePipe", fn));
+    CHECK(napi_create_function(env, "signalProcess", NAPI_AUTO_LENGTH, js_signal_process, e, &fn));
+    CHECK(napi_set_named_property(env, exports, "signalProcess", fn));
     CHECK(napi_create_int32(env, ENGINE_ABI, &abi));
     CHECK(napi_set_named_property(env, exports, "abi", abi));
     const char *missing = missing_kernel_support();

@@ -597,6 +597,19 @@ spawn(probe, ["probe", "--no-stdin", "--quiet-io"], {}, () =>
     })
   })
 
+  it("signalProcess answers kill(2)'s errno instead of throwing; 0 and -1 are refused", async () => {
+    const E = Os.constants.errno
+    const { child, exit } = start("/bin/sleep", ["100"], { newGroup: true })
+    expect(engine().signalProcess(child.pid, 0)).toBe(0)
+    expect(engine().signalProcess(-child.pid, 0)).toBe(0)
+    expect(engine().signalProcess(-child.pid, Os.constants.signals.SIGTERM)).toBe(0)
+    expect(await exit).toMatchObject({ code: null, signal: "SIGTERM" })
+    expect(engine().signalProcess(-child.pid, 0)).toBe(E.ESRCH)
+    for (const [pid, signal] of [[0, 0], [-1, 0], [child.pid, -1], [child.pid, 65], [1.5, 0]]) {
+      expect(() => engine().signalProcess(pid!, signal!)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }))
+    }
+  })
+
   describe("set up in the child: environment and death signal", () => {
     it("envp null: this process's environment, as process.env holds it at the spawn", async () => {
       const name = `EC_ENVP_${marker()}`

@@ -79,6 +79,11 @@ export interface Engine {
    */
   environ(): Array<string>
   /**
+   * kill(2) that answers 0 or the errno (ESRCH: nobody there) instead of throwing like
+   * `process.kill`; a negative pid is a process group. 0 and -1 are refused (TypeError).
+   */
+  signalProcess(pid: number, signal: number): number
+  /**
    * Starts the program, or throws an Error with `code` ("ENOENT", "EACCES", "ENOEXEC", ...),
    * negative `errno` and `syscall`: the step that failed ("execve" and "chdir", with `path`;
    * "dup2", "open" of /dev/null, "setpgid", "pidfd_open", ...); then nothing was started or left open.

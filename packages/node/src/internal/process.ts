@@ -682,14 +682,14 @@ const spawnStage = (
     /** Members of the child's group that outlived it: policy signal, grace, SIGKILL. */
     const killGroupRemnants = (pid: number) =>
       Effect.gen(function*() {
-        if (!newGroup || remainingGroupMembers(pid) === 0) return
+        if (!newGroup || remainingGroupMembers(pid, options.engine) === 0) return
         try {
           process.kill(-pid, killSignal)
         } catch {
           return
         }
         const deadline = Date.now() + Duration.toMillis(grace)
-        while (remainingGroupMembers(pid) > 0 && Date.now() < deadline) yield* RealTime.sleep("10 millis")
+        while (remainingGroupMembers(pid, options.engine) > 0 && Date.now() < deadline) yield* RealTime.sleep("10 millis")
         try {
           process.kill(-pid, "SIGKILL")
         } catch {
@@ -697,7 +697,7 @@ const spawnStage = (
         }
         // SIGKILL is not instant: return only once the group is gone (bounded, in case of D state).
         const killDeadline = Date.now() + 1000
-        while (remainingGroupMembers(pid) > 0 && Date.now() < killDeadline) yield* RealTime.sleep("1 millis")
+        while (remainingGroupMembers(pid, options.engine) > 0 && Date.now() < killDeadline) yield* RealTime.sleep("1 millis")
       }).pipe(Effect.uninterruptible)
 
     const { child, prepared } = yield* Effect.acquireRelease(acquire, ({ child, prepared }) =>
