@@ -10,7 +10,8 @@
  *   pnpm bench --out FILE      where to write the markdown (default: docs/benchmarks.md)
  *   pnpm bench --no-write      print only
  *
- * Every measurement runs in a fresh Node process (worker.ts, with --expose-gc): W1, W1b, W2, W5
+ * The packages are measured as users get them: their built dist/ (the root `pnpm bench` builds them
+ * first with `tsc -b`). Every measurement runs in a fresh Node process (worker.ts, with --expose-gc): W1, W1b, W2, W5
  * and W6 run all their contenders in one process, interleaved; W3 and W4 run each contender in a
  * process of its own, so that peak RSS is comparable.
  */
@@ -525,7 +526,7 @@ const machine = (measured: { readonly before: Revision; readonly after: Revision
     ["kernel", `${Os.type()} ${Os.release()} ${Os.arch()}`],
     ["setup helper", helper === null ? "not built: \"ours (helper)\" spawns directly too" : "built (packages/node/build/effect-command-helper)"],
     ["spawn engine", `default layer: ${Contenders.engines.helper}; \`helper: "never"\`: ${Contenders.engines.direct}`],
-    ["code measured", describeRevision(measured.before, measured.after)]
+    ["code measured", `${describeRevision(measured.before, measured.after)} (each package's built dist/)`]
   ]
 }
 
@@ -580,7 +581,7 @@ const report = (
     "\"ours (helper, …)\" is `NodeCommandExecutor.layer`, which spawns through the C setup helper when it",
     "is built; \"ours (direct, …)\" is `NodeCommandExecutor.layerWith({ helper: \"never\" })`, which spawns",
     "the program itself. The word after the comma is the spawn engine the layer uses: `native` (the",
-    "posix_spawn addon of issue #7, when it is built) or `child_process` (Node's fork-based spawn). The",
+    "spawn addon of issue #7, when it is built) or `child_process` (Node's fork-based spawn). The",
     "spawn workloads (W1, W1b, W2) also run the default layer with `engine: \"child_process\"`. Every",
     "contender checks its result (exit code, byte count).",
     "",
@@ -607,7 +608,7 @@ const report = (
   if (broken.length > 0) out.push(`**Could not run (the worker failed): ${broken.join(", ")}.**`, "")
   out.push("## Goals", "")
   out.push(
-    "Issue #6's goals are for the library as a whole; issue #7's for the native `posix_spawn` engine",
+    "Issue #6's goals are for the library as a whole; issue #7's for the native spawn engine",
     `(engine in use: helper layer ${Contenders.engines.helper}, direct layer ${Contenders.engines.direct}).`,
     ""
   )
