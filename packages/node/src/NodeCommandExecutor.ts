@@ -36,8 +36,10 @@ export interface Options {
   readonly helper?: "auto" | "never" | (string & {})
   /**
    * How children are spawned: `"auto"` (default) uses the native engine the package built
-   * (posix_spawn, real pipes, exits through pidfds: spawn cost independent of the parent's memory,
-   * the event loop not blocked by forks) when it loads, else `node:child_process`;
+   * (a vfork-like clone that sets the process group, death signal, fds and working directory itself,
+   * so the helper runs only for other settings; real pipes; exits through pidfds: spawn cost
+   * independent of the parent's memory, the event loop not blocked by forks) when it loads, else
+   * `node:child_process`;
    * `"child_process"` forces the latter. The `EFFECT_COMMAND_SPAWN` environment variable
    * (`native` or `child_process`) overrides `"auto"`.
    */
