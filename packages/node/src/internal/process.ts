@@ -7,6 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Scope from "effect/Scope"
@@ -610,14 +611,21 @@ const spawnStage = (
     }
     const badCwd = checkWorkingDirectory(command.cwd, line)
     if (badCwd !== undefined) return yield* refuse(badCwd)
-    const path = resolveProgram(command.program, command.cwd, line)
+    // An absolute program that the native engine execs itself is not checked first: a failed
+    // execve is explained afterwards, the same way, at no cost to the spawns that work.
+    const checkAfter = helper === null && options.engine !== null && command.program.startsWith("/")
+    const path = checkAfter ? command.program : resolveProgram(command.program, command.cwd, line)
     if (typeof path !== "string") return yield* refuse(path)
+    const execFailure = (error: NodeJS.ErrnoException) => {
+      const explained = checkAfter && error.syscall === "execve" ? resolveProgram(path, command.cwd, line) : path
+      return typeof explained !== "string" ? explained : fromErrno(error, line, command.cwd)
+    }
 
-    const exit = yield* Deferred.make<ExitStatus.ExitStatus>()
+    const exit = Deferred.unsafeMake<ExitStatus.ExitStatus>(FiberId.none)
     let detached = false
 
     /** The helper's report: "" once the target was exec'd, else `<stage> <errno>`. */
-    const helperReport = yield* Deferred.make<string>()
+    const helperReport = Deferred.unsafeMake<string>(FiberId.none)
     const spawned = Effect.flatMap(prepare(command, path, line, helper, options.engine, links), (prepared) =>
       Effect.async<{ child: Spawn.Child; prepared: Prepared }, CommandError.SpawnError>((resume) => {
         Spawn.spawn(options.engine, prepared.spec, (result) => {
@@ -625,7 +633,7 @@ const spawnStage = (
           prepared.joinedChildEnd?.destroy()
           if (result instanceof Error) {
             prepared.joined?.destroy()
-            return resume(Effect.fail(fromErrno(result, line, command.cwd)))
+            return resume(Effect.fail(execFailure(result)))
           }
           result.onExit((info) => Deferred.unsafeDone(exit, Exit.succeed(toStatus(info))))
           if (prepared.helperFds !== undefined) {
