@@ -93,18 +93,19 @@ const pipeReader = (
     waiting = undefined
     retry?.()
   }
+  // The end resumes the reader's fiber: paced, like exits (32 outputs may end in one turn).
   pipe.once("end", () => {
     done = true
-    wake()
+    Spawn.paced(wake)
   })
   pipe.once("close", () => {
     done = true
-    wake()
+    Spawn.paced(wake)
   })
   pipe.on("error", (e) => {
     if (!isClosedByPeer(e)) error = e
     done = true
-    wake()
+    Spawn.paced(wake)
   })
   child.onExit(wake)
   const failure = () => new CommandError.IoError({ stream: name, command: line, cause: error })

@@ -58,11 +58,11 @@ export interface Child {
 }
 
 /**
- * Spawns and exits are handed on a few per event-loop turn. Each one resumes a fiber that may work
- * for a millisecond (collect the result, close the scope, start the next child) before it waits
- * again: 32 children that exit together, handled in one turn, would keep timers from firing for
- * tens of milliseconds. The first ones of a turn go on in that turn (setImmediate runs right
- * after the poll phase that saw them), so a lone spawn or exit is not delayed.
+ * Spawns, exits and the ends of outputs are handed on a few per event-loop turn. Each one resumes
+ * a fiber that may work for a millisecond (collect the result, close the scope, start the next
+ * child) before it waits again: 32 children that exit together, handled in one turn, would keep
+ * timers from firing for tens of milliseconds. The first ones of a turn go on in that turn
+ * (setImmediate runs right after the poll phase that saw them), so a lone one is not delayed.
  */
 const perTurn = 4
 const pending: Array<() => void> = []
@@ -76,7 +76,7 @@ const deliverPending = () => {
     if (scheduled) setImmediate(deliverPending)
   }
 }
-const paced = (deliver: () => void) => {
+export const paced = (deliver: () => void): void => {
   pending.push(deliver)
   if (!scheduled) {
     scheduled = true
