@@ -8,6 +8,7 @@
  *
  * The result is printed as one `@@result ` line of JSON on stdout; progress goes to stderr.
  */
+import * as Fs from "node:fs"
 import { performance } from "node:perf_hooks"
 import * as Contenders from "./contenders.js"
 import type { Contender } from "./contenders.js"
@@ -17,9 +18,41 @@ import type { Job, JobResult, Sample } from "./protocol.js"
 import { RESULT_PREFIX } from "./protocol.js"
 import { MiB } from "./stats.js"
 
+/**
+ * The order of round `by`: rotated by one each round, and reversed every other round, so that no
+ * contender always runs right after the same one (whatever a contender leaves behind, the next
+ * one pays for).
+ */
 const rotate = <A>(items: ReadonlyArray<A>, by: number): Array<A> => {
   const k = by % items.length
-  return [...items.slice(k), ...items.slice(0, k)]
+  const rotated = [...items.slice(k), ...items.slice(0, k)]
+  return by % 2 === 1 ? rotated.reverse() : rotated
+}
+
+/** This process's children (any state), from /proc. */
+const children = (): Array<string> => {
+  const found: Array<string> = []
+  for (const entry of Fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = Fs.readFileSync(`/proc/${entry}/stat`, "latin1")
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === process.pid) found.push(entry)
+    } catch {
+      // gone
+    }
+  }
+  return found
+}
+
+/** Children that live as long as this process (tsx's esbuild service): not a contender's. */
+const resident = new Set(children())
+
+/** Before a run: the previous contender's children gone (at most 2 s), so the next one does not pay for them. */
+const settle = async (): Promise<void> => {
+  const deadline = Date.now() + 2000
+  while (children().some((pid) => !resident.has(pid)) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
 }
 
 const log = (line: string) => process.stderr.write(`  ${line}\n`)
@@ -78,6 +111,7 @@ const rounds = async <Args extends ReadonlyArray<unknown>>(
         line.push(`${c.id} SKIPPED (${skip})`)
         continue
       }
+      await settle()
       Memory.gc()
       const timer = probe ? startTimerProbe() : undefined
       const cpu = process.cpuUsage()
