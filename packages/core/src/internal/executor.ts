@@ -161,6 +161,13 @@ const planInput = (
   }
 }
 
+/** `stream`, telling `count` the size of every chunk that passes. */
+const counting = <E>(stream: Stream.Stream<Uint8Array, E>, count: (n: number) => void): Stream.Stream<Uint8Array, E> =>
+  Stream.mapChunks(stream, (chunk) => {
+    for (const bytes of chunk) count(bytes.length)
+    return chunk
+  })
+
 /** What one output's drain reports: the bytes kept, or that the limit was passed. */
 type Drained = { readonly bytes: Uint8Array; readonly overflow: boolean }
 
@@ -203,11 +210,7 @@ const drain = (
         return Effect.map(collected, (done) => Effect.zipRight(done, finish))
       })
     case "Sink": {
-      const tallied = Stream.mapChunks(stream, (chunk) => {
-        for (const bytes of chunk) counted(bytes.length)
-        return chunk
-      })
-      const run = Stream.run(tallied, plan.sink).pipe(
+      const run = Stream.run(counting(stream, counted), plan.sink).pipe(
         Effect.mapError((cause) =>
           cause instanceof IoError ? cause : new IoError({ stream: name, command: describe(command), cause })
         ),
@@ -300,10 +303,7 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
         ? undefined
         // A failing input stream would leave the child waiting for EOF forever: abort it.
         : yield* Effect.forkScoped(
-          Stream.run(Stream.mapChunks(input, (chunk) => {
-            for (const bytes of chunk) bytesIn += bytes.length
-            return chunk
-          }), spawned.stdin).pipe(Effect.tapError((failure) => {
+          Stream.run(counting(input, (n) => void (bytesIn += n)), spawned.stdin).pipe(Effect.tapError((failure) => {
             // Kept before the abort: the run may interrupt the feeder once the child is gone.
             inputFailure = failure
             return spawned.abort
@@ -349,17 +349,12 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
         }
         return { status, stages, stdout: out.bytes, stderr: err.bytes }
       }))
-      // An output the caller reads itself (a "pipe": `stream`, `start`) counts as bytes out too.
-      const tally = (stream: Stream.Stream<Uint8Array, IoError>) =>
-        Stream.mapChunks(stream, (chunk) => {
-          for (const bytes of chunk) count(bytes.length)
-          return chunk
-        })
       const { collect: _, ...handle } = spawned
       return {
         ...handle,
-        stdout: outPlan._tag === "None" ? tally(spawned.stdout) : spawned.stdout,
-        stderr: errPlan._tag === "None" ? tally(spawned.stderr) : spawned.stderr,
+        // An output the caller reads itself (a "pipe": `stream`, `start`) counts as bytes out too.
+        stdout: outPlan._tag === "None" ? counting(spawned.stdout, count) : spawned.stdout,
+        stderr: errPlan._tag === "None" ? counting(spawned.stderr, count) : spawned.stderr,
         result
       } satisfies CommandExecutor.Process
     })
