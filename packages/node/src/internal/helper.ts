@@ -6,7 +6,7 @@ import { Command, CommandError, Signal } from "@effect-command/core"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import { fileURLToPath } from "node:url"
-import { reasons } from "./resolve.js"
+import { stepError } from "./resolve.js"
 
 /** Where the package's build step puts the helper (the same from src/ and dist/). */
 const builtPath = fileURLToPath(new URL("../../build/effect-command-helper", import.meta.url))
@@ -46,6 +46,15 @@ export const helperFds = (command: Command.Command): HelperFds => {
 }
 
 
+/**
+ * The signal number a child gets when its parent dies (PR_SET_PDEATHSIG), or undefined: non-daemon
+ * children die with the parent unless told otherwise. Set by the helper or the native engine.
+ */
+export const deathSignal = (command: Command.Command): number | undefined => {
+  const signal = command.setup.dieWithParent ?? (command.setup.daemonize ? false : "SIGKILL")
+  return signal === false ? undefined : Signal.numbers[signal]
+}
+
 /** The helper's argv, up to and including `--`; the target's path and argv follow. */
 export const helperArgs = (
   command: Command.Command,
@@ -58,11 +67,8 @@ export const helperArgs = (
   for (const { fd } of [...command.passFds, ...command.inputFds]) args.push("--keep-fd", String(fd))
   if (options.stderrToStdout) args.push("--stderr-to-stdout")
   args.push("--pgid", setup.processGroup)
-  // Non-daemon children die with the parent unless told otherwise (PR_SET_PDEATHSIG).
-  const deathSignal = setup.dieWithParent ?? (setup.daemonize ? false : "SIGKILL")
-  if (deathSignal !== false) {
-    args.push("--pdeathsig", String(Signal.numbers[deathSignal]), "--parent-pid", String(process.pid))
-  }
+  const signal = deathSignal(command)
+  if (signal !== undefined) args.push("--pdeathsig", String(signal), "--parent-pid", String(process.pid))
   if (setup.daemonize) args.push("--daemonize")
   if (setup.pidFile !== undefined) args.push("--pidfile", setup.pidFile)
   for (const { hard, resource, soft } of setup.limits) args.push("--rlimit", `${resource}:${soft}:${hard}`)
@@ -141,17 +147,6 @@ export const setupError = (
       cause: `${stage}: ${errno}`
     })
   }
-  const reason: CommandError.SpawnErrorReason = stage === "execve"
-    ? reasons[errno] ?? "Unknown"
-    : stage === "chdir"
-    ? "BadWorkingDirectory"
-    : "SetupFailed"
-  const detail = stage === "getpwnam"
-    ? `unknown user ${String(command.setup.uid)}`
-    : stage === "getgrnam"
-    ? "unknown group"
-    : stage === "chdir"
-    ? `cannot use ${command.cwd} as working directory`
-    : undefined
-  return new CommandError.SpawnError({ reason, stage, errno, command: line, ...(detail !== undefined ? { detail } : {}) })
+  const detail = stage === "getpwnam" ? `unknown user ${String(command.setup.uid)}` : stage === "getgrnam" ? "unknown group" : undefined
+  return stepError(stage, errno, line, command.cwd, "SetupFailed", detail !== undefined ? { detail } : {})
 }

@@ -100,6 +100,28 @@ export const reasons: Record<string, SpawnError["reason"]> = {
   ENOTDIR: "BadWorkingDirectory"
 }
 
+/**
+ * A child-side step that failed before the exec, the helper's or the native engine's: the exec
+ * itself by its errno, the working directory as such, any other step as `otherwise` says (the
+ * helper's own setup steps: SetupFailed; the engine's fd steps: by errno, like child_process's).
+ */
+export const stepError = (
+  stage: string,
+  errno: string,
+  command: string,
+  cwd: string | undefined,
+  otherwise: SpawnError["reason"],
+  extra: { readonly detail?: string; readonly cause?: unknown } = {}
+): SpawnError =>
+  new Errors.SpawnError({
+    reason: stage === "execve" ? reasons[errno] ?? "Unknown" : stage === "chdir" ? "BadWorkingDirectory" : otherwise,
+    stage,
+    errno,
+    command,
+    ...(stage === "chdir" ? { detail: `cannot use ${cwd} as working directory` } : {}),
+    ...extra
+  })
+
 /** The steps the native engine runs in the child before the exec, as it names a failed one. */
 const childSteps = new Set(["setsid", "setpgid", "prctl", "dup2", "open", "fcntl", "close_range", "chdir", "execve"])
 
@@ -107,16 +129,7 @@ const childSteps = new Set(["setsid", "setpgid", "prctl", "dup2", "open", "fcntl
 export const fromErrno = (error: NodeJS.ErrnoException, command: string, cwd: string | undefined): SpawnError => {
   const errno = error.code ?? "EUNKNOWN"
   if (error.syscall !== undefined && childSteps.has(error.syscall)) {
-    // A step of the native engine's child, reported like the helper reports its own steps.
-    const stage = error.syscall
-    return new Errors.SpawnError({
-      reason: stage === "chdir" ? "BadWorkingDirectory" : reasons[errno] ?? "Unknown",
-      stage,
-      errno,
-      command,
-      ...(stage === "chdir" ? { detail: `cannot use ${cwd} as working directory` } : {}),
-      cause: error
-    })
+    return stepError(error.syscall, errno, command, cwd, reasons[errno] ?? "Unknown", { cause: error })
   }
   let reason = reasons[errno] ?? "Unknown"
   // libuv reports a working directory that vanished after our check as ENOENT from chdir.
