@@ -1,6 +1,6 @@
 /** The Node executor's spawn primitive: stdio wiring, streams, kill-and-reap. */
 import type { CommandExecutor } from "@effect-command/core"
-import { Command, CommandError, ExitStatus, Signal } from "@effect-command/core"
+import { Command, CommandError, ExitStatus } from "@effect-command/core"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -84,8 +84,7 @@ const pipeReader = (
   drainDelay: Duration.Duration
 ) => {
   let error: Error | undefined
-  // Node may have read the EOF already (its flushStdio at the child's exit), before we listened.
-  let done = pipe.readableEnded || pipe.destroyed
+  let done = Spawn.endedUnread(pipe)
   /** The waiting consumer's re-check, called on news: bytes, the end, an error, the child's exit. */
   let waiting: (() => void) | undefined
   const wake = () => {
@@ -273,9 +272,7 @@ const writable = (pipe: Writable, name: string, line: string): Sink.Sink<void, U
 
 /** Collects a pipe's bytes as text until EOF. */
 const readAll = (pipe: Readable, done: (text: string) => void): void => {
-  // child_process reads a pipe from the start: an empty one's EOF may have ended and closed it
-  // before we listen (a non-empty one waits for a reader).
-  if (pipe.readableEnded || pipe.destroyed) return done("")
+  if (Spawn.endedUnread(pipe)) return done("")
   let text = ""
   listen(pipe, (chunk) => (text += chunk.toString("latin1")))
   pipe.on("error", () => {})
@@ -312,8 +309,8 @@ const handshakeOf = (
       ready.off("close", onEnd)
       resume(Effect.succeed(byte))
     }
-    // Ended before we listen (see readAll): the child quit without a byte.
-    if (ready.readableEnded || ready.destroyed) return finish("")
+    // The child quit without a byte.
+    if (Spawn.endedUnread(ready)) return finish("")
     unlisten = listen(ready, (chunk) => finish(chunk.toString("latin1", 0, 1)))
     ready.once("close", onEnd)
     ready.on("error", () => {})
@@ -561,10 +558,8 @@ const prepare = (
           cwd: command.cwd,
           stdio,
           newGroup: command.setup.processGroup === "new",
-          // Non-daemon children die with the parent unless told otherwise (the native engine only).
-          deathSignal: engine !== null && command.setup.dieWithParent !== false
-            ? Signal.numbers[command.setup.dieWithParent ?? "SIGKILL"]
-            : undefined
+          // Only the native engine sets it without the helper.
+          deathSignal: engine !== null ? Helper.deathSignal(command) : undefined
         }
       return {
         spec,
@@ -618,8 +613,8 @@ const spawnStage = (
     const path = checkAfter ? command.program : resolveProgram(command.program, command.cwd, line)
     if (typeof path !== "string") return yield* refuse(path)
     const execFailure = (error: NodeJS.ErrnoException) => {
-      const explained = checkAfter && error.syscall === "execve" ? resolveProgram(path, command.cwd, line) : path
-      return typeof explained !== "string" ? explained : fromErrno(error, line, command.cwd)
+      const explained = checkAfter && error.syscall === "execve" ? resolveProgram(path, command.cwd, line) : undefined
+      return typeof explained === "object" ? explained : fromErrno(error, line, command.cwd)
     }
 
     const exit = Deferred.unsafeMake<ExitStatus.ExitStatus>(FiberId.none)

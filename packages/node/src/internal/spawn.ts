@@ -117,6 +117,12 @@ const toNode = (source: StdioSource): ChildProcess.IOType | number | Net.Socket 
 }
 
 /**
+ * Whether a pipe out of the child ended before anyone listened. child_process reads its pipes from
+ * the start: an empty one's EOF ends and closes it by itself (a non-empty one waits for a reader).
+ */
+export const endedUnread = (pipe: Readable): boolean => pipe.readableEnded || pipe.destroyed
+
+/**
  * A 'readable' listener that only keeps Node from discarding a child's output: at the child's
  * exit, child_process reads and drops what is in pipes nobody listens to yet (flushStdio). Every
  * pipe out of the child gets one (the helper's status pipe too): its reader may come a turn later.
@@ -238,6 +244,12 @@ const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child |
   const release = () => {
     for (const fd of childEnds) closeQuietly(fd)
   }
+  /** Nothing started: every end made for it is closed. */
+  const failed = (error: NodeJS.ErrnoException) => {
+    release()
+    for (const fd of parentEnds) if (fd !== null && fd !== undefined) closeQuietly(fd)
+    callback(error)
+  }
   let stdio: Array<number>
   try {
     stdio = spec.stdio.map((source, fd) => {
@@ -267,16 +279,9 @@ const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child |
       }
     })
   } catch (error) {
-    release()
-    for (const fd of parentEnds) if (fd !== null && fd !== undefined) closeQuietly(fd)
-    return callback(error as NodeJS.ErrnoException)
+    return failed(error as NodeJS.ErrnoException)
   }
   const notifier = exitNotifier()
-  const failed = (error: NodeJS.ErrnoException) => {
-    release()
-    for (const fd of parentEnds) if (fd !== null && fd !== undefined) closeQuietly(fd)
-    callback(error)
-  }
   const started = (child: EngineChild) => {
     release()
     const pipes = parentEnds.map((fd, i) => {
