@@ -487,6 +487,12 @@ typedef struct {
     size_t nstaged;
 } plan_t;
 
+static void free_plan(plan_t *plan)
+{
+    free(plan->source);
+    free(plan->staged);
+}
+
 static int plan_stdio(plan_t *plan, const spec_t *spec)
 {
     const size_t n = spec->nstdio;
@@ -495,8 +501,7 @@ static int plan_stdio(plan_t *plan, const spec_t *spec)
     plan->source = malloc((n + 1) * sizeof *plan->source);
     plan->staged = malloc((2 * n + 1) * sizeof *plan->staged);
     if (plan->source == NULL || plan->staged == NULL) {
-        free(plan->source);
-        free(plan->staged);
+        free_plan(plan);
         return ENOMEM;
     }
     int top = (int)n;
@@ -836,8 +841,7 @@ static int do_spawn(const spec_t *spec, pid_t *pid, int *pidfd, const char **sys
     void *stack = mmap(NULL, LAUNCH_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) {
         err = errno;
-        free(plan.source);
-        free(plan.staged);
+        free_plan(&plan);
         *syscall_name = "mmap";
         return err;
     }
@@ -853,8 +857,7 @@ static int do_spawn(const spec_t *spec, pid_t *pid, int *pidfd, const char **sys
     __asan_unpoison_memory_region(stack, LAUNCH_STACK_SIZE);
 #endif
     munmap(stack, LAUNCH_STACK_SIZE);
-    free(plan.source);
-    free(plan.staged);
+    free_plan(&plan);
     if (child < 0) {
         *syscall_name = "clone";
         return err;
