@@ -186,6 +186,10 @@ describe("kill-and-reap", () => {
             if (chunk.toString().includes("started")) resume(Effect.void)
           })
         })
+        // Node, sh and the background sleep. A process in the middle of its exec shows an empty
+        // environ for a moment: look again until all three are seen (bounded).
+        const deadline = Date.now() + 5_000
+        while (withMarker("EC_MARKER", mark).length < 3 && Date.now() < deadline) yield* Effect.sleep("5 millis")
         expect(withMarker("EC_MARKER", mark).length).toBeGreaterThanOrEqual(3)
         node.kill(signal)
         yield* Effect.async<void>((resume) => {
