@@ -48,7 +48,13 @@ const only = option("--only")?.split(",").map((s) => s.trim().toUpperCase())
 interface Config {
   readonly rounds: number
   readonly w1: { readonly n: number; readonly warmup: number; readonly rounds: number }
-  readonly w1b: { readonly n: number; readonly warmup: number; readonly ballastMiB: number; readonly rounds: number }
+  readonly w1b: {
+    readonly n: number
+    readonly warmup: number
+    readonly ballastMiB: number
+    readonly ballastWarmup: number
+    readonly rounds: number
+  }
   readonly w2: { readonly n: number; readonly concurrency: number; readonly warmup: number }
   readonly w34: { readonly bytes: number; readonly warmup: number }
   readonly w5: { readonly bytes: number; readonly warmup: number }
@@ -60,11 +66,15 @@ interface Config {
 const full: Config = {
   rounds: 5,
   // W1 runs 9 contenders × 500 spawns a round: 3 rounds (not 5) keep the whole run near 10 minutes.
-  w1: { n: 500, warmup: 20, rounds: 3 },
+  // The spawn workloads warm up to V8's steady state: a JS-heavy contender (Effect's runtime and
+  // ours) is still being compiled by TurboFan for its first ~3,000 spawns, and ran up to twice as
+  // slow meanwhile. With 20 (W2: 32) warm-up spawns the bench measured that, not the spawn.
+  w1: { n: 500, warmup: 2000, rounds: 3 },
   // Raw node needs ~24 ms per spawn from a 400 MiB parent: 100 spawns × 9 contenders × 3 rounds.
-  // The warm-up is W1's: with 5 spawns, the first rounds of the JS-heavy contenders ran cold.
-  w1b: { n: 100, warmup: 20, ballastMiB: 400, rounds: 3 },
-  w2: { n: 500, concurrency: 32, warmup: 32 },
+  // The long warm-up runs before the ballast is allocated (2,000 forks of a 400 MiB parent would
+  // take minutes), then 20 spawns with it.
+  w1b: { n: 100, warmup: 2000, ballastMiB: 400, ballastWarmup: 20, rounds: 3 },
+  w2: { n: 500, concurrency: 32, warmup: 3000 },
   w34: { bytes: 256 * MiB, warmup: MiB },
   w5: { bytes: 256 * MiB, warmup: MiB },
   w6: { bytes: 64 * MiB, warmup: MiB },
@@ -74,7 +84,7 @@ const full: Config = {
 const tiny: Config = {
   rounds: 2,
   w1: { n: 10, warmup: 2, rounds: 2 },
-  w1b: { n: 5, warmup: 1, ballastMiB: 32, rounds: 2 },
+  w1b: { n: 5, warmup: 1, ballastMiB: 32, ballastWarmup: 1, rounds: 2 },
   w2: { n: 32, concurrency: 8, warmup: 8 },
   w34: { bytes: 4 * MiB, warmup: 64 * 1024 },
   w5: { bytes: 4 * MiB, warmup: 64 * 1024 },
@@ -241,6 +251,7 @@ const roundsJob = (workload: RoundsJob["workload"], fields: Partial<RoundsJob>):
   bytes: 0,
   warmup: 0,
   ballastMiB: 0,
+  ballastWarmup: 0,
   timeoutMs: config.timeoutMs,
   ...fields
 })
@@ -260,6 +271,7 @@ const runW1 = async (): Promise<Workload> => {
     columns: [CPU_PER_SPAWN],
     notes: [
       `The measuring process's RSS before the runs: ${fmt(result.info.parentRssMiB ?? NaN)} MiB.`,
+      `Each contender warms up with ${config.w1.warmup} spawns first.`,
       ...(w1Rounds < rounds ? [`${w1Rounds} rounds, not ${rounds}: ${Contenders.w1.length} contenders × ${config.w1.n} spawns a round; the whole run stays near 10 minutes.`] : [])
     ],
     seconds
@@ -284,7 +296,7 @@ const runW1b = async (): Promise<Workload> => {
     notes: [
       `The measuring process's RSS before the runs, ballast included: ${fmt(result.info.parentRssMiB ?? NaN)} MiB.`,
       `n is ${c.n} (W1: ${config.w1.n}) to keep the whole run near 10 minutes: fork() from this parent costs tens of ms.`,
-      `Each contender warms up with ${c.warmup} spawns first (W1: ${config.w1.warmup}).`
+      `Each contender warms up with ${c.warmup} spawns before the ballast is allocated (W1: ${config.w1.warmup}), then with ${c.ballastWarmup} more with it.`
     ],
     seconds
   }
@@ -304,7 +316,8 @@ const runW2 = async (): Promise<Workload> => {
     samples: result.samples,
     columns: [{ key: "stallMs", label: "longest timer stall, ms: median (min–max)", summary: "median" }, CPU_PER_SPAWN],
     notes: [
-      "Timer stall: the longest stretch in which a 1 ms `setInterval` did not fire during the run (timer probe, src/probe.ts)."
+      "Timer stall: the longest stretch in which a 1 ms `setInterval` did not fire during the run (timer probe, src/probe.ts).",
+      `Each contender warms up with ${c.warmup} spawns first (${c.concurrency} in flight).`
     ],
     seconds
   }
@@ -598,8 +611,16 @@ const report = (
     "(with `NodeContext.layer`) in one invocation, in interleaved rounds (each round runs every contender",
     "once, the order rotating from round to round and reversed every other round, so that no contender",
     "always follows the same one; before each run the previous contender's children are waited for,",
-    "then a full GC). Each table gives the median over the rounds, the min–max, and the ratio to raw",
+    "and for the byte workloads there is a full GC). Each table gives the median over the rounds, the min–max, and the ratio to raw",
     "node **from the same round** (median and min–max of those ratios).",
+    "",
+    "Before its rounds every contender warms up. For the spawn workloads (W1, W1b, W2) that is",
+    "thousands of spawns: V8 keeps compiling the JS-heavy contenders' code (Effect's runtime, ours,",
+    "execa's) for about their first 3,000 spawns, and they run up to twice as slow meanwhile. The",
+    "tables show each library's steady state; a program that spawns only a few hundred times in all",
+    "sees the slower figures (W2 at 32 in flight: about 600 spawns/s for ours, not 1,000). There is no",
+    "forced GC before a spawn workload's runs: V8 then deoptimizes much of the optimized code, and the",
+    "JS-heavy contenders spent their runs recompiling it.",
     "",
     "\"ours (helper, …)\" is `NodeCommandExecutor.layer`, which spawns through the C setup helper when it",
     "is built; \"ours (direct, …)\" is `NodeCommandExecutor.layerWith({ helper: \"never\" })`, which spawns",

@@ -11,10 +11,12 @@ export type Job =
     readonly concurrency: number
     /** Bytes fed (W6) or piped (W5). */
     readonly bytes: number
-    /** The warm-up run's size (spawns or bytes). */
+    /** The warm-up run's size (spawns or bytes), before the ballast is allocated. */
     readonly warmup: number
     /** MiB of Buffers the worker holds while it measures (W1b). */
     readonly ballastMiB: number
+    /** A second, short warm-up run (spawns) with the ballast held (W1b). */
+    readonly ballastWarmup: number
     /** A run taking longer fails (and its contender sits out the later rounds). */
     readonly timeoutMs: number
   }

@@ -105,26 +105,49 @@ const attempt = async (f: () => Promise<void>, timeoutMs: number): Promise<strin
   }
 }
 
-/**
- * Runs `contenders` in interleaved rounds; `measure` turns one run's wall time into the sample's
- * value, `perCpu` its parent CPU time (user + system, ms) into the `cpu` column's unit.
- */
+interface RoundsOptions<Args> {
+  readonly args: Args
+  /** Each contender first runs once with these. */
+  readonly warmupArgs: Args
+  /** Then the ballast (if any) is allocated, and each contender runs once more with these. */
+  readonly ballastWarmupArgs?: Args
+  /** One run's wall time as the sample's value. */
+  readonly measure: (seconds: number) => number
+  /** One run's parent CPU time (user + system, ms) in the `cpu` column's unit. */
+  readonly perCpu: (ms: number) => number
+  /** Run the timer probe during each run. */
+  readonly probe?: boolean
+  /**
+   * A full GC before each run, so that nobody pays for the previous contender's garbage. Only
+   * for the byte workloads: a forced full GC also throws away optimized code (V8 deoptimizes
+   * code whose weakly held objects it collected), and a JS-heavy contender then spent its
+   * spawn run recompiling (W2: about 1,950 TurboFan compilations over a run instead of 880,
+   * 15–20% fewer spawns/s). The spawn workloads leave little garbage.
+   */
+  readonly collectBefore: boolean
+}
+
+/** Runs `contenders` in interleaved rounds. */
 const rounds = async <Args extends ReadonlyArray<unknown>>(
   job: Extract<Job, { kind: "rounds" }>,
   contenders: ReadonlyArray<Contender<Args>>,
-  args: Args,
-  warmupArgs: Args,
-  measure: (seconds: number) => number,
-  perCpu: (ms: number) => number,
-  probe: boolean
-): Promise<Array<Sample>> => {
+  { args, ballastWarmupArgs, collectBefore, measure, perCpu, probe = false, warmupArgs }: RoundsOptions<Args>
+): Promise<{ readonly samples: Array<Sample>; readonly rssBefore: number; readonly ballast: number }> => {
   // A contender that hung once would hang every round: it sits out the rest.
   const hung = new Map<string, string>()
-  for (const c of contenders) {
-    const error = await attempt(() => c.run(...warmupArgs), job.timeoutMs)
-    if (error !== undefined) log(`${job.workload} warm-up of ${c.id} FAILED: ${error}`)
-    if (error?.startsWith(TIMED_OUT)) hung.set(c.id, `warm-up ${error}`)
+  const warmUp = async (warmArgs: Args) => {
+    for (const c of contenders) {
+      if (hung.has(c.id)) continue
+      const error = await attempt(() => c.run(...warmArgs), job.timeoutMs)
+      if (error !== undefined) log(`${job.workload} warm-up of ${c.id} FAILED: ${error}`)
+      if (error?.startsWith(TIMED_OUT)) hung.set(c.id, `warm-up ${error}`)
+    }
   }
+  await warmUp(warmupArgs)
+  const held = job.ballastMiB > 0 ? Memory.ballast(job.ballastMiB) : []
+  if (ballastWarmupArgs !== undefined) await warmUp(ballastWarmupArgs)
+  if (collectBefore) Memory.gc()
+  const rssBefore = Memory.rss()
   const samples: Array<Sample> = []
   for (let round = 0; round < job.rounds; round++) {
     const line: Array<string> = []
@@ -136,7 +159,7 @@ const rounds = async <Args extends ReadonlyArray<unknown>>(
         continue
       }
       await settle()
-      Memory.gc()
+      if (collectBefore) Memory.gc()
       const timer = probe ? startTimerProbe() : undefined
       const cpu = process.cpuUsage()
       const start = performance.now()
@@ -157,48 +180,54 @@ const rounds = async <Args extends ReadonlyArray<unknown>>(
     }
     log(`${job.workload} round ${round + 1}/${job.rounds}: ${line.join(", ")}`)
   }
-  return samples
+  return { samples, rssBefore, ballast: held.reduce((n, b) => n + b.length, 0) }
 }
 
 const runRounds = async (job: Extract<Job, { kind: "rounds" }>): Promise<JobResult> => {
-  const held = job.ballastMiB > 0 ? Memory.ballast(job.ballastMiB) : []
-  Memory.gc()
-  const rssBefore = Memory.rss()
-  let samples: Array<Sample>
   const perSpawn = (ms: number) => (ms * 1000) / job.n
-  switch (job.workload) {
-    case "W1":
-    case "W1b": {
-      samples = await rounds(job, Contenders.w1, [job.n], [job.warmup], (s) => (s * 1e6) / job.n, perSpawn, false)
-      break
+  const ran = await (() => {
+    switch (job.workload) {
+      case "W1":
+      case "W1b":
+        return rounds(job, Contenders.w1, {
+          args: [job.n],
+          warmupArgs: [job.warmup],
+          ...(job.ballastWarmup > 0 ? { ballastWarmupArgs: [job.ballastWarmup] } : {}),
+          measure: (s) => (s * 1e6) / job.n,
+          perCpu: perSpawn,
+          collectBefore: false
+        })
+      case "W2":
+        return rounds(job, Contenders.w2, {
+          args: [job.n, job.concurrency],
+          warmupArgs: [job.warmup, job.concurrency],
+          measure: (s) => job.n / s,
+          perCpu: perSpawn,
+          probe: true,
+          collectBefore: false
+        })
+      case "W5":
+        return rounds(job, Contenders.w5, {
+          args: [job.bytes],
+          warmupArgs: [job.warmup],
+          measure: (s) => job.bytes / MiB / s,
+          perCpu: (ms) => ms,
+          collectBefore: true
+        })
+      case "W6wc":
+      case "W6cat": {
+        const contenders = job.workload === "W6wc" ? Contenders.w6wc : Contenders.w6cat
+        return rounds(job, contenders, {
+          args: [new Uint8Array(job.bytes).fill(0x61)],
+          warmupArgs: [new Uint8Array(job.warmup).fill(0x61)],
+          measure: (s) => job.bytes / MiB / s,
+          perCpu: (ms) => ms,
+          collectBefore: true
+        })
+      }
     }
-    case "W2": {
-      samples = await rounds(
-        job,
-        Contenders.w2,
-        [job.n, job.concurrency],
-        [job.warmup, job.concurrency],
-        (s) => job.n / s,
-        perSpawn,
-        true
-      )
-      break
-    }
-    case "W5": {
-      samples = await rounds(job, Contenders.w5, [job.bytes], [job.warmup], (s) => job.bytes / MiB / s, (ms) => ms, false)
-      break
-    }
-    case "W6wc":
-    case "W6cat": {
-      const input = new Uint8Array(job.bytes).fill(0x61)
-      const warmup = new Uint8Array(job.warmup).fill(0x61)
-      const contenders = job.workload === "W6wc" ? Contenders.w6wc : Contenders.w6cat
-      samples = await rounds(job, contenders, [input], [warmup], (s) => job.bytes / MiB / s, (ms) => ms, false)
-      break
-    }
-  }
-  const info = { parentRssMiB: rssBefore / MiB, ballastMiB: held.reduce((n, b) => n + b.length, 0) / MiB }
-  return { samples, info }
+  })()
+  return { samples: ran.samples, info: { parentRssMiB: ran.rssBefore / MiB, ballastMiB: ran.ballast / MiB } }
 }
 
 const runSingle = async (job: Extract<Job, { kind: "single" }>): Promise<JobResult> => {
