@@ -1,13 +1,17 @@
 /**
- * Runs one contender of one workload in a loop, for `node --cpu-prof`:
+ * Runs one contender of one workload twice, and profiles the second run (V8's sampling profiler):
  *
  *   cd packages/bench
- *   node --cpu-prof --cpu-prof-dir=build/prof --conditions=source --import tsx \
- *     src/profile.ts W1 ours 2000
- *   node --conditions=source --import tsx src/cpuprofile.ts build/prof/<file>.cpuprofile
+ *   node --import tsx src/profile.ts W2 ours 3000
+ *   node --import tsx src/cpuprofile.ts build/prof/W2-ours.cpuprofile
+ *
+ * The first run is the warm-up: V8 compiles a JS-heavy contender's code for its first thousands
+ * of spawns, and a profile of that shows the compiler, not the steady state.
  *
  * Workloads: W1 (n spawns), W2 (n spawns, 32 in flight), W3/W4/W5 (MiB), W6wc/W6cat (MiB).
  */
+import * as Fs from "node:fs"
+import * as Inspector from "node:inspector/promises"
 import * as Contenders from "./contenders.js"
 import { MiB } from "./stats.js"
 
@@ -20,7 +24,7 @@ const pick = <A extends ReadonlyArray<unknown>>(list: ReadonlyArray<Contenders.C
   return c
 }
 
-const main = async () => {
+const measure = async () => {
   const start = performance.now()
   let unit = ""
   switch (workload) {
@@ -52,7 +56,21 @@ const main = async () => {
     default:
       throw new Error(`unknown workload ${workload}`)
   }
-  console.log(`${workload} ${id}: ${unit}`)
+  return unit
+}
+
+const main = async () => {
+  await measure()
+  const session = new Inspector.Session()
+  session.connect()
+  await session.post("Profiler.enable")
+  await session.post("Profiler.start")
+  const unit = await measure()
+  const { profile } = await session.post("Profiler.stop")
+  const out = `build/prof/${workload}-${id}.cpuprofile`
+  Fs.mkdirSync("build/prof", { recursive: true })
+  Fs.writeFileSync(out, JSON.stringify(profile))
+  console.log(`${workload} ${id}: ${unit} (warm); profile: ${out}`)
   await Contenders.dispose()
 }
 
