@@ -155,6 +155,19 @@ describe("spawn errors", () => {
       expect(relative.message).toContain(missing)
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
+  it.live("a failed exec is the same error alone and beside a running child", () =>
+    // Alone, the native engine spawns on the loop; beside another of its children, on its thread pool.
+    Effect.gen(function*() {
+      const missing = Path.join(dir, "missing-beside")
+      const alone = asSpawnError(yield* failsCleanly(Command.run(Command.make(missing))))
+      const beside = yield* Effect.scoped(Effect.gen(function*() {
+        yield* Command.start(Command.make("sleep", "100"))
+        return asSpawnError(yield* Effect.flip(Command.run(Command.make(missing))))
+      }))
+      expect(alone.reason).toBe("NotFound")
+      expect({ ...beside }).toEqual({ ...alone })
+    }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+
   it.live("a directory as the program: NotExecutable", () =>
     Effect.gen(function*() {
       const error = asSpawnError(yield* failsCleanly(Command.run(Command.make(dir))))

@@ -10,7 +10,7 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
 import { isMainThread } from "node:worker_threads"
-import type { Engine, EngineChild } from "./engine.js"
+import type { Engine, EngineChild, EngineExit } from "./engine.js"
 import { StdioClosed, StdioDevNull } from "./engine.js"
 
 /** What the child gets at one fd number. */
@@ -282,6 +282,11 @@ const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child |
     return failed(error as NodeJS.ErrnoException)
   }
   const notifier = exitNotifier()
+  /** The spawn failed: nothing of it runs. */
+  const notStarted = (error: NodeJS.ErrnoException) => {
+    nativeInFlight--
+    failed(error)
+  }
   const started = (child: EngineChild) => {
     release()
     const pipes = parentEnds.map((fd, i) => {
@@ -302,22 +307,42 @@ const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child |
       }
     })
   }
-  try {
-    // Off the event loop: the spawn blocks its thread until the child's exec.
-    engine.spawnAsync({
-      path: spec.path,
-      argv: spec.argv,
-      // On the main thread the engine copies C's environ, which is what process.env holds there.
-      envp: spec.env === undefined && isMainThread ? null : envp(spec.env ?? process.env),
-      cwd: spec.cwd ?? null,
-      stdio,
-      newGroup: spec.newGroup,
-      deathSignal: spec.deathSignal ?? null
-    }, (error, child) => (error !== null ? failed(error) : started(child!)), (exit) => notifier.done(exit))
-  } catch (error) {
-    failed(error as NodeJS.ErrnoException)
+  const engineSpec = {
+    path: spec.path,
+    argv: spec.argv,
+    // On the main thread the engine copies C's environ, which is what process.env holds there.
+    envp: spec.env === undefined && isMainThread ? null : envp(spec.env ?? process.env),
+    cwd: spec.cwd ?? null,
+    stdio,
+    newGroup: spec.newGroup,
+    deathSignal: spec.deathSignal ?? null
   }
+  const exited = (exit: EngineExit) => {
+    nativeInFlight--
+    notifier.done(exit)
+  }
+  const alone = nativeInFlight++ === 0
+  let child: EngineChild
+  try {
+    if (!isMainThread || !alone) {
+      // Off the event loop: 32 spawns at once would block it 32 times, and one core would do all.
+      return engine.spawnAsync(engineSpec, (error, child) => (error !== null ? notStarted(error) : started(child!)), exited)
+    }
+    // Nothing else of ours is starting or running: spawn right here. The loop waits until the
+    // child's exec (about 0.2 ms: the clone shares our memory, so the parent's size does not
+    // matter), and the spawn skips two thread hand-offs, about 0.1 ms of a sequential spawn.
+    child = engine.spawn(engineSpec, exited)
+  } catch (error) {
+    return notStarted(error as NodeJS.ErrnoException)
+  }
+  started(child)
 }
+
+/**
+ * This thread's native children that are being spawned or still run (until reaped). Only when
+ * there is none does the main thread spawn synchronously (see spawnNative).
+ */
+let nativeInFlight = 0
 
 /**
  * Spawns and calls back once: with the child after the OS started it, or with the errno error of
