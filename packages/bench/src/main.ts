@@ -6,7 +6,7 @@
  *   pnpm bench                 the full run (~10 minutes on 2 cores), writes docs/benchmarks.md
  *   pnpm bench --quick         a smoke run with tiny sizes; writes nothing unless --out is given
  *   pnpm bench --only W1,W3    some workloads only (W1 W1b W2 W3 W4 W5 W6)
- *   pnpm bench --rounds N      rounds per workload (default 5; W1b: 3)
+ *   pnpm bench --rounds N      rounds per workload (default 5)
  *   pnpm bench --out FILE      where to write the markdown (default: docs/benchmarks.md)
  *   pnpm bench --no-write      print only
  *
@@ -47,13 +47,12 @@ const only = option("--only")?.split(",").map((s) => s.trim().toUpperCase())
 
 interface Config {
   readonly rounds: number
-  readonly w1: { readonly n: number; readonly warmup: number; readonly rounds: number }
+  readonly w1: { readonly n: number; readonly warmup: number }
   readonly w1b: {
     readonly n: number
     readonly warmup: number
     readonly ballastMiB: number
     readonly ballastWarmup: number
-    readonly rounds: number
   }
   readonly w2: { readonly n: number; readonly concurrency: number; readonly warmup: number }
   readonly w34: { readonly bytes: number; readonly warmup: number }
@@ -69,11 +68,11 @@ const full: Config = {
   // The spawn workloads warm up to V8's steady state: a JS-heavy contender (Effect's runtime and
   // ours) is still being compiled by TurboFan for its first ~3,000 spawns, and ran up to twice as
   // slow meanwhile. With 20 (W2: 32) warm-up spawns the bench measured that, not the spawn.
-  w1: { n: 500, warmup: 2000, rounds: 3 },
-  // Raw node needs ~24 ms per spawn from a 400 MiB parent: 100 spawns × 9 contenders × 3 rounds.
+  w1: { n: 500, warmup: 2000 },
+  // Raw node needs ~24 ms per spawn from a 400 MiB parent: 100 spawns a run.
   // The long warm-up runs before the ballast is allocated (2,000 forks of a 400 MiB parent would
   // take minutes), then 20 spawns with it.
-  w1b: { n: 100, warmup: 2000, ballastMiB: 400, ballastWarmup: 20, rounds: 3 },
+  w1b: { n: 100, warmup: 2000, ballastMiB: 400, ballastWarmup: 20 },
   w2: { n: 500, concurrency: 32, warmup: 3000 },
   w34: { bytes: 256 * MiB, warmup: MiB },
   w5: { bytes: 256 * MiB, warmup: MiB },
@@ -83,8 +82,8 @@ const full: Config = {
 
 const tiny: Config = {
   rounds: 2,
-  w1: { n: 10, warmup: 2, rounds: 2 },
-  w1b: { n: 5, warmup: 1, ballastMiB: 32, ballastWarmup: 1, rounds: 2 },
+  w1: { n: 10, warmup: 2 },
+  w1b: { n: 5, warmup: 1, ballastMiB: 32, ballastWarmup: 1 },
   w2: { n: 32, concurrency: 8, warmup: 8 },
   w34: { bytes: 4 * MiB, warmup: 64 * 1024 },
   w5: { bytes: 4 * MiB, warmup: 64 * 1024 },
@@ -93,8 +92,8 @@ const tiny: Config = {
 }
 
 const config = quick ? tiny : full
-const roundsOverride = option("--rounds")
-const rounds = roundsOverride !== undefined ? Number(roundsOverride) : config.rounds
+const roundsOption = option("--rounds")
+const rounds = roundsOption !== undefined ? Number(roundsOption) : config.rounds
 const selected = (id: string) => only === undefined || only.includes(id)
 
 // ---------------------------------------------------------------------------------------------
@@ -257,9 +256,8 @@ const roundsJob = (workload: RoundsJob["workload"], fields: Partial<RoundsJob>):
 })
 
 const runW1 = async (): Promise<Workload> => {
-  const w1Rounds = roundsOverride !== undefined ? rounds : config.w1.rounds
-  log(`W1: spawn+wait /bin/true, sequential, n=${config.w1.n}, ${w1Rounds} rounds`)
-  const [result, seconds] = await timed(() => runWorker({ ...roundsJob("W1", config.w1), rounds: w1Rounds }))
+  log(`W1: spawn+wait /bin/true, sequential, n=${config.w1.n}, ${rounds} rounds`)
+  const [result, seconds] = await timed(() => runWorker(roundsJob("W1", config.w1)))
   return {
     id: "W1",
     title: `W1: spawn+wait \`/bin/true\`, sequential, n=${config.w1.n} per run`,
@@ -271,8 +269,7 @@ const runW1 = async (): Promise<Workload> => {
     columns: [CPU_PER_SPAWN],
     notes: [
       `The measuring process's RSS before the runs: ${fmt(result.info.parentRssMiB ?? NaN)} MiB.`,
-      `Each contender warms up with ${config.w1.warmup} spawns first.`,
-      ...(w1Rounds < rounds ? [`${w1Rounds} rounds, not ${rounds}: ${Contenders.w1.length} contenders × ${config.w1.n} spawns a round; the whole run stays near 10 minutes.`] : [])
+      `Each contender warms up with ${config.w1.warmup} spawns first.`
     ],
     seconds
   }
@@ -280,9 +277,9 @@ const runW1 = async (): Promise<Workload> => {
 
 const runW1b = async (): Promise<Workload> => {
   const c = config.w1b
-  log(`W1b: W1 with the parent holding ${c.ballastMiB} MiB of Buffers, n=${c.n}, ${c.rounds} rounds`)
+  log(`W1b: W1 with the parent holding ${c.ballastMiB} MiB of Buffers, n=${c.n}, ${rounds} rounds`)
   const [result, seconds] = await timed(() =>
-    runWorker({ ...roundsJob("W1b", c), rounds: roundsOverride !== undefined ? rounds : c.rounds })
+    runWorker(roundsJob("W1b", c))
   )
   return {
     id: "W1b",
@@ -638,11 +635,7 @@ const report = (
   out.push("| | |", "|---|---|")
   for (const [k, v] of machine(code)) out.push(`| ${k} | ${cell(v)} |`)
   out.push(`| date | ${date} |`)
-  out.push(
-    `| rounds | ${
-      roundsOverride !== undefined ? rounds : `${rounds} (W1: ${config.w1.rounds}, W1b: ${config.w1b.rounds})`
-    } |`
-  )
+  out.push(`| rounds | ${rounds} |`)
   out.push(`| run time | ${fmt(totalSeconds / 60)} min |`)
   out.push(`| load average (1, 5, 15 min) | before: ${load.before}; after: ${load.after} |`)
   out.push("")
