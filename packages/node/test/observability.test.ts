@@ -201,6 +201,26 @@ for (const [engine, layer] of engines) {
       }).pipe(observe, Effect.provide(layer))
     })
 
+    it.live("a stream's span ends with the stream: failed when the command fails, and after its last chunk", () => {
+      const { spans, observe } = recorder()
+      const cmd = Command.make("sh", "-c", "echo out; exit 3")
+      return Effect.gen(function*() {
+        const seen: Array<string> = []
+        const error = yield* Effect.flip(Stream.runForEach(Command.streamLines(cmd), (line) =>
+          Effect.sync(() => {
+            seen.push(line)
+            // Still open while its chunks are handed on.
+            expect(spansNamed(spans, "sh").map((span) => span.status._tag)).toEqual(["Started"])
+          })))
+        expect(seen).toEqual(["out"])
+        expect(error).toMatchObject({ _tag: "ExitError", exitCode: 3 })
+        const [span] = spansNamed(spans, "sh")
+        expect(span!.attributes.get("process.exit_status")).toBe("exit status 3")
+        expect(span!.attributes.get("command.bytes_out")).toBe(4)
+        expect(span!.status._tag === "Ended" && span!.status.exit._tag).toBe("Failure")
+      }).pipe(observe, Effect.provide(layer))
+    })
+
     it.live("a pipeline's span is named after every stage's program; a failure ends it with the error", () => {
       const { spans, logs, observe } = recorder()
       const p = Command.pipeline(Command.make("/bin/echo", "hi"), Command.make("sh", "-c", "cat; exit 2"), Command.make("cat"))
