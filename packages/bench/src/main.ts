@@ -3,10 +3,10 @@
  * `child_process.spawn`, execa 10 and `@effect/platform`'s Command, in interleaved rounds; prints
  * the tables and writes docs/benchmarks.md.
  *
- *   pnpm bench                 the full run (~10 minutes on 2 cores), writes docs/benchmarks.md
+ *   pnpm bench                 the full run (~12 minutes on 2 cores), writes docs/benchmarks.md
  *   pnpm bench --quick         a smoke run with tiny sizes; writes nothing unless --out is given
  *   pnpm bench --only W1,W3    some workloads only (W1 W1b W2 W3 W4 W5 W6)
- *   pnpm bench --rounds N      rounds per workload (default 5; W6: 15)
+ *   pnpm bench --rounds N      rounds for every workload (default: 5; W3, W4: 7; W5, W6: 15)
  *   pnpm bench --out FILE      where to write the markdown (default: docs/benchmarks.md)
  *   pnpm bench --no-write      print only
  *
@@ -46,56 +46,56 @@ const outFile = option("--out") !== undefined ? Path.resolve(process.cwd(), opti
 const only = option("--only")?.split(",").map((s) => s.trim().toUpperCase())
 
 interface Config {
-  readonly rounds: number
-  readonly w1: { readonly n: number; readonly warmup: number }
+  readonly w1: { readonly n: number; readonly warmup: number; readonly rounds: number }
   readonly w1b: {
     readonly n: number
     readonly warmup: number
     readonly ballastMiB: number
     readonly ballastWarmup: number
+    readonly rounds: number
   }
-  readonly w2: { readonly n: number; readonly concurrency: number; readonly warmup: number }
-  readonly w34: { readonly bytes: number; readonly warmup: number }
-  readonly w5: { readonly bytes: number; readonly warmup: number }
+  readonly w2: { readonly n: number; readonly concurrency: number; readonly warmup: number; readonly rounds: number }
+  readonly w34: { readonly bytes: number; readonly warmup: number; readonly rounds: number }
+  readonly w5: { readonly bytes: number; readonly warmup: number; readonly rounds: number }
   readonly w6: { readonly bytes: number; readonly warmup: number; readonly rounds: number }
   /** A single run (one contender, one round) that takes longer fails; its contender sits out later rounds. */
   readonly timeoutMs: number
 }
 
 const full: Config = {
-  rounds: 5,
-  // W1 runs 9 contenders × 500 spawns a round: 3 rounds (not 5) keep the whole run near 10 minutes.
+  // Rounds: 5 for the spawn workloads. The byte workloads' runs are short (W5: about 0.2 s, W6:
+  // tens of ms) and swing by a third from round to round on this machine, so that a median of 5
+  // moved by 15% between runs of the same code: they run more.
   // The spawn workloads warm up to V8's steady state: a JS-heavy contender (Effect's runtime and
   // ours) is still being compiled by TurboFan for its first ~3,000 spawns, and ran up to twice as
   // slow meanwhile. With 20 (W2: 32) warm-up spawns the bench measured that, not the spawn.
-  w1: { n: 500, warmup: 2000 },
+  w1: { n: 500, warmup: 2000, rounds: 5 },
   // Raw node needs ~24 ms per spawn from a 400 MiB parent: 100 spawns a run.
   // The long warm-up runs before the ballast is allocated (2,000 forks of a 400 MiB parent would
   // take minutes), then 20 spawns with it.
-  w1b: { n: 100, warmup: 2000, ballastMiB: 400, ballastWarmup: 20 },
-  w2: { n: 500, concurrency: 32, warmup: 3000 },
-  w34: { bytes: 256 * MiB, warmup: MiB },
-  w5: { bytes: 256 * MiB, warmup: MiB },
-  // A W6 run takes only tens of ms (64 MiB at 1–3 GiB/s): 15 rounds, or its medians hang on the
-  // machine's noise (run to run, W6a's read anywhere from 0.88× to 1.34×). A round takes about 1 s.
+  w1b: { n: 100, warmup: 2000, ballastMiB: 400, ballastWarmup: 20, rounds: 5 },
+  w2: { n: 500, concurrency: 32, warmup: 3000, rounds: 5 },
+  // A fresh process per run: about 10 s a round.
+  w34: { bytes: 256 * MiB, warmup: MiB, rounds: 7 },
+  w5: { bytes: 256 * MiB, warmup: MiB, rounds: 15 },
   w6: { bytes: 64 * MiB, warmup: MiB, rounds: 15 },
   timeoutMs: 120_000
 }
 
 const tiny: Config = {
-  rounds: 2,
-  w1: { n: 10, warmup: 2 },
-  w1b: { n: 5, warmup: 1, ballastMiB: 32, ballastWarmup: 1 },
-  w2: { n: 32, concurrency: 8, warmup: 8 },
-  w34: { bytes: 4 * MiB, warmup: 64 * 1024 },
-  w5: { bytes: 4 * MiB, warmup: 64 * 1024 },
+  w1: { n: 10, warmup: 2, rounds: 2 },
+  w1b: { n: 5, warmup: 1, ballastMiB: 32, ballastWarmup: 1, rounds: 2 },
+  w2: { n: 32, concurrency: 8, warmup: 8, rounds: 2 },
+  w34: { bytes: 4 * MiB, warmup: 64 * 1024, rounds: 2 },
+  w5: { bytes: 4 * MiB, warmup: 64 * 1024, rounds: 2 },
   w6: { bytes: 2 * MiB, warmup: 64 * 1024, rounds: 2 },
   timeoutMs: 20_000
 }
 
 const config = quick ? tiny : full
 const roundsOption = option("--rounds")
-const rounds = roundsOption !== undefined ? Number(roundsOption) : config.rounds
+/** A workload's rounds: its own, or all the same with --rounds. */
+const roundsOf = (c: { readonly rounds: number }): number => (roundsOption !== undefined ? Number(roundsOption) : c.rounds)
 const selected = (id: string) => only === undefined || only.includes(id)
 
 // ---------------------------------------------------------------------------------------------
@@ -243,10 +243,9 @@ const timed = async <A>(f: () => Promise<A>): Promise<[A, number]> => {
 
 type RoundsJob = Extract<Job, { kind: "rounds" }>
 
-const roundsJob = (workload: RoundsJob["workload"], fields: Partial<RoundsJob>): RoundsJob => ({
+const roundsJob = (workload: RoundsJob["workload"], fields: Partial<RoundsJob> & { readonly rounds: number }): RoundsJob => ({
   kind: "rounds",
   workload,
-  rounds,
   n: 0,
   concurrency: 1,
   bytes: 0,
@@ -254,11 +253,12 @@ const roundsJob = (workload: RoundsJob["workload"], fields: Partial<RoundsJob>):
   ballastMiB: 0,
   ballastWarmup: 0,
   timeoutMs: config.timeoutMs,
-  ...fields
+  ...fields,
+  rounds: roundsOf(fields)
 })
 
 const runW1 = async (): Promise<Workload> => {
-  log(`W1: spawn+wait /bin/true, sequential, n=${config.w1.n}, ${rounds} rounds`)
+  log(`W1: spawn+wait /bin/true, sequential, n=${config.w1.n}, ${roundsOf(config.w1)} rounds`)
   const [result, seconds] = await timed(() => runWorker(roundsJob("W1", config.w1)))
   return {
     id: "W1",
@@ -279,7 +279,7 @@ const runW1 = async (): Promise<Workload> => {
 
 const runW1b = async (): Promise<Workload> => {
   const c = config.w1b
-  log(`W1b: W1 with the parent holding ${c.ballastMiB} MiB of Buffers, n=${c.n}, ${rounds} rounds`)
+  log(`W1b: W1 with the parent holding ${c.ballastMiB} MiB of Buffers, n=${c.n}, ${roundsOf(c)} rounds`)
   const [result, seconds] = await timed(() =>
     runWorker(roundsJob("W1b", c))
   )
@@ -294,7 +294,7 @@ const runW1b = async (): Promise<Workload> => {
     columns: [CPU_PER_SPAWN],
     notes: [
       `The measuring process's RSS before the runs, ballast included: ${fmt(result.info.parentRssMiB ?? NaN)} MiB.`,
-      `n is ${c.n} (W1: ${config.w1.n}) to keep the whole run near 10 minutes: fork() from this parent costs tens of ms.`,
+      `n is ${c.n} (W1: ${config.w1.n}) to keep the whole run near 12 minutes: fork() from this parent costs tens of ms.`,
       `Each contender warms up with ${c.warmup} spawns before the ballast is allocated (W1: ${config.w1.warmup}), then with ${c.ballastWarmup} more with it.`
     ],
     seconds
@@ -303,7 +303,7 @@ const runW1b = async (): Promise<Workload> => {
 
 const runW2 = async (): Promise<Workload> => {
   const c = config.w2
-  log(`W2: ${c.n} × /bin/true, ${c.concurrency} in flight, ${rounds} rounds`)
+  log(`W2: ${c.n} × /bin/true, ${c.concurrency} in flight, ${roundsOf(c)} rounds`)
   const [result, seconds] = await timed(() => runWorker(roundsJob("W2", c)))
   return {
     id: "W2",
@@ -328,6 +328,7 @@ const runSingles = async (
 ): Promise<[Array<Sample>, number]> =>
   timed(async () => {
     const samples: Array<Sample> = []
+    const rounds = roundsOf(config.w34)
     for (let round = 0; round < rounds; round++) {
       const order = [...list.slice(round % list.length), ...list.slice(0, round % list.length)]
       const line: Array<string> = []
@@ -357,7 +358,7 @@ const runSingles = async (
 const sizeLabel = (bytes: number) => (bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes / 1024} KiB`)
 
 const runW3 = async (): Promise<Workload> => {
-  log(`W3: capture ${sizeLabel(config.w34.bytes)} of stdout, ${rounds} rounds, a fresh process per run`)
+  log(`W3: capture ${sizeLabel(config.w34.bytes)} of stdout, ${roundsOf(config.w34)} rounds, a fresh process per run`)
   const [samples, seconds] = await runSingles("W3", Contenders.w3)
   return {
     id: "W3",
@@ -376,7 +377,7 @@ const runW3 = async (): Promise<Workload> => {
 }
 
 const runW4 = async (): Promise<Workload> => {
-  log(`W4: stream ${sizeLabel(config.w34.bytes)} of stdout, keep nothing, ${rounds} rounds, a fresh process per run`)
+  log(`W4: stream ${sizeLabel(config.w34.bytes)} of stdout, keep nothing, ${roundsOf(config.w34)} rounds, a fresh process per run`)
   const [samples, seconds] = await runSingles("W4", Contenders.w4)
   return {
     id: "W4",
@@ -395,7 +396,7 @@ const runW4 = async (): Promise<Workload> => {
 const runW5 = async (): Promise<Workload> => {
   const c = config.w5
   const pipe = `head -c ${c.bytes} /dev/zero | wc -c`
-  log(`W5: ${pipe} as a pipeline, ${rounds} rounds`)
+  log(`W5: ${pipe} as a pipeline, ${roundsOf(c)} rounds`)
   const [result, seconds] = await timed(() => runWorker(roundsJob("W5", c)))
   return {
     id: "W5",
@@ -416,9 +417,8 @@ const runW5 = async (): Promise<Workload> => {
 const runW6 = async (which: "W6wc" | "W6cat"): Promise<Workload> => {
   const c = config.w6
   const what = which === "W6wc" ? "into `wc -c`" : "into `cat`, capturing its output"
-  const w6Rounds = roundsOption !== undefined ? rounds : c.rounds
-  log(`${which}: feed ${sizeLabel(c.bytes)} ${what.replaceAll("`", "")}, ${w6Rounds} rounds`)
-  const [result, seconds] = await timed(() => runWorker({ ...roundsJob(which, c), rounds: w6Rounds }))
+  log(`${which}: feed ${sizeLabel(c.bytes)} ${what.replaceAll("`", "")}, ${roundsOf(c)} rounds`)
+  const [result, seconds] = await timed(() => runWorker(roundsJob(which, c)))
   return {
     id: which,
     title: `${which === "W6wc" ? "W6a" : "W6b"}: feed ${sizeLabel(c.bytes)} ${what}`,
@@ -428,7 +428,7 @@ const runW6 = async (which: "W6wc" | "W6cat"): Promise<Workload> => {
     labels: labels(which === "W6wc" ? Contenders.w6wc : Contenders.w6cat),
     samples: result.samples,
     columns: [CPU_MS],
-    notes: [`${w6Rounds} rounds: a run takes only tens of ms, and a median of 5 hung on the machine's noise.`],
+    notes: [],
     seconds
   }
 }
@@ -638,7 +638,8 @@ const report = (
   out.push("| | |", "|---|---|")
   for (const [k, v] of machine(code)) out.push(`| ${k} | ${cell(v)} |`)
   out.push(`| date | ${date} |`)
-  out.push(`| rounds | ${roundsOption !== undefined ? rounds : `${rounds} (W6: ${config.w6.rounds})`} |`)
+  const { w1, w1b, w2, w34, w5, w6 } = config
+  out.push(`| rounds | W1 ${roundsOf(w1)}, W1b ${roundsOf(w1b)}, W2 ${roundsOf(w2)}, W3 and W4 ${roundsOf(w34)}, W5 ${roundsOf(w5)}, W6 ${roundsOf(w6)} |`)
   out.push(`| run time | ${fmt(totalSeconds / 60)} min |`)
   out.push(`| load average (1, 5, 15 min) | before: ${load.before}; after: ${load.after} |`)
   out.push("")
@@ -719,7 +720,7 @@ const main = async () => {
   const goalSection = markdown.slice(markdown.indexOf("## Goals"), markdown.indexOf("\n## W"))
   console.log(`\n${goalSection}`)
   Fs.mkdirSync(Path.join(benchDir, "build"), { recursive: true })
-  Fs.writeFileSync(Path.join(benchDir, "build/results.json"), JSON.stringify({ config, rounds, results }, null, 2))
+  Fs.writeFileSync(Path.join(benchDir, "build/results.json"), JSON.stringify({ config, roundsOption, results }, null, 2))
   if (outFile !== undefined) {
     Fs.writeFileSync(outFile, markdown)
     console.log(`wrote ${Path.relative(process.cwd(), outFile)}`)
