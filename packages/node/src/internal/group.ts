@@ -1,12 +1,16 @@
 /** Who is left in a process group, for the kill-and-reap of members that outlived the leader. */
+import { Signal } from "@effect-command/core"
 import * as Fs from "node:fs"
 import type { Engine } from "./engine.js"
 
-/** Whether `kill(-pgid, 0)` reaches anyone; the engine answers without the exception Node throws. */
-const groupReachable = (pgid: number, engine: Engine | null): boolean => {
-  if (engine !== null) return engine.signalProcess(-pgid, 0) === 0
+/**
+ * `kill(-pgid, signal)`: whether it reached anyone (ESRCH: the group is gone). The engine answers
+ * without the exception, stack trace included, that `process.kill` throws.
+ */
+export const signalGroup = (pgid: number, signal: Signal.Signal | 0, engine: Engine | null): boolean => {
+  if (engine !== null) return engine.signalProcess(-pgid, signal === 0 ? 0 : Signal.numbers[signal]) === 0
   try {
-    process.kill(-pgid, 0)
+    process.kill(-pgid, signal)
     return true
   } catch {
     return false
@@ -19,7 +23,7 @@ const groupReachable = (pgid: number, engine: Engine | null): boolean => {
  * that does not reap would otherwise keep them "alive" forever.
  */
 export const remainingGroupMembers = (pgid: number, engine: Engine | null): number => {
-  if (!groupReachable(pgid, engine)) return 0
+  if (!signalGroup(pgid, 0, engine)) return 0
   let count = 0
   for (const entry of Fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue

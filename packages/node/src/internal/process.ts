@@ -19,7 +19,7 @@ import * as Path from "node:path"
 import type * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
 import { isMainThread } from "node:worker_threads"
-import { remainingGroupMembers } from "./group.js"
+import { remainingGroupMembers, signalGroup } from "./group.js"
 import type { Engine } from "./engine.js"
 import * as Helper from "./helper.js"
 import * as RealTime from "./realtime.js"
@@ -687,18 +687,10 @@ const spawnStage = (
     const killGroupRemnants = (pid: number) =>
       Effect.gen(function*() {
         if (!newGroup || remainingGroupMembers(pid, options.engine) === 0) return
-        try {
-          process.kill(-pid, killSignal)
-        } catch {
-          return
-        }
+        if (!signalGroup(pid, killSignal, options.engine)) return
         const deadline = Date.now() + Duration.toMillis(grace)
         while (remainingGroupMembers(pid, options.engine) > 0 && Date.now() < deadline) yield* RealTime.sleep("10 millis")
-        try {
-          process.kill(-pid, "SIGKILL")
-        } catch {
-          return
-        }
+        if (!signalGroup(pid, "SIGKILL", options.engine)) return
         // SIGKILL is not instant: return only once the group is gone (bounded, in case of D state).
         const killDeadline = Date.now() + 1000
         while (remainingGroupMembers(pid, options.engine) > 0 && Date.now() < killDeadline) yield* RealTime.sleep("1 millis")
