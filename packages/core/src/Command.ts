@@ -370,6 +370,7 @@ export const Input = {
   null: { _tag: "Null" } as Input,
   inherit: { _tag: "Inherit" } as Input,
   pipe: { _tag: "Pipe" } as Input,
+  /** A parent fd: an integer from 0 to 2^31-1, else `stdin` records a usage problem. */
   fd: (fd: number): Input => ({ _tag: "Fd", fd }),
   bytes: (bytes: Uint8Array): Input => ({ _tag: "Bytes", bytes }),
   text: (text: Word): Input => ({ _tag: "Text", text }),
@@ -390,6 +391,7 @@ export const Output = {
   capture: { _tag: "Capture" } as Output,
   /** For stderr: the same pipe or file as stdout (`2>&1`). */
   toStdout: { _tag: "ToStdout" } as ErrorOutput,
+  /** A parent fd: an integer from 0 to 2^31-1, else `stdout`/`stderr` record a usage problem. */
   fd: (fd: number): Output => ({ _tag: "Fd", fd }),
   file: (path: string, options?: { readonly append?: boolean }): Output => ({
     _tag: "File",
@@ -406,15 +408,15 @@ export const Output = {
  * @category constructors
  */
 export const PreExec = {
-  /** Add `increment` to the nice value (negative needs CAP_SYS_NICE). */
+  /** Add `increment` (an integer from -40 to 40) to the nice value (negative needs CAP_SYS_NICE). */
   nice: (increment: number): PreExecAction => ({ _tag: "Nice", increment }),
   /** Become a session leader (no controlling terminal). */
   setsid: { _tag: "Setsid" } as PreExecAction,
   /** PR_SET_NO_NEW_PRIVS: exec can never grant privileges (setuid bits, file caps). */
   noNewPrivileges: { _tag: "NoNewPrivileges" } as PreExecAction,
-  /** Write /proc/self/oom_score_adj (-1000 to 1000). */
+  /** Write /proc/self/oom_score_adj (an integer from -1000 to 1000). */
   oomScoreAdjust: (value: number): PreExecAction => ({ _tag: "OomScoreAdjust", value }),
-  /** ioprio_set for the child. */
+  /** ioprio_set for the child (a level is an integer from 0 to 7). */
   ioPriority: (ioClass: "realtime" | "best-effort" | "idle", level: number): PreExecAction => ({
     _tag: "IoPriority",
     class: ioClass,
@@ -600,8 +602,9 @@ export const stderr: {
 
 /**
  * Give the child the parent's `fd` at the same number (virCommandPassFD). With `closeParent` the
- * parent's fd is closed no later than the spawn, also when the spawn fails. fd ≤ 2 is a usage
- * problem; passing the same fd twice keeps the first.
+ * parent's fd is closed no later than the spawn, also when the spawn fails. Anything but an
+ * integer from 3 to 2^31-1 (fds are C ints) is a usage problem; passing the same fd twice keeps
+ * the first.
  *
  * @since 0.1.0
  * @category fds
@@ -613,7 +616,8 @@ export const passFd: {
 
 /**
  * Let the child read `data` from fd `fd`, EOF after the last byte (virCommandSetSendBuffer: you
- * choose the number, so you can put it in an argument such as `--readfd 3`).
+ * choose the number, so you can put it in an argument such as `--readfd 3`). Anything but an
+ * integer from 3 to 2^31-1 is a usage problem.
  *
  * @since 0.1.0
  * @category fds
@@ -628,7 +632,7 @@ export const inputFd: {
 // =============================================================================================
 
 /**
- * The child's umask (0 to 0o777).
+ * The child's umask: an integer from 0 to 0o777, else a usage problem.
  *
  * @since 0.1.0
  * @category child setup
@@ -639,7 +643,9 @@ export const umask: {
 } = internal.umask
 
 /**
- * A resource limit: one value for soft and hard, or both.
+ * A resource limit: one value for soft and hard, or both. A value is `"unlimited"` or an integer
+ * from 0 to 2^53-1 (past it a number is no longer exact); anything else, or a soft limit above the
+ * hard one, is a usage problem.
  *
  * @since 0.1.0
  * @category child setup
@@ -652,7 +658,8 @@ export const limit: {
 } = internal.limit
 
 /**
- * User to run as (virCommandSetUID).
+ * User to run as (virCommandSetUID): a name, or an id from 0 to 2^32-2 (2^32-1 is the kernel's
+ * "unchanged"). Anything else is a usage problem.
  *
  * @since 0.1.0
  * @category child setup
@@ -663,7 +670,7 @@ export const uid: {
 } = internal.uid
 
 /**
- * Group to run as (virCommandSetGID).
+ * Group to run as (virCommandSetGID): a name, or an id from 0 to 2^32-2.
  *
  * @since 0.1.0
  * @category child setup
@@ -674,7 +681,7 @@ export const gid: {
 } = internal.gid
 
 /**
- * Supplementary groups.
+ * Supplementary groups: names or ids from 0 to 2^32-2, at most 65536 of them (NGROUPS_MAX).
  *
  * @since 0.1.0
  * @category child setup
@@ -786,7 +793,10 @@ export const killSignal: {
 } = internal.killSignal
 
 /**
- * How long the child has to exit after the first signal before SIGKILL (default 3 seconds).
+ * How long the child has to exit after the first signal before SIGKILL (default 3 seconds). Any
+ * finite duration is honoured, however long (0: SIGKILL at once, after the signal); an infinite,
+ * negative or NaN one is a usage problem: an endless grace would let a child that ignores the
+ * signal hold every scope's close forever.
  *
  * @since 0.1.0
  * @category kill policy
@@ -804,6 +814,8 @@ export const killGrace: {
  * Kill the command when it runs longer than `duration`: its kill policy (signal, grace, SIGKILL),
  * then reaping, then `CommandTimeoutError` with the output captured so far. (`Effect.timeout`
  * around any helper also kills and reaps, through interruption, without that error's details.)
+ * Any positive duration is honoured, however long, on the fiber's Clock (a `TestClock` moves it);
+ * `Infinity` means no timeout (it removes one set before). Zero, negative or NaN is a usage problem.
  *
  * @since 0.1.0
  * @category timeouts
@@ -814,7 +826,8 @@ export const timeout: {
 } = internal.timeout
 
 /**
- * The most bytes a captured stdout or stderr may hold (default 100 MiB; `Infinity` for no limit).
+ * The most bytes a captured stdout or stderr may hold (default 100 MiB; `Infinity` for no limit):
+ * an integer from 0 to 2^53-1, else a usage problem. Memory is used only for the bytes captured.
  * A child that writes more is killed and reaped, and the run fails with `OutputLimitError`
  * naming the stream and carrying the output up to the limit.
  *
@@ -979,7 +992,8 @@ export const lines: (self: Command) => Effect.Effect<Array<string>, CommandError
 
 /**
  * virCommandRunNul: stdout split on `separator` (default NUL) into groups of `columns` tokens (a
- * short last group is kept); fails like `run`.
+ * short last group is kept); fails like `run`. `columns` is a whole number ≥ 1 (default 1) and
+ * the separator is not empty, else the run fails with `CommandUsageError`.
  *
  * @since 0.1.0
  * @category execution

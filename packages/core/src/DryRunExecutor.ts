@@ -18,7 +18,10 @@ import * as Command from "./Command.js"
 import { CommandUsageError } from "./CommandError.js"
 import * as CommandExecutor from "./CommandExecutor.js"
 import * as ExitStatus from "./ExitStatus.js"
+import { durationOf, show } from "./internal/command.js"
 import { describe } from "./internal/render.js"
+import { sleep } from "./internal/sleep.js"
+import * as Signal from "./Signal.js"
 
 /**
  * One command the dry-run executor was asked to run.
@@ -46,11 +49,14 @@ export interface Recorded {
  * @category models
  */
 export interface Response {
-  /** An exit code, or a full status (to script a death by signal). */
+  /** An exit code (an integer from 0 to 255), or a full status (to script a death by signal). */
   readonly status?: number | ExitStatus.ExitStatus
   readonly stdout?: string | Uint8Array
   readonly stderr?: string | Uint8Array
-  /** How long the child "runs" before it exits. Interruptible like a real child. */
+  /**
+   * How long the child "runs" before it exits, on the fiber's Clock (a `TestClock` moves it),
+   * however long; `Infinity`: until it is killed. Interruptible like a real child.
+   */
   readonly delay?: Duration.DurationInput
 }
 
@@ -114,6 +120,37 @@ const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
   return out
 }
 
+const statusProblems = (status: Response["status"]): ReadonlyArray<string> => {
+  const code = typeof status === "number" ? status : ExitStatus.isExited(status) ? status.code : undefined
+  if (code !== undefined) {
+    return Number.isInteger(code) && code >= 0 && code <= 255
+      ? []
+      : [`the dry-run handler scripted the exit code ${show(code)}; an exit code is an integer from 0 to 255`]
+  }
+  if (ExitStatus.isSignaled(status)) {
+    return Signal.isSignal(status.signal) && typeof status.coreDumped === "boolean"
+      ? []
+      : [`the dry-run handler scripted a death by the unknown signal ${show(status.signal)}`]
+  }
+  return status === undefined ? [] : [`the dry-run handler scripted the status ${show(status)}, not an exit code or an ExitStatus`]
+}
+
+/** What is wrong with a scripted response: the run fails with it as a `CommandUsageError`. */
+const responseProblems = (reply: Response): ReadonlyArray<string> => {
+  if (typeof reply !== "object" || reply === null) return [`the dry-run handler answered ${show(reply)}, not a response`]
+  const found = [...statusProblems(reply.status)]
+  if (reply.delay !== undefined && durationOf(reply.delay) === undefined) {
+    found.push(`the dry-run handler scripted the delay ${show(reply.delay)}; a delay is a duration ≥ 0 or Infinity`)
+  }
+  for (const name of ["stdout", "stderr"] as const) {
+    const output = reply[name]
+    if (output !== undefined && typeof output !== "string" && !(output instanceof Uint8Array)) {
+      found.push(`the dry-run handler scripted ${show(output)} as ${name}, not a string or bytes`)
+    }
+  }
+  return found
+}
+
 interface Outcome {
   readonly stages: ReadonlyArray<ExitStatus.ExitStatus>
   readonly stdout: Uint8Array
@@ -153,7 +190,7 @@ export const layer = (
       Effect.gen(function*() {
         const pid = yield* Ref.getAndUpdate(pids, (n) => n + 1)
         const input = yield* Deferred.make<Uint8Array>()
-        const outcome = yield* Deferred.make<Outcome>()
+        const outcome = yield* Deferred.make<Outcome, CommandUsageError>()
         const chunks: Array<Uint8Array> = []
         const stages = Command.stages(command)
         const joints = Command.joints(command)
@@ -176,7 +213,9 @@ export const layer = (
               const r = handler(entry)
               return Effect.isEffect(r) ? r : Effect.succeed(r)
             })
-            if (reply.delay !== undefined) yield* Effect.sleep(reply.delay)
+            const problems = responseProblems(reply)
+            if (problems.length > 0) return yield* new CommandUsageError({ reasons: problems, command: describe(stage) })
+            if (reply.delay !== undefined) yield* sleep(reply.delay)
             const status = reply.status === undefined
               ? ExitStatus.exited(0)
               : typeof reply.status === "number"
@@ -198,7 +237,7 @@ export const layer = (
           }
           yield* Deferred.succeed(outcome, { stages: statuses, stdout: last.stdout, stderr: last.stderr })
         })
-        yield* Effect.forkScoped(answer)
+        yield* Effect.forkScoped(Effect.catchAll(answer, (error) => Deferred.fail(outcome, error)))
 
         const end = (signal: Command.KillPolicy["signal"]) =>
           Deferred.succeed(outcome, {
@@ -209,12 +248,19 @@ export const layer = (
         const finished = Deferred.await(outcome)
         const waitStages = Effect.map(finished, (o) => o.stages)
         const wait = Effect.map(waitStages, ExitStatus.pipefail)
-        const abort = Effect.zipRight(end(command.killPolicy.signal), wait)
+        // A response the handler scripted wrongly fails `wait`; the outputs and `abort` then end empty.
+        const abort = Effect.zipRight(
+          end(command.killPolicy.signal),
+          Effect.orElseSucceed(wait, () => ExitStatus.signaled(command.killPolicy.signal))
+        )
         const joined = command.stderr?._tag === "ToStdout"
         const output = (which: "stdout" | "stderr", to: Command.ErrorOutput | undefined) =>
           to?._tag === "Pipe"
-            ? Stream.fromEffect(Effect.map(finished, (o) => (which === "stdout" && joined ? concat(o.stdout, o.stderr) : o[which])))
-              .pipe(Stream.filter((bytes) => bytes.length > 0))
+            ? Stream.fromEffect(
+              Effect.map(finished, (o) => (which === "stdout" && joined ? concat(o.stdout, o.stderr) : o[which])).pipe(
+                Effect.orElseSucceed(() => new Uint8Array(0))
+              )
+            ).pipe(Stream.filter((bytes) => bytes.length > 0))
             : Stream.empty
         const noHandshake = Effect.fail(
           new CommandUsageError({ reasons: ["the command does not require a handshake"], command: describe(command) })

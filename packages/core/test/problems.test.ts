@@ -81,7 +81,7 @@ const problemCases: ReadonlyArray<Case> = [
   ["an unknown resource", () => base.pipe(Command.limit("BOGUS" as never, 1)), /unknown resource limit "BOGUS"/],
   ["a negative uid", () => base.pipe(Command.uid(-1)), /user must be an id ≥ 0, not -1/],
   ["a non-integer uid", () => base.pipe(Command.uid(1.5)), /user must be an id ≥ 0/],
-  ["a uid of 2^32 - 1 (the kernel's 'unchanged')", () => base.pipe(Command.uid(2 ** 32 - 1)), /user must be an id ≥ 0/],
+  ["a uid of 2^32 - 1 (the kernel's 'unchanged')", () => base.pipe(Command.uid(2 ** 32 - 1)), /user must be an id ≤ 4294967294 \(4294967295 means "unchanged"\), not 4294967295/],
   ["an empty user name", () => base.pipe(Command.uid("")), /user name "" is not valid/],
   ["a user name with a colon", () => base.pipe(Command.uid("a:b")), /user name "a:b" is not valid/],
   ["a negative gid", () => base.pipe(Command.gid(-5)), /group must be an id ≥ 0, not -5/],
@@ -101,8 +101,8 @@ const problemCases: ReadonlyArray<Case> = [
   ["an unknown I/O priority class", () => base.pipe(Command.preExec(Command.PreExec.ioPriority("urgent" as never, 1))), /I\/O priority must be a class/],
   // kill policy
   ["an unknown kill signal", () => base.pipe(Command.killSignal("TERM" as never)), /unknown signal "TERM"/],
-  ["an infinite kill grace", () => base.pipe(Command.killGrace(Infinity)), /kill grace must be a finite duration/],
-  ["a kill grace that is no duration", () => base.pipe(Command.killGrace("soon" as never)), /kill grace must be a finite duration, not soon/],
+  ["an infinite kill grace", () => base.pipe(Command.killGrace(Infinity)), /kill grace must be a finite duration ≥ 0, not Infinity/],
+  ["a kill grace that is no duration", () => base.pipe(Command.killGrace("soon" as never)), /kill grace must be a finite duration ≥ 0, not "soon"/],
   // templates
   ["an array glued to text in a template", () => Command.make`cp --files=${["a", "b"]} /d`, /interpolated array 1 must stand alone/],
   ["an array glued to following text in a template", () => Command.make`cp ${["a", "b"]}.bak`, /interpolated array 1 must stand alone/],

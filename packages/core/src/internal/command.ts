@@ -8,6 +8,24 @@ import { isCommand, makeCommand, update, withProblem, wordValue } from "./model.
 
 const hasNul = (s: string): boolean => s.includes("\0")
 
+/** A value as a problem shows it: whatever a caller passed, typed or not. @internal */
+export const show = (u: unknown): string =>
+  typeof u === "string"
+    ? JSON.stringify(u)
+    : typeof u === "bigint"
+    ? `${u}n`
+    : Array.isArray(u)
+    ? `[${u.map(show).join(", ")}]`
+    : Duration.isDuration(u)
+    ? Duration.format(u)
+    : typeof u === "object" && u !== null
+    ? "an object"
+    : String(u)
+
+/** Whether `n` is an integer from `min` to `max`. */
+const integerIn = (n: unknown, min: number, max: number): n is number =>
+  Number.isInteger(n) && (n as number) >= min && (n as number) <= max
+
 const nulProblem = (what: string, word: Command.Word): ReadonlyArray<string> =>
   hasNul(wordValue(word)) ? [`${what} contains a NUL byte`] : []
 
@@ -258,30 +276,57 @@ export const workingDirectory = dual<
   return withProblem(update(self, { cwd: dir }), ...problems)
 })
 
-const fdProblems = (what: string, fd: number, min: number): ReadonlyArray<string> =>
-  Number.isSafeInteger(fd) && fd >= min ? [] : [`${what} must be an integer ≥ ${min}, not ${String(fd)}`]
+const pathProblems = (what: string, path: string): ReadonlyArray<string> =>
+  typeof path !== "string" || path.length === 0
+    ? [`the ${what} is empty`]
+    : hasNul(path)
+    ? [`the ${what} contains a NUL byte`]
+    : []
 
-const stdioProblems = (what: string, s: Command.Input | Command.ErrorOutput): ReadonlyArray<string> => {
+/** The largest fd number: fds are C ints. */
+const largestFd = 2 ** 31 - 1
+
+const fdProblems = (what: string, fd: number, min: number): ReadonlyArray<string> =>
+  !integerIn(fd, min, Infinity)
+    ? [`${what} must be an integer ≥ ${min}, not ${show(fd)}`]
+    : fd > largestFd
+    ? [`${what} must be at most ${largestFd} (fds are C ints), not ${show(fd)}`]
+    : []
+
+const inputTags = ["Null", "Inherit", "Fd", "Bytes", "Text", "Stream", "Pipe", "File"]
+const outputTags = ["Null", "Inherit", "Fd", "Capture", "Pipe", "File", "Sink"]
+const errorOutputTags = [...outputTags, "ToStdout"]
+
+/** A stdio value's problems. A combinator keeps no value that has one: a command holds only what it can render. */
+const stdioProblems = (
+  what: string,
+  s: Command.Input | Command.ErrorOutput,
+  tags: ReadonlyArray<string>
+): ReadonlyArray<string> => {
+  if (typeof s !== "object" || s === null || !tags.includes(s._tag)) {
+    return [`${what} cannot be ${typeof s === "object" && s !== null ? show(s._tag) : show(s)}`]
+  }
   switch (s._tag) {
     case "Fd":
       return fdProblems(`the fd for ${what}`, s.fd, 0)
     case "File":
-      return s.path.length === 0
-        ? [`the file for ${what} is empty`]
-        : hasNul(s.path)
-        ? [`the file for ${what} contains a NUL byte`]
-        : []
+      return pathProblems(`file for ${what}`, s.path)
     default:
       return []
   }
 }
 
+const shorthands: Record<string, string> = {
+  null: "Null",
+  inherit: "Inherit",
+  pipe: "Pipe",
+  capture: "Capture",
+  stdout: "ToStdout"
+}
+
 const stdioShorthand = <A extends { readonly _tag: string }>(
   s: A | "null" | "inherit" | "pipe" | "capture" | "stdout"
-): A =>
-  typeof s === "string"
-    ? ({ _tag: ({ null: "Null", inherit: "Inherit", pipe: "Pipe", capture: "Capture", stdout: "ToStdout" })[s] } as A)
-    : s
+): A => typeof s === "string" ? ({ _tag: Object.hasOwn(shorthands, s) ? shorthands[s] : s } as A) : s
 
 /** The first stage of a pipeline (the command itself otherwise). @internal */
 export const firstStage = (self: Command.Command): Command.Command =>
@@ -314,7 +359,8 @@ export const stdin = dual<
   mapFirstStage(self, (first) => {
     const value = stdioShorthand<Command.Input>(input)
     const twice = first.stdin !== undefined ? ["stdin is set twice (input given twice)"] : []
-    return withProblem(update(first, { stdin: value }), ...twice, ...stdioProblems("stdin", value))
+    const problems = stdioProblems("stdin", value, inputTags)
+    return withProblem(problems.length > 0 ? first : update(first, { stdin: value }), ...twice, ...problems)
   }))
 
 /** @internal */
@@ -330,7 +376,8 @@ export const stdout = dual<
 >(2, (self, output) => {
   const value = stdioShorthand<Command.Output>(output)
   const twice = self.stdout !== undefined ? ["stdout is set twice"] : []
-  return withProblem(update(self, { stdout: value }), ...twice, ...stdioProblems("stdout", value))
+  const problems = stdioProblems("stdout", value, outputTags)
+  return withProblem(problems.length > 0 ? self : update(self, { stdout: value }), ...twice, ...problems)
 })
 
 /** @internal */
@@ -340,7 +387,8 @@ export const stderr = dual<
 >(2, (self, output) => {
   const value = stdioShorthand<Command.ErrorOutput>(output)
   const twice = self.stderr !== undefined ? ["stderr is set twice"] : []
-  return withProblem(update(self, { stderr: value }), ...twice, ...stdioProblems("stderr", value))
+  const problems = stdioProblems("stderr", value, errorOutputTags)
+  return withProblem(problems.length > 0 ? self : update(self, { stderr: value }), ...twice, ...problems)
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -371,6 +419,9 @@ export const inputFd = dual<
   const problems = fdProblems("an input fd", fd, 3)
   if (problems.length > 0) return withProblem(self, ...problems)
   if (fdInUse(self, fd)) return withProblem(self, `fd ${fd} is given twice`)
+  if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+    return withProblem(self, `the data for input fd ${fd} must be a string or bytes, not ${show(data)}`)
+  }
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data
   return update(self, { inputFds: [...self.inputFds, { fd, bytes }] })
 })
@@ -387,14 +438,19 @@ export const umask = dual<
   (mask: number) => (self: Command.Command) => Command.Command,
   (self: Command.Command, mask: number) => Command.Command
 >(2, (self, mask) =>
-  Number.isInteger(mask) && mask >= 0 && mask <= 0o777
+  integerIn(mask, 0, 0o777)
     ? setSetup(self, { umask: mask })
-    : withProblem(self, `the umask must be an integer from 0 to 0o777, not ${String(mask)}`))
+    : withProblem(self, `the umask must be an integer from 0 to 0o777, not ${show(mask)}`))
 
+// Past 2^53 a number is no longer exact: such a limit could not be set as written.
 const limitProblems = (resource: string, value: Command.LimitValue): ReadonlyArray<string> =>
-  value === "unlimited" || (Number.isSafeInteger(value) && value >= 0)
+  value === "unlimited"
     ? []
-    : [`the limit ${resource} must be "unlimited" or an integer ≥ 0, not ${String(value)}`]
+    : !integerIn(value, 0, Infinity)
+    ? [`the limit ${resource} must be "unlimited" or an integer ≥ 0, not ${show(value)}`]
+    : value > Number.MAX_SAFE_INTEGER
+    ? [`the limit ${resource} must be at most 2^53-1 (or "unlimited"), not ${show(value)}`]
+    : []
 
 /** @internal */
 export const limitResources = [
@@ -429,11 +485,12 @@ export const limit = dual<
   ) => Command.Command
 >(3, (self, resource, value) => {
   if (!(limitResources as ReadonlyArray<string>).includes(resource)) {
-    return withProblem(self, `unknown resource limit ${JSON.stringify(resource)}`)
+    return withProblem(self, `unknown resource limit ${show(resource)}`)
   }
-  const { hard, soft } = typeof value === "object" ? value : { soft: value, hard: value }
+  const pair = typeof value === "object" && value !== null
+  const { hard, soft } = pair ? value : { soft: value, hard: value }
   // One value stands for both: report it once.
-  const problems = typeof value === "object"
+  const problems = pair
     ? [...limitProblems(resource, soft), ...limitProblems(resource, hard)]
     : [...limitProblems(resource, value)]
   if (problems.length === 0 && hard !== "unlimited" && (soft === "unlimited" || soft > hard)) {
@@ -444,12 +501,22 @@ export const limit = dual<
   return setSetup(self, { limits })
 })
 
+/** NGROUPS_MAX: setgroups refuses a longer list. */
+const largestGroupList = 65536
+
+// (uid_t)-1 means "unchanged" to setresuid and setresgid: it is no id.
+const largestId = 2 ** 32 - 2
+
 const idProblems = (what: string, id: number | string): ReadonlyArray<string> =>
   typeof id === "number"
-    ? Number.isSafeInteger(id) && id >= 0 && id < 2 ** 32 - 1 ? [] : [`the ${what} must be an id ≥ 0, not ${id}`]
-    : id.length > 0 && !hasNul(id) && !id.includes(":")
+    ? !integerIn(id, 0, Infinity)
+      ? [`the ${what} must be an id ≥ 0, not ${show(id)}`]
+      : id > largestId
+      ? [`the ${what} must be an id ≤ ${largestId} (${largestId + 1} means "unchanged"), not ${show(id)}`]
+      : []
+    : typeof id === "string" && id.length > 0 && !hasNul(id) && !id.includes(":")
     ? []
-    : [`the ${what} name ${JSON.stringify(id)} is not valid`]
+    : [`the ${what} ${typeof id === "string" ? `name ${show(id)} is not valid` : `cannot be ${show(id)}`}`]
 
 /** @internal */
 export const uid = dual<
@@ -467,7 +534,15 @@ export const gid = dual<
 export const groups = dual<
   (groups: ReadonlyArray<number | string>) => (self: Command.Command) => Command.Command,
   (self: Command.Command, groups: ReadonlyArray<number | string>) => Command.Command
->(2, (self, list) => setSetup(self, { groups: list }, ...list.flatMap((g) => idProblems("supplementary group", g))))
+>(2, (self, list) =>
+  Array.isArray(list)
+    ? setSetup(
+      self,
+      { groups: list },
+      ...list.flatMap((g) => idProblems("supplementary group", g)),
+      ...(list.length > largestGroupList ? [`at most ${largestGroupList} supplementary groups can be set, not ${list.length}`] : [])
+    )
+    : withProblem(self, `the supplementary groups must be a list, not ${show(list)}`))
 
 /** @internal */
 export const clearCaps = (self: Command.Command): Command.Command => setSetup(self, { clearCaps: true })
@@ -478,7 +553,7 @@ export const allowCap = dual<
   (self: Command.Command, capability: Command.Capability) => Command.Command
 >(2, (self, capability) => {
   if (!Object.hasOwn(capabilities, capability)) {
-    return withProblem(self, `unknown capability ${JSON.stringify(capability)}`)
+    return withProblem(self, `unknown capability ${show(capability)}`)
   }
   if (self.setup.allowCaps.includes(capability)) return self
   return setSetup(self, { allowCaps: [...self.setup.allowCaps, capability] })
@@ -491,7 +566,7 @@ export const processGroup = dual<
 >(2, (self, mode) =>
   mode === "new" || mode === "inherit"
     ? setSetup(self, { processGroup: mode })
-    : withProblem(self, `the process group must be "new" or "inherit", not ${JSON.stringify(mode)}`))
+    : withProblem(self, `the process group must be "new" or "inherit", not ${show(mode)}`))
 
 /** @internal */
 export const dieWithParent = dual<
@@ -500,14 +575,7 @@ export const dieWithParent = dual<
 >(2, (self, signal) =>
   signal === false || Signal.isSignal(signal)
     ? setSetup(self, { dieWithParent: signal })
-    : withProblem(self, `unknown signal ${JSON.stringify(signal)}`))
-
-const pathProblems = (what: string, path: string): ReadonlyArray<string> =>
-  typeof path !== "string" || path.length === 0
-    ? [`the ${what} is empty`]
-    : hasNul(path)
-    ? [`the ${what} contains a NUL byte`]
-    : []
+    : withProblem(self, `unknown signal ${show(signal)}`))
 
 /** @internal */
 export const pidFile = dual<
@@ -528,24 +596,31 @@ export const daemonize = dual<
 export const handshake = (self: Command.Command): Command.Command =>
   self.setup.handshake ? withProblem(self, "the handshake is required twice") : setSetup(self, { handshake: true })
 
+const ioPriorityClasses: ReadonlyArray<unknown> = ["realtime", "best-effort", "idle"]
+
 const preExecProblems = (action: Command.PreExecAction): ReadonlyArray<string> => {
+  if (typeof action !== "object" || action === null) return [`a pre-exec action cannot be ${show(action)}`]
   switch (action._tag) {
     case "Nice":
-      return Number.isInteger(action.increment) && action.increment >= -40 && action.increment <= 40
+      return integerIn(action.increment, -40, 40)
         ? []
-        : [`the nice increment must be an integer from -40 to 40, not ${action.increment}`]
+        : [`the nice increment must be an integer from -40 to 40, not ${show(action.increment)}`]
     case "OomScoreAdjust":
-      return Number.isInteger(action.value) && action.value >= -1000 && action.value <= 1000
+      return integerIn(action.value, -1000, 1000)
         ? []
-        : [`the OOM score adjustment must be an integer from -1000 to 1000, not ${action.value}`]
+        : [`the OOM score adjustment must be an integer from -1000 to 1000, not ${show(action.value)}`]
     case "IoPriority":
-      return ["realtime", "best-effort", "idle"].includes(action.class) &&
-          Number.isInteger(action.level) && action.level >= 0 && action.level <= 7
+      return ioPriorityClasses.includes(action.class) && integerIn(action.level, 0, 7)
         ? []
-        : [`the I/O priority must be a class (realtime, best-effort, idle) with a level from 0 to 7`]
+        : [
+          "the I/O priority must be a class (realtime, best-effort, idle) with a level from 0 to 7, " +
+          `not ${show(action.class)} at level ${show(action.level)}`
+        ]
     case "Setsid":
     case "NoNewPrivileges":
       return []
+    default:
+      return [`unknown pre-exec action ${show((action as { readonly _tag: unknown })._tag)}`]
   }
 }
 
@@ -553,7 +628,10 @@ const preExecProblems = (action: Command.PreExecAction): ReadonlyArray<string> =
 export const preExec = dual<
   (action: Command.PreExecAction) => (self: Command.Command) => Command.Command,
   (self: Command.Command, action: Command.PreExecAction) => Command.Command
->(2, (self, action) => setSetup(self, { preExec: [...self.setup.preExec, action] }, ...preExecProblems(action)))
+>(2, (self, action) => {
+  const problems = preExecProblems(action)
+  return problems.length > 0 ? withProblem(self, ...problems) : setSetup(self, { preExec: [...self.setup.preExec, action] })
+})
 
 // ---------------------------------------------------------------------------------------------
 // kill policy
@@ -566,18 +644,36 @@ export const killSignal = dual<
 >(2, (self, signal) =>
   Signal.isSignal(signal)
     ? update(self, { killPolicy: { ...self.killPolicy, signal } })
-    : withProblem(self, `unknown signal ${JSON.stringify(signal)}`))
+    : withProblem(self, `unknown signal ${show(signal)}`))
+
+/**
+ * `input` as a duration, if it is one. Effect reads a negative or NaN input as zero: here it is
+ * none. Infinity is a duration: each caller says what it means.
+ * @internal
+ */
+export const durationOf = (input: Duration.DurationInput): Duration.Duration | undefined => {
+  const negative = typeof input === "number"
+    ? !(input >= 0)
+    : typeof input === "bigint"
+    ? input < 0n
+    : typeof input === "string"
+    ? Number.parseFloat(input) < 0
+    : Array.isArray(input) && input.some((n) => !(typeof n !== "number" || n >= 0))
+  const decoded = Duration.decodeUnknown(input)
+  return negative || decoded._tag === "None" ? undefined : decoded.value
+}
 
 /** @internal */
 export const killGrace = dual<
   (grace: Duration.DurationInput) => (self: Command.Command) => Command.Command,
   (self: Command.Command, grace: Duration.DurationInput) => Command.Command
->(2, (self, grace) => {
-  const decoded = Duration.decodeUnknown(grace)
-  if (decoded._tag === "None" || !Duration.isFinite(decoded.value)) {
-    return withProblem(self, `the kill grace must be a finite duration, not ${String(grace)}`)
+>(2, (self, input) => {
+  const grace = durationOf(input)
+  // An endless grace would let a child that ignores the kill signal hold every close forever.
+  if (grace === undefined || !Duration.isFinite(grace)) {
+    return withProblem(self, `the kill grace must be a finite duration ≥ 0, not ${show(input)}`)
   }
-  return update(self, { killPolicy: { ...self.killPolicy, grace: decoded.value } })
+  return update(self, { killPolicy: { ...self.killPolicy, grace } })
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -588,12 +684,12 @@ export const killGrace = dual<
 export const timeout = dual<
   (duration: Duration.DurationInput) => (self: Command.Command) => Command.Command,
   (self: Command.Command, duration: Duration.DurationInput) => Command.Command
->(2, (self, duration) => {
-  const decoded = Duration.decodeUnknown(duration)
-  if (decoded._tag === "None" || !Duration.isFinite(decoded.value) || Duration.toMillis(decoded.value) <= 0) {
-    return withProblem(self, `the timeout must be a finite, positive duration, not ${String(duration)}`)
+>(2, (self, input) => {
+  const duration = durationOf(input)
+  if (duration === undefined || Duration.isZero(duration)) {
+    return withProblem(self, `the timeout must be a finite, positive duration or Infinity (none), not ${show(input)}`)
   }
-  return update(self, { timeout: decoded.value })
+  return update(self, { timeout: Duration.isFinite(duration) ? duration : undefined })
 })
 
 /** @internal */
@@ -601,9 +697,14 @@ export const maxOutput = dual<
   (bytes: number) => (self: Command.Command) => Command.Command,
   (self: Command.Command, bytes: number) => Command.Command
 >(2, (self, bytes) =>
-  bytes === Infinity || (Number.isSafeInteger(bytes) && bytes >= 0)
+  bytes === Infinity || integerIn(bytes, 0, Number.MAX_SAFE_INTEGER)
     ? update(self, { maxOutput: bytes })
-    : withProblem(self, `the output limit must be a whole number of bytes ≥ 0 or Infinity, not ${String(bytes)}`))
+    : withProblem(
+      self,
+      integerIn(bytes, 0, Infinity)
+        ? `the output limit must be at most 2^53-1 bytes (or Infinity), not ${show(bytes)}`
+        : `the output limit must be a whole number of bytes ≥ 0 or Infinity, not ${show(bytes)}`
+    ))
 
 /** @internal */
 export const pipeTo = dual<
