@@ -1,12 +1,15 @@
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type * as Sink from "effect/Sink"
+import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import type * as Command from "../Command.js"
 import type * as CommandExecutor from "../CommandExecutor.js"
@@ -16,9 +19,10 @@ import * as ExitStatus from "../ExitStatus.js"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import * as Tracer from "effect/Tracer"
-import { firstStage, mapFirstStage, stagesOf } from "./command.js"
+import { firstStage, mapFirstStage, show, stagesOf } from "./command.js"
 import { update, wordValue } from "./model.js"
 import { describe, validate } from "./render.js"
+import { sleep } from "./sleep.js"
 import { CommandExecutor as Tag } from "./tag.js"
 
 /** How many bytes of an unspecified output the run helpers keep (and of stderr an error shows). */
@@ -168,15 +172,67 @@ const counting = <E>(stream: Stream.Stream<Uint8Array, E>, count: (n: number) =>
     return chunk
   })
 
+/** What ended a stream or sink of the caller's, as the run's IoError (an IoError it failed with is kept). */
+const ioError = (command: Command.Command, stream: string, cause: Cause.Cause<unknown>): IoError => {
+  // Its failure, else its defect, else the interruption.
+  const reason = Cause.squash(cause)
+  return reason instanceof IoError ? reason : new IoError({ stream, command: describe(command), cause: reason })
+}
+
+/** A stream or sink of the caller's, running in a fiber of the run's scope. */
+interface CallerIo {
+  /** Interrupts it because the run no longer needs it: not a failure. */
+  readonly stop: Effect.Effect<void>
+  /** Waits for its end; fails with what ended it, unless it completed or was stopped. */
+  readonly done: Effect.Effect<void, IoError>
+}
+
+/**
+ * Runs a stream or sink of the caller's in a fiber of the current scope. Any end but success or
+ * `stop` (a failure, a defect, an interruption from inside) aborts the child at once and is kept
+ * as the run's IoError: a child fed a truncated input must die before it sees EOF, and one whose
+ * output nobody reads any more would block forever on a full pipe.
+ */
+const runCallerIo = (
+  command: Command.Command,
+  stream: string,
+  io: Effect.Effect<unknown, unknown>,
+  abort: Effect.Effect<unknown>
+): Effect.Effect<CallerIo, never, Scope.Scope> => {
+  let stopped = false
+  let failure: IoError | undefined
+  const supervised = Effect.onExit(io, (exit) => {
+    if (Exit.isSuccess(exit) || stopped) return Effect.void
+    failure = ioError(command, stream, exit.cause)
+    return abort
+  })
+  return Effect.map(Effect.forkScoped(supervised), (fiber) => ({
+    stop: Effect.suspend(() => {
+      stopped = true
+      return Fiber.interrupt(fiber)
+    }),
+    done: Effect.flatMap(Fiber.await(fiber), () => (failure === undefined ? Effect.void : Effect.fail(failure)))
+  }))
+}
+
 /** What one output's drain reports: the bytes kept, or that the limit was passed. */
 type Drained = { readonly bytes: Uint8Array; readonly overflow: boolean }
 
-const none: Effect.Effect<Drained> = Effect.succeed({ bytes: empty, overflow: false })
+const none: Drained = { bytes: empty, overflow: false }
+
+/** One output being drained: the effect that waits for its end, and how to stop a sink that may never end. */
+interface Drainer {
+  readonly done: Effect.Effect<Drained, IoError>
+  readonly stop: Effect.Effect<void>
+}
+
+const drained: Drainer = { done: Effect.succeed(none), stop: Effect.void }
 
 /**
- * Starts draining one output (in the current scope) and returns the effect that waits for its end.
- * A capture hands each chunk to a buffer: through the executor's `collect` where it has one (no
- * stream, no fiber), else by running the output's stream in a fiber of its own.
+ * Starts draining one output (in the current scope). A capture hands each chunk to a buffer:
+ * through the executor's `collect` where it has one (no stream, no fiber), else by running the
+ * output's stream in a fiber of its own; both end soon after the child. A sink is the caller's
+ * code, which may never end: it can be stopped.
  */
 const drain = (
   command: Command.Command,
@@ -184,11 +240,11 @@ const drain = (
   name: "stdout" | "stderr",
   plan: Drain,
   counted: (n: number) => void
-): Effect.Effect<Effect.Effect<Drained, IoError>, never, Scope.Scope> => {
+): Effect.Effect<Drainer, never, Scope.Scope> => {
   const stream = spawned[name]
   switch (plan._tag) {
     case "None":
-      return Effect.succeed(none)
+      return Effect.succeed(drained)
     case "Capture":
       return Effect.flatMap(Effect.runtime<never>(), (runtime) => {
         const buffer = plan.tail !== undefined ? tailBuffer(plan.tail) : captureBuffer(command.maxOutput)
@@ -207,16 +263,16 @@ const drain = (
           // Not `runForEachWhile`: its sink nests a `catchAll` per element that keeps every chunk
           // alive until the stream ends, doubling the memory of a large capture.
           : Effect.map(Effect.forkScoped(Stream.runDrain(Stream.takeUntil(stream, (bytes) => !onBytes(bytes)))), Fiber.join)
-        return Effect.map(collected, (done) => Effect.zipRight(done, finish))
+        return Effect.map(collected, (done): Drainer => ({ done: Effect.zipRight(done, finish), stop: Effect.void }))
       })
     case "Sink": {
-      const run = Stream.run(counting(stream, counted), plan.sink).pipe(
-        Effect.mapError((cause) =>
-          cause instanceof IoError ? cause : new IoError({ stream: name, command: describe(command), cause })
-        ),
-        Effect.zipRight(none)
-      )
-      return Effect.map(Effect.forkScoped(run), Fiber.join)
+      // What a sink that is done early leaves is read and discarded: unread, it would fill the
+      // pipe and block the child forever.
+      const run = Stream.run(counting(stream, counted), Sink.zipLeft(plan.sink, Sink.drain))
+      return Effect.map(runCallerIo(command, name, run, spawned.abort), (io): Drainer => ({
+        done: Effect.as(io.done, none),
+        stop: io.stop
+      }))
     }
   }
 }
@@ -230,11 +286,60 @@ const secretsOf = (command: Command.Command): Array<string> =>
     return words.filter((w): w is Redacted.Redacted<string> => typeof w !== "string").map(Redacted.value)
   }).filter((secret) => secret.length > 0)
 
-/** Child output as text for a log line or an error, with the command's secrets blanked. */
+const encoder = new TextEncoder()
+
+/** What is left of a secret where output was cut through it is blanked from this many bytes on. */
+const shortestFragment = 4
+
+/** Whether `bytes` holds `part` at `at`. */
+const holds = (bytes: Uint8Array, part: Uint8Array, at: number): boolean => {
+  if (at < 0 || at + part.length > bytes.length) return false
+  for (let i = 0; i < part.length; i++) if (bytes[at + i] !== part[i]) return false
+  return true
+}
+
+/**
+ * The last `limit` bytes of a child's output as text for a log line or an error, with the
+ * command's secrets blanked. They are looked for before the cut is made, from a secret's length
+ * before it, so that a secret straddling the cut leaves nothing in view. What is left of a secret
+ * at the edges of the bytes is blanked too: its end where they begin (a tail buffer cut off the
+ * rest before the bytes reached us), its beginning where they end.
+ */
 const scrubbed = (command: Command.Command, bytes: Uint8Array, limit: number): string => {
-  let text = decoder.decode(bytes.length > limit ? bytes.slice(bytes.length - limit) : bytes)
-  for (const secret of secretsOf(command)) text = text.replaceAll(secret, "<redacted>")
-  return text
+  const from = Math.max(0, bytes.length - limit)
+  const secrets = secretsOf(command).map((secret) => encoder.encode(secret))
+  if (secrets.length === 0) return decoder.decode(bytes.subarray(from))
+  const hidden: Array<readonly [start: number, end: number]> = []
+  const hide = (start: number, end: number) => void hidden.push([Math.max(from, start), end])
+  for (const secret of secrets) {
+    for (let at = Math.max(0, from - secret.length + 1); at < bytes.length; at++) {
+      if (holds(bytes, secret, at)) hide(at, at + secret.length)
+    }
+    for (let kept = secret.length - 1; kept >= shortestFragment; kept--) {
+      if (holds(bytes, secret.subarray(secret.length - kept), from)) {
+        hide(from, from + kept)
+        break
+      }
+    }
+    for (let kept = secret.length - 1; kept >= shortestFragment; kept--) {
+      if (holds(bytes, secret.subarray(0, kept), bytes.length - kept)) {
+        hide(bytes.length - kept, bytes.length)
+        break
+      }
+    }
+  }
+  // One "<redacted>" per secret shown, or per run of overlapping ones.
+  hidden.sort((a, b) => a[0] - b[0])
+  let text = ""
+  let shown = from
+  for (let i = 0; i < hidden.length;) {
+    const start = hidden[i]![0]
+    let end = hidden[i]![1]
+    for (i++; i < hidden.length && hidden[i]![0] < end; i++) end = Math.max(end, hidden[i]![1])
+    text += `${decoder.decode(bytes.subarray(shown, start))}<redacted>`
+    shown = end
+  }
+  return text + decoder.decode(bytes.subarray(shown))
 }
 
 /** Whether debug lines are logged at all (the minimum log level lets them through). */
@@ -297,39 +402,34 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
       const spawned = yield* spawn(lowered)
       yield* annotate({ "process.pid": spawned.pid })
       let bytesIn = 0
-      let inputFailure: IoError | undefined
       let bytesOut = 0
       const feeder = input === undefined
         ? undefined
-        // A failing input stream would leave the child waiting for EOF forever: abort it.
-        : yield* Effect.forkScoped(
-          Stream.run(counting(input, (n) => void (bytesIn += n)), spawned.stdin).pipe(Effect.tapError((failure) => {
-            // Kept before the abort: the run may interrupt the feeder once the child is gone.
-            inputFailure = failure
-            return spawned.abort
-          }))
-        )
+        : yield* runCallerIo(valid, "stdin", Stream.run(counting(input, (n) => void (bytesIn += n)), spawned.stdin), spawned.abort)
       const count = (n: number) => void (bytesOut += n)
-      const outDone = yield* drain(valid, spawned, "stdout", outPlan, count)
-      const errDone = yield* drain(valid, spawned, "stderr", errPlan, count)
+      const outDrain = yield* drain(valid, spawned, "stdout", outPlan, count)
+      const errDrain = yield* drain(valid, spawned, "stderr", errPlan, count)
       let timedOut = false
       const timer = valid.timeout === undefined ? undefined : yield* Effect.forkScoped(
-        Effect.sleep(valid.timeout).pipe(
+        sleep(valid.timeout).pipe(
           Effect.zipRight(Effect.sync(() => void (timedOut = true))),
-          Effect.zipRight(spawned.abort)
+          Effect.zipRight(spawned.abort),
+          // The timeout bounds the whole run: the caller's streams and sinks may never end.
+          Effect.zipRight(Effect.all([feeder?.stop ?? Effect.void, outDrain.stop, errDrain.stop], { discard: true }))
         )
       )
       const result = once(Effect.gen(function*() {
         const stages = yield* spawned.waitStages
         const status = yield* spawned.wait
+        // Once the child is gone nobody reads the rest of the input: stop feeding (a failure is kept).
+        if (feeder !== undefined) yield* feeder.stop
+        const fed = feeder === undefined ? Either.void : yield* Effect.either(feeder.done)
+        // The timer, still running, stops a sink that would never end.
+        const outDrained = yield* Effect.either(outDrain.done)
+        const errDrained = yield* Effect.either(errDrain.done)
         if (timer !== undefined) yield* Fiber.interrupt(timer)
-        const out = yield* outDone
-        const err = yield* errDone
-        if (feeder !== undefined) {
-          // Once the child is gone nobody reads the rest of the input: stop feeding, keep a failure.
-          yield* Fiber.interrupt(feeder)
-          if (inputFailure !== undefined) return yield* Effect.fail(inputFailure)
-        }
+        const out = Either.getOrElse(outDrained, () => none)
+        const err = Either.getOrElse(errDrained, () => none)
         yield* annotate({
           "process.exit_status": ExitStatus.format(status),
           "command.bytes_in": bytesIn,
@@ -341,6 +441,9 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
         )
         if (timedOut) {
           return yield* new CommandTimeoutError({ timeout: valid.timeout!, stdout: out.bytes, stderr: err.bytes, command: line })
+        }
+        for (const failure of [Either.getLeft(fed), Either.getLeft(outDrained), Either.getLeft(errDrained)]) {
+          if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
         }
         for (const [name, drained] of [["stdout", out], ["stderr", err]] as const) {
           if (drained.overflow) {
@@ -497,6 +600,17 @@ const captureStdout = (
 const decode = (bytes: Uint8Array, encoding: string | undefined): string =>
   (encoding === undefined ? decoder : new TextDecoder(encoding)).decode(bytes)
 
+/** An encoding `TextDecoder` does not know is a usage problem, found before anything runs. */
+const unknownEncoding = (command: Command.Command, encoding: string | undefined): CommandUsageError | undefined => {
+  if (encoding === undefined) return undefined
+  try {
+    new TextDecoder(encoding)
+    return undefined
+  } catch {
+    return new CommandUsageError({ reasons: [`unknown text encoding ${show(encoding)}`], command: describe(command) })
+  }
+}
+
 /** @internal */
 export const bytes = (command: Command.Command): Effect.Effect<Uint8Array, CommandError, CommandExecutor.CommandExecutor> =>
   captureStdout(command, "bytes")
@@ -505,8 +619,12 @@ export const bytes = (command: Command.Command): Effect.Effect<Uint8Array, Comma
 export const string = (
   command: Command.Command,
   encoding?: string
-): Effect.Effect<string, CommandError, CommandExecutor.CommandExecutor> =>
-  Effect.map(captureStdout(command, "string"), (out) => decode(out, encoding))
+): Effect.Effect<string, CommandError, CommandExecutor.CommandExecutor> => {
+  const unknown = unknownEncoding(command, encoding)
+  return unknown !== undefined
+    ? Effect.fail(unknown)
+    : Effect.map(captureStdout(command, "string"), (out) => decode(out, encoding))
+}
 
 /** @internal */
 export const splitLines = (text: string): Array<string> => {
@@ -527,10 +645,12 @@ export const records = (
 ): Effect.Effect<Array<Array<string>>, CommandError, CommandExecutor.CommandExecutor> => {
   const separator = options?.separator ?? "\0"
   const columns = options?.columns ?? 1
-  if (!Number.isSafeInteger(columns) || columns < 1 || separator.length === 0) {
+  if (!Number.isSafeInteger(columns) || columns < 1 || typeof separator !== "string" || separator.length === 0) {
     return Effect.fail(
       new CommandUsageError({
-        reasons: ["records needs a non-empty separator and a whole number of columns ≥ 1"],
+        reasons: [
+          `records needs a non-empty separator and a whole number of columns ≥ 1, not ${show(separator)} and ${show(columns)}`
+        ],
         command: describe(command)
       })
     )
