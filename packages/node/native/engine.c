@@ -21,8 +21,10 @@
  *                 process's environ, taken by the call (on the main thread, what process.env holds;
  *                 main thread only: a worker's copy of it would race with the main thread's setenv)
  *     cwd         string | null
- *     stdio       child fd i gets parent fd stdio[i]; -1: /dev/null (O_RDWR); -2: nothing (closed);
- *                 every fd >= stdio.length is closed; stdio[i] === i passes fd i at its number
+ *     stdio       [childFd, source] pairs, any order, each child fd once: the child fd gets parent
+ *                 fd source; -1: /dev/null (O_RDWR); -2: nothing (closed); [i, i] passes fd i at
+ *                 its number; every fd not given is closed. The cost follows the number of pairs,
+ *                 never the fd numbers (the child's fd limit still applies to them)
  *     newGroup    the child leads a new process group (setpgid(0, 0))
  *     newSession  optional: the child leads a new session (setsid), implies a new group
  *     deathSignal optional signal number: PR_SET_PDEATHSIG in the child, so it gets the signal
@@ -46,6 +48,11 @@
  *                                          and reading environ there would race with the main thread)
  *   signalProcess(pid, signal) -> errno   kill(2), answering 0 or the errno instead of throwing; a
  *                                          negative pid is a process group (0 and -1 are refused)
+ *   adopt(pid) -> boolean                 a child that child_process spawned in this env: killed and
+ *                                          reaped at teardown like the engine's own (a worker's libuv
+ *                                          never reaps it then); false when it is gone already
+ *   forget(pid)                            it exited (libuv reaped it): drop it
+ *   leave(pid)                             it was detached: at teardown only reaped, once it ends
  *   abi: the version of this API (bumped on incompatible changes; the loader checks it).
  *   unavailable: set (a reason) when the kernel lacks pidfds (before Linux 5.4); do not use then.
  *
@@ -61,7 +68,8 @@
  * Environments (main thread, worker threads) are independent: all state hangs off the per-env
  * engine_t that the exported functions carry as their data; nothing is global. An async cleanup
  * hook runs when the env is torn down (worker.terminate(), worker exit, main thread exit): the
- * children that keep the loop alive (not unref'd) are SIGKILLed and reaped synchronously; unref'd
+ * children that keep the loop alive (not unref'd, adopted and not left) are SIGKILLed, with their
+ * process group when they lead one, and reaped synchronously; unref'd
  * (detached) children are left running, and a small detached thread reaps them when they end (no
  * zombies in a process whose worker is gone); every poll handle is closed before the hook
  * completes, so the worker's loop closes cleanly.
@@ -69,6 +77,7 @@
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -97,7 +106,7 @@
 #include <node_api.h>
 #include <uv.h>
 
-#define ENGINE_ABI 3
+#define ENGINE_ABI 4
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -108,6 +117,7 @@ enum { STDIO_DEV_NULL = -1, STDIO_CLOSED = -2 };
 
 typedef struct engine engine_t;
 typedef struct child child_t;
+typedef struct adopted adopted_t;
 
 struct child {
     child_t *prev, *next;          /* in engine->children while the poll handle is open */
@@ -123,10 +133,19 @@ struct child {
     napi_async_context async_context;
 };
 
+/* A child_process child of this env (see adopt): only killed and reaped at teardown. */
+struct adopted {
+    adopted_t *next;
+    pid_t pid;
+    int pidfd;
+    bool left;                     /* detached: reaped when it ends, never killed */
+};
+
 struct engine {
     napi_env env;
     uv_loop_t *loop;
     child_t *children;
+    adopted_t *adopted;
     size_t open_handles;
     size_t spawning;               /* spawnAsync calls not completed yet */
     bool tearing_down;
@@ -158,6 +177,20 @@ static int reap_pidfd(int pidfd, siginfo_t *info)
         int flags = fcntl(pidfd, F_GETFL);
         if (flags < 0 || fcntl(pidfd, F_SETFL, flags & ~O_NONBLOCK) < 0) return errno;
     }
+}
+
+/*
+ * SIGKILL for a child that is still ours (running, or ended but not reaped: its pid and group id
+ * cannot be reused yet) and, when it leads its own process group, for the whole group. A child
+ * reaped already (ECHILD) is left alone: its numbers may belong to someone else now.
+ */
+static void kill_tree(int pidfd, pid_t pid)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD) return;
+    if (getpgid(pid) == pid) kill(-pid, SIGKILL);
+    sys_pidfd_send_signal(pidfd, SIGKILL);
 }
 
 /* Kills and reaps a child we cannot track (a spawn step after the spawn failed). */
@@ -311,7 +344,8 @@ typedef struct {
     char **argv;                   /* NULL-terminated */
     char **envp;                   /* NULL-terminated */
     char *cwd;                     /* or NULL */
-    int *stdio;
+    int *targets;                  /* the child's fds, ascending, distinct */
+    int *sources;                  /* sources[i]: the parent fd targets[i] gets, or a marker */
     size_t nstdio;
     bool new_group;
     bool new_session;
@@ -331,7 +365,8 @@ static void free_spec(spec_t *spec)
     free_strings(spec->argv);
     free_strings(spec->envp);
     free(spec->cwd);
-    free(spec->stdio);
+    free(spec->targets);
+    free(spec->sources);
     memset(spec, 0, sizeof *spec);
 }
 
@@ -402,6 +437,82 @@ static bool get_bool(napi_env env, napi_value object, const char *name, bool *ou
     return true;
 }
 
+/* An integer in [min, max] (no NaN, no fraction), as an int. */
+static bool get_int_in(napi_env env, napi_value value, double min, double max, int *out)
+{
+    double d = 0;
+    /* The range check first: it also rejects NaN and the infinities before the cast. */
+    if (napi_get_value_double(env, value, &d) != napi_ok || !(d >= min && d <= max) || d != (double)(int)d) return false;
+    *out = (int)d;
+    return true;
+}
+
+static int compare_stdio(const void *a, const void *b)
+{
+    const int *x = a, *y = b;
+    return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+/* spec.stdio: [childFd, source] pairs, in any order; kept sorted by child fd. Its cost follows the
+ * number of pairs, never the fd numbers. */
+static bool read_stdio(napi_env env, napi_value object, spec_t *spec)
+{
+    napi_value array;
+    bool is_array = false;
+    uint32_t n = 0;
+    if (!get_property(env, object, "stdio", &array)) return false;
+    if (napi_is_array(env, array, &is_array) != napi_ok || !is_array) {
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "spec.stdio must be an array of [childFd, source] pairs");
+        return false;
+    }
+    if (!check(env, napi_get_array_length(env, array, &n))) return false;
+    if (n > 65536) {
+        throw_type_error(env, "ERR_INVALID_ARG_VALUE", "spec.stdio is too long");
+        return false;
+    }
+    int *pairs = malloc(((size_t)n + 1) * 2 * sizeof *pairs);
+    spec->targets = malloc(((size_t)n + 1) * sizeof *spec->targets);
+    spec->sources = malloc(((size_t)n + 1) * sizeof *spec->sources);
+    if (pairs == NULL || spec->targets == NULL || spec->sources == NULL) {
+        free(pairs);
+        throw_errno(env, ENOMEM, "malloc", NULL);
+        return false;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        napi_value pair, target, source;
+        bool pair_is_array = false;
+        uint32_t length = 0;
+        if (!check(env, napi_get_element(env, array, i, &pair))) goto fail;
+        if (napi_is_array(env, pair, &pair_is_array) != napi_ok || !pair_is_array
+            || napi_get_array_length(env, pair, &length) != napi_ok || length != 2
+            || !check(env, napi_get_element(env, pair, 0, &target)) || !check(env, napi_get_element(env, pair, 1, &source))
+            || !get_int_in(env, target, 0, INT_MAX, &pairs[2 * i])
+            || !get_int_in(env, source, STDIO_CLOSED, INT_MAX, &pairs[2 * i + 1])) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "spec.stdio[%u] must be [childFd, parent fd | -1 (/dev/null) | -2 (closed)]", i);
+            throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
+            goto fail;
+        }
+    }
+    qsort(pairs, n, 2 * sizeof *pairs, compare_stdio);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i > 0 && pairs[2 * i] == pairs[2 * i - 2]) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "spec.stdio gives child fd %d twice", pairs[2 * i]);
+            throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
+            goto fail;
+        }
+        spec->targets[i] = pairs[2 * i];
+        spec->sources[i] = pairs[2 * i + 1];
+    }
+    spec->nstdio = n;
+    free(pairs);
+    return true;
+fail:
+    free(pairs);
+    return false;
+}
+
 static bool read_spec(napi_env env, napi_value object, spec_t *spec)
 {
     napi_value value;
@@ -425,48 +536,15 @@ static bool read_spec(napi_env env, napi_value object, spec_t *spec)
     if (!get_property(env, object, "cwd", &value)) goto fail;
     if (!is_nullish(env, value) && (spec->cwd = get_string(env, value, "spec.cwd")) == NULL) goto fail;
 
-    napi_value array;
-    bool is_array = false;
-    if (!get_property(env, object, "stdio", &array)) goto fail;
-    if (napi_is_array(env, array, &is_array) != napi_ok || !is_array) {
-        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "spec.stdio must be an array of fd numbers");
-        goto fail;
-    }
-    uint32_t n = 0;
-    if (!check(env, napi_get_array_length(env, array, &n))) goto fail;
-    if (n > 65536) {
-        throw_type_error(env, "ERR_INVALID_ARG_VALUE", "spec.stdio is too long");
-        goto fail;
-    }
-    spec->nstdio = n;
-    spec->stdio = malloc(((size_t)n + 1) * sizeof *spec->stdio);
-    if (spec->stdio == NULL) {
-        throw_errno(env, ENOMEM, "malloc", NULL);
-        goto fail;
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        napi_value item;
-        double d = 0;
-        if (!check(env, napi_get_element(env, array, i, &item))) goto fail;
-        /* The range check first: it also rejects NaN before the cast. */
-        if (napi_get_value_double(env, item, &d) != napi_ok || !(d >= STDIO_CLOSED && d <= INT_MAX - 65536) || d != (double)(int)d) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "spec.stdio[%u] must be an fd number, -1 (/dev/null) or -2 (closed)", i);
-            throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
-            goto fail;
-        }
-        spec->stdio[i] = (int)d;
-    }
+    if (!read_stdio(env, object, spec)) goto fail;
     if (!get_bool(env, object, "newGroup", &spec->new_group)) goto fail;
     if (!get_bool(env, object, "newSession", &spec->new_session)) goto fail;
     if (!get_property(env, object, "deathSignal", &value)) goto fail;
     if (!is_nullish(env, value)) {
-        double sig = 0;
-        if (napi_get_value_double(env, value, &sig) != napi_ok || !(sig >= 1 && sig <= SIGRTMAX) || sig != (double)(int)sig) {
+        if (!get_int_in(env, value, 1, SIGRTMAX, &spec->death_signal)) {
             throw_type_error(env, "ERR_INVALID_ARG_VALUE", "spec.deathSignal must be a signal number");
             goto fail;
         }
-        spec->death_signal = (int)sig;
     }
     return true;
 fail:
@@ -475,55 +553,71 @@ fail:
 }
 
 /*
- * The stdio plan: child fd i gets parent fd stdio[i] for every i, then every fd >= n is closed.
- * A source that is also a target of another entry (stdio[j] == s, s < n, stdio[s] != s) would be
- * overwritten before it is read: such sources are first copied to fds above every source and
- * target (`staged`, pairs of from and to), which the final close closes. source[i] is the fd the
- * child dup2s to i (or STDIO_DEV_NULL / STDIO_CLOSED).
+ * The stdio plan: child fd targets[i] gets parent fd sources[i], then every other fd is closed.
+ * A source that is another entry's target, given something else there, would be overwritten
+ * before it is read: the child first copies such a source (`endangered`) to a free fd that is no
+ * target (`staged`, written by the child), which the final close closes. Everything here costs
+ * in the number of entries, whatever the fd numbers are.
  */
 typedef struct {
-    int *source;
+    bool *endangered;
     int *staged;
-    size_t nstaged;
 } plan_t;
 
 static void free_plan(plan_t *plan)
 {
-    free(plan->source);
+    free(plan->endangered);
     free(plan->staged);
+}
+
+/* Where child fd `fd` is in the sorted targets, or -1. Async-signal-safe. */
+static long find_target(const spec_t *spec, int fd)
+{
+    size_t lo = 0, hi = spec->nstdio;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (spec->targets[mid] == fd) return (long)mid;
+        if (spec->targets[mid] < fd) lo = mid + 1;
+        else hi = mid;
+    }
+    return -1;
 }
 
 static int plan_stdio(plan_t *plan, const spec_t *spec)
 {
     const size_t n = spec->nstdio;
-    const int *stdio = spec->stdio;
-    plan->nstaged = 0;
-    plan->source = malloc((n + 1) * sizeof *plan->source);
-    plan->staged = malloc((2 * n + 1) * sizeof *plan->staged);
-    if (plan->source == NULL || plan->staged == NULL) {
+    plan->endangered = calloc(n + 1, sizeof *plan->endangered);
+    plan->staged = calloc(n + 1, sizeof *plan->staged);
+    if (plan->endangered == NULL || plan->staged == NULL) {
         free_plan(plan);
         return ENOMEM;
     }
-    int top = (int)n;
     for (size_t i = 0; i < n; i++) {
-        if (stdio[i] >= top) top = stdio[i] + 1;
+        const int source = spec->sources[i];
+        if (source < 0 || source == spec->targets[i]) continue;
+        long j = find_target(spec, source);
+        plan->endangered[i] = j >= 0 && spec->sources[j] != source;
     }
-    for (size_t i = 0; i < n; i++) {
-        int s = stdio[i];
-        plan->source[i] = s;
-        if (s < 0 || (size_t)s == i || (size_t)s >= n || stdio[s] == s) continue;
-        /* Two entries with the same endangered source share one staged copy. */
-        for (size_t j = 0; j < i; j++) {
-            if (stdio[j] == s && plan->source[j] != s) {
-                plan->source[i] = plan->source[j];
-                break;
-            }
-        }
-        if (plan->source[i] != s) continue;
-        plan->staged[2 * plan->nstaged] = s;
-        plan->staged[2 * plan->nstaged + 1] = top;
-        plan->nstaged++;
-        plan->source[i] = top++;
+    return 0;
+}
+
+/* Closes every fd that is no target: close_range over the gaps between them (Linux 5.9), else
+ * one close per fd up to the fd limit. Async-signal-safe. */
+static int close_other_fds(const spec_t *s)
+{
+    unsigned int lo = 0;
+    long rc = 0;
+    for (size_t i = 0; i < s->nstdio && rc == 0; i++) {
+        const unsigned int target = (unsigned int)s->targets[i];
+        if (target > lo) rc = syscall(SYS_close_range, lo, target - 1, 0);
+        lo = target + 1;
+    }
+    if (rc == 0 && syscall(SYS_close_range, lo, ~0U, 0) == 0) return 0;
+    /* Before Linux 5.9 the first call fails (ENOSYS) and nothing was closed yet. */
+    struct rlimit limit;
+    if (errno != ENOSYS || getrlimit(RLIMIT_NOFILE, &limit) < 0) return -1;
+    for (rlim_t fd = 0; fd < limit.rlim_cur && fd < (rlim_t)INT_MAX; fd++) {
+        if (find_target(s, (int)fd) < 0) close((int)fd);
     }
     return 0;
 }
@@ -540,7 +634,7 @@ static int plan_stdio(plan_t *plan, const spec_t *spec)
  */
 typedef struct {
     const spec_t *spec;
-    const plan_t *plan;
+    plan_t *plan;
     pid_t parent;
     int err;
     const char *step;
@@ -557,7 +651,7 @@ static int launch_child(void *arg)
 {
     launch_t *l = arg;
     const spec_t *s = l->spec;
-    const plan_t *plan = l->plan;
+    plan_t *plan = l->plan;
     /* Every handler back to the default before anything can be delivered: the parent's (Node's)
      * handlers must never run in this copy of its address space, and an ignored signal (Node
      * ignores SIGPIPE) would stay ignored across exec. SIG_DFL is 0: an all-zero kernel sigaction. */
@@ -576,11 +670,18 @@ static int launch_child(void *arg)
          * (delivered once the mask is cleared below). */
         if (getppid() != l->parent) kill(getpid(), s->death_signal);
     }
-    for (size_t k = 0; k < plan->nstaged; k++) {
-        if (dup2(plan->staged[2 * k], plan->staged[2 * k + 1]) < 0) launch_failed(l, "dup2");
+    for (size_t i = 0; i < s->nstdio; i++) {
+        if (!plan->endangered[i]) continue;
+        /* The lowest free fd that is no target; one that is stays open as a placeholder until
+         * its own entry below replaces or closes it. */
+        int copy;
+        do {
+            if ((copy = fcntl(s->sources[i], F_DUPFD_CLOEXEC, 0)) < 0) launch_failed(l, "dup2");
+        } while (find_target(s, copy) >= 0);
+        plan->staged[i] = copy;
     }
     for (size_t i = 0; i < s->nstdio; i++) {
-        const int target = (int)i, source = plan->source[i];
+        const int target = s->targets[i], source = plan->endangered[i] ? plan->staged[i] : s->sources[i];
         if (source == STDIO_DEV_NULL) {
             /* Closed first, like posix_spawn's open action: a parent at its fd limit still can. */
             close(target);
@@ -597,12 +698,7 @@ static int launch_child(void *arg)
             launch_failed(l, "dup2");
         }
     }
-    if (syscall(SYS_close_range, (unsigned int)s->nstdio, ~0U, 0) < 0) {
-        /* Before Linux 5.9: close up to the fd limit. */
-        struct rlimit limit;
-        if (errno != ENOSYS || getrlimit(RLIMIT_NOFILE, &limit) < 0) launch_failed(l, "close_range");
-        for (rlim_t fd = s->nstdio; fd < limit.rlim_cur && fd < (rlim_t)INT_MAX; fd++) close((int)fd);
-    }
+    if (close_other_fds(s) < 0) launch_failed(l, "close_range");
     if (s->cwd != NULL && chdir(s->cwd) < 0) launch_failed(l, "chdir");
     unsigned long none = 0;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, KERNEL_SIGSET_SIZE);
@@ -754,11 +850,12 @@ static napi_value js_kill(napi_env env, napi_callback_info info)
     napi_value argv[1], result = NULL;
     child_t *c = unwrap_this(env, info, &argc, argv);
     if (c == NULL) return NULL;
-    int32_t sig = 0;
+    int sig = 0;
     napi_valuetype type;
+    /* Checked as a double: an int32 conversion would wrap 2**32 + 9 to SIGKILL. */
     if (argc < 1 || napi_typeof(env, argv[0], &type) != napi_ok || type != napi_number
-        || napi_get_value_int32(env, argv[0], &sig) != napi_ok) {
-        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "kill(signal): signal must be a number");
+        || !get_int_in(env, argv[0], 0, SIGRTMAX, &sig)) {
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "kill(signal): signal must be a signal number (0 to probe)");
         return NULL;
     }
     bool sent = false;
@@ -1170,6 +1267,78 @@ static napi_value js_signal_process(napi_env env, napi_callback_info info)
     return result;
 }
 
+/* The pid argument of adopt/forget/leave: a positive pid, or 0 (with a TypeError pending). */
+static pid_t pid_argument(napi_env env, napi_callback_info info, engine_t **e, const char *usage)
+{
+    size_t argc = 1;
+    napi_value argv[1];
+    int pid = 0;
+    if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)e))) return 0;
+    if (argc < 1 || !get_int_in(env, argv[0], 1, INT_MAX, &pid)) {
+        throw_type_error(env, "ERR_INVALID_ARG_VALUE", usage);
+        return 0;
+    }
+    return (pid_t)pid;
+}
+
+/* adopt(pid) -> boolean: a child_process child of this env, killed (with its group when it leads
+ * one) and reaped at teardown, when no JS runs for libuv to reap it. False: it is gone already. */
+static napi_value js_adopt(napi_env env, napi_callback_info info)
+{
+    engine_t *e = NULL;
+    napi_value result;
+    pid_t pid = pid_argument(env, info, &e, "adopt(pid): pid must be a process id");
+    if (pid == 0) return NULL;
+    int pidfd = sys_pidfd_open(pid);
+    adopted_t *a = pidfd >= 0 ? calloc(1, sizeof *a) : NULL;
+    if (a != NULL) {
+        a->pid = pid;
+        a->pidfd = pidfd;
+        a->next = e->adopted;
+        e->adopted = a;
+    } else if (pidfd >= 0) {
+        close(pidfd);
+        throw_errno(env, ENOMEM, "malloc", NULL);
+        return NULL;
+    }
+    if (!check(env, napi_get_boolean(env, a != NULL, &result))) return NULL;
+    return result;
+}
+
+/* The adopted entry of pid (the link that points to it), or NULL. */
+static adopted_t **find_adopted(engine_t *e, pid_t pid)
+{
+    for (adopted_t **link = &e->adopted; *link != NULL; link = &(*link)->next) {
+        if ((*link)->pid == pid) return link;
+    }
+    return NULL;
+}
+
+/* forget(pid): libuv reaped it; drop it before its pid can be reused. */
+static napi_value js_forget(napi_env env, napi_callback_info info)
+{
+    engine_t *e = NULL;
+    pid_t pid = pid_argument(env, info, &e, "forget(pid): pid must be a process id");
+    adopted_t **link = pid != 0 ? find_adopted(e, pid) : NULL;
+    if (link != NULL) {
+        adopted_t *a = *link;
+        *link = a->next;
+        close(a->pidfd);
+        free(a);
+    }
+    return NULL;
+}
+
+/* leave(pid): detached; at teardown it is only reaped, once it ends. */
+static napi_value js_leave(napi_env env, napi_callback_info info)
+{
+    engine_t *e = NULL;
+    pid_t pid = pid_argument(env, info, &e, "leave(pid): pid must be a process id");
+    adopted_t **link = pid != 0 ? find_adopted(e, pid) : NULL;
+    if (link != NULL) (*link)->left = true;
+    return NULL;
+}
+
 /* ------------------------------------------------------------------ env lifecycle */
 
 static void engine_finish(engine_t *e)
@@ -1221,12 +1390,21 @@ static void *reaper_main(void *arg)
     return NULL;
 }
 
+/* The reaper runs this library's code after the env is gone, and a worker's env unloads the addon
+ * (dlclose) when no other thread loaded it: keep it loaded for the life of the process. */
+static bool pin_library(void)
+{
+    Dl_info info;
+    return dladdr((void *)reaper_main, &info) != 0 && info.dli_fname != NULL
+        && dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != NULL;
+}
+
 static bool start_reaper(reaper_t *r)
 {
     pthread_attr_t attr;
     pthread_t thread;
     sigset_t all, old;
-    if (pthread_attr_init(&attr) != 0) return false;
+    if (!pin_library() || pthread_attr_init(&attr) != 0) return false;
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 64 * 1024);
     /* The thread takes no signal: they stay with the threads that handle them. */
@@ -1252,7 +1430,11 @@ static void engine_cleanup(napi_async_cleanup_hook_handle handle, void *arg)
     for (child_t *c = e->children; c != NULL; c = c->next) {
         if (c->reaped || c->closing) continue;
         if (c->unrefd) detached++;
-        else sys_pidfd_send_signal(c->pidfd, SIGKILL);
+        else kill_tree(c->pidfd, c->pid);
+    }
+    for (adopted_t *a = e->adopted; a != NULL; a = a->next) {
+        if (a->left) detached++;
+        else kill_tree(a->pidfd, a->pid);
     }
     reaper_t *reaper = detached > 0 ? malloc(sizeof *reaper + detached * sizeof reaper->fds[0]) : NULL;
     if (reaper != NULL) reaper->n = 0;
@@ -1271,6 +1453,23 @@ static void engine_cleanup(napi_async_cleanup_hook_handle handle, void *arg)
             c->pidfd = -1;
         }
         close_child(c);
+    }
+    while (e->adopted != NULL) {
+        adopted_t *a = e->adopted;
+        e->adopted = a->next;
+        if (!a->left) {
+            siginfo_t ignored;
+            reap_pidfd(a->pidfd, &ignored); /* ECHILD when libuv reaped it first */
+            close(a->pidfd);
+        } else if (reaper != NULL) {
+            reaper->fds[reaper->n].fd = a->pidfd;
+            reaper->fds[reaper->n].events = POLLIN;
+            reaper->fds[reaper->n].revents = 0;
+            reaper->n++;
+        } else {
+            close(a->pidfd);
+        }
+        free(a);
     }
     if (reaper != NULL && !start_reaper(reaper)) {
         for (size_t i = 0; i < reaper->n; i++) close(reaper->fds[i].fd);
@@ -1322,6 +1521,12 @@ NAPI_MODULE_INIT()
     CHECK(napi_set_named_property(env, exports, "makePipe", fn));
     CHECK(napi_create_function(env, "signalProcess", NAPI_AUTO_LENGTH, js_signal_process, e, &fn));
     CHECK(napi_set_named_property(env, exports, "signalProcess", fn));
+    CHECK(napi_create_function(env, "adopt", NAPI_AUTO_LENGTH, js_adopt, e, &fn));
+    CHECK(napi_set_named_property(env, exports, "adopt", fn));
+    CHECK(napi_create_function(env, "forget", NAPI_AUTO_LENGTH, js_forget, e, &fn));
+    CHECK(napi_set_named_property(env, exports, "forget", fn));
+    CHECK(napi_create_function(env, "leave", NAPI_AUTO_LENGTH, js_leave, e, &fn));
+    CHECK(napi_set_named_property(env, exports, "leave", fn));
     CHECK(napi_create_int32(env, ENGINE_ABI, &abi));
     CHECK(napi_set_named_property(env, exports, "abi", abi));
     const char *missing = missing_kernel_support();

@@ -31,7 +31,8 @@
  *   --pgid new|inherit         own process group (default) or the parent's
  *   --pdeathsig SIGNUM --parent-pid PID
  *                              die with the parent (not with --daemonize)
- *   --daemonize [--pidfile PATH]
+ *   --daemonize [--pidfile PATH]  PATH: a regular file, never through a
+ *                              symlink ("pidfile-open" ELOOP, "pidfile-type")
  *   --rlimit NAME:SOFT:HARD    NAME: AS CORE CPU DATA FSIZE LOCKS MEMLOCK
  *                              MSGQUEUE NICE NOFILE NPROC RSS RTPRIO RTTIME
  *                              SIGPENDING STACK; SOFT, HARD: decimal or

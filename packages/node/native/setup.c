@@ -24,7 +24,8 @@
  *   5.  daemonize: chdir("/"), sync pipe, fork; the        "chdir" "daemon-pipe" "fork"
  *       intermediate waits for one byte and exits;
  *       the grandchild does setsid, locks and writes the   "setsid" "pidfile-open"
- *       pidfile, then releases the intermediate            "pidfile-lock" "pidfile-write"
+ *       pidfile (a regular file, never through a symlink), "pidfile-type"
+ *       then releases the intermediate                     "pidfile-lock" "pidfile-write"
  *       (exit 0; 125 if the grandchild died first).        "daemon-sync"
  *       Later failures come from the grandchild, on the
  *       status fd, after the intermediate exited 0.
@@ -406,14 +407,31 @@ static void die_with_parent(const struct ec_setup *s)
 
 /* ------------------------------------------------------------ 5. daemonize */
 
+/*
+ * The pid file is opened as what its name is, never through a symlink
+ * (O_NOFOLLOW: ELOOP), and only a regular file is written: a symlink planted
+ * in a shared directory must not make a root daemon truncate its target, and
+ * a FIFO or a device must neither block the open (O_NONBLOCK) nor be written.
+ */
+static int open_pidfile(const struct ec_setup *s)
+{
+    struct stat st;
+    int fd = open(s->pidfile, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0644);
+    if (fd < 0)
+        fail(s, "pidfile-open", errno);
+    if (fstat(fd, &st) < 0)
+        fail(s, "pidfile-open", errno);
+    if (!S_ISREG(st.st_mode))
+        fail(s, "pidfile-type", EINVAL);
+    return fd;
+}
+
 static void acquire_pidfile(const struct ec_setup *s)
 {
     for (;;) {
         struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
         struct stat held, named;
-        int fd = open(s->pidfile, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0)
-            fail(s, "pidfile-open", errno);
+        int fd = open_pidfile(s);
         /* Whole file, non-blocking: a live daemon holds it, so EAGAIN/EACCES
          * means "already running". */
         if (fcntl(fd, F_SETLK, &lock) < 0)
@@ -423,7 +441,7 @@ static void acquire_pidfile(const struct ec_setup *s)
          * and we start over with the file that now has the name. */
         if (fstat(fd, &held) < 0)
             fail(s, "pidfile-lock", errno);
-        int named_ok = stat(s->pidfile, &named) == 0;
+        int named_ok = lstat(s->pidfile, &named) == 0;
         if (!named_ok && errno != ENOENT)
             fail(s, "pidfile-lock", errno);
         if (!named_ok || named.st_dev != held.st_dev || named.st_ino != held.st_ino) {

@@ -2,8 +2,7 @@
  * setup.h - the child-side setup of effect-command: everything libvirt's
  * virExec does between fork and exec, as one async-signal-safe routine.
  *
- * The caller (helper.c today; a native spawn engine right after vfork later)
- * resolves every name to a number first, fills a struct ec_setup and calls
+ * The caller (helper.c) resolves every name to a number first, fills a struct ec_setup and calls
  * ec_setup_and_exec(), which applies the setup in libvirt's order and execs
  * the target in place.  It never returns: on failure it writes
  * "<stage> <errno>\n" to status_fd in one write(2) and exits 125 (126/127

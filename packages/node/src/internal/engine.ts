@@ -8,9 +8,9 @@ import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
 
 /** The API version this file expects; the addon exports its own as `abi`. */
-export const ENGINE_ABI = 3
+export const ENGINE_ABI = 4
 
-/** Child fd i gets this parent fd: the fd number, or one of these markers. */
+/** A child fd gets this parent fd: the fd number, or one of these markers. */
 export const StdioDevNull = -1
 export const StdioClosed = -2
 
@@ -26,11 +26,12 @@ export interface EngineSpawnSpec {
   readonly envp: ReadonlyArray<string> | null
   readonly cwd: string | null
   /**
-   * Index = the child's fd number; value = the parent fd it gets (`stdio[i] === i` passes fd i at
-   * its number), {@link StdioDevNull} or {@link StdioClosed}. Every fd from `stdio.length` up is
-   * closed in the child; all signals are default and unblocked there.
+   * `[childFd, source]` pairs, each child fd once, in any order: the source is the parent fd the
+   * child fd gets (`[i, i]` passes fd i at its number), {@link StdioDevNull} or
+   * {@link StdioClosed}. Every other fd is closed in the child; all signals are default and
+   * unblocked there. The cost follows the number of pairs, not the fd numbers.
    */
-  readonly stdio: ReadonlyArray<number>
+  readonly stdio: ReadonlyArray<readonly [childFd: number, source: number]>
   /** The child leads a new process group. */
   readonly newGroup: boolean
   /** The child leads a new session (and so a new group). */
@@ -84,12 +85,22 @@ export interface Engine {
    */
   signalProcess(pid: number, signal: number): number
   /**
+   * Takes a child that child_process spawned in this thread: when the thread's env is torn down
+   * (a terminated worker, whose libuv would never reap it), it is SIGKILLed with its process group
+   * (when it leads one) and reaped, like the engine's own. False: the pid is gone already.
+   */
+  adopt(pid: number): boolean
+  /** The adopted child exited and was reaped: drop it (before its pid can be reused). */
+  forget(pid: number): void
+  /** The adopted child was detached: at teardown it is left running, and reaped once it ends. */
+  leave(pid: number): void
+  /**
    * Starts the program, or throws an Error with `code` ("ENOENT", "EACCES", "ENOEXEC", ...),
    * negative `errno` and `syscall`: the step that failed ("execve" and "chdir", with `path`;
    * "dup2", "open" of /dev/null, "setpgid", "pidfd_open", ...); then nothing was started or left open.
    * `onExit` is called once, after the child was reaped, in the async context of this call.
-   * When the env (worker or main thread) is torn down, children not unref'd are SIGKILLed and
-   * reaped; unref'd ones are left running.
+   * When the env (worker or main thread) is torn down, children not unref'd are SIGKILLed (with
+   * their process group when they lead one) and reaped; unref'd ones are left running.
    */
   spawn(spec: EngineSpawnSpec, onExit: (exit: EngineExit) => void): EngineChild
   /**

@@ -14,22 +14,36 @@ const builtPath = fileURLToPath(new URL("../../build/effect-command-helper", imp
 /** How to build it, for errors that need it. */
 export const buildHint = "build it with `pnpm --filter @effect-command/node run build:native` (needs a C compiler)"
 
-let found: string | null | undefined
-
-/** The helper's path, or null when it is not built (or not on Linux). Looked up once. */
-export const helperPath = (): string | null => {
-  if (found !== undefined) return found
-  const candidate = process.env.EFFECT_COMMAND_HELPER ?? builtPath
-  try {
-    Fs.accessSync(candidate, Fs.constants.X_OK)
-    found = process.platform === "linux" ? candidate : null
-  } catch {
-    found = null
-  }
-  return found
+/** The helper a layer uses (`path`), or why it has none (`missing`: said when a command needs it). */
+export interface FoundHelper {
+  readonly path: string | null
+  readonly missing: string
 }
 
-/** The child fds the helper uses, placed above every fd the command passes. */
+/**
+ * Looks for the helper the layer option `helper` names: `"auto"` (the path in
+ * `EFFECT_COMMAND_HELPER`, else the built one), `"never"`, or a path. Called when a layer is built.
+ */
+export const findHelper = (setting: string): FoundHelper => {
+  const none = (missing: string): FoundHelper => ({ path: null, missing })
+  if (setting === "never") return none("it is switched off by the layer option `helper: \"never\"`")
+  if (process.platform !== "linux") return none(`it runs on Linux only, not on ${process.platform}`)
+  const given = setting === "auto" ? process.env.EFFECT_COMMAND_HELPER : setting
+  const candidate = given ?? builtPath
+  let problem: string
+  try {
+    Fs.accessSync(candidate, Fs.constants.X_OK)
+    problem = Fs.statSync(candidate).isFile() ? "" : "not a file"
+  } catch (error) {
+    problem = (error as NodeJS.ErrnoException).code ?? "not usable"
+  }
+  if (problem === "") return { path: candidate, missing: "" }
+  if (given === undefined) return none(`it is not built: ${buildHint}`)
+  const from = setting === "auto" ? "EFFECT_COMMAND_HELPER names" : "the layer option `helper` names"
+  return none(`${from} ${candidate}, which is not an executable file (${problem})`)
+}
+
+/** The child fds the helper uses (it closes them at the exec): the lowest ones the command leaves free. */
 export interface HelperFds {
   readonly status: number
   readonly handshakeReady: number | undefined
@@ -37,11 +51,14 @@ export interface HelperFds {
 }
 
 export const helperFds = (command: Command.Command): HelperFds => {
-  const highest = Math.max(2, ...command.passFds.map((p) => p.fd), ...command.inputFds.map((p) => p.fd))
+  const taken = new Set([...command.passFds.map((p) => p.fd), ...command.inputFds.map((p) => p.fd)])
+  // Low numbers, whatever fds the command passes: the highest one + 1 could be past the fd limit.
+  const free: Array<number> = []
+  for (let fd = 3; free.length < 3; fd++) if (!taken.has(fd)) free.push(fd)
   return {
-    status: highest + 1,
-    handshakeReady: command.setup.handshake ? highest + 2 : undefined,
-    handshakeWait: command.setup.handshake ? highest + 3 : undefined
+    status: free[0]!,
+    handshakeReady: command.setup.handshake ? free[1] : undefined,
+    handshakeWait: command.setup.handshake ? free[2] : undefined
   }
 }
 
@@ -140,11 +157,17 @@ export const setupError = (
     })
   }
   if (stage.startsWith("pidfile")) {
+    // The helper writes only a regular file, and never through a symlink.
+    const why = stage === "pidfile-type"
+      ? "not a regular file"
+      : stage === "pidfile-open" && errno === "ELOOP"
+      ? "ELOOP (a symbolic link)"
+      : errno
     return new CommandError.DaemonError({
       reason: "PidFileUnwritable",
       ...(pidFile !== undefined ? { pidFile } : {}),
       command: line,
-      cause: `${stage}: ${errno}`
+      cause: `${stage}: ${why}`
     })
   }
   const detail = stage === "getpwnam" ? `unknown user ${String(command.setup.uid)}` : stage === "getgrnam" ? "unknown group" : undefined

@@ -11,7 +11,7 @@ import * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
 import { isMainThread } from "node:worker_threads"
 import type { Engine, EngineChild, EngineExit } from "./engine.js"
-import { StdioClosed, StdioDevNull } from "./engine.js"
+import { loadEngine, StdioClosed, StdioDevNull } from "./engine.js"
 
 /** What the child gets at one fd number. */
 export type StdioSource =
@@ -30,8 +30,12 @@ export interface SpawnSpec {
   /** Undefined: the parent's environment, unchanged. */
   readonly env: Readonly<Record<string, string>> | undefined
   readonly cwd: string | undefined
-  /** Index = the child's fd number. */
-  readonly stdio: ReadonlyArray<StdioSource>
+  /**
+   * What each child fd gets, by fd number; every fd not in it is closed in the child. The native
+   * engine's cost follows the number of entries; child_process takes a dense array up to the
+   * highest fd, so it is given none above {@link childProcessFdBound}.
+   */
+  readonly stdio: ReadonlyMap<number, StdioSource>
   /** Start the child in a new process group (and session, with child_process). */
   readonly newGroup: boolean
   /** The native engine only: the signal the child gets when the parent dies (PR_SET_PDEATHSIG). */
@@ -48,7 +52,7 @@ export interface ExitInfo {
 export interface Child {
   readonly pid: number
   /** The parent's end of each `Pipe` source, by child fd number. */
-  readonly pipes: ReadonlyArray<Readable | Writable | null>
+  readonly pipes: ReadonlyMap<number, Readable | Writable>
   /** Calls back once, after the child was reaped. */
   readonly onExit: (callback: (info: ExitInfo) => void) => void
   /** Whether the child was reaped. */
@@ -129,6 +133,29 @@ export const endedUnread = (pipe: Readable): boolean => pipe.readableEnded || pi
  */
 const keepBuffered = () => {}
 
+/**
+ * The highest child fd child_process is given: its `stdio` option is an array indexed by fd
+ * number, as long as the highest one (FD_SETSIZE, the traditional bound for fds a program expects).
+ */
+export const childProcessFdBound = 1024
+
+/** child_process's dense `stdio` array: "ignore" (closed, or /dev/null for 0-2) in the gaps. */
+const denseStdio = (stdio: ReadonlyMap<number, StdioSource>): Array<ChildProcess.IOType | number | Net.Socket> => {
+  const dense: Array<ChildProcess.IOType | number | Net.Socket> = []
+  let highest = 2
+  for (const fd of stdio.keys()) highest = Math.max(highest, fd)
+  if (highest > childProcessFdBound) throw new RangeError(`child fd ${highest} is above ${childProcessFdBound}`)
+  for (let fd = 0; fd <= highest; fd++) dense.push(toNode(stdio.get(fd) ?? { _tag: "Ignore" }))
+  return dense
+}
+
+/**
+ * A worker's child_process children: when the worker is terminated, no JS runs and its libuv
+ * never reaps them. The native engine, when it loads, adopts them for its teardown (kill with the
+ * group, reap); on the main thread the process's end settles them.
+ */
+const adopter = (): Engine | null => (isMainThread ? null : loadEngine())
+
 const spawnChildProcess = (spec: SpawnSpec, callback: (result: Child | NodeJS.ErrnoException) => void): void => {
   let child: ChildProcess.ChildProcess
   try {
@@ -136,7 +163,7 @@ const spawnChildProcess = (spec: SpawnSpec, callback: (result: Child | NodeJS.Er
       argv0: spec.argv[0] ?? spec.path,
       env: spec.env ?? process.env,
       ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
-      stdio: spec.stdio.map(toNode),
+      stdio: denseStdio(spec.stdio),
       detached: spec.newGroup,
       windowsHide: true
     })
@@ -145,20 +172,32 @@ const spawnChildProcess = (spec: SpawnSpec, callback: (result: Child | NodeJS.Er
     return
   }
   const notifier = exitNotifier()
-  child.once("exit", (code, signal) => notifier.done({ code, signal, coreDumped: false }))
+  const engine = adopter()
+  child.once("exit", (code, signal) => {
+    if (child.pid !== undefined) engine?.forget(child.pid)
+    notifier.done({ code, signal, coreDumped: false })
+  })
   const onSpawn = () => {
     child.off("error", onError)
     // Later errors (a failed kill) must not crash the process; they are reported where they happen.
     child.on("error", () => {})
-    spec.stdio.forEach((source, fd) => {
-      if (source._tag === "Pipe" && !source.toChild) (child.stdio[fd] as Readable).on("readable", keepBuffered)
-    })
+    engine?.adopt(child.pid!)
+    const pipes = new Map<number, Readable | Writable>()
+    for (const [fd, source] of spec.stdio) {
+      const pipe = child.stdio[fd]
+      if (source._tag !== "Pipe" || pipe === null || pipe === undefined) continue
+      if (!source.toChild) pipe.on("readable", keepBuffered)
+      pipes.set(fd, pipe)
+    }
     callback({
       pid: child.pid!,
-      pipes: child.stdio.map((s) => s ?? null),
+      pipes,
       onExit: notifier.onExit,
       exited: notifier.exited,
-      unref: () => child.unref()
+      unref: () => {
+        child.unref()
+        engine?.leave(child.pid!)
+      }
     })
   }
   const onError = (error: NodeJS.ErrnoException) => {
@@ -240,29 +279,33 @@ const socketFd = (socket: Net.Socket): number => (socket as unknown as { _handle
 
 const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child | NodeJS.ErrnoException) => void) => {
   const childEnds: Array<number> = []
-  const parentEnds: Array<number | null> = []
+  /** Our end of each `Pipe` source, by child fd. */
+  const parentEnds = new Map<number, number>()
   const release = () => {
     for (const fd of childEnds) closeQuietly(fd)
   }
   /** Nothing started: every end made for it is closed. */
   const failed = (error: NodeJS.ErrnoException) => {
     release()
-    for (const fd of parentEnds) if (fd !== null && fd !== undefined) closeQuietly(fd)
+    for (const fd of parentEnds.values()) closeQuietly(fd)
     callback(error)
   }
-  let stdio: Array<number>
+  const stdio: Array<[number, number]> = []
   try {
-    stdio = spec.stdio.map((source, fd) => {
-      parentEnds[fd] = null
+    for (const [fd, source] of spec.stdio) {
       switch (source._tag) {
         case "Ignore":
-          return fd <= 2 ? StdioDevNull : StdioClosed
+          stdio.push([fd, fd <= 2 ? StdioDevNull : StdioClosed])
+          break
         case "Inherit":
-          return fd
+          stdio.push([fd, fd])
+          break
         case "Fd":
-          return source.fd
+          stdio.push([fd, source.fd])
+          break
         case "Socket":
-          return socketFd(source.socket)
+          stdio.push([fd, socketFd(source.socket)])
+          break
         case "Pipe": {
           // Into the child, a socket pair: a pipe wakes its writer whenever the reader frees any
           // room (feeding `wc -c`, 16 KiB writes), a socket once half its buffer is free. Out of
@@ -273,11 +316,12 @@ const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child |
             ? engine.makeSocketPair()
             : engine.makePipe(fd === 1 ? largePipe : undefined)
           childEnds.push(theirs!)
-          parentEnds[fd] = ours!
-          return theirs!
+          parentEnds.set(fd, ours!)
+          stdio.push([fd, theirs!])
+          break
         }
       }
-    })
+    }
   } catch (error) {
     return failed(error as NodeJS.ErrnoException)
   }
@@ -289,13 +333,11 @@ const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child |
   }
   const started = (child: EngineChild) => {
     release()
-    const pipes = parentEnds.map((fd, i) => {
-      if (fd === null || fd === undefined) return null
-      const source = spec.stdio[i] as { readonly toChild: boolean }
-      return source.toChild
-        ? new Net.Socket({ fd, readable: false, writable: true })
-        : userBufferReader(fd)
-    })
+    const pipes = new Map<number, Readable | Writable>()
+    for (const [childFd, fd] of parentEnds) {
+      const source = spec.stdio.get(childFd) as { readonly toChild: boolean }
+      pipes.set(childFd, source.toChild ? new Net.Socket({ fd, readable: false, writable: true }) : userBufferReader(fd))
+    }
     callback({
       pid: child.pid,
       pipes,
@@ -303,7 +345,7 @@ const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child |
       exited: notifier.exited,
       unref: () => {
         child.unref()
-        for (const pipe of pipes) (pipe as Net.Socket | null)?.unref()
+        for (const pipe of pipes.values()) (pipe as Net.Socket).unref()
       }
     })
   }
