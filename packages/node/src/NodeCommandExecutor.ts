@@ -15,23 +15,27 @@
  * @since 0.1.0
  */
 import { CommandExecutor } from "@effect-command/core"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Layer from "effect/Layer"
-import { loadEngine } from "./internal/engine.js"
-import { helperPath } from "./internal/helper.js"
-import { makeSpawn } from "./internal/process.js"
+import { engineOf, spawnFor } from "./internal/options.js"
 
 /**
  * @since 0.1.0
  * @category models
  */
 export interface Options {
-  /** How long, in total, reads may wait for EOF after the child exited. Default: 1 second. */
+  /**
+   * How long, in total, reads may wait for EOF after the child exited. Default: 1 second. Any
+   * length is honoured; `Infinity` waits for EOF without a bound. Negative, NaN or not a duration:
+   * every command fails with a `CommandUsageError`.
+   */
   readonly drainDelay?: Duration.DurationInput
   /**
    * The child-side setup helper: `"auto"` (default) uses the one the package built (or the path
-   * in `EFFECT_COMMAND_HELPER`) when it exists on Linux; `"never"` spawns directly with
-   * `child_process`, refusing every setting that needs the helper; a path uses that binary.
+   * in `EFFECT_COMMAND_HELPER`) when it exists on Linux; `"never"` spawns without it,
+   * refusing every setting that needs the helper; a path uses that binary. It is
+   * looked for when the layer is built; without it, a command that needs it fails with
+   * `SpawnError { reason: "HelperMissing" }` saying why it is missing.
    */
   readonly helper?: "auto" | "never" | (string & {})
   /**
@@ -53,31 +57,19 @@ export interface Options {
  * @category engines
  */
 export const engineInUse = (options: Options = {}): "native" | "child_process" =>
-  resolveEngine(options) !== null ? "native" : "child_process"
-
-const resolveEngine = (options: Options) => {
-  const forced = process.env.EFFECT_COMMAND_SPAWN
-  if (options.engine === "child_process" || forced === "child_process") return null
-  return loadEngine()
-}
+  engineOf(options) !== null ? "native" : "child_process"
 
 /**
- * A `CommandExecutor` with the given options.
+ * A `CommandExecutor` with the given options. Nothing is loaded or looked for until the layer is
+ * built: then the native engine is loaded and the helper found. Options that make no sense (a
+ * negative or NaN `drainDelay`, an unknown `engine`) make every command of the layer fail with a
+ * `CommandUsageError` naming the option, before anything runs.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerWith = (options: Options): Layer.Layer<CommandExecutor.CommandExecutor> =>
-  Layer.succeed(
-    CommandExecutor.CommandExecutor,
-    CommandExecutor.make(makeSpawn({
-      engine: resolveEngine(options),
-      drainDelay: Duration.decode(options.drainDelay ?? "1 second"),
-      helper: options.helper === "never" ? null : options.helper === undefined || options.helper === "auto"
-        ? helperPath()
-        : options.helper
-    }))
-  )
+  Layer.sync(CommandExecutor.CommandExecutor, () => CommandExecutor.make(spawnFor(options)))
 
 /**
  * A `CommandExecutor` with the default options.

@@ -86,12 +86,17 @@ export interface KillOptions {
    * `Process.kill`) before its process group gets SIGKILL. Default: 3 seconds.
    */
   readonly killGrace?: Duration.DurationInput
-  /** The first signal sent when a scope closes or a helper is interrupted. Default: SIGTERM. */
+  /**
+   * The first signal sent when a scope closes or a helper is interrupted. Default: SIGTERM. An
+   * unknown signal, like a `killGrace` that is not a duration, makes every command fail with
+   * `BadArgument` before anything runs.
+   */
   readonly killSignal?: Signal.Signal
 }
 
 /**
- * The kill options plus the Node executor's (`drainDelay`, `helper`).
+ * The kill options plus every option of the Node executor (`drainDelay`, `helper`, `engine`), which
+ * `layerWith` passes on to the Node executor it builds.
  *
  * @since 0.1.0
  * @category models

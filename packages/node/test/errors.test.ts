@@ -336,7 +336,7 @@ describe("without the helper, settings that need it are refused", () => {
         )
         expect(error.reason).toBe("HelperMissing")
         expect(error.detail).toContain(detail)
-        expect(error.detail).toContain("build:native")
+        expect(error.detail).toContain("switched off by the layer option `helper: \"never\"`")
         const viaStart = asSpawnError(yield* failsCleanly(Effect.scoped(Command.start(cmd))))
         expect(viaStart.reason).toBe("HelperMissing")
         expect(Fs.existsSync(marker)).toBe(false)

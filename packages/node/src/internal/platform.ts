@@ -11,7 +11,7 @@ import * as PlatformExecutor from "@effect/platform/CommandExecutor"
 import { BadArgument, isPlatformError, SystemError } from "@effect/platform/Error"
 import type { PlatformError, SystemErrorReason } from "@effect/platform/Error"
 import * as Chunk from "effect/Chunk"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
@@ -20,23 +20,20 @@ import type * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import * as NodeCommandExecutor from "../NodeCommandExecutor.js"
+import type { KillOptions, Options } from "../PlatformCommandExecutor.js"
 import * as RealTime from "./realtime.js"
 
-/** How platform processes are stopped: what `Command.killSignal`/`killGrace` say for our commands. */
-export interface KillOptions {
-  readonly killGrace?: Duration.DurationInput
-  readonly killSignal?: Signal.Signal
-}
-
-export interface Options extends KillOptions, NodeCommandExecutor.Options {}
-
+/**
+ * How platform processes are stopped, as given: they become each command's `Command.killSignal`
+ * and `killGrace`, which refuse (with a CommandUsageError at start) what is not a signal or a grace.
+ */
 interface Policy {
-  readonly grace: Duration.Duration
+  readonly grace: Duration.DurationInput
   readonly signal: Signal.Signal
 }
 
 const policyOf = (options: KillOptions): Policy => ({
-  grace: Duration.decode(options.killGrace ?? "3 seconds"),
+  grace: options.killGrace ?? "3 seconds",
   signal: options.killSignal ?? "SIGTERM"
 })
 
@@ -158,7 +155,7 @@ const ProcessProto = {
 }
 
 /** Signal, then up to the grace for the exit, then SIGKILL; returns once the child was reaped. */
-const killStage = (process: CommandExecutor.Process, signal: Signal.Signal, grace: Duration.Duration) =>
+const killStage = (process: CommandExecutor.Process, signal: Signal.Signal, grace: Duration.DurationInput) =>
   Effect.gen(function*() {
     yield* process.kill(signal)
     if (signal !== "SIGKILL" && Option.isNone(yield* RealTime.timeoutOption(process.wait, grace))) {
@@ -326,11 +323,6 @@ export const layerFromExecutor = (
     Effect.map(CommandExecutor.CommandExecutor, (engine) => make(engine, options))
   )
 
-/** The platform executor on a fresh Node executor. */
+/** The platform executor on a fresh Node executor, which takes the options it knows. */
 export const layerWith = (options: Options = {}): Layer.Layer<PlatformExecutor.CommandExecutor> =>
-  layerFromExecutor(options).pipe(
-    Layer.provide(NodeCommandExecutor.layerWith({
-      ...(options.drainDelay !== undefined ? { drainDelay: options.drainDelay } : {}),
-      ...(options.helper !== undefined ? { helper: options.helper } : {})
-    }))
-  )
+  layerFromExecutor(options).pipe(Layer.provide(NodeCommandExecutor.layerWith(options)))

@@ -1,6 +1,6 @@
 /** The Node executor's spawn primitive: stdio wiring, streams, kill-and-reap. */
 import type { CommandExecutor } from "@effect-command/core"
-import { Command, CommandError, ExitStatus } from "@effect-command/core"
+import { Command, CommandError, ExitStatus, Signal } from "@effect-command/core"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -23,7 +23,7 @@ import { remainingGroupMembers, signalGroup } from "./group.js"
 import type { Engine } from "./engine.js"
 import * as Helper from "./helper.js"
 import * as RealTime from "./realtime.js"
-import { checkWorkingDirectory, fromErrno, resolveProgram } from "./resolve.js"
+import { checkExecutableFormat, checkWorkingDirectory, fromErrno, resolveProgram } from "./resolve.js"
 import { socketPair } from "./socketpair.js"
 import * as Spawn from "./spawn.js"
 
@@ -32,14 +32,14 @@ export interface Options {
   readonly drainDelay: Duration.Duration
   /** The child-side setup helper, or null to spawn directly (fewer powers, see `needsHelper`). */
   readonly helper: string | null
+  /** Why `helper` is null, for the HelperMissing error: "it is not built: …". */
+  readonly helperMissing: string
   /** The native spawn engine, or null for child_process. */
   readonly engine: Engine | null
 }
 
-type Signal = Parameters<typeof ExitStatus.signaled>[0]
-
 /**
- * Settings only the child-side helper (issue #4) can apply; refused without it rather than
+ * Settings only the child-side helper can apply; refused without it rather than
  * ignored. The native engine makes a child die with its parent itself.
  */
 const needsHelper = (command: Command.Command, engine: Engine | null): ReadonlyArray<string> => {
@@ -56,13 +56,21 @@ const needsHelper = (command: Command.Command, engine: Engine | null): ReadonlyA
   return found
 }
 
+/** Why `Process.kill` refuses a value that is no signal name (a JavaScript caller may pass anything). */
+const unknownSignal = (sig: unknown): string =>
+  `unknown signal ${typeof sig === "string" ? JSON.stringify(sig) : String(sig)}: give a name such as "SIGTERM"`
+
+/** `a`, `a and b`, `a, b and c`. */
+const listed = (items: ReadonlyArray<string>): string =>
+  items.length < 2 ? items.join("") : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`
+
 const isClosedByPeer = (error: NodeJS.ErrnoException): boolean =>
   error.code === "EPIPE" || error.code === "ECONNRESET" || error.code === "ERR_STREAM_DESTROYED"
 
 const toStatus = (info: Spawn.ExitInfo): ExitStatus.ExitStatus =>
   info.code !== null
     ? ExitStatus.exited(info.code)
-    : ExitStatus.signaled((info.signal ?? "SIGKILL") as Signal, info.coreDumped)
+    : ExitStatus.signaled((info.signal ?? "SIGKILL") as Signal.Signal, info.coreDumped)
 
 /** How many bytes a stream's reader buffers ahead of its consumer before it stops reading the pipe. */
 const readAhead = 1 << 20
@@ -74,7 +82,8 @@ const readAhead = 1 << 20
  * event-loop turn (libuv reads many 64 KiB chunks per turn), and the queue stops the pipe past
  * `readAhead` bytes. Once the child exited, a reader waits for more bytes at most `drainDelay` in
  * total: a grandchild that holds the pipe and writes now and then cannot keep it waiting past the
- * delay, while the child's own output, all in the kernel by then, is never waited for long.
+ * delay, while the child's own output, all in the kernel by then, is never waited for long. One
+ * reader at a time: a second one while the first reads fails at once; a later one gets what is left.
  */
 const pipeReader = (
   pipe: Readable,
@@ -109,13 +118,14 @@ const pipeReader = (
   child.onExit(wake)
   const failure = () => new CommandError.IoError({ stream: name, command: line, cause: error })
 
-  /** What is left of `drainDelay` for waiting after the child exited. */
+  /** What is left of `drainDelay` for waiting after the child exited (Infinity: no bound). */
   let idleBudget = Duration.toMillis(drainDelay)
-  let idleTimer: ReturnType<typeof setTimeout> | undefined
+  /** The running idle timer's canceller. */
+  let idleTimer: (() => void) | undefined
   let idleSince = 0
   const stopIdle = () => {
     if (idleTimer === undefined) return
-    clearTimeout(idleTimer)
+    idleTimer()
     idleTimer = undefined
     idleBudget -= Date.now() - idleSince
   }
@@ -123,27 +133,37 @@ const pipeReader = (
   const idle = () => {
     if (idleTimer !== undefined || done || !child.exited()) return
     idleSince = Date.now()
-    const timer = setTimeout(() => {
+    const cancel = RealTime.setTimer(() => {
       // A stalled event loop fires the timer before it polls the pipe: give the poll phase one
       // turn (setImmediate runs after it) to deliver bytes already written. Still idle then:
       // only a grandchild can hold the pipe, stop waiting for it.
       setImmediate(() => {
-        if (idleTimer !== timer) return
+        if (idleTimer !== cancel) return
         idleTimer = undefined
         done = true
         pipe.destroy()
         wake()
       })
-    }, Math.max(0, idleBudget))
-    idleTimer = timer
+    }, idleBudget)
+    idleTimer = cancel
   }
 
-  /** Lets the pipe flow into `onData` (false stops it until `resume()`); `copy` makes lent bytes its own. */
-  let flowing = false
-  const flow = (onData: (bytes: Uint8Array) => boolean, copy: boolean) => {
-    flowing = true
-    Spawn.readInto(pipe, copy ? (bytes, lent) => onData(lent ? bytes.slice() : bytes) : onData)
+  /** Where the pipe's bytes go (false stops the pipe until `resume()`): the current reader's. */
+  let reader: ((bytes: Uint8Array, lent: boolean) => boolean) | undefined
+  /** Lets the pipe flow into `onData`; a later reader takes over what the one before left. */
+  const flow = (onData: (bytes: Uint8Array, lent: boolean) => boolean) => {
+    const started = reader !== undefined
+    reader = onData
+    if (started) pipe.resume()
+    else Spawn.readInto(pipe, (bytes, lent) => reader!(bytes, lent))
   }
+  /**
+   * Whether a reader (a stream being run, a collect) is at it. A second one at the same time is
+   * refused: there is one place for a waiting reader, and the bytes would be split between them.
+   */
+  let busy = false
+  const alreadyRead = () =>
+    new CommandError.IoError({ stream: name, command: line, cause: new Error(`${name} is already being read`) })
 
   let queue: Array<Uint8Array> = []
   let queued = 0
@@ -163,10 +183,11 @@ const pipeReader = (
     }
     return queued < readAhead
   }
-  const stream: Stream.Stream<Uint8Array, CommandError.IoError> = Stream.repeatEffectChunkOption(
+  const enqueueCopy = (bytes: Uint8Array, lent: boolean) => enqueue(lent ? bytes.slice() : bytes)
+  const pulls = Stream.repeatEffectChunkOption(
     Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<CommandError.IoError>>((resume) => {
       const attempt = () => {
-        if (!flowing) flow(enqueue, true)
+        if (reader !== enqueueCopy) flow(enqueueCopy)
         if (queue.length > 0) {
           const chunk = Chunk.unsafeFromArray(queue)
           if (queued >= readAhead) pipe.resume()
@@ -186,13 +207,25 @@ const pipeReader = (
       })
     })
   )
+  const stream: Stream.Stream<Uint8Array, CommandError.IoError> = Stream.unwrapScoped(
+    Effect.as(
+      Effect.acquireRelease(
+        Effect.suspend(() => (busy ? Effect.fail(alreadyRead()) : Effect.sync(() => void (busy = true)))),
+        () => Effect.sync(() => void (busy = false))
+      ),
+      pulls
+    )
+  )
 
   /** Reads until `onBytes` says stop or the output ends, without a stream or a fiber. */
   const collect = (onBytes: (bytes: Uint8Array) => boolean) =>
-    Effect.sync(() => {
+    Effect.sync((): Effect.Effect<void, CommandError.IoError> => {
+      if (busy) return Effect.fail(alreadyRead())
+      busy = true
       let outcome: Effect.Effect<void, CommandError.IoError> | undefined
       let resumeWaiter: ((outcome: Effect.Effect<void, CommandError.IoError>) => void) | undefined
       const settle = (result: Effect.Effect<void, CommandError.IoError>) => {
+        busy = false
         waiting = undefined
         stopIdle()
         outcome = result
@@ -215,7 +248,7 @@ const pipeReader = (
         settle(Effect.void)
         return false
       }
-      flow(take, false)
+      flow(take)
       check()
       return Effect.async<void, CommandError.IoError>((resume) => {
         if (outcome !== undefined) return resume(outcome)
@@ -229,7 +262,9 @@ const pipeReader = (
 /**
  * Writes to a pipe with backpressure. Once the child closed its end the sink completes: the rest
  * of the input is not pulled (an endless input would otherwise be consumed forever, in a loop of
- * synchronous resumptions that starves the event loop, so the child's exit is never seen).
+ * synchronous resumptions that starves the event loop, so the child's exit is never seen). Only a
+ * complete input ends the pipe: after a failure, a defect or an interruption the child must not
+ * see EOF and take what it got for all of it; the pipe is closed once the child is dead.
  */
 const writable = (pipe: Writable, name: string, line: string): Sink.Sink<void, Uint8Array, never, CommandError.IoError> => {
   let closedByChild = false
@@ -266,7 +301,7 @@ const writable = (pipe: Writable, name: string, line: string): Sink.Sink<void, U
   return Sink.foldEffect(true, (open: boolean) => open, (_: boolean, bytes: Uint8Array) => write(bytes)).pipe(
     Sink.ignoreLeftover,
     Sink.as(undefined),
-    Sink.ensuring(Effect.sync(() => pipe.end()))
+    Sink.ensuringWith((exit) => (Exit.isSuccess(exit) ? Effect.sync(() => pipe.end()) : Effect.void))
   )
 }
 
@@ -416,6 +451,45 @@ const parentEnvironment = (engine: Engine | null): Readonly<Record<string, strin
   return env
 }
 
+let openFileLimit: number | undefined
+
+/**
+ * RLIMIT_NOFILE as a child starts with it (Node raises the soft limit to the hard one at start-up,
+ * and the child inherits it): no fd at or above it can be given to the child. Read once;
+ * Infinity where /proc does not tell.
+ */
+const childFdLimit = (): number => {
+  if (openFileLimit !== undefined) return openFileLimit
+  openFileLimit = Infinity
+  try {
+    const soft = /^Max open files\s+(\d+)/m.exec(Fs.readFileSync("/proc/self/limits", "latin1"))?.[1]
+    if (soft !== undefined) openFileLimit = Number(soft)
+  } catch {
+    // no /proc: the spawn reports what the kernel refuses
+  }
+  return openFileLimit
+}
+
+/**
+ * Child fds (passFd, inputFd) that cannot be given, found before anything is opened: at or above
+ * the fd limit, and on child_process, whose stdio array is as long as the highest fd, above
+ * {@link Spawn.childProcessFdBound}.
+ */
+const unplaceableFds = (command: Command.Command, engine: Engine | null): ReadonlyArray<string> => {
+  const limit = childFdLimit()
+  const reasons: Array<string> = []
+  for (const { fd } of [...command.passFds, ...command.inputFds]) {
+    if (fd >= limit) {
+      reasons.push(`fd ${fd} is at or above the fd limit (RLIMIT_NOFILE ${limit}): the child cannot have it`)
+    } else if (engine === null && fd > Spawn.childProcessFdBound) {
+      reasons.push(
+        `fd ${fd} is above ${Spawn.childProcessFdBound}, the highest fd the child_process engine gives a child (the native engine has no such bound)`
+      )
+    }
+  }
+  return reasons
+}
+
 const prepare = (
   command: Command.Command,
   path: string,
@@ -429,23 +503,24 @@ const prepare = (
     const closeParent = command.passFds.filter((p) => p.closeParent).map((p) => p.fd)
     const release = Effect.sync(() => closeAll([...opened, ...closeParent]))
     return yield* Effect.gen(function*() {
-      const stdio: Array<Spawn.StdioSource> = []
+      /** What each child fd gets; every other fd is closed in the child. */
+      const stdio = new Map<number, Spawn.StdioSource>()
       const input = command.stdin ?? { _tag: "Null" }
       switch (input._tag) {
         case "Inherit":
-          stdio[0] = { _tag: "Inherit" }
+          stdio.set(0, { _tag: "Inherit" })
           break
         case "Fd":
-          stdio[0] = { _tag: "Fd", fd: input.fd }
+          stdio.set(0, { _tag: "Fd", fd: input.fd })
           break
         case "File":
-          stdio[0] = { _tag: "Fd", fd: yield* openFile(input.path, "r", "stdin", line, opened) }
+          stdio.set(0, { _tag: "Fd", fd: yield* openFile(input.path, "r", "stdin", line, opened) })
           break
         case "Pipe":
-          stdio[0] = { _tag: "Pipe", toChild: true }
+          stdio.set(0, { _tag: "Pipe", toChild: true })
           break
         default:
-          stdio[0] = { _tag: "Ignore" }
+          stdio.set(0, { _tag: "Ignore" })
       }
       const output = (out: Command.Output, fd: 1 | 2): Effect.Effect<Spawn.StdioSource, CommandError.SpawnError> => {
         switch (out._tag) {
@@ -471,32 +546,33 @@ const prepare = (
       const stderrToStdout = helper !== null && (command.stderr?._tag === "ToStdout" || both)
       if (stderrToStdout) {
         // The helper makes fd 2 a dup of fd 1 in the child: one kernel object, whatever it is.
-        stdio[1] = yield* output(stdout, 1)
-        stdio[2] = { _tag: "Ignore" }
+        stdio.set(1, yield* output(stdout, 1))
+        stdio.set(2, { _tag: "Ignore" })
       } else if (command.stderr?._tag === "ToStdout") {
         if (stdout._tag === "Pipe") {
           ;[joined, joinedChildEnd] = yield* socketPair(line)
-          stdio[1] = { _tag: "Socket", socket: joinedChildEnd }
-          stdio[2] = stdio[1]
+          stdio.set(1, { _tag: "Socket", socket: joinedChildEnd })
+          stdio.set(2, stdio.get(1)!)
         } else {
-          stdio[1] = yield* output(stdout, 1)
+          const out = yield* output(stdout, 1)
+          stdio.set(1, out)
           // `inherit` for stderr would be the parent's fd 2: join the parent's stdout instead.
-          stdio[2] = stdio[1]._tag === "Inherit" ? { _tag: "Fd", fd: 1 } : stdio[1]
+          stdio.set(2, out._tag === "Inherit" ? { _tag: "Fd", fd: 1 } : out)
         }
       } else {
-        stdio[1] = yield* output(stdout, 1)
-        stdio[2] = yield* output(command.stderr ?? { _tag: "Null" }, 2)
+        stdio.set(1, yield* output(stdout, 1))
+        stdio.set(2, yield* output(command.stderr ?? { _tag: "Null" }, 2))
       }
       // Pipeline joints replace the stage's own stdio at the joined ends.
       const linkArgs: Array<string> = []
       const join = (fd: 0 | 1 | 2, joint: Joint | undefined, option: string) => {
         if (joint === undefined) return
         if (joint._tag === "Socket") {
-          stdio[fd] = { _tag: "Socket", socket: joint.socket }
+          stdio.set(fd, { _tag: "Socket", socket: joint.socket })
         } else if (joint._tag === "Fd") {
-          stdio[fd] = { _tag: "Fd", fd: joint.fd }
+          stdio.set(fd, { _tag: "Fd", fd: joint.fd })
         } else {
-          stdio[fd] = { _tag: "Ignore" }
+          stdio.set(fd, { _tag: "Ignore" })
           linkArgs.push(option, joint.path)
         }
       }
@@ -504,7 +580,7 @@ const prepare = (
       join(1, links.stdout, "--stdout-fifo")
       // `stderr: "stdout"` follows stdout into the pipe (with the helper, its dup2 does that).
       if (command.stderr?._tag === "ToStdout" && links.stdout !== undefined && links.stdout._tag !== "Fifo" && links.stderr === undefined) {
-        stdio[2] = stdio[1]!
+        stdio.set(2, stdio.get(1)!)
       }
       if (!(both && stderrToStdout)) join(2, links.stderr, "--stderr-fifo")
       for (const { fd } of command.passFds) {
@@ -521,16 +597,15 @@ const prepare = (
             })
         })
         void open
-        stdio[fd] = { _tag: "Fd", fd }
+        stdio.set(fd, { _tag: "Fd", fd })
       }
-      for (const { fd } of command.inputFds) stdio[fd] = { _tag: "Pipe", toChild: true }
+      for (const { fd } of command.inputFds) stdio.set(fd, { _tag: "Pipe", toChild: true })
       const helperFds = helper !== null ? Helper.helperFds(command) : undefined
       if (helperFds !== undefined) {
-        stdio[helperFds.status] = { _tag: "Pipe", toChild: false }
-        if (helperFds.handshakeReady !== undefined) stdio[helperFds.handshakeReady] = { _tag: "Pipe", toChild: false }
-        if (helperFds.handshakeWait !== undefined) stdio[helperFds.handshakeWait] = { _tag: "Pipe", toChild: true }
+        stdio.set(helperFds.status, { _tag: "Pipe", toChild: false })
+        if (helperFds.handshakeReady !== undefined) stdio.set(helperFds.handshakeReady, { _tag: "Pipe", toChild: false })
+        if (helperFds.handshakeWait !== undefined) stdio.set(helperFds.handshakeWait, { _tag: "Pipe", toChild: true })
       }
-      for (let fd = 0; fd < stdio.length; fd++) stdio[fd] ??= { _tag: "Ignore" }
       // Undefined: the parent's environment as it is (the engine copies it at once).
       let env: Record<string, string> | undefined
       if (command.env.base === "empty" || command.env.entries.length > 0) {
@@ -592,7 +667,7 @@ const spawnStage = (
   Effect.gen(function*() {
     const line = Either.getOrElse(Command.toString(command), () => command.program)
     // Refused before `prepare`: the closeParent fds are still ours to close (virCommandPassFD).
-    const refuse = (error: CommandError.SpawnError) =>
+    const refuse = (error: CommandError.SpawnError | CommandError.CommandUsageError) =>
       Effect.zipRight(Effect.sync(() => closeAll(command.passFds.filter((p) => p.closeParent).map((p) => p.fd))), Effect.fail(error))
     const missing = needsHelper(command, options.engine)
     // With the native engine the helper runs only for what the engine cannot do itself.
@@ -601,10 +676,12 @@ const spawnStage = (
       return yield* refuse(new CommandError.SpawnError({
         reason: "HelperMissing",
         stage: "setup",
-        detail: `${missing.join(", ")} need the child-side helper, which is not built: ${Helper.buildHint}`,
+        detail: `the child-side helper is needed for ${listed(missing)}, but ${options.helperMissing}`,
         command: line
       }))
     }
+    const badFds = unplaceableFds(command, options.engine)
+    if (badFds.length > 0) return yield* refuse(new CommandError.CommandUsageError({ reasons: badFds, command: line }))
     const badCwd = checkWorkingDirectory(command.cwd, line)
     if (badCwd !== undefined) return yield* refuse(badCwd)
     // An absolute program that the native engine execs itself is not checked first: a failed
@@ -612,6 +689,9 @@ const spawnStage = (
     const checkAfter = helper === null && options.engine !== null && command.program.startsWith("/")
     const path = checkAfter ? command.program : resolveProgram(command.program, command.cwd, line)
     if (typeof path !== "string") return yield* refuse(path)
+    // Spawned directly by child_process, whose exec would hand any other file to /bin/sh.
+    const notExecutable = helper === null && options.engine === null ? checkExecutableFormat(path, command.cwd, line) : undefined
+    if (notExecutable !== undefined) return yield* refuse(notExecutable)
     const execFailure = (error: NodeJS.ErrnoException) => {
       const explained = checkAfter && error.syscall === "execve" ? resolveProgram(path, command.cwd, line) : undefined
       return typeof explained === "object" ? explained : fromErrno(error, line, command.cwd)
@@ -633,7 +713,7 @@ const spawnStage = (
           }
           result.onExit((info) => Deferred.unsafeDone(exit, Exit.succeed(toStatus(info))))
           if (prepared.helperFds !== undefined) {
-            readAll(result.pipes[prepared.helperFds.status] as Readable, (text) =>
+            readAll(result.pipes.get(prepared.helperFds.status) as Readable, (text) =>
               Deferred.unsafeDone(helperReport, Exit.succeed(text)))
           }
           resume(Effect.succeed({ child: result, prepared }))
@@ -643,7 +723,7 @@ const spawnStage = (
     const setupFailed = (child: Spawn.Child, prepared: Prepared, report: string) =>
       Effect.zipRight(
         Effect.zipRight(Deferred.await(exit), Effect.sync(() => {
-          for (const pipe of child.pipes) pipe?.destroy()
+          for (const pipe of child.pipes.values()) pipe.destroy()
           prepared.joined?.destroy()
         })),
         Effect.fail(Helper.setupError(report, command, line))
@@ -657,7 +737,7 @@ const spawnStage = (
 
     // A setsid action makes the child lead its own group (and session) whatever `processGroup` says.
     const newGroup = command.setup.processGroup === "new" || command.setup.preExec.some((a) => a._tag === "Setsid")
-    const signal = (pid: number, sig: Signal, evenAfterExit: boolean, child: Spawn.Child) => {
+    const signal = (pid: number, sig: Signal.Signal, evenAfterExit: boolean, child: Spawn.Child) => {
       if (child.exited() && !evenAfterExit) return
       try {
         process.kill(newGroup ? -pid : pid, sig)
@@ -703,19 +783,19 @@ const spawnStage = (
           // A daemon left its group on purpose: it outlives the scope.
           if (!command.setup.daemonize) yield* killGroupRemnants(child.pid)
         }
-        for (const pipe of child.pipes) pipe?.destroy()
+        for (const pipe of child.pipes.values()) pipe.destroy()
         prepared.joined?.destroy()
       }))
 
     for (const { bytes, fd } of command.inputFds) {
-      const pipe = child.pipes[fd] as Writable
+      const pipe = child.pipes.get(fd) as Writable
       pipe.on("error", () => {}) // the child may close it early: not an error
       pipe.end(bytes)
     }
 
-    const stdoutPipe = prepared.joined ?? (child.pipes[1] as Readable | null)
-    const stdinPipe = child.pipes[0] as Writable | null
-    const stderrPipe = prepared.joined !== undefined ? null : (child.pipes[2] as Readable | null)
+    const stdoutPipe = prepared.joined ?? (child.pipes.get(1) as Readable | undefined) ?? null
+    const stdinPipe = (child.pipes.get(0) as Writable | undefined) ?? null
+    const stderrPipe = prepared.joined !== undefined ? null : (child.pipes.get(2) as Readable | undefined) ?? null
     const readers = {
       stdout: stdoutPipe !== null ? pipeReader(stdoutPipe, "stdout", line, child, options.drainDelay) : undefined,
       stderr: stderrPipe !== null ? pipeReader(stderrPipe, "stderr", line, child, options.drainDelay) : undefined
@@ -728,8 +808,8 @@ const spawnStage = (
     const fds = prepared.helperFds
     const handshake = command.setup.handshake && fds?.handshakeReady !== undefined && fds.handshakeWait !== undefined
       ? handshakeOf(
-        child.pipes[fds.handshakeReady] as Readable,
-        child.pipes[fds.handshakeWait] as Writable,
+        child.pipes.get(fds.handshakeReady) as Readable,
+        child.pipes.get(fds.handshakeWait) as Writable,
         Deferred.await(helperReport),
         (report) => Helper.setupError(report, command, line),
         line
@@ -745,7 +825,10 @@ const spawnStage = (
       collect: (output, onBytes) => readers[output]?.collect(onBytes) ?? Effect.succeed(Effect.void),
       wait,
       waitStages: Effect.map(wait, (status) => [status]),
-      kill: (sig = "SIGTERM") => Effect.sync(() => signal(child.pid, sig, false, child)),
+      kill: (sig = "SIGTERM") =>
+        Signal.isSignal(sig)
+          ? Effect.sync(() => signal(child.pid, sig, false, child))
+          : Effect.fail(new CommandError.CommandUsageError({ reasons: [unknownSignal(sig)], command: line })),
       abort,
       detach: Effect.sync(() => {
         detached = true

@@ -3,6 +3,7 @@ import type { CommandError } from "@effect-command/core"
 import { CommandError as Errors } from "@effect-command/core"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import * as Util from "node:util"
 
 type SpawnError = CommandError.SpawnError
 
@@ -60,6 +61,73 @@ export const resolveProgram = (
   return denied !== undefined
     ? fail("PermissionDenied", "EACCES", `${denied} is not executable by this user`)
     : fail("NotFound", "ENOENT", `${program} is not in PATH=${searchPath}`)
+}
+
+/** What the kernel reads of a file to choose how to run it (BINPRM_BUF_SIZE). */
+const headerSize = 256
+
+/** How deep `#!` interpreters are followed: past the kernel's own limit, where exec fails with ELOOP. */
+const maxInterpreters = 8
+
+/** A file's first bytes; undefined when it cannot be read or is not a regular file. */
+const headerOf = (path: string): Buffer | undefined => {
+  try {
+    // Non-blocking: opening a FIFO must not wait for a writer.
+    const fd = Fs.openSync(path, Fs.constants.O_RDONLY | Fs.constants.O_NONBLOCK)
+    try {
+      if (!Fs.fstatSync(fd).isFile()) return undefined
+      const head = Buffer.alloc(headerSize)
+      return head.subarray(0, Fs.readSync(fd, head, 0, headerSize, 0))
+    } finally {
+      Fs.closeSync(fd)
+    }
+  } catch {
+    return undefined
+  }
+}
+
+/** An ELF file's class, byte order and machine: what must match this process's own binary. */
+const elfMachine = (head: Buffer): string | undefined =>
+  head.length < 20 ? undefined : `${head[4]}/${head[5]}/${head[5] === 2 ? head.readUInt16BE(18) : head.readUInt16LE(18)}`
+
+let ownMachine: string | undefined
+const nodeMachine = (): string | undefined => (ownMachine ??= elfMachine(headerOf(process.execPath) ?? Buffer.alloc(0)))
+
+const isElf = (head: Buffer) => head.length >= 4 && head.readUInt32BE(0) === 0x7f454c46
+
+/** Why the kernel would refuse `path` with ENOEXEC, or undefined when it runs it or fails otherwise. */
+const execFormatProblem = (path: string, cwd: string, depth: number): string | undefined => {
+  const head = headerOf(path)
+  // Unreadable, missing, not a regular file: exec fails with EACCES or ENOENT, no shell follows.
+  if (head === undefined) return undefined
+  if (isElf(head)) {
+    const own = nodeMachine()
+    return own === undefined || elfMachine(head) === own ? undefined : `${path} is an ELF binary for another machine`
+  }
+  if (head.toString("latin1", 0, 2) !== "#!") return `${path} is neither an ELF binary nor a #! script`
+  const end = head.indexOf(10)
+  if (end < 0 && head.length === headerSize) return `the #! line of ${path} is longer than the kernel reads`
+  const interpreter = head.toString("latin1", 2, end < 0 ? head.length : end).trim().split(/[ \t]/)[0]!
+  if (interpreter === "") return `the #! line of ${path} names no interpreter`
+  return depth + 1 >= maxInterpreters ? undefined : execFormatProblem(Path.resolve(cwd, interpreter), cwd, depth + 1)
+}
+
+/**
+ * Refuses a program the kernel would refuse with ENOEXEC: not an ELF binary for this machine, not
+ * a `#!` script whose interpreter is one (or another such script). Only for a direct
+ * `child_process` spawn, whose exec (libuv's execvp) would run such a file with `/bin/sh` instead
+ * of failing; the helper and the native engine call execve, which fails by itself. Formats the
+ * kernel runs through binfmt_misc are refused there too.
+ */
+export const checkExecutableFormat = (path: string, cwd: string | undefined, command: string): SpawnError | undefined => {
+  const problem = execFormatProblem(path, cwd ?? process.cwd(), 0)
+  return problem === undefined ? undefined : new Errors.SpawnError({
+    reason: "NotExecutable",
+    errno: "ENOEXEC",
+    stage: "execve",
+    detail: problem,
+    command
+  })
 }
 
 /** A missing or non-directory working directory, as its own error rather than exec's ENOENT. */
@@ -134,11 +202,14 @@ export const fromErrno = (error: NodeJS.ErrnoException, command: string, cwd: st
   let reason = reasons[errno] ?? "Unknown"
   // libuv reports a working directory that vanished after our check as ENOENT from chdir.
   if (errno === "ENOENT" && cwd !== undefined && !Fs.existsSync(cwd)) reason = "BadWorkingDirectory"
+  // Not Node's message: it names the file spawned, which is the helper when one is used.
   const detail = errno === "E2BIG"
     ? "the arguments and environment exceed the kernel's limit"
     : errno === "EMFILE" || errno === "ENFILE"
     ? "the parent has too many open files"
-    : error.message
+    : errno === "EAGAIN"
+    ? "too many processes: this user's limit (ulimit -u) or the system's is reached"
+    : (error.errno !== undefined ? Util.getSystemErrorMap().get(error.errno)?.[1] : undefined) ?? error.message
   // Node's error lists the real arguments (`spawnargs`), Redacted ones included: not in our error.
   delete (error as { spawnargs?: unknown }).spawnargs
   return new Errors.SpawnError({ reason, errno, detail, command, cause: error })

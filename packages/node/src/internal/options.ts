@@ -1,0 +1,72 @@
+/**
+ * The Node executor's layer options, checked when the layer is built. A layer cannot fail without
+ * putting an error in every user's layer type, so options that make no sense make every command
+ * fail instead, before anything runs, with a CommandUsageError that names the option.
+ */
+import { Command, CommandError } from "@effect-command/core"
+import type { CommandExecutor } from "@effect-command/core"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import type { Options } from "../NodeCommandExecutor.js"
+import { loadEngine } from "./engine.js"
+import { findHelper } from "./helper.js"
+import { makeSpawn } from "./process.js"
+
+/**
+ * A duration, or undefined for what is not one. `Duration.decode` turns NaN and negative input into
+ * zero, which would be a silent "do not wait at all": refused here.
+ */
+export const decodeDuration = (input: unknown): Duration.Duration | undefined => {
+  const negative = typeof input === "number"
+    ? !(input >= 0)
+    : typeof input === "bigint"
+    ? input < 0n
+    : typeof input === "string"
+    ? input.trimStart().startsWith("-")
+    : Array.isArray(input) && !input.every((n) => typeof n === "number" && n >= 0)
+  return negative ? undefined : Option.getOrUndefined(Duration.decodeUnknown(input))
+}
+
+const show = (value: unknown): string => (typeof value === "string" ? JSON.stringify(value) : String(value))
+
+/** `"native"` or `"child_process"` as the options and `EFFECT_COMMAND_SPAWN` say. */
+export const engineOf = (options: Options) =>
+  options.engine === "child_process" || process.env.EFFECT_COMMAND_SPAWN === "child_process" ? null : loadEngine()
+
+/** What is wrong with the options, one sentence each. */
+const problems = (options: Options): Array<string> => {
+  const found: Array<string> = []
+  if (options.drainDelay !== undefined && decodeDuration(options.drainDelay) === undefined) {
+    found.push(`the layer option drainDelay must be a duration of zero or more, not ${show(options.drainDelay)}`)
+  }
+  if (options.engine !== undefined && options.engine !== "auto" && options.engine !== "child_process") {
+    found.push(`the layer option engine must be "auto" or "child_process", not ${show(options.engine)}`)
+  }
+  if (options.helper !== undefined && (typeof options.helper !== "string" || options.helper === "")) {
+    found.push(`the layer option helper must be "auto", "never" or a path, not ${show(options.helper)}`)
+  }
+  return found
+}
+
+/** The executor's spawn for these options: the engine loaded and the helper looked for now. */
+export const spawnFor = (options: Options): CommandExecutor.Spawn => {
+  const reasons = problems(options)
+  if (reasons.length > 0) {
+    return (command) =>
+      Effect.fail(
+        new CommandError.CommandUsageError({
+          reasons,
+          command: Either.getOrElse(Command.toString(command), () => command.program)
+        })
+      )
+  }
+  const helper = findHelper(options.helper ?? "auto")
+  return makeSpawn({
+    engine: engineOf(options),
+    drainDelay: decodeDuration(options.drainDelay ?? "1 second")!,
+    helper: helper.path,
+    helperMissing: helper.missing
+  })
+}
