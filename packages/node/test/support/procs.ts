@@ -43,3 +43,13 @@ export const openFdCount = (): number => Fs.readdirSync("/proc/self/fd").length 
 
 /** A fresh marker value. */
 export const marker = (): string => `m${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`
+
+/** Polls `condition` every 10 ms until it holds or `millis` pass; whether it held. */
+export const eventually = async (condition: () => boolean, millis = 2000): Promise<boolean> => {
+  const deadline = Date.now() + millis
+  while (!condition()) {
+    if (Date.now() > deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  return true
+}

@@ -1,0 +1,74 @@
+/**
+ * A worker terminated from outside runs no more JS: its commands get no scope closing. They are
+ * killed and reaped all the same, like at a closed scope: the whole process group SIGKILLed, no
+ * zombie left in this process. Detached commands are left running, and reaped once they end.
+ */
+import { NodeCommandExecutor } from "@effect-command/node"
+import { describe, expect, it } from "@effect/vitest"
+import * as Fs from "node:fs"
+import { Worker } from "node:worker_threads"
+import { isAlive, marker, withMarker } from "../support/procs.js"
+
+const boot = new URL("../fixtures/worker-boot.mjs", import.meta.url)
+const module = new URL("../fixtures/worker-command.ts", import.meta.url).href
+
+/** The command's `sleep` processes (tsx's own helper process in the worker has the marker too). */
+const sleepers = (value: string) =>
+  withMarker("EC_MARKER", value).filter((pid) => {
+    try {
+      return Fs.readFileSync(`/proc/${pid}/comm`, "latin1") === "sleep\n"
+    } catch {
+      return false
+    }
+  })
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+/** Polls `condition` until it holds; false when `ms` passed first. */
+const within = async (ms: number, condition: () => boolean): Promise<boolean> => {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) return false
+    await sleep(10)
+  }
+  return true
+}
+
+/** A worker running `argv` with EC_MARKER set (the engine: this project's EFFECT_COMMAND_SPAWN). */
+const startWorker = async (argv: ReadonlyArray<string>, detach: boolean) => {
+  const value = marker()
+  const worker = new Worker(boot, {
+    workerData: { module, argv, detach },
+    env: { ...process.env, EC_MARKER: value },
+    execArgv: ["--conditions=source"]
+  })
+  const failed = new Promise<never>((_, reject) => worker.once("error", reject))
+  const pid = await Promise.race([new Promise<number>((resolve) => worker.once("message", resolve)), failed])
+  return { worker, pid, value }
+}
+
+/** Whether a pid is gone: not running, and not a zombie waiting to be reaped either. */
+const gone = (pid: number) => !Fs.existsSync(`/proc/${pid}`)
+
+// The command's own pids are checked, not every zombie of this process: tsx's esbuild, which the
+// worker's loader starts with child_process, is such a zombie once its worker is gone.
+describe("a terminated worker", () => {
+  it("kills the process group of its running command and reaps it: nothing left within 2 s", async () => {
+    const { pid, value, worker } = await startWorker(["/bin/sh", "-c", "sleep 30 & exec sleep 30"], false)
+    expect(await within(10_000, () => sleepers(value).length === 2)).toBe(true)
+    const group = sleepers(value)
+    expect(group).toContain(pid)
+    await worker.terminate()
+    expect(await within(2_000, () => group.every(gone))).toBe(true)
+  }, 30_000)
+
+  it("leaves a detached command alone, and reaps it once it ends", async () => {
+    const { pid, value, worker } = await startWorker(["/bin/sleep", "30"], true)
+    expect(await within(10_000, () => sleepers(value).length === 1)).toBe(true)
+    await worker.terminate()
+    // child_process children of a worker die with the worker's thread (the helper's parent-death
+    // signal, set before the detach); the native engine's outlive it.
+    if (NodeCommandExecutor.engineInUse() === "native") expect(isAlive(pid)).toBe(true)
+    if (isAlive(pid)) process.kill(pid, "SIGKILL")
+    expect(await within(2_000, () => gone(pid))).toBe(true)
+  }, 30_000)
+})
