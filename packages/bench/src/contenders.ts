@@ -32,7 +32,7 @@ const oursHelper = ManagedRuntime.make(NodeCommandExecutor.layer)
 const oursDirect = ManagedRuntime.make(NodeCommandExecutor.layerWith(directOptions))
 const oursFork = ManagedRuntime.make(NodeCommandExecutor.layerWith(forkOptions))
 
-/** The spawn engine each of our layers uses (the native one of issue #7 when it is built). */
+/** The spawn engine each of our layers uses (the native one when it is built). */
 export const engines = {
   helper: NodeCommandExecutor.engineInUse(helperOptions),
   direct: NodeCommandExecutor.engineInUse(directOptions)
