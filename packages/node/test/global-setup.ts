@@ -1,10 +1,13 @@
 /**
  * vitest globalSetup: compiles test/fixtures/probe.c to build/probe when the
- * binary is missing or older than the source. Fails the run if cc fails.
+ * binary is missing or older than the source. Fails the run if cc fails. Under CI, fails the run
+ * when the native engine or the helper is not built: a suite that quietly fell back to
+ * child_process without the helper would pass green without testing them.
  */
 import { spawnSync } from "node:child_process"
-import { mkdirSync, renameSync, rmSync, statSync } from "node:fs"
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs"
 import { dirname } from "node:path"
+import { fileURLToPath } from "node:url"
 import { probePath, probeSourcePath } from "./probe.js"
 
 const CFLAGS = ["-O2", "-Wall", "-Wextra", "-Werror"]
@@ -17,7 +20,15 @@ const mtimeMs = (path: string): number | undefined => {
   }
 }
 
+const requireNativeBuild = (): void => {
+  const missing = ["engine.node", "effect-command-helper"]
+    .map((name) => fileURLToPath(new URL(`../build/${name}`, import.meta.url)))
+    .filter((path) => !existsSync(path))
+  if (missing.length > 0) throw new Error(`CI: not built: ${missing.join(", ")} (run \`pnpm build:native\` first)`)
+}
+
 export default function setup(): void {
+  if (process.env.CI !== undefined && process.env.CI !== "") requireNativeBuild()
   const source = mtimeMs(probeSourcePath)
   if (source === undefined) throw new Error(`probe source not found: ${probeSourcePath}`)
   const binary = mtimeMs(probePath)
