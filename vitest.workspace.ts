@@ -9,6 +9,7 @@ export default [
       env: { EFFECT_COMMAND_SPAWN: "child_process" },
       exclude: [
         "test/torture/**",
+        "test/consumer.test.ts",
         "test/docs-examples.test.ts",
         "test/engine.test.ts",
         "test/native-helper.test.ts",

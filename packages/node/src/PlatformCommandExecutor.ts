@@ -6,7 +6,7 @@
  *
  * ```ts
  * import { Command } from "@effect/platform"
- * import { PlatformCommandExecutor } from "@effect-command/node"
+ * import { PlatformCommandExecutor } from "@effect-command/node/platform"
  * import { Effect } from "effect"
  *
  * const program = Command.string(Command.make("git", "status", "--short"))

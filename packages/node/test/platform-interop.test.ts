@@ -3,7 +3,7 @@
  * stock executor of `NodeContext.layer` (@effect/platform-node 0.108).
  */
 import { DryRunExecutor } from "@effect-command/core"
-import { PlatformCommandExecutor } from "@effect-command/node"
+import { PlatformCommandExecutor } from "@effect-command/node/platform"
 import { Command } from "@effect/platform"
 import type { CommandExecutor } from "@effect/platform"
 import { isPlatformError } from "@effect/platform/Error"

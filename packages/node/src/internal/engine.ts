@@ -1,11 +1,12 @@
 /**
- * The native spawn engine (native/engine.c, built to build/engine.node by scripts/build-native.mjs):
- * its typed interface and a loader. clone(CLONE_VM | CLONE_VFORK) like posix_spawn (the cost does
- * not grow with the parent's memory) with a few setup steps of its own before the exec, real
- * pipes, exit through a pidfd on the libuv loop. Linux only.
+ * The native spawn engine (native/engine.c; shipped in prebuilds/, or built to build/engine.node by
+ * scripts/build-native.mjs): its typed interface and a loader. clone(CLONE_VM | CLONE_VFORK) like
+ * posix_spawn (the cost does not grow with the parent's memory) with a few setup steps of its own
+ * before the exec, real pipes, exit through a pidfd on the libuv loop. Linux only.
  */
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
+import { buildCommand, findNative } from "./native-files.js"
 
 /** The API version this file expects; the addon exports its own as `abi`. */
 export const ENGINE_ABI = 4
@@ -116,16 +117,17 @@ export interface Engine {
   ): void
 }
 
-/** Where the build step puts the addon (the same from src/ and dist/). */
+/** Where a from-source build puts the addon (the same from src/ and dist/). */
 export const enginePath: string = fileURLToPath(new URL("../../build/engine.node", import.meta.url))
 
 let loaded: Engine | null | undefined
 let reason: string | undefined
 
 /**
- * The native engine, or null when it is not built, does not load, the platform is not Linux or
- * the kernel lacks pidfds (see {@link engineUnavailableReason}). `EFFECT_COMMAND_ENGINE` names another build of it. Loaded
- * once per thread.
+ * The native engine, or null when there is none for this platform, it does not load, the platform
+ * is not Linux or the kernel lacks pidfds (see {@link engineUnavailableReason}). Loaded once per
+ * thread from `EFFECT_COMMAND_ENGINE` when set, else the package's own (built from source, else
+ * prebuilt for this platform, arch and libc).
  */
 export const loadEngine = (): Engine | null => {
   if (loaded !== undefined) return loaded
@@ -134,11 +136,18 @@ export const loadEngine = (): Engine | null => {
     reason = `the native engine is Linux-only (platform: ${process.platform})`
     return loaded
   }
-  const path = process.env.EFFECT_COMMAND_ENGINE ?? enginePath
+  const found = process.env.EFFECT_COMMAND_ENGINE !== undefined
+    ? { path: process.env.EFFECT_COMMAND_ENGINE }
+    : findNative("engine.node", true)
+  if ("missing" in found) {
+    reason = `the native engine is not built: ${found.missing}`
+    return loaded
+  }
+  const path = found.path
   try {
     const engine = createRequire(import.meta.url)(path) as Engine
     if (engine.abi !== ENGINE_ABI) {
-      reason = `${path} has API version ${String(engine.abi)}, expected ${ENGINE_ABI}: rebuild it`
+      reason = `${path} has API version ${String(engine.abi)}, expected ${ENGINE_ABI}: rebuild it (\`${buildCommand}\`)`
     } else if (engine.unavailable !== undefined) {
       reason = `the native engine cannot run on this kernel: ${engine.unavailable}`
     } else {
@@ -147,7 +156,7 @@ export const loadEngine = (): Engine | null => {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     reason = code === "MODULE_NOT_FOUND"
-      ? `${path} is not built`
+      ? `${path} does not exist`
       : `${path} does not load: ${error instanceof Error ? error.message : String(error)}`
   }
   return loaded

@@ -5,14 +5,8 @@
 import { Command, CommandError, Signal } from "@effect-command/core"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
-import { fileURLToPath } from "node:url"
+import { buildHint, findNative } from "./native-files.js"
 import { stepError } from "./resolve.js"
-
-/** Where the package's build step puts the helper (the same from src/ and dist/). */
-const builtPath = fileURLToPath(new URL("../../build/effect-command-helper", import.meta.url))
-
-/** How to build it, for errors that need it. */
-export const buildHint = "build it with `pnpm --filter @effect-command/node run build:native` (needs a C compiler)"
 
 /** The helper a layer uses (`path`), or why it has none (`missing`: said when a command needs it). */
 export interface FoundHelper {
@@ -22,14 +16,17 @@ export interface FoundHelper {
 
 /**
  * Looks for the helper the layer option `helper` names: `"auto"` (the path in
- * `EFFECT_COMMAND_HELPER`, else the built one), `"never"`, or a path. Called when a layer is built.
+ * `EFFECT_COMMAND_HELPER`, else the package's own: built from source, else prebuilt; statically
+ * linked, so one binary serves glibc and musl), `"never"`, or a path. Called when a layer is built.
  */
 export const findHelper = (setting: string): FoundHelper => {
   const none = (missing: string): FoundHelper => ({ path: null, missing })
   if (setting === "never") return none("it is switched off by the layer option `helper: \"never\"`")
   if (process.platform !== "linux") return none(`it runs on Linux only, not on ${process.platform}`)
   const given = setting === "auto" ? process.env.EFFECT_COMMAND_HELPER : setting
-  const candidate = given ?? builtPath
+  const own = given === undefined ? findNative("effect-command-helper", false) : undefined
+  if (own !== undefined && "missing" in own) return none(`it is not built: ${own.missing}`)
+  const candidate = given ?? own!.path
   let problem: string
   try {
     Fs.accessSync(candidate, Fs.constants.X_OK)
@@ -38,7 +35,7 @@ export const findHelper = (setting: string): FoundHelper => {
     problem = (error as NodeJS.ErrnoException).code ?? "not usable"
   }
   if (problem === "") return { path: candidate, missing: "" }
-  if (given === undefined) return none(`it is not built: ${buildHint}`)
+  if (given === undefined) return none(`${candidate} is not an executable file (${problem}): ${buildHint}`)
   const from = setting === "auto" ? "EFFECT_COMMAND_HELPER names" : "the layer option `helper` names"
   return none(`${from} ${candidate}, which is not an executable file (${problem})`)
 }

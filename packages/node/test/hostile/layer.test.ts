@@ -6,7 +6,8 @@
  */
 import { Command } from "@effect-command/core"
 import type { CommandError, CommandExecutor } from "@effect-command/core"
-import { NodeCommandExecutor, PlatformCommandExecutor } from "@effect-command/node"
+import { NodeCommandExecutor } from "@effect-command/node"
+import { PlatformCommandExecutor } from "@effect-command/node/platform"
 import * as PlatformCommand from "@effect/platform/Command"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
