@@ -6,10 +6,12 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Sink from "effect/Sink"
@@ -25,6 +27,19 @@ import * as Signal from "./Signal.js"
 
 /**
  * One command the dry-run executor was asked to run.
+ *
+ * @example
+ * ```ts
+ * import { Command, DryRunExecutor } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Command.run(Command.make("passwd", "--stdin", "alice").pipe(Command.feed("s3cret\n")))
+ *   const [entry]: ReadonlyArray<DryRunExecutor.Recorded> = yield* DryRunExecutor.recorded
+ *   return `${entry?.line} <<< ${new TextDecoder().decode(entry?.stdin)}`
+ * })
+ * Effect.runPromise(Effect.provide(program, DryRunExecutor.layer())).then(console.log) // "passwd --stdin alice <<< s3cret\n"
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -45,6 +60,16 @@ export interface Recorded {
 /**
  * What a scripted child does. Defaults: exit 0, no output, no delay.
  *
+ * @example
+ * ```ts
+ * import { Command, DryRunExecutor, ExitStatus } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const crash: DryRunExecutor.Response = { status: ExitStatus.signaled("SIGSEGV"), stderr: "Segmentation fault\n" }
+ * const slow: DryRunExecutor.Response = { stdout: "done\n", delay: "2 seconds" }
+ * const layer = DryRunExecutor.layer(({ program }) => (program === "crashy" ? crash : slow))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -63,6 +88,17 @@ export interface Response {
 /**
  * Scripts the answer to each recorded command.
  *
+ * @example
+ * ```ts
+ * import { DryRunExecutor } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * // Scripted answers by program; an Effect when the answer needs one.
+ * const handler: DryRunExecutor.Handler = ({ program, args }) =>
+ *   program === "git" && args[0] === "rev-parse" ? { stdout: "main\n" } : Effect.as(Effect.log(`ran ${program}`), { status: 0 })
+ * const layer = DryRunExecutor.layer(handler)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -70,6 +106,19 @@ export type Handler = (recorded: Recorded) => Response | Effect.Effect<Response>
 
 /**
  * The log of a dry-run executor.
+ *
+ * @example
+ * ```ts
+ * import { Command, DryRunExecutor } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Command.run(Command.make("systemctl", "restart", "nginx"))
+ *   const log: DryRunExecutor.DryRunLog = yield* DryRunExecutor.DryRunLog
+ *   return (yield* log.recorded).map((entry) => entry.line)
+ * })
+ * Effect.runPromise(Effect.provide(program, DryRunExecutor.layer())).then(console.log) // [ 'systemctl restart nginx' ]
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -79,6 +128,15 @@ export interface DryRunLog {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { DryRunExecutor } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const count = Effect.flatMap(DryRunExecutor.DryRunLog, (log) => log.recorded).pipe(Effect.map((all) => all.length))
+ * Effect.runPromise(Effect.provide(count, DryRunExecutor.layer())).then(console.log) // 0
+ * ```
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -88,6 +146,18 @@ export const DryRunLog: Context.Tag<DryRunLog, DryRunLog> = Context.GenericTag<D
 
 /**
  * Every command recorded so far, oldest first.
+ *
+ * @example
+ * ```ts
+ * import { Command, DryRunExecutor } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Command.run(Command.make("ip", "link", "set", "eth0", "up"))
+ *   return (yield* DryRunExecutor.recorded).map((entry) => entry.args)
+ * })
+ * Effect.runPromise(Effect.provide(program, DryRunExecutor.layer())).then(console.log) // [ [ 'link', 'set', 'eth0', 'up' ] ]
+ * ```
  *
  * @since 0.1.0
  * @category accessors
@@ -99,6 +169,16 @@ export const recorded: Effect.Effect<ReadonlyArray<Recorded>, never, DryRunLog> 
 
 /**
  * Options of the dry-run layer.
+ *
+ * @example
+ * ```ts
+ * import { Command, DryRunExecutor } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const options: DryRunExecutor.Options = { environment: { HOME: "/home/alice" } }
+ * const program = Effect.zipRight(Command.run(Command.make("ls").pipe(Command.envPass("HOME"))), DryRunExecutor.recorded)
+ * Effect.runPromise(Effect.provide(program, DryRunExecutor.layer(undefined, options))).then(([entry]) => console.log(entry?.env)) // { HOME: '/home/alice' }
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -237,28 +317,34 @@ export const layer = (
           }
           yield* Deferred.succeed(outcome, { stages: statuses, stdout: last.stdout, stderr: last.stderr })
         })
-        yield* Effect.forkScoped(Effect.catchAll(answer, (error) => Deferred.fail(outcome, error)))
-
         const end = (signal: Command.KillPolicy["signal"]) =>
           Deferred.succeed(outcome, {
             stages: stages.map(() => ExitStatus.signaled(signal)),
             stdout: new Uint8Array(0),
             stderr: new Uint8Array(0)
           })
+        // However the handler ends, the run learns it: a scripting mistake or a defect fails `wait`,
+        // an interruption (the scope closing, or the handler's own) ends it as killed.
+        yield* Effect.forkScoped(Effect.onExit(answer, (exit) =>
+          Exit.isSuccess(exit)
+            ? Effect.void
+            : Cause.isInterruptedOnly(exit.cause)
+            ? end(command.killPolicy.signal)
+            : Deferred.failCause(outcome, exit.cause)))
         const finished = Deferred.await(outcome)
         const waitStages = Effect.map(finished, (o) => o.stages)
         const wait = Effect.map(waitStages, ExitStatus.pipefail)
-        // A response the handler scripted wrongly fails `wait`; the outputs and `abort` then end empty.
+        // A handler that answered wrongly or died fails `wait`; the outputs and `abort` then end empty.
         const abort = Effect.zipRight(
           end(command.killPolicy.signal),
-          Effect.orElseSucceed(wait, () => ExitStatus.signaled(command.killPolicy.signal))
+          Effect.catchAllCause(wait, () => Effect.succeed(ExitStatus.signaled(command.killPolicy.signal)))
         )
         const joined = command.stderr?._tag === "ToStdout"
         const output = (which: "stdout" | "stderr", to: Command.ErrorOutput | undefined) =>
           to?._tag === "Pipe"
             ? Stream.fromEffect(
               Effect.map(finished, (o) => (which === "stdout" && joined ? concat(o.stdout, o.stderr) : o[which])).pipe(
-                Effect.orElseSucceed(() => new Uint8Array(0))
+                Effect.catchAllCause(() => Effect.succeed(new Uint8Array(0)))
               )
             ).pipe(Stream.filter((bytes) => bytes.length > 0))
             : Stream.empty

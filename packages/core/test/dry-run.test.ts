@@ -1,6 +1,6 @@
 import { Command, DryRunExecutor } from "@effect-command/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Equal } from "effect"
+import { Effect, Equal, Exit } from "effect"
 import { decode } from "./support.js"
 
 /** The parent environment the dry-run executor pretends to have. */
@@ -248,4 +248,21 @@ describe("the dry-run executor", () => {
         expect(yield* Effect.flip(plain.handshakeNotify)).toMatchObject({ _tag: "CommandUsageError" })
       }))
     }).pipe(Effect.provide(DryRunExecutor.layer())))
+})
+
+describe("a handler that does not answer normally", () => {
+  const cases = [
+    ["throws", () => {
+      throw new Error("handler threw")
+    }],
+    ["dies", () => Effect.die(new Error("handler died"))],
+    ["is interrupted", () => Effect.interrupt]
+  ] as const
+  for (const [how, handler] of cases) {
+    it.effect(`a handler that ${how}: the run ends (never hangs)`, () =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(Command.run(Command.make("echo", "x")).pipe(Effect.provide(DryRunExecutor.layer(handler))))
+        expect(Exit.isFailure(exit)).toBe(true)
+      }))
+  }
 })

@@ -514,7 +514,8 @@ const idProblems = (what: string, id: number | string): ReadonlyArray<string> =>
       : id > largestId
       ? [`the ${what} must be an id ≤ ${largestId} (${largestId + 1} means "unchanged"), not ${show(id)}`]
       : []
-    : typeof id === "string" && id.length > 0 && !hasNul(id) && !id.includes(":")
+    // The helper takes groups as one comma-separated list: a comma would add a group (root's).
+    : typeof id === "string" && id.length > 0 && !/[\s\p{Cc},:]/u.test(id) && !id.startsWith("-")
     ? []
     : [`the ${what} ${typeof id === "string" ? `name ${show(id)} is not valid` : `cannot be ${show(id)}`}`]
 

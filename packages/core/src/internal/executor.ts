@@ -206,13 +206,17 @@ const runCallerIo = (
     failure = ioError(command, stream, exit.cause)
     return abort
   })
-  return Effect.map(Effect.forkScoped(supervised), (fiber) => ({
-    stop: Effect.suspend(() => {
-      stopped = true
-      return Fiber.interrupt(fiber)
-    }),
-    done: Effect.flatMap(Fiber.await(fiber), () => (failure === undefined ? Effect.void : Effect.fail(failure)))
-  }))
+  return Effect.flatMap(Effect.forkScoped(supervised), (fiber) =>
+    // Added after the fork, so it runs first when the scope closes: an interruption by the close
+    // is not the stream's failure. The process's own finalizer decides what becomes of the child
+    // (a detached one outlives the scope).
+    Effect.as(Effect.addFinalizer(() => Effect.sync(() => void (stopped = true))), {
+      stop: Effect.suspend(() => {
+        stopped = true
+        return Fiber.interrupt(fiber)
+      }),
+      done: Effect.flatMap(Fiber.await(fiber), () => (failure === undefined ? Effect.void : Effect.fail(failure)))
+    }))
 }
 
 /** What one output's drain reports: the bytes kept, or that the limit was passed. */
@@ -440,7 +444,14 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
           `stderr: '${scrubbed(valid, err.bytes, logBytes)}'`
         )
         if (timedOut) {
-          return yield* new CommandTimeoutError({ timeout: valid.timeout!, stdout: out.bytes, stderr: err.bytes, command: line })
+          // What the caller captured; not the tails kept of unspecified outputs, which may hold secrets.
+          const captured = (plan: Drain, drained: Drained) => (plan._tag === "Capture" && plan.tail === undefined ? drained.bytes : empty)
+          return yield* new CommandTimeoutError({
+            timeout: valid.timeout!,
+            stdout: captured(outPlan, out),
+            stderr: captured(errPlan, err),
+            command: line
+          })
         }
         for (const failure of [Either.getLeft(fed), Either.getLeft(outDrained), Either.getLeft(errDrained)]) {
           if (Option.isSome(failure)) return yield* Effect.fail(failure.value)

@@ -186,7 +186,8 @@ export const resolveEnv = (
   self: Command.Command,
   parent: Readonly<Record<string, string | undefined>>
 ): Record<string, Command.Word> => {
-  const out: Record<string, Command.Word> = {}
+  // No prototype: "__proto__" and "constructor" are variable names like any other.
+  const out: Record<string, Command.Word> = Object.create(null)
   if (self.env.base !== "empty") {
     for (const [name, value] of Object.entries(parent)) if (value !== undefined) out[name] = value
   }
@@ -196,8 +197,9 @@ export const resolveEnv = (
         out[entry.name] = entry.value
         break
       case "Pass": {
-        const value = parent[entry.name]
-        if (value !== undefined) out[entry.name] = value
+        // An own variable only: `process.env` inherits Object.prototype's members.
+        const value = Object.hasOwn(parent, entry.name) ? parent[entry.name] : undefined
+        if (typeof value === "string") out[entry.name] = value
         break
       }
       case "Unset":

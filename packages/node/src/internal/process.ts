@@ -394,22 +394,58 @@ interface Prepared {
   readonly helperFds: Helper.HelperFds | undefined
 }
 
-const openFile = (path: string, flags: string, what: string, line: string, opened: Array<number>) =>
+/** How `Input.file` and `Output.file` open their file. */
+const fileFlags = {
+  r: Fs.constants.O_RDONLY,
+  w: Fs.constants.O_WRONLY | Fs.constants.O_CREAT | Fs.constants.O_TRUNC,
+  a: Fs.constants.O_WRONLY | Fs.constants.O_CREAT | Fs.constants.O_APPEND
+} as const
+
+/** The reason a failed open is reported with. */
+const openReason = (code: string | undefined): CommandError.SpawnErrorReason =>
+  code === "ENOENT" ? "NotFound" : code === "EACCES" || code === "EPERM" || code === "EROFS" ? "PermissionDenied" : "Unknown"
+
+/**
+ * Opens a file for the child's stdio without ever blocking the event loop: the open is
+ * non-blocking, so a FIFO (which would wait for a peer, freezing the whole process) is found and
+ * refused. A device is opened again without O_NONBLOCK, which the child would otherwise inherit.
+ */
+const openFile = (path: string, flags: keyof typeof fileFlags, what: string, line: string, opened: Array<number>) =>
   Effect.try({
     try: () => {
-      const fd = Fs.openSync(path, flags, 0o644)
+      const probe = Fs.openSync(path, fileFlags[flags] | Fs.constants.O_NONBLOCK | Fs.constants.O_NOCTTY, 0o644)
+      let fd = probe
+      try {
+        const stat = Fs.fstatSync(probe)
+        if (stat.isFIFO() || stat.isSocket()) {
+          throw Object.assign(new Error(`${path} is a ${stat.isFIFO() ? "FIFO" : "socket"}`), { code: "EFIFO" })
+        }
+        if (!stat.isFile()) {
+          // The same file (through the open fd, not the path again), blocking, not truncated twice.
+          fd = Fs.openSync(`/proc/self/fd/${probe}`, fileFlags[flags] & ~Fs.constants.O_TRUNC | Fs.constants.O_NOCTTY)
+          Fs.closeSync(probe)
+        }
+      } catch (error) {
+        Fs.closeSync(probe)
+        throw error
+      }
       opened.push(fd)
       return fd
     },
-    catch: (cause) =>
-      new CommandError.SpawnError({
-        reason: (cause as NodeJS.ErrnoException).code === "ENOENT" ? "NotFound" : "PermissionDenied",
-        errno: (cause as NodeJS.ErrnoException).code ?? "EUNKNOWN",
+    catch: (cause) => {
+      const code = (cause as NodeJS.ErrnoException).code
+      const fifo = code === "EFIFO" || code === "ENXIO"
+      return new CommandError.SpawnError({
+        reason: openReason(code),
+        errno: fifo ? "ENXIO" : code ?? "EUNKNOWN",
         stage: `open(${what})`,
-        detail: `cannot open ${path} for ${what}`,
+        detail: fifo
+          ? `${path} is a FIFO or socket: opening it waits for a peer, which would block this process; open it yourself and pass its fd (Command.Input.fd / Command.Output.fd)`
+          : `cannot open ${path} for ${what}`,
         command: line,
         cause
       })
+    }
   })
 
 const closeAll = (fds: ReadonlyArray<number>) => {
@@ -609,7 +645,7 @@ const prepare = (
       // Undefined: the parent's environment as it is (the engine copies it at once).
       let env: Record<string, string> | undefined
       if (command.env.base === "empty" || command.env.entries.length > 0) {
-        env = {}
+        env = Object.create(null) as Record<string, string>
         for (const [name, value] of Object.entries(Command.resolveEnv(command, parentEnvironment(engine)))) {
           env[name] = Command.wordValue(value)
         }
