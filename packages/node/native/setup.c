@@ -421,7 +421,8 @@ static int open_pidfile(const struct ec_setup *s)
         fail(s, "pidfile-open", errno);
     if (fstat(fd, &st) < 0)
         fail(s, "pidfile-open", errno);
-    if (!S_ISREG(st.st_mode))
+    /* A second hard link would have the pid written into a file that is also someone else's. */
+    if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
         fail(s, "pidfile-type", EINVAL);
     return fd;
 }

@@ -319,13 +319,13 @@ const scrubbed = (command: Command.Command, bytes: Uint8Array, limit: number): s
     for (let at = Math.max(0, from - secret.length + 1); at < bytes.length; at++) {
       if (holds(bytes, secret, at)) hide(at, at + secret.length)
     }
-    for (let kept = secret.length - 1; kept >= shortestFragment; kept--) {
+    for (let kept = Math.min(secret.length - 1, bytes.length - from); kept >= shortestFragment; kept--) {
       if (holds(bytes, secret.subarray(secret.length - kept), from)) {
         hide(from, from + kept)
         break
       }
     }
-    for (let kept = secret.length - 1; kept >= shortestFragment; kept--) {
+    for (let kept = Math.min(secret.length - 1, bytes.length - from); kept >= shortestFragment; kept--) {
       if (holds(bytes, secret.subarray(0, kept), bytes.length - kept)) {
         hide(bytes.length - kept, bytes.length)
         break

@@ -154,9 +154,9 @@ export const setupError = (
     })
   }
   if (stage.startsWith("pidfile")) {
-    // The helper writes only a regular file, and never through a symlink.
+    // The helper writes only a regular file of one link, and never through a symlink.
     const why = stage === "pidfile-type"
-      ? "not a regular file"
+      ? "not a regular file of one link"
       : stage === "pidfile-open" && errno === "ELOOP"
       ? "ELOOP (a symbolic link)"
       : errno

@@ -53,6 +53,16 @@ describe("a daemon's pid file", () => {
       expect(Fs.readFileSync(target, "utf8")).toBe("do not truncate me\n")
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
+  it.live("a hard link to another file: refused, the file untouched", () =>
+    Effect.gen(function*() {
+      const target = Path.join(dir, "precious-linked")
+      Fs.writeFileSync(target, "do not truncate me\n")
+      const pidFile = Path.join(dir, "hard-link.pid")
+      Fs.linkSync(target, pidFile)
+      expect(yield* refused(pidFile)).toBe("pidfile-type: not a regular file of one link")
+      expect(Fs.readFileSync(target, "utf8")).toBe("do not truncate me\n")
+    }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+
   it.live("a dangling symlink: refused, nothing created at its target", () =>
     Effect.gen(function*() {
       const target = Path.join(dir, "nothing-here")
@@ -82,7 +92,7 @@ describe("a daemon's pid file", () => {
       ChildProcess.execFileSync("mkfifo", [pidFile])
       const reader = Fs.openSync(pidFile, Fs.constants.O_RDONLY | Fs.constants.O_NONBLOCK)
       try {
-        expect(yield* refused(pidFile)).toBe("pidfile-type: not a regular file")
+        expect(yield* refused(pidFile)).toBe("pidfile-type: not a regular file of one link")
         // The helper's open and close came and went: EOF, no pid.
         expect(Fs.readSync(reader, Buffer.alloc(16))).toBe(0)
       } finally {
@@ -95,6 +105,6 @@ describe("a daemon's pid file", () => {
       const pidFile = Path.join(dir, "null.pid")
       Fs.symlinkSync("/dev/null", pidFile)
       expect(yield* refused(pidFile)).toBe("pidfile-open: ELOOP (a symbolic link)")
-      expect(yield* refused("/dev/null")).toBe("pidfile-type: not a regular file")
+      expect(yield* refused("/dev/null")).toBe("pidfile-type: not a regular file of one link")
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 })
