@@ -35,12 +35,27 @@ import type { Signal } from "./Signal.js"
 // =============================================================================================
 
 /**
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * console.log(Command.TypeId in Command.make("true")) // true
+ * ```
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = model.TypeId as never
 
 /**
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const id: Command.TypeId = Command.TypeId
+ * console.log(Command.make("true")[id] === id) // true
+ * ```
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -49,6 +64,16 @@ export type TypeId = typeof TypeId
 /**
  * One argv word or environment value. A `Redacted` word reaches the child as its value, but every
  * rendering (`toString`, logs, errors, `JSON.stringify`, inspection) shows `<redacted>`.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Either, Redacted } from "effect"
+ *
+ * const password: Command.Word = Redacted.make("s3cret")
+ * const login = Command.make("mysql", "--user", "admin", "--password", password)
+ * console.log(Either.getOrThrow(Command.toString(login))) // mysql --user admin --password <redacted>
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -67,6 +92,14 @@ export type Word = string | Redacted.Redacted<string>
  * The parent's environment (for inheritance and `Pass` entries) is read when the command runs,
  * not when it is built.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const env: Command.Env = Command.make("make").pipe(Command.env("CC", "clang")).env
+ * console.log(env.base, env.entries) // empty [ { _tag: 'Set', name: 'CC', value: 'clang' } ]
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -78,6 +111,15 @@ export interface Env {
 /**
  * `Set` a value; `Pass` the parent's value if it has one when the command runs; `Unset` (remove
  * an inherited name). A name appears at most once: setting it again replaces it in place.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const cmd = Command.make("ssh", "host").pipe(Command.envPass("SSH_AUTH_SOCK"), Command.envUnset("DISPLAY"))
+ * const entries: ReadonlyArray<Command.EnvEntry> = cmd.env.entries
+ * console.log(entries.map((entry) => `${entry._tag} ${entry.name}`)) // [ 'Pass SSH_AUTH_SOCK', 'Unset DISPLAY' ]
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -96,6 +138,15 @@ export type EnvEntry =
  *   run with `IoError`.
  * - `Pipe`: write it yourself through `Process.stdin`.
  * - `File`: opened read-only.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const input: Command.Input = Command.Input.text("hello\n")
+ * const cmd = Command.make("cat").pipe(Command.stdin(input))
+ * console.log(cmd.stdin?._tag) // Text
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -120,6 +171,15 @@ export type Input =
  * - `File`: created or truncated (`append` to append), mode 0644 before the umask.
  * - `Sink`: every chunk goes to an Effect sink, concurrently.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const output: Command.Output = Command.Output.file("build.log", { append: true })
+ * const cmd = Command.make("make").pipe(Command.stdout(output))
+ * console.log(cmd.stdout) // { _tag: 'File', path: 'build.log', append: true }
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -136,6 +196,15 @@ export type Output =
  * Where stderr goes: an `Output`, or `ToStdout`: the same kernel pipe or file as stdout
  * (`2>&1`; interleaved in the order the child writes, like giving virCommand one buffer twice).
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const joined: Command.ErrorOutput = Command.Output.toStdout
+ * // make 2>&1: both outputs captured together
+ * const cmd = Command.make("make").pipe(Command.stdout("capture"), Command.stderr(joined))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -143,6 +212,14 @@ export type ErrorOutput = Output | { readonly _tag: "ToStdout" }
 
 /**
  * An `Input` or its shorthand.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const inputs: ReadonlyArray<Command.InputLike> = ["null", "inherit", "pipe", Command.Input.file("/etc/hosts")]
+ * const commands = inputs.map((input) => Command.make("cat").pipe(Command.stdin(input)))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -152,6 +229,14 @@ export type InputLike = Input | "null" | "inherit" | "pipe"
 /**
  * An `Output` or its shorthand.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const output: Command.OutputLike = "capture"
+ * const cmd = Command.make("uname", "-r").pipe(Command.stdout(output))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -159,6 +244,14 @@ export type OutputLike = Output | "null" | "inherit" | "pipe" | "capture"
 
 /**
  * An `ErrorOutput` or its shorthand (`"stdout"` is `ToStdout`).
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const errors: Command.ErrorOutputLike = "stdout"
+ * const cmd = Command.make("make").pipe(Command.stdout("capture"), Command.stderr(errors))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -168,6 +261,14 @@ export type ErrorOutputLike = ErrorOutput | "null" | "inherit" | "pipe" | "captu
 /**
  * A resource limit name (`RLIMIT_<name>`).
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const resource: Command.LimitResource = "NOFILE"
+ * const cmd = Command.make("nginx").pipe(Command.limit(resource, 4096))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -175,6 +276,14 @@ export type LimitResource = (typeof internal.limitResources)[number]
 
 /**
  * A limit in the resource's unit, or no limit.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const core: Command.LimitValue = "unlimited"
+ * const cmd = Command.make("qemu-system-x86_64").pipe(Command.limit("CORE", core))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -184,6 +293,14 @@ export type LimitValue = number | "unlimited"
 /**
  * A Linux capability name.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const keep: ReadonlyArray<Command.Capability> = ["CAP_NET_BIND_SERVICE", "CAP_NET_ADMIN"]
+ * const cmd = keep.reduce((command, cap) => Command.allowCap(command, cap), Command.clearCaps(Command.make("dnsmasq")))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -191,6 +308,13 @@ export type Capability = keyof typeof capabilityTable
 
 /**
  * Linux capability numbers by name (linux/capability.h).
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * console.log(Command.capabilities.CAP_NET_ADMIN) // 12
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -200,6 +324,14 @@ export const capabilities: { readonly [K in Capability]: number } = capabilityTa
 /**
  * Declarative steps run in the child just before credentials are changed (the TypeScript answer
  * to virCommandSetPreExecHook). A step that fails stops the exec with a `SpawnError`.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const actions: ReadonlyArray<Command.PreExecAction> = [Command.PreExec.nice(10), Command.PreExec.noNewPrivileges]
+ * const cmd = actions.reduce((command, action) => Command.preExec(command, action), Command.make("make", "-j4"))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -215,6 +347,15 @@ export type PreExecAction =
  * What happens in the child between fork and exec, in libvirt's order (umask, close fds,
  * process group, die-with-parent, daemonize, limits, pre-exec actions, credentials, capabilities,
  * working directory, handshake). Most of it needs the node package's child-side helper.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const cmd = Command.make("dnsmasq").pipe(Command.umask(0o077), Command.limit("NOFILE", 1024))
+ * const setup: Command.ChildSetup = cmd.setup
+ * console.log(setup.umask, setup.limits) // 63 [ { resource: 'NOFILE', soft: 1024, hard: 1024 } ]
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -251,6 +392,16 @@ export interface ChildSetup {
  * timeout: `signal` to its process group, up to `grace` to exit, then SIGKILL, then reap.
  * Default: SIGTERM, 3 seconds.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Duration } from "effect"
+ *
+ * const cmd = Command.make("postgres").pipe(Command.killSignal("SIGINT"), Command.killGrace("30 seconds"))
+ * const policy: Command.KillPolicy = cmd.killPolicy
+ * console.log(policy.signal, Duration.toSeconds(policy.grace)) // SIGINT 30
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -262,6 +413,15 @@ export interface KillPolicy {
 /**
  * What a pipeline stage sends to the next: its stdout (`|`), its stderr, or both (`2>&1 |`).
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const from: Command.PipeSource = "both" // make 2>&1 | tee build.log
+ * const cmd = Command.make("make").pipe(Command.pipeTo(Command.make("tee", "build.log"), { from }))
+ * console.log(Command.joints(cmd)) // [ 'both' ]
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -269,6 +429,15 @@ export type PipeSource = "stdout" | "stderr" | "both"
 
 /**
  * The stage before this one in a pipeline, and which of its outputs becomes this one's stdin.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const count = Command.pipeline(Command.make("ls", "/etc"), Command.make("wc", "-l"))
+ * const upstream: Command.Upstream | undefined = count.upstream
+ * console.log(upstream?.command.program, upstream?.from) // ls stdout
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -280,6 +449,16 @@ export interface Upstream {
 
 /**
  * An immutable command. Two commands with the same fields are `Equal` and hash alike.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Equal } from "effect"
+ *
+ * const status: Command.Command = Command.make("git", "status").pipe(Command.workingDirectory("/srv/repo"))
+ * console.log(status.program, status.args, status.cwd) // git [ 'status' ] /srv/repo
+ * console.log(Equal.equals(status, Command.make("git", "status").pipe(Command.workingDirectory("/srv/repo")))) // true
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -319,6 +498,13 @@ export interface Command extends Pipeable, Inspectable.Inspectable, Equal.Equal 
 // =============================================================================================
 
 /**
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * console.log(Command.isCommand(Command.make("ls")), Command.isCommand("ls")) // true false
+ * ```
+ *
  * @since 0.1.0
  * @category refinements
  */
@@ -355,6 +541,14 @@ export const make: {
 /**
  * A command from a whole argv: `argv[0]` is the program (virCommandNewArgs).
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const cmd = Command.fromArgv(["tar", "-czf", "backup.tgz", "etc"])
+ * console.log(cmd.program, cmd.args) // tar [ '-czf', 'backup.tgz', 'etc' ]
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -362,6 +556,14 @@ export const fromArgv: (argv: ReadonlyArray<Word>) => Command = internal.fromArg
 
 /**
  * Stdin constructors.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const checksum = Command.make("sha256sum").pipe(Command.stdin(Command.Input.file("/etc/hostname")))
+ * const count = Command.make("wc", "-c").pipe(Command.stdin(Command.Input.bytes(new Uint8Array([1, 2, 3]))))
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -380,6 +582,17 @@ export const Input = {
 
 /**
  * Stdout and stderr constructors.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * // make >>build.log 2>&1
+ * const build = Command.make("make").pipe(
+ *   Command.stdout(Command.Output.file("build.log", { append: true })),
+ *   Command.stderr(Command.Output.toStdout)
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -402,7 +615,7 @@ export const Output = {
 } as const
 
 /**
- * Pre-exec action constructors.
+ * Pre-exec action constructors, passed to `preExec` (see its example).
  *
  * @since 0.1.0
  * @category constructors
@@ -431,6 +644,14 @@ export const PreExec = {
 /**
  * Append one argument (virCommandAddArg).
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const cmd = Command.make("ls").pipe(Command.arg("-l"), Command.arg("/tmp"))
+ * console.log(cmd.args) // [ '-l', '/tmp' ]
+ * ```
+ *
  * @since 0.1.0
  * @category arguments
  */
@@ -442,6 +663,15 @@ export const arg: {
 /**
  * Append arguments (virCommandAddArgSet, virCommandAddArgList).
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const files = ["a.txt", "b.txt"]
+ * const cmd = Command.make("git", "add", "--").pipe(Command.args(files))
+ * console.log(cmd.args) // [ 'add', '--', 'a.txt', 'b.txt' ]
+ * ```
+ *
  * @since 0.1.0
  * @category arguments
  */
@@ -452,6 +682,14 @@ export const args: {
 
 /**
  * Append one `name=value` argument (virCommandAddArgPair). A Redacted value redacts the word.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const cmd = Command.make("dd").pipe(Command.argPair("if", "/dev/zero"), Command.argPair("count", "1"))
+ * console.log(cmd.args) // [ 'if=/dev/zero', 'count=1' ]
+ * ```
  *
  * @since 0.1.0
  * @category arguments
@@ -468,6 +706,15 @@ export const argPair: {
 /**
  * Set `name=value` in the child (virCommandAddEnvPair). Makes the environment explicit.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Either, Redacted } from "effect"
+ *
+ * const cmd = Command.make("make").pipe(Command.env("CC", "clang"), Command.env("TOKEN", Redacted.make("s3cret")))
+ * console.log(Either.getOrThrow(Command.toString(cmd))) // CC=clang TOKEN=<redacted> make
+ * ```
+ *
  * @since 0.1.0
  * @category environment
  */
@@ -478,6 +725,14 @@ export const env: {
 
 /**
  * Set a preformatted `NAME=VALUE` (virCommandAddEnvString); a string without `=` is a usage problem.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const cmd = Command.make("date").pipe(Command.envString("LC_ALL=C"))
+ * console.log(Command.resolveEnv(cmd, { PATH: "/usr/bin" })) // { LC_ALL: 'C' }
+ * ```
  *
  * @since 0.1.0
  * @category environment
@@ -491,6 +746,14 @@ export const envString: {
  * Pass these variables from the parent, each only if the parent has it when the command runs
  * (virCommandAddEnvPass). Makes the environment explicit.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const cmd = Command.make("ssh", "host").pipe(Command.envPass("SSH_AUTH_SOCK", "TERM"))
+ * console.log(Command.resolveEnv(cmd, { SSH_AUTH_SOCK: "/tmp/agent", HOME: "/root" })) // { SSH_AUTH_SOCK: '/tmp/agent' }
+ * ```
+ *
  * @since 0.1.0
  * @category environment
  */
@@ -503,6 +766,14 @@ export const envPass: {
  * virCommandAddEnvPassCommon: `LC_ALL=C`, then pass `LD_PRELOAD LD_LIBRARY_PATH PATH HOME USER
  * LOGNAME TMPDIR` when the parent has them. Everything else is dropped.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const cmd = Command.envPassCommon(Command.make("iptables", "-L"))
+ * console.log(Command.resolveEnv(cmd, { PATH: "/usr/bin", API_KEY: "k" })) // { LC_ALL: 'C', PATH: '/usr/bin' }
+ * ```
+ *
  * @since 0.1.0
  * @category environment
  */
@@ -511,6 +782,14 @@ export const envPassCommon: (self: Command) => Command = internal.envPassCommon
 /**
  * Remove a variable the child would otherwise get. On a command that still inherits the parent's
  * environment it keeps inheriting, minus this name.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const cmd = Command.make("node", "app.js").pipe(Command.envUnset("NODE_OPTIONS"))
+ * console.log(Command.resolveEnv(cmd, { PATH: "/usr/bin", NODE_OPTIONS: "--inspect" })) // { PATH: '/usr/bin' }
+ * ```
  *
  * @since 0.1.0
  * @category environment
@@ -523,6 +802,14 @@ export const envUnset: {
 /**
  * Start from the parent's whole environment; entries set before or after apply on top.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const cmd = Command.make("make").pipe(Command.envInherit, Command.env("CC", "clang"))
+ * console.log(Command.resolveEnv(cmd, { PATH: "/usr/bin" })) // { PATH: '/usr/bin', CC: 'clang' }
+ * ```
+ *
  * @since 0.1.0
  * @category environment
  */
@@ -530,6 +817,14 @@ export const envInherit: (self: Command) => Command = internal.envInherit
 
 /**
  * Start from an empty environment, dropping every entry set so far.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const cmd = Command.make("env").pipe(Command.env("A", "1"), Command.envClear, Command.env("B", "2"))
+ * console.log(Command.resolveEnv(cmd, { PATH: "/usr/bin" })) // { B: '2' }
+ * ```
  *
  * @since 0.1.0
  * @category environment
@@ -544,6 +839,14 @@ export const envClear: (self: Command) => Command = internal.envClear
  * The child's working directory (virCommandSetWorkingDirectory). Setting it twice is a usage
  * problem; so is setting it on a daemon (which always runs in `/`).
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const cmd = Command.make("git", "status").pipe(Command.workingDirectory("/srv/repo"))
+ * console.log(cmd.cwd) // /srv/repo
+ * ```
+ *
  * @since 0.1.0
  * @category stdio
  */
@@ -554,6 +857,14 @@ export const workingDirectory: {
 
 /**
  * Where stdin comes from. Setting it twice is a usage problem ("input given twice").
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const load = Command.make("psql", "app").pipe(Command.stdin(Command.Input.file("schema.sql")))
+ * const edit = Command.make("vim", "notes.txt").pipe(Command.stdin("inherit"), Command.stdout("inherit"))
+ * ```
  *
  * @since 0.1.0
  * @category stdio
@@ -566,6 +877,14 @@ export const stdin: {
 /**
  * Feed stdin from memory (virCommandSetInputBuffer): text (UTF-8), bytes, or a Redacted secret.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * // Effect<Array<string>, CommandError, CommandExecutor>: [ 'apple', 'pear' ] when run
+ * const sorted = Command.lines(Command.make("sort").pipe(Command.feed("pear\napple\n")))
+ * ```
+ *
  * @since 0.1.0
  * @category stdio
  */
@@ -577,6 +896,14 @@ export const feed: {
 /**
  * Where stdout goes. Setting it twice is a usage problem.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const build = Command.make("make").pipe(Command.stdout("inherit")) // shown on the terminal
+ * const version = Command.make("uname", "-r").pipe(Command.stdout("capture")) // RunResult.stdout
+ * ```
+ *
  * @since 0.1.0
  * @category stdio
  */
@@ -587,6 +914,14 @@ export const stdout: {
 
 /**
  * Where stderr goes; `"stdout"` joins it to stdout. Setting it twice is a usage problem.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const quiet = Command.make("make").pipe(Command.stderr("null"))
+ * const both = Command.make("make").pipe(Command.stdout("capture"), Command.stderr("stdout")) // 2>&1
+ * ```
  *
  * @since 0.1.0
  * @category stdio
@@ -606,6 +941,15 @@ export const stderr: {
  * integer from 3 to 2^31-1 (fds are C ints) is a usage problem; passing the same fd twice keeps
  * the first.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * // A server that accepts connections on a socket the parent opened (socket activation).
+ * const serve = (socketFd: number) =>
+ *   Command.make("server", "--listen-fd", String(socketFd)).pipe(Command.passFd(socketFd, { closeParent: true }))
+ * ```
+ *
  * @since 0.1.0
  * @category fds
  */
@@ -618,6 +962,17 @@ export const passFd: {
  * Let the child read `data` from fd `fd`, EOF after the last byte (virCommandSetSendBuffer: you
  * choose the number, so you can put it in an argument such as `--readfd 3`). Anything but an
  * integer from 3 to 2^31-1 is a usage problem.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Redacted } from "effect"
+ *
+ * const passphrase = Redacted.make("correct horse")
+ * const decrypt = Command.make("gpg", "--batch", "--passphrase-fd", "3", "--decrypt", "notes.gpg").pipe(
+ *   Command.inputFd(3, Redacted.value(passphrase))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category fds
@@ -634,6 +989,14 @@ export const inputFd: {
 /**
  * The child's umask: an integer from 0 to 0o777, else a usage problem.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const cmd = Command.make("install.sh").pipe(Command.umask(0o027))
+ * console.log(cmd.setup.umask?.toString(8)) // 27
+ * ```
+ *
  * @since 0.1.0
  * @category child setup
  */
@@ -646,6 +1009,16 @@ export const umask: {
  * A resource limit: one value for soft and hard, or both. A value is `"unlimited"` or an integer
  * from 0 to 2^53-1 (past it a number is no longer exact); anything else, or a soft limit above the
  * hard one, is a usage problem.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const vm = Command.make("qemu-system-x86_64").pipe(
+ *   Command.limit("NOFILE", { soft: 1024, hard: 4096 }),
+ *   Command.limit("CORE", "unlimited")
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category child setup
@@ -661,6 +1034,13 @@ export const limit: {
  * User to run as (virCommandSetUID): a name, or an id from 0 to 2^32-2 (2^32-1 is the kernel's
  * "unchanged"). Anything else is a usage problem.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const dnsmasq = Command.make("dnsmasq", "--keep-in-foreground").pipe(Command.uid("nobody"))
+ * ```
+ *
  * @since 0.1.0
  * @category child setup
  */
@@ -671,6 +1051,13 @@ export const uid: {
 
 /**
  * Group to run as (virCommandSetGID): a name, or an id from 0 to 2^32-2.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const dnsmasq = Command.make("dnsmasq", "--keep-in-foreground").pipe(Command.uid(65534), Command.gid(65534))
+ * ```
  *
  * @since 0.1.0
  * @category child setup
@@ -683,6 +1070,13 @@ export const gid: {
 /**
  * Supplementary groups: names or ids from 0 to 2^32-2, at most 65536 of them (NGROUPS_MAX).
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const backup = Command.make("backup.sh").pipe(Command.uid("backup"), Command.groups(["backup", "disk"]))
+ * ```
+ *
  * @since 0.1.0
  * @category child setup
  */
@@ -694,6 +1088,14 @@ export const groups: {
 /**
  * Drop all capabilities except those allowed (virCommandClearCaps).
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const dnsmasq = Command.make("dnsmasq").pipe(Command.clearCaps, Command.allowCap("CAP_NET_BIND_SERVICE"))
+ * console.log(dnsmasq.setup.clearCaps, dnsmasq.setup.allowCaps) // true [ 'CAP_NET_BIND_SERVICE' ]
+ * ```
+ *
  * @since 0.1.0
  * @category child setup
  */
@@ -701,6 +1103,17 @@ export const clearCaps: (self: Command) => Command = internal.clearCaps
 
 /**
  * Keep this capability (virCommandAllowCap).
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const dnsmasq = Command.make("dnsmasq").pipe(
+ *   Command.clearCaps,
+ *   Command.allowCap("CAP_NET_ADMIN"),
+ *   Command.allowCap("CAP_NET_BIND_SERVICE")
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category child setup
@@ -715,6 +1128,18 @@ export const allowCap: {
  * (for interactive programs that need the terminal's foreground group). Only a new group lets scope
  * close kill the child's own children too.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * // An editor needs the terminal: stay in its foreground process group.
+ * const edit = Command.make("vim", "notes.txt").pipe(
+ *   Command.processGroup("inherit"),
+ *   Command.stdin("inherit"),
+ *   Command.stdout("inherit")
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category child setup
  */
@@ -728,6 +1153,14 @@ export const processGroup: {
  * default is SIGKILL for every child but a daemon. Linux sends it when the thread that spawned the
  * child ends: children started from a worker thread die with that worker.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const worker = Command.make("worker").pipe(Command.dieWithParent("SIGTERM")) // a chance to clean up
+ * const survivor = Command.make("worker").pipe(Command.dieWithParent(false))
+ * ```
+ *
  * @since 0.1.0
  * @category child setup
  */
@@ -738,6 +1171,15 @@ export const dieWithParent: {
 
 /**
  * Run as a daemon (virCommandDaemonize), optionally with a pid file (virCommandSetPidFile).
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const dnsmasq = Command.make("dnsmasq", "--keep-in-foreground").pipe(
+ *   Command.daemonize({ pidFile: "/run/dnsmasq.pid" })
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category child setup
@@ -750,6 +1192,13 @@ export const daemonize: {
 /**
  * The daemon's pid file (virCommandSetPidFile); a usage problem without `daemonize`.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const daemon = Command.make("my-daemon").pipe(Command.daemonize(), Command.pidFile("/run/my-daemon.pid"))
+ * ```
+ *
  * @since 0.1.0
  * @category child setup
  */
@@ -761,6 +1210,19 @@ export const pidFile: {
 /**
  * Require a start-up handshake (virCommandRequireHandshake).
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const child = yield* Command.start(Command.handshake(Command.make("qemu-system-x86_64", "-S")))
+ *   yield* child.handshakeWait // set up (limits, credentials, …), not yet running the program
+ *   yield* child.handshakeNotify // now it may exec
+ *   return yield* child.wait
+ * }))
+ * ```
+ *
  * @since 0.1.0
  * @category child setup
  */
@@ -768,6 +1230,17 @@ export const handshake: (self: Command) => Command = internal.handshake
 
 /**
  * Add a pre-exec action.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const backup = Command.make("backup.sh").pipe(
+ *   Command.preExec(Command.PreExec.nice(10)),
+ *   Command.preExec(Command.PreExec.ioPriority("idle", 7)),
+ *   Command.preExec(Command.PreExec.noNewPrivileges)
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category child setup
@@ -784,6 +1257,14 @@ export const preExec: {
 /**
  * The first signal sent to stop the child (default SIGTERM).
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * // postgres shuts down fast on SIGINT
+ * const postgres = Command.make("postgres", "-D", "/var/lib/pgsql").pipe(Command.killSignal("SIGINT"))
+ * ```
+ *
  * @since 0.1.0
  * @category kill policy
  */
@@ -797,6 +1278,14 @@ export const killSignal: {
  * finite duration is honoured, however long (0: SIGKILL at once, after the signal); an infinite,
  * negative or NaN one is a usage problem: an endless grace would let a child that ignores the
  * signal hold every scope's close forever.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * // SIGTERM, up to 30 seconds to shut down, then SIGKILL
+ * const postgres = Command.make("postgres", "-D", "/var/lib/pgsql").pipe(Command.killGrace("30 seconds"))
+ * ```
  *
  * @since 0.1.0
  * @category kill policy
@@ -817,6 +1306,15 @@ export const killGrace: {
  * Any positive duration is honoured, however long, on the fiber's Clock (a `TestClock` moves it);
  * `Infinity` means no timeout (it removes one set before). Zero, negative or NaN is a usage problem.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const page = Command.string(Command.make("curl", "-s", "https://example.com").pipe(Command.timeout("10 seconds")))
+ * const orEmpty = page.pipe(Effect.catchTag("CommandTimeoutError", () => Effect.succeed("")))
+ * ```
+ *
  * @since 0.1.0
  * @category timeouts
  */
@@ -830,6 +1328,15 @@ export const timeout: {
  * an integer from 0 to 2^53-1, else a usage problem. Memory is used only for the bytes captured.
  * A child that writes more is killed and reaped, and the run fails with `OutputLimitError`
  * naming the stream and carrying the output up to the limit.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const log = Command.bytes(Command.make("cat", "/var/log/syslog").pipe(Command.maxOutput(1024 * 1024)))
+ * const head = log.pipe(Effect.catchTag("OutputLimitError", (error) => Effect.succeed(error.output)))
+ * ```
  *
  * @since 0.1.0
  * @category timeouts
@@ -846,6 +1353,15 @@ export const maxOutput: {
  * environment, directory and setup. It fails like `set -o pipefail`: with the error of the
  * rightmost failing stage; `RunResult.stages` and the errors list every stage's status.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Either } from "effect"
+ *
+ * const count = Command.make("ls", "/etc").pipe(Command.pipeTo(Command.make("wc", "-l")))
+ * console.log(Either.getOrThrow(Command.toString(count))) // ls /etc | wc -l
+ * ```
+ *
  * @since 0.1.0
  * @category pipelines
  */
@@ -857,6 +1373,15 @@ export const pipeTo: {
 /**
  * `a | b | c …`, each stage's stdout to the next's stdin (see `pipeTo`).
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Either } from "effect"
+ *
+ * const top = Command.pipeline(Command.make("ps", "-eo", "comm"), Command.make("sort"), Command.make("uniq", "-c"))
+ * console.log(Either.getOrThrow(Command.toString(top))) // ps -eo comm | sort | uniq -c
+ * ```
+ *
  * @since 0.1.0
  * @category pipelines
  */
@@ -866,6 +1391,14 @@ export const pipeline: (first: Command, ...rest: ReadonlyArray<Command>) => Comm
  * The stages of a pipeline, first to last, each on its own (without `upstream`); a single
  * command is one stage.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const count = Command.pipeline(Command.make("ls"), Command.make("wc", "-l"))
+ * console.log(Command.stages(count).map((stage) => stage.program)) // [ 'ls', 'wc' ]
+ * ```
+ *
  * @since 0.1.0
  * @category pipelines
  */
@@ -873,6 +1406,14 @@ export const stages: (self: Command) => ReadonlyArray<Command> = internal.standa
 
 /**
  * What each stage of a pipeline sends to the next: `joints(p)[i]` joins stage i to stage i + 1.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const p = Command.make("make").pipe(Command.pipeTo(Command.make("grep", "error"), { from: "stderr" }))
+ * console.log(Command.joints(p)) // [ 'stderr' ]
+ * ```
  *
  * @since 0.1.0
  * @category pipelines
@@ -886,6 +1427,16 @@ export const joints: (self: Command) => ReadonlyArray<PipeSource> = internal.joi
 /**
  * Every usage problem of the command, or the command itself.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Either } from "effect"
+ *
+ * const bad = Command.make("echo", "a\0b").pipe(Command.env("A=B", "c"))
+ * const result = Command.validate(bad)
+ * if (Either.isLeft(result)) console.log(result.left.reasons.length) // 2
+ * ```
+ *
  * @since 0.1.0
  * @category validation
  */
@@ -896,6 +1447,15 @@ export const validate: (self: Command) => Either.Either<Command, CommandUsageErr
  * to the same word (libvirt's rules), Redacted values as `<redacted>`. `linebreaks` puts each
  * option with its values on its own line. `Pass` entries are shown with the values in
  * `environment` when given, as `NAME="$NAME"` otherwise.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Either } from "effect"
+ *
+ * const cmd = Command.make("echo", "hello world").pipe(Command.env("LANG", "C"))
+ * console.log(Either.getOrThrow(Command.toString(cmd))) // LANG=C echo 'hello world'
+ * ```
  *
  * @since 0.1.0
  * @category rendering
@@ -909,6 +1469,15 @@ export const toString: (
  * virCommandWriteArgLog's line: env assignments and argv separated by spaces, unquoted; Redacted
  * values as `<redacted>`.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Either } from "effect"
+ *
+ * const cmd = Command.make("echo", "hello world").pipe(Command.env("LANG", "C"))
+ * console.log(Either.getOrThrow(Command.toLogLine(cmd))) // LANG=C echo hello world
+ * ```
+ *
  * @since 0.1.0
  * @category rendering
  */
@@ -919,6 +1488,13 @@ export const toLogLine: (
 
 /**
  * Quote one word for a POSIX shell with libvirt's rules.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * console.log(Command.quote("it's"), Command.quote("plain")) // 'it'\''s' plain
+ * ```
  *
  * @since 0.1.0
  * @category rendering
@@ -933,6 +1509,18 @@ export const quote: (word: string) => string = render.quote
  * Start the command in the current scope (virCommandRunAsync). Closing the scope kills and reaps
  * the child (unless it was detached or daemonized).
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Effect, Stream } from "effect"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const sed = yield* Command.start(Command.make("sed", "-u", "s/^/> /").pipe(Command.stdin("pipe"), Command.stdout("pipe")))
+ *   yield* Stream.run(Stream.make("hello\n").pipe(Stream.encodeText), sed.stdin) // then EOF
+ *   return yield* sed.stdout.pipe(Stream.decodeText(), Stream.mkString)
+ * })) // "> hello\n"; leaving the scope kills and reaps sed if it still runs
+ * ```
+ *
  * @since 0.1.0
  * @category execution
  */
@@ -944,6 +1532,19 @@ export const start: (self: Command) => Effect.Effect<Process, CommandError, Comm
  * `ExitError` on a non-zero exit and `SignalError` on a signal, each with the tail of stderr.
  * Returns the status and the outputs set to `"capture"`.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { NodeCommandExecutor } from "@effect-command/node"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.map(
+ *   Command.run(Command.make("echo", "hi").pipe(Command.stdout("capture"))),
+ *   (result) => new TextDecoder().decode(result.stdout)
+ * )
+ * Effect.runPromise(Effect.provide(program, NodeCommandExecutor.layer)).then(console.log) // "hi\n"
+ * ```
+ *
  * @since 0.1.0
  * @category execution
  */
@@ -951,6 +1552,16 @@ export const run: (self: Command) => Effect.Effect<RunResult, CommandError, Comm
 
 /**
  * virCommandRun with a status pointer: the exit code, whatever it is. A signal still fails.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { NodeCommandExecutor } from "@effect-command/node"
+ * import { Effect } from "effect"
+ *
+ * const code = Command.exitCode(Command.make("sh", "-c", "exit 3"))
+ * Effect.runPromise(Effect.provide(code, NodeCommandExecutor.layer)).then(console.log) // 3
+ * ```
  *
  * @since 0.1.0
  * @category execution
@@ -960,6 +1571,16 @@ export const exitCode: (self: Command) => Effect.Effect<number, CommandError, Co
 /**
  * virCommandRawStatus: how the child ended; never fails because of it.
  *
+ * @example
+ * ```ts
+ * import { Command, ExitStatus } from "@effect-command/core"
+ * import { NodeCommandExecutor } from "@effect-command/node"
+ * import { Effect } from "effect"
+ *
+ * const status = Command.status(Command.make("sh", "-c", "kill -KILL $$"))
+ * Effect.runPromise(Effect.provide(status, NodeCommandExecutor.layer)).then(ExitStatus.format).then(console.log) // fatal signal SIGKILL
+ * ```
+ *
  * @since 0.1.0
  * @category execution
  */
@@ -968,6 +1589,16 @@ export const status: (self: Command) => Effect.Effect<ExitStatus, CommandError, 
 /**
  * Run and return stdout as bytes; fails like `run`.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { NodeCommandExecutor } from "@effect-command/node"
+ * import { Effect } from "effect"
+ *
+ * const bytes = Command.bytes(Command.make("printf", "\\001\\002"))
+ * Effect.runPromise(Effect.provide(bytes, NodeCommandExecutor.layer)).then(console.log) // Uint8Array(2) [ 1, 2 ]
+ * ```
+ *
  * @since 0.1.0
  * @category execution
  */
@@ -975,6 +1606,16 @@ export const bytes: (self: Command) => Effect.Effect<Uint8Array, CommandError, C
 
 /**
  * Run and return stdout decoded (UTF-8 unless `encoding` names another); fails like `run`.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { NodeCommandExecutor } from "@effect-command/node"
+ * import { Effect } from "effect"
+ *
+ * const text = Command.string(Command.make("echo", "hello"))
+ * Effect.runPromise(Effect.provide(text, NodeCommandExecutor.layer)).then(console.log) // "hello\n"
+ * ```
  *
  * @since 0.1.0
  * @category execution
@@ -985,6 +1626,16 @@ export const string: (self: Command, encoding?: string) => Effect.Effect<string,
 /**
  * Run and return stdout's lines (without their `\n` or `\r\n`); fails like `run`.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { NodeCommandExecutor } from "@effect-command/node"
+ * import { Effect } from "effect"
+ *
+ * const sorted = Command.lines(Command.make("sort").pipe(Command.feed("pear\napple\n")))
+ * Effect.runPromise(Effect.provide(sorted, NodeCommandExecutor.layer)).then(console.log) // [ 'apple', 'pear' ]
+ * ```
+ *
  * @since 0.1.0
  * @category execution
  */
@@ -994,6 +1645,16 @@ export const lines: (self: Command) => Effect.Effect<Array<string>, CommandError
  * virCommandRunNul: stdout split on `separator` (default NUL) into groups of `columns` tokens (a
  * short last group is kept); fails like `run`. `columns` is a whole number ≥ 1 (default 1) and
  * the separator is not empty, else the run fails with `CommandUsageError`.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { NodeCommandExecutor } from "@effect-command/node"
+ * import { Effect } from "effect"
+ *
+ * const pairs = Command.records(Command.make("printf", "a\\0001\\000b\\0002\\000"), { columns: 2 })
+ * Effect.runPromise(Effect.provide(pairs, NodeCommandExecutor.layer)).then(console.log) // [ [ 'a', '1' ], [ 'b', '2' ] ]
+ * ```
  *
  * @since 0.1.0
  * @category execution
@@ -1006,6 +1667,17 @@ export const records: (
 /**
  * Stream stdout; after the last chunk the exit status is checked like `run`.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Effect, Stream } from "effect"
+ *
+ * // The size of a download, without holding it in memory.
+ * const size = Command.stream(Command.make("curl", "-s", "https://example.com")).pipe(
+ *   Stream.runFold(0, (total, chunk) => total + chunk.length)
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category execution
  */
@@ -1013,6 +1685,17 @@ export const stream: (self: Command) => Stream.Stream<Uint8Array, CommandError, 
 
 /**
  * Stream stdout's lines; after the last line the exit status is checked like `run`.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Console, Stream } from "effect"
+ *
+ * const follow = Command.streamLines(Command.make("journalctl", "-f", "-u", "nginx")).pipe(
+ *   Stream.take(10),
+ *   Stream.runForEach(Console.log)
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category execution
@@ -1024,6 +1707,14 @@ export const streamLines: (self: Command) => Stream.Stream<string, CommandError,
  * The environment the child gets, given the parent's: what an executor passes to exec. Redacted
  * values stay Redacted.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const cmd = Command.make("make").pipe(Command.envPass("HOME"), Command.env("CC", "clang"))
+ * console.log(Command.resolveEnv(cmd, { HOME: "/root", PATH: "/usr/bin" })) // { HOME: '/root', CC: 'clang' }
+ * ```
+ *
  * @since 0.1.0
  * @category interpretation
  */
@@ -1034,6 +1725,14 @@ export const resolveEnv: (
 
 /**
  * The value of a word, Redacted or not: what reaches the child.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Redacted } from "effect"
+ *
+ * console.log(Command.wordValue(Redacted.make("s3cret")), Command.wordValue("plain")) // s3cret plain
+ * ```
  *
  * @since 0.1.0
  * @category interpretation

@@ -15,6 +15,17 @@ import type { Signal } from "./Signal.js"
  * names, fds ≤ 2 passed, input set twice, …) and every inconsistency between fields (a pid file
  * without `daemonize`, …). Reported before anything is spawned.
  *
+ * @example
+ * ```ts
+ * import { Command, DryRunExecutor } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Command.string(Command.make("echo", "a\0b")).pipe(
+ *   Effect.catchTag("CommandUsageError", (error) => Effect.succeed(error.reasons.length))
+ * )
+ * Effect.runPromise(Effect.provide(program, DryRunExecutor.layer())).then(console.log) // 1
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -40,6 +51,14 @@ export class CommandUsageError extends Data.TaggedError("CommandUsageError")<{
  * - `HelperMissing`: the command needs the child-side helper, which is not built.
  * - `Unknown`: anything else; `errno` and `cause` say what.
  *
+ * @example
+ * ```ts
+ * import type { CommandError } from "@effect-command/core"
+ *
+ * const hint = (reason: CommandError.SpawnErrorReason): string =>
+ *   reason === "NotFound" ? "is it installed?" : reason === "HelperMissing" ? "run npx effect-command-build" : reason
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -56,6 +75,18 @@ export type SpawnErrorReason =
 
 /**
  * The child could not be started. Nothing is left running.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { NodeCommandExecutor } from "@effect-command/node"
+ * import { Effect } from "effect"
+ *
+ * const program = Command.string(Command.make("no-such-program-here")).pipe(
+ *   Effect.catchTag("SpawnError", (error) => Effect.succeed(error.reason))
+ * )
+ * Effect.runPromise(Effect.provide(program, NodeCommandExecutor.layer)).then(console.log) // NotFound
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -83,6 +114,18 @@ export class SpawnError extends Data.TaggedError("SpawnError")<{
  * The child exited with a non-zero code. `stderrTail` holds the last bytes (at most 8 KiB) of its
  * stderr when stderr was captured, by the caller or by the run helpers' default capture.
  *
+ * @example
+ * ```ts
+ * import { Command, DryRunExecutor } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const layer = DryRunExecutor.layer(() => ({ status: 2, stderr: "no such file\n" }))
+ * const program = Command.run(Command.make("ls", "/missing")).pipe(
+ *   Effect.catchTag("ExitError", (error) => Effect.succeed(`${error.exitCode}: ${error.stderrTail}`))
+ * )
+ * Effect.runPromise(Effect.provide(program, layer)).then(console.log) // 2: no such file
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -100,6 +143,18 @@ export class ExitError extends Data.TaggedError("ExitError")<{
 
 /**
  * A signal killed the child.
+ *
+ * @example
+ * ```ts
+ * import { Command, DryRunExecutor, ExitStatus } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const layer = DryRunExecutor.layer(() => ({ status: ExitStatus.signaled("SIGSEGV", true) }))
+ * const program = Command.run(Command.make("./crashy")).pipe(
+ *   Effect.catchTag("SignalError", (error) => Effect.succeed(`${error.signal} ${error.coreDumped}`))
+ * )
+ * Effect.runPromise(Effect.provide(program, layer)).then(console.log) // SIGSEGV true
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -122,6 +177,18 @@ export class SignalError extends Data.TaggedError("SignalError")<{
  * The command ran longer than its timeout; it was killed with its kill policy and reaped. `stdout`
  * and `stderr` hold what was captured until then.
  *
+ * @example
+ * ```ts
+ * import { Command, DryRunExecutor } from "@effect-command/core"
+ * import { Duration, Effect } from "effect"
+ *
+ * const layer = DryRunExecutor.layer(() => ({ delay: "1 hour" }))
+ * const program = Command.run(Command.make("sleep", "3600").pipe(Command.timeout("10 millis"))).pipe(
+ *   Effect.catchTag("CommandTimeoutError", (error) => Effect.succeed(Duration.format(error.timeout)))
+ * )
+ * Effect.runPromise(Effect.provide(program, layer)).then(console.log) // 10ms
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -139,6 +206,18 @@ export class CommandTimeoutError extends Data.TaggedError("CommandTimeoutError")
 /**
  * A captured output exceeded the command's `maxOutput`: the child was killed and reaped. `output`
  * holds the first `limit` bytes.
+ *
+ * @example
+ * ```ts
+ * import { Command, DryRunExecutor } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const layer = DryRunExecutor.layer(() => ({ stdout: "x".repeat(100) }))
+ * const program = Command.string(Command.make("yes").pipe(Command.maxOutput(10))).pipe(
+ *   Effect.catchTag("OutputLimitError", (error) => Effect.succeed(`${error.stream}: ${error.output.length} bytes`))
+ * )
+ * Effect.runPromise(Effect.provide(program, layer)).then(console.log) // stdout: 10 bytes
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -158,6 +237,18 @@ export class OutputLimitError extends Data.TaggedError("OutputLimitError")<{
  * Daemonizing failed: the pid file is locked by a running daemon, or could not be written. (A
  * failing step of the double fork itself is a `SpawnError` with its `stage`.)
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const start = Command.run(Command.make("dnsmasq").pipe(Command.daemonize({ pidFile: "/run/dnsmasq.pid" }))).pipe(
+ *   Effect.asVoid,
+ *   // another dnsmasq holds the pid file's lock: it is already running
+ *   Effect.catchTag("DaemonError", (error) => error.reason === "PidFileLocked" ? Effect.void : Effect.fail(error))
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -176,6 +267,18 @@ export class DaemonError extends Data.TaggedError("DaemonError")<{
 /**
  * Reading from or writing to the child failed for a reason other than the child closing its end
  * (an EPIPE on stdin is not an error), or a stream given as input failed.
+ *
+ * @example
+ * ```ts
+ * import { Command, DryRunExecutor } from "@effect-command/core"
+ * import { Effect, Stream } from "effect"
+ *
+ * const input = Command.Input.stream(Stream.fail("the upload was cancelled"))
+ * const program = Command.run(Command.make("gzip").pipe(Command.stdin(input))).pipe(
+ *   Effect.catchTag("IoError", (error) => Effect.succeed(error.stream))
+ * )
+ * Effect.runPromise(Effect.provide(program, DryRunExecutor.layer())).then(console.log) // stdin
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -198,6 +301,16 @@ export class IoError extends Data.TaggedError("IoError")<{
 
 /**
  * Any error a command can fail with.
+ *
+ * @example
+ * ```ts
+ * import { Command, type CommandError } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const explain = (error: CommandError.CommandError): string =>
+ *   error._tag === "ExitError" ? `exited with ${error.exitCode}` : error.message
+ * const program = Command.string(Command.make("git", "status")).pipe(Effect.mapError(explain))
+ * ```
  *
  * @since 0.1.0
  * @category errors

@@ -20,6 +20,16 @@ import type { Signal } from "./Signal.js"
 /**
  * A running child, as an executor's `spawn` returns it.
  *
+ * @example
+ * ```ts
+ * import { CommandExecutor } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * // An executor that logs the pid of every child another executor spawns.
+ * const logged = (spawn: CommandExecutor.Spawn): CommandExecutor.Spawn => (command) =>
+ *   Effect.tap(spawn(command), (child: CommandExecutor.SpawnedProcess) => Effect.log(`${command.program}: pid ${child.pid}`))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -80,6 +90,18 @@ export interface SpawnedProcess {
  * A running child, as `Command.start` returns it: the spawned process plus `result`, which waits
  * for the exit, for stdin to be fed and for the captured outputs to be drained.
  *
+ * @example
+ * ```ts
+ * import { Command, type CommandExecutor } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const child: CommandExecutor.Process = yield* Command.start(Command.make("make").pipe(Command.stdout("capture")))
+ *   const result = yield* child.result // exit status and captured output; a non-zero exit is a value here
+ *   return result.status
+ * }))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -95,6 +117,20 @@ export interface Process extends Omit<SpawnedProcess, "collect"> {
 /**
  * A child detached from its scope: virPidWait and virPidAbort.
  *
+ * @example
+ * ```ts
+ * import { Command, type CommandExecutor } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const server: CommandExecutor.DetachedProcess = yield* Effect.scoped(
+ *     Effect.flatMap(Command.start(Command.make("python3", "-m", "http.server")), (child) => child.detach)
+ *   )
+ *   // the scope is closed and the server still runs; stop it when done
+ *   return yield* server.abort
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -108,6 +144,17 @@ export interface DetachedProcess {
 
 /**
  * What a finished command produced.
+ *
+ * @example
+ * ```ts
+ * import { Command, type CommandExecutor, ExitStatus } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.map(
+ *   Command.run(Command.make("uname", "-r").pipe(Command.stdout("capture"))),
+ *   (result: CommandExecutor.RunResult) => `${ExitStatus.format(result.status)}: ${new TextDecoder().decode(result.stdout)}`
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -124,6 +171,18 @@ export interface RunResult {
 
 /**
  * Options of `CommandExecutor.start`.
+ *
+ * @example
+ * ```ts
+ * import { Command, CommandExecutor } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const executor = yield* CommandExecutor.CommandExecutor
+ *   const child = yield* executor.start(Command.make("make"), { captureUnspecified: true })
+ *   return yield* child.result
+ * }))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -144,6 +203,17 @@ export interface StartOptions {
  * capturing and sinks are done above it, by `make`. The child must be killed and reaped when the
  * scope closes (unless detached or daemonized).
  *
+ * @example
+ * ```ts
+ * import { CommandError, CommandExecutor } from "@effect-command/core"
+ * import { Effect, Layer } from "effect"
+ *
+ * // The primitive of an executor that refuses to run anything.
+ * const refuse: CommandExecutor.Spawn = (command) =>
+ *   Effect.fail(new CommandError.SpawnError({ reason: "PermissionDenied", command: command.program }))
+ * const layer = Layer.succeed(CommandExecutor.CommandExecutor, CommandExecutor.make(refuse))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -151,6 +221,18 @@ export type Spawn = (command: Command) => Effect.Effect<SpawnedProcess, CommandE
 
 /**
  * The service.
+ *
+ * @example
+ * ```ts
+ * import { Command, CommandExecutor } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const executor: CommandExecutor.CommandExecutor = yield* CommandExecutor.CommandExecutor
+ *   const child = yield* executor.start(Command.make("true"))
+ *   return yield* child.wait
+ * }))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -161,6 +243,17 @@ export interface CommandExecutor {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { Command, type CommandError, type CommandExecutor } from "@effect-command/core"
+ * import { NodeCommandExecutor } from "@effect-command/node"
+ * import { Effect } from "effect"
+ *
+ * const program: Effect.Effect<string, CommandError.CommandError, CommandExecutor.CommandExecutor> =
+ *   Command.string(Command.make("echo", "hi"))
+ * Effect.runPromise(Effect.provide(program, NodeCommandExecutor.layer)).then(console.log) // "hi\n"
+ * ```
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -168,6 +261,18 @@ export const CommandExecutor: Context.Tag<CommandExecutor, CommandExecutor> = ta
 
 /**
  * Builds an executor from its spawn primitive.
+ *
+ * @example
+ * ```ts
+ * import { Command, CommandError, CommandExecutor } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const refuseAll = CommandExecutor.make((command) =>
+ *   Effect.fail(new CommandError.SpawnError({ reason: "PermissionDenied", command: command.program, detail: "sandboxed" }))
+ * )
+ * const program = Effect.flip(Command.exitCode(Command.make("rm", "-rf", "/tmp/cache")))
+ * Effect.runPromise(Effect.provideService(program, CommandExecutor.CommandExecutor, refuseAll)).then((error) => console.log(error._tag)) // SpawnError
+ * ```
  *
  * @since 0.1.0
  * @category constructors

@@ -62,8 +62,7 @@ export interface Recorded {
  *
  * @example
  * ```ts
- * import { Command, DryRunExecutor, ExitStatus } from "@effect-command/core"
- * import { Effect } from "effect"
+ * import { DryRunExecutor, ExitStatus } from "@effect-command/core"
  *
  * const crash: DryRunExecutor.Response = { status: ExitStatus.signaled("SIGSEGV"), stderr: "Segmentation fault\n" }
  * const slow: DryRunExecutor.Response = { stdout: "done\n", delay: "2 seconds" }

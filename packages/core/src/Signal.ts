@@ -7,6 +7,14 @@
 /**
  * Every signal a kill policy, `Process.kill` or `dieWithParent` can name.
  *
+ * @example
+ * ```ts
+ * import { Command, type Signal } from "@effect-command/core"
+ *
+ * const stop: Signal.Signal = "SIGINT"
+ * const postgres = Command.make("postgres").pipe(Command.killSignal(stop))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -14,6 +22,13 @@ export type Signal = (typeof signals)[number]
 
 /**
  * Linux signal numbers by name (x86-64, arm64 and every architecture Node runs on share these).
+ *
+ * @example
+ * ```ts
+ * import { Signal } from "@effect-command/core"
+ *
+ * console.log(Signal.numbers.SIGKILL, Signal.numbers.SIGTERM) // 9 15
+ * ```
  *
  * @since 0.1.0
  * @category constants
@@ -55,6 +70,13 @@ export const numbers = {
 /**
  * All signal names, in number order.
  *
+ * @example
+ * ```ts
+ * import { Signal } from "@effect-command/core"
+ *
+ * console.log(Signal.signals.length, Signal.signals[0]) // 31 SIGHUP
+ * ```
+ *
  * @since 0.1.0
  * @category constants
  */
@@ -62,6 +84,13 @@ export const signals = Object.keys(numbers) as ReadonlyArray<keyof typeof number
 
 /**
  * Whether a string names a signal.
+ *
+ * @example
+ * ```ts
+ * import { Signal } from "@effect-command/core"
+ *
+ * console.log(Signal.isSignal("SIGHUP"), Signal.isSignal("HUP")) // true false
+ * ```
  *
  * @since 0.1.0
  * @category refinements
@@ -71,6 +100,13 @@ export const isSignal = (u: unknown): u is Signal => typeof u === "string" && Ob
 /**
  * The name of a signal number, or `undefined` for a number Linux does not define (real-time signals
  * have no name here).
+ *
+ * @example
+ * ```ts
+ * import { Signal } from "@effect-command/core"
+ *
+ * console.log(Signal.fromNumber(9), Signal.fromNumber(64)) // SIGKILL undefined
+ * ```
  *
  * @since 0.1.0
  * @category conversions

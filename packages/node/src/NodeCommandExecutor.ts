@@ -20,6 +20,14 @@ import * as Layer from "effect/Layer"
 import { engineOf, spawnFor } from "./internal/options.js"
 
 /**
+ * @example
+ * ```ts
+ * import { NodeCommandExecutor } from "@effect-command/node"
+ *
+ * const options: NodeCommandExecutor.Options = { drainDelay: "5 seconds", helper: "never" }
+ * const layer = NodeCommandExecutor.layerWith(options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -53,6 +61,14 @@ export interface Options {
 /**
  * Which spawn engine a layer with these options uses: `"native"` or `"child_process"`.
  *
+ * @example
+ * ```ts
+ * import { NodeCommandExecutor } from "@effect-command/node"
+ *
+ * console.log(NodeCommandExecutor.engineInUse({ engine: "child_process" })) // child_process
+ * console.log(NodeCommandExecutor.engineInUse()) // native once the engine is built (or installed prebuilt)
+ * ```
+ *
  * @since 0.1.0
  * @category engines
  */
@@ -65,6 +81,17 @@ export const engineInUse = (options: Options = {}): "native" | "child_process" =
  * negative or NaN `drainDelay`, an unknown `engine`) make every command of the layer fail with a
  * `CommandUsageError` naming the option, before anything runs.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { NodeCommandExecutor } from "@effect-command/node"
+ * import { Effect } from "effect"
+ *
+ * const layer = NodeCommandExecutor.layerWith({ drainDelay: "100 millis" })
+ * const program = Command.string(Command.make("sh", "-c", "sleep 30 & echo started"))
+ * Effect.runPromise(Effect.provide(program, layer)).then(console.log) // "started\n" after 0.1 s; the sleep is killed
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -73,6 +100,16 @@ export const layerWith = (options: Options): Layer.Layer<CommandExecutor.Command
 
 /**
  * A `CommandExecutor` with the default options.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { NodeCommandExecutor } from "@effect-command/node"
+ * import { Effect } from "effect"
+ *
+ * const program = Command.lines(Command.make("echo", "hello"))
+ * Effect.runPromise(Effect.provide(program, NodeCommandExecutor.layer)).then(console.log) // [ 'hello' ]
+ * ```
  *
  * @since 0.1.0
  * @category layers

@@ -77,6 +77,14 @@ import type * as NodeCommandExecutor from "./NodeCommandExecutor.js"
 /**
  * How processes of platform commands are stopped.
  *
+ * @example
+ * ```ts
+ * import { PlatformCommandExecutor } from "@effect-command/node/platform"
+ *
+ * const kill: PlatformCommandExecutor.KillOptions = { killSignal: "SIGINT", killGrace: "10 seconds" }
+ * const layer = PlatformCommandExecutor.layerWith(kill)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -98,6 +106,14 @@ export interface KillOptions {
  * The kill options plus every option of the Node executor (`drainDelay`, `helper`, `engine`), which
  * `layerWith` passes on to the Node executor it builds.
  *
+ * @example
+ * ```ts
+ * import { PlatformCommandExecutor } from "@effect-command/node/platform"
+ *
+ * const options: PlatformCommandExecutor.Options = { killGrace: "10 seconds", drainDelay: "2 seconds", engine: "child_process" }
+ * const layer = PlatformCommandExecutor.layerWith(options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -112,6 +128,17 @@ const internal = Effect.orDieWith(
 /**
  * `@effect/platform`'s `CommandExecutor` on a Node executor built with these options.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect/platform"
+ * import { PlatformCommandExecutor } from "@effect-command/node/platform"
+ * import { Effect } from "effect"
+ *
+ * const layer = PlatformCommandExecutor.layerWith({ killGrace: "1 second" })
+ * const program = Command.string(Command.make("echo", "hi"))
+ * Effect.runPromise(Effect.provide(program, layer)).then(console.log) // "hi\n"
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -122,6 +149,16 @@ export const layerWith = (options: Options): Layer.Layer<PlatformExecutor.Comman
  * `@effect/platform`'s `CommandExecutor` on a Node executor with the default options: SIGTERM,
  * 3 seconds of grace, then SIGKILL; 1 second of drain delay.
  *
+ * @example
+ * ```ts
+ * import { Command } from "@effect/platform"
+ * import { PlatformCommandExecutor } from "@effect-command/node/platform"
+ * import { Effect } from "effect"
+ *
+ * const program = Command.lines(Command.make("printf", "a\\nb\\n"))
+ * Effect.runPromise(Effect.provide(program, PlatformCommandExecutor.layer)).then(console.log) // [ 'a', 'b' ]
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -130,6 +167,19 @@ export const layer: Layer.Layer<PlatformExecutor.CommandExecutor> = layerWith({}
 /**
  * `@effect/platform`'s `CommandExecutor` on the `@effect-command/core` executor in the context:
  * yours, a configured Node one, or `DryRunExecutor` to dry-run platform commands.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect/platform"
+ * import { DryRunExecutor } from "@effect-command/core"
+ * import { PlatformCommandExecutor } from "@effect-command/node/platform"
+ * import { Effect, Layer } from "effect"
+ *
+ * const dryRun = DryRunExecutor.layer(() => ({ stdout: "main\n" }))
+ * const layer = PlatformCommandExecutor.layerFromExecutor().pipe(Layer.provide(dryRun))
+ * const program = Command.string(Command.make("git", "branch", "--show-current"))
+ * Effect.runPromise(Effect.provide(program, layer)).then(console.log) // "main\n"
+ * ```
  *
  * @since 0.1.0
  * @category layers
