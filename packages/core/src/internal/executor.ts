@@ -444,8 +444,10 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
           `stderr: '${scrubbed(valid, err.bytes, logBytes)}'`
         )
         if (timedOut) {
-          // What the caller captured; not the tails kept of unspecified outputs, which may hold secrets.
-          const captured = (plan: Drain, drained: Drained) => (plan._tag === "Capture" && plan.tail === undefined ? drained.bytes : empty)
+          // What the caller captured, as it came; the tails kept of unspecified outputs are the
+          // library's own, shown like an error's stderr tail: with the command's secrets blanked.
+          const captured = (plan: Drain, drained: Drained) =>
+            plan._tag === "Capture" && plan.tail !== undefined ? encoder.encode(scrubbed(valid, drained.bytes, plan.tail)) : drained.bytes
           return yield* new CommandTimeoutError({
             timeout: valid.timeout!,
             stdout: captured(outPlan, out),
