@@ -1,7 +1,8 @@
 // Arguments: every way to build argv, and proof of the exact words the child receives.
+import assert from "node:assert/strict"
+
 import { Command } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
-import assert from "node:assert/strict"
 import { Console, Effect, Either, Redacted } from "effect"
 
 // The child prints each argument it got in brackets, one per line: no shell ever splits them.

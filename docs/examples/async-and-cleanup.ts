@@ -1,18 +1,26 @@
 // Running asynchronously: start, talk to the child, wait, kill, abort, detach; nothing leaks.
+import assert from "node:assert/strict"
+import * as Fs from "node:fs"
+
 import { Command, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
-import * as Fs from "node:fs"
-import assert from "node:assert/strict"
 import { Console, Effect, Fiber, Stream } from "effect"
 
 const alive = (pid: number) => Fs.existsSync(`/proc/${pid}`)
 const firstLine = (stdout: Stream.Stream<Uint8Array, unknown>) =>
-  stdout.pipe(Stream.decodeText(), Stream.splitLines, Stream.runHead, Effect.map((line) => line._tag === "Some" ? line.value : ""))
+  stdout.pipe(
+    Stream.decodeText(),
+    Stream.splitLines,
+    Stream.runHead,
+    Effect.map((line) => line._tag === "Some" ? line.value : "")
+  )
 
 const program = Effect.gen(function*() {
   // virCommandRunAsync + virCommandWait: a conversation with `sed` over pipes, in a scope.
   yield* Effect.scoped(Effect.gen(function*() {
-    const sed = yield* Command.start(Command.make("sed", "-u", "s/^/echo: /").pipe(Command.stdin("pipe"), Command.stdout("pipe")))
+    const sed = yield* Command.start(
+      Command.make("sed", "-u", "s/^/echo: /").pipe(Command.stdin("pipe"), Command.stdout("pipe"))
+    )
     yield* Console.log(`started sed, pid ${sed.pid}`)
     const reply = yield* Effect.fork(firstLine(sed.stdout))
     yield* Stream.run(Stream.make("hello\n").pipe(Stream.encodeText), sed.stdin) // completing the sink closes stdin
@@ -22,7 +30,9 @@ const program = Effect.gen(function*() {
 
   // Process.kill sends a signal to the child's process group; wait reports how it ended.
   const sleeper = Command.make("sleep", "30")
-  const killed = yield* Effect.scoped(Effect.flatMap(Command.start(sleeper), (p) => Effect.zipRight(p.kill("SIGINT"), p.wait)))
+  const killed = yield* Effect.scoped(
+    Effect.flatMap(Command.start(sleeper), (p) => Effect.zipRight(p.kill("SIGINT"), p.wait))
+  )
   yield* Console.log(`kill(SIGINT): ${ExitStatus.format(killed)}`)
 
   // virCommandAbort with escalation: SIGTERM is ignored, so after the grace comes SIGKILL.

@@ -1,10 +1,11 @@
 // Daemons: double fork, a pid file written and locked before run returns, stopped by pid.
-import { Command, ExitStatus } from "@effect-command/core"
-import { NodeCommandExecutor } from "@effect-command/node"
+import assert from "node:assert/strict"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import assert from "node:assert/strict"
+
+import { Command, ExitStatus } from "@effect-command/core"
+import { NodeCommandExecutor } from "@effect-command/node"
 import { Console, Effect } from "effect"
 
 // Alive: in /proc and not a zombie (state is the field after the parenthesised program name).

@@ -1,10 +1,11 @@
 // `pnpm demo`: a short tour of effect-command on real processes, printing what happened.
-import { Command, DryRunExecutor } from "@effect-command/core"
-import { NodeCommandExecutor } from "@effect-command/node"
-import { Console, Effect, Either, Redacted, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+
+import { Command, DryRunExecutor } from "@effect-command/core"
+import { NodeCommandExecutor } from "@effect-command/node"
+import { Console, Effect, Either, Redacted, Stream } from "effect"
 
 const section = (title: string) => Console.log(`\n== ${title}`)
 

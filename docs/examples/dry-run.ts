@@ -1,7 +1,8 @@
 // Dry runs (virCommandSetDryRun): record every command and script the answers; nothing runs.
+import assert from "node:assert/strict"
+
 import { Command, DryRunExecutor, ExitStatus } from "@effect-command/core"
 import { Console, Effect, Redacted } from "effect"
-import assert from "node:assert/strict"
 
 // Code under test: create a bridge unless it exists (it would need root and change the network).
 const ensureBridge = (name: string) =>
@@ -30,11 +31,17 @@ const program = Effect.gen(function*() {
     const status = yield* Command.status(Command.make("crash"))
     const [first] = yield* DryRunExecutor.recorded
     return { out, status, stdin: new TextDecoder().decode(first?.stdin) }
-  }).pipe(Effect.provide(DryRunExecutor.layer(({ program }) =>
-    program === "crash" ? { status: ExitStatus.signaled("SIGSEGV", true), delay: "10 millis" } : { stdout: "c2VjcmV0\n" }
-  )))
+  }).pipe(
+    Effect.provide(DryRunExecutor.layer(({ program }) =>
+      program === "crash"
+        ? { status: ExitStatus.signaled("SIGSEGV", true), delay: "10 millis" }
+        : { stdout: "c2VjcmV0\n" }
+    ))
+  )
   assert.equal(fed.stdin, "secret")
-  yield* Console.log(`scripted: ${fed.out.trim()}, ${ExitStatus.format(fed.status)}, stdin seen: ${fed.stdin.length} bytes`)
+  yield* Console.log(
+    `scripted: ${fed.out.trim()}, ${ExitStatus.format(fed.status)}, stdin seen: ${fed.stdin.length} bytes`
+  )
 })
 
 Effect.runPromise(program.pipe(Effect.provide(layer))).catch((error) => {

@@ -1,7 +1,8 @@
 // Environment: inherited by default, explicit after the first env combinator, secrets redacted.
+import assert from "node:assert/strict"
+
 import { Command } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
-import assert from "node:assert/strict"
 import { Console, Effect, Either, Redacted } from "effect"
 
 // The parent's variables, read when a command RUNS (not when it is built).

@@ -1,14 +1,16 @@
 // File descriptors: the child gets 0, 1, 2 and what you pass it, nothing else.
-import { Command } from "@effect-command/core"
-import { NodeCommandExecutor } from "@effect-command/node"
+import assert from "node:assert/strict"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import assert from "node:assert/strict"
+
+import { Command } from "@effect-command/core"
+import { NodeCommandExecutor } from "@effect-command/node"
 import { Console, Effect } from "effect"
 
 // The fds the shell itself holds while it runs `ls` (not the fds of ls).
-const fdsOfChild = (cmd: Command.Command) => Effect.map(Command.lines(cmd), (fds) => fds.map(Number).sort((a, b) => a - b))
+const fdsOfChild = (cmd: Command.Command) =>
+  Effect.map(Command.lines(cmd), (fds) => fds.map(Number).sort((a, b) => a - b))
 const listFds = Command.make("sh", "-c", "ls /proc/$$/fd")
 
 const program = Effect.gen(function*() {
@@ -28,12 +30,16 @@ const program = Effect.gen(function*() {
   const writeTo = (fd: number, text: string) => Command.make("bash", "-c", `echo "${text}" >&${fd}`) // dash: fds 0-9 only
   yield* Command.run(writeTo(shared, "from child 1").pipe(Command.passFd(shared)))
   Fs.writeSync(shared, "from parent\n") // still open here
-  yield* Console.log(`with passFd(${shared}) it sees: ${(yield* fdsOfChild(listFds.pipe(Command.passFd(shared)))).join(" ")}`)
+  yield* Console.log(
+    `with passFd(${shared}) it sees: ${(yield* fdsOfChild(listFds.pipe(Command.passFd(shared)))).join(" ")}`
+  )
 
   // VIR_COMMAND_PASS_FD_CLOSE_PARENT: the parent's copy is closed once the child has it.
   yield* Command.run(writeTo(shared, "from child 2").pipe(Command.passFd(shared, { closeParent: true })))
   const closed = Effect.try(() => Fs.fstatSync(shared))
-  yield* Console.log(`after closeParent the parent's fd is ${(yield* Effect.either(closed))._tag === "Left" ? "closed" : "open"}`)
+  yield* Console.log(
+    `after closeParent the parent's fd is ${(yield* Effect.either(closed))._tag === "Left" ? "closed" : "open"}`
+  )
   yield* Console.log(`shared.log: ${Fs.readFileSync(log, "utf8").trim().split("\n").join(" / ")}`)
 
   // virCommandSetSendBuffer: bytes the child reads from an fd number you choose, EOF at the end.

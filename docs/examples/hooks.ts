@@ -1,20 +1,25 @@
 // Pre-exec actions and the start-up handshake: what virCommandSetPreExecHook was used for.
-import { Command, ExitStatus } from "@effect-command/core"
-import { NodeCommandExecutor } from "@effect-command/node"
+import assert from "node:assert/strict"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import assert from "node:assert/strict"
+
+import { Command, ExitStatus } from "@effect-command/core"
+import { NodeCommandExecutor } from "@effect-command/node"
 import { Console, Effect, Stream } from "effect"
 
 const program = Effect.gen(function*() {
   // Declarative steps the helper runs between fork and exec (no JavaScript can run there).
-  const report = Command.make("sh", "-c", [
-    "echo nice=$(cut -d' ' -f19 /proc/self/stat)",
-    "echo oom_score_adj=$(cat /proc/self/oom_score_adj)",
-    "grep NoNewPrivs /proc/self/status | tr -d '\\t'",
-    "echo session_leader=$(test $(cut -d' ' -f6 /proc/$$/stat) = $$ && echo yes || echo no)"
-  ].join("; ")).pipe(
+  const report = Command.make(
+    "sh",
+    "-c",
+    [
+      "echo nice=$(cut -d' ' -f19 /proc/self/stat)",
+      "echo oom_score_adj=$(cat /proc/self/oom_score_adj)",
+      "grep NoNewPrivs /proc/self/status | tr -d '\\t'",
+      "echo session_leader=$(test $(cut -d' ' -f6 /proc/$$/stat) = $$ && echo yes || echo no)"
+    ].join("; ")
+  ).pipe(
     Command.preExec(Command.PreExec.nice(5)),
     Command.preExec(Command.PreExec.oomScoreAdjust(500)),
     Command.preExec(Command.PreExec.noNewPrivileges),
@@ -26,13 +31,18 @@ const program = Effect.gen(function*() {
 
   // A value out of range is refused before anything runs (a step failing in the child would be
   // SpawnError { reason: "SetupFailed", stage }, and the program would not run either).
-  const bad = yield* Effect.flip(Command.run(Command.make("true").pipe(Command.preExec(Command.PreExec.oomScoreAdjust(5000)))))
+  const bad = yield* Effect.flip(
+    Command.run(Command.make("true").pipe(Command.preExec(Command.PreExec.oomScoreAdjust(5000))))
+  )
   yield* Console.log(`bad action: ${bad.message}`)
 
   // The handshake: the child is fully set up, then waits; the parent decides when it may exec.
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "handshake-"))
   const marker = Path.join(dir, "ran")
-  const target = Command.make("sh", "-c", "touch \"$1\"; echo started", "sh", marker).pipe(Command.handshake, Command.stdout("pipe"))
+  const target = Command.make("sh", "-c", "touch \"$1\"; echo started", "sh", marker).pipe(
+    Command.handshake,
+    Command.stdout("pipe")
+  )
   yield* Effect.scoped(Effect.gen(function*() {
     const child = yield* Command.start(target)
     yield* child.handshakeWait // set up (credentials, limits, ...) and waiting before exec

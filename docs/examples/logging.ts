@@ -1,8 +1,9 @@
 // Logging: render a command (toString, toLogLine), keep secrets out, debug logs and spans of runs.
-import { Command } from "@effect-command/core"
-import { NodeCommandExecutor } from "@effect-command/node"
 import assert from "node:assert/strict"
 import { inspect } from "node:util"
+
+import { Command } from "@effect-command/core"
+import { NodeCommandExecutor } from "@effect-command/node"
 import { Console, Effect, Either, Logger, LogLevel, Redacted, Tracer } from "effect"
 
 const token = Redacted.make("tok-123")
@@ -19,7 +20,16 @@ const tracer = Tracer.make({
   span: (name, parent, context, links, startTime, kind) => {
     const attributes = new Map<string, unknown>()
     return {
-      _tag: "Span", name, spanId: `${spans.length}`, traceId: "docs", parent, context, links, kind, sampled: true, attributes,
+      _tag: "Span",
+      name,
+      spanId: `${spans.length}`,
+      traceId: "docs",
+      parent,
+      context,
+      links,
+      kind,
+      sampled: true,
+      attributes,
       status: { _tag: "Started", startTime },
       attribute: (key, value) => void attributes.set(key, value),
       event: () => {},
@@ -53,7 +63,9 @@ const program = Effect.gen(function*() {
   for (const span of spans) yield* Console.log(`span: ${span}`)
 })
 
-Effect.runPromise(program.pipe(Effect.provide([NodeCommandExecutor.layer, Logger.replace(Logger.defaultLogger, logger)]))).catch((error) => {
+Effect.runPromise(
+  program.pipe(Effect.provide([NodeCommandExecutor.layer, Logger.replace(Logger.defaultLogger, logger)]))
+).catch((error) => {
   console.error(error)
   process.exitCode = 1
 })

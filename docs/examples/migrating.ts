@@ -1,7 +1,8 @@
 // The effect-command side of docs/migrating.md: common execa and @effect/platform idioms, translated.
+import assert from "node:assert/strict"
+
 import { Command } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
-import assert from "node:assert/strict"
 import { Console, Effect } from "effect"
 
 process.env.FROM_PARENT = "yes"
@@ -30,7 +31,9 @@ const program = Effect.gen(function*() {
   yield* Console.log(`env: only A=1 without envInherit; ${extended.length} variables with it`)
 
   // execa {input}, {all: true}: feed, and stderr joined to stdout in one pipe (exact order).
-  const all = yield* Command.string(Command.make("sh", "-c", "cat; echo err >&2").pipe(Command.feed("in\n"), Command.stderr("stdout")))
+  const all = yield* Command.string(
+    Command.make("sh", "-c", "cat; echo err >&2").pipe(Command.feed("in\n"), Command.stderr("stdout"))
+  )
   yield* Console.log(`all: ${JSON.stringify(all)}`)
 
   // {shell: true} / Command.runInShell(true): no shell unless you name one.
@@ -38,7 +41,11 @@ const program = Effect.gen(function*() {
   yield* Console.log(`sh -c: ${viaShell.trim()}`)
 
   // {timeout, killSignal, forceKillAfterDelay} → timeout, killSignal, killGrace (whole group).
-  const slow = Command.make("sleep", "10").pipe(Command.timeout("100 millis"), Command.killSignal("SIGINT"), Command.killGrace("1 second"))
+  const slow = Command.make("sleep", "10").pipe(
+    Command.timeout("100 millis"),
+    Command.killSignal("SIGINT"),
+    Command.killGrace("1 second")
+  )
   const timedOut = yield* Effect.flip(Command.run(slow))
   yield* Console.log(`timeout: ${timedOut._tag}`)
 })

@@ -1,7 +1,8 @@
 // Pipelines: stages joined by kernel pipes, run as one command, failing like `set -o pipefail`.
+import assert from "node:assert/strict"
+
 import { Command, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
-import assert from "node:assert/strict"
 import { Console, Effect, Either } from "effect"
 
 const program = Effect.gen(function*() {
@@ -28,7 +29,9 @@ const program = Effect.gen(function*() {
   const broken = Command.pipeline(Command.make("sh", "-c", "echo data; exit 3"), Command.make("cat"))
   const error = yield* Effect.flip(Command.run(broken))
   if (error._tag === "ExitError") {
-    yield* Console.log(`pipefail: ExitError ${error.exitCode}; stages: ${error.stages?.map(ExitStatus.format).join(", ")}`)
+    yield* Console.log(
+      `pipefail: ExitError ${error.exitCode}; stages: ${error.stages?.map(ExitStatus.format).join(", ")}`
+    )
   }
   // ...and as values: run the status helper, or read RunResult.stages.
   const result = yield* Command.status(broken)
@@ -39,7 +42,9 @@ const program = Effect.gen(function*() {
   // As with bash's pipefail, a stage killed by SIGPIPE because a later one stopped reading is a
   // failure: `yes | head` ends with SIGPIPE. Ask for the status (or catch SignalError) there.
   const head = Command.pipeline(Command.make("yes"), Command.make("head", "-n", "2"))
-  yield* Console.log(`${Command.stages(head).map((s) => s.program).join(" | ")}: ${ExitStatus.format(yield* Command.status(head))}`)
+  yield* Console.log(
+    `${Command.stages(head).map((s) => s.program).join(" | ")}: ${ExitStatus.format(yield* Command.status(head))}`
+  )
   const sigpipe = yield* Effect.flip(Command.run(head))
   yield* Console.log(`run of it: ${sigpipe._tag}`)
 })

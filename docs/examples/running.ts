@@ -1,7 +1,8 @@
 // Running to completion: the run helpers, what each returns, and how each fails.
+import assert from "node:assert/strict"
+
 import { Command, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
-import assert from "node:assert/strict"
 import { Console, Effect, Stream } from "effect"
 
 const sh = (script: string) => Command.make("sh", "-c", script)
@@ -19,7 +20,10 @@ const program = Effect.gen(function*() {
 
   // Stream stdout as it comes; the exit status is checked after the last chunk.
   const seen: Array<string> = []
-  yield* Stream.runForEach(Command.streamLines(sh("for i in 1 2 3; do echo $i; done")), (line) => Effect.sync(() => seen.push(line)))
+  yield* Stream.runForEach(
+    Command.streamLines(sh("for i in 1 2 3; do echo $i; done")),
+    (line) => Effect.sync(() => seen.push(line))
+  )
   yield* Console.log(`streamLines: ${seen.join(" ")}`)
 
   // virCommandRun(cmd, &status): any exit code is a value (grep: 0 found, 1 not found, 2 error).

@@ -1,10 +1,11 @@
 // stdin, stdout and stderr: buffers in memory, files, sinks and streams; joined outputs; limits.
-import { Command } from "@effect-command/core"
-import { NodeCommandExecutor } from "@effect-command/node"
+import assert from "node:assert/strict"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import assert from "node:assert/strict"
+
+import { Command } from "@effect-command/core"
+import { NodeCommandExecutor } from "@effect-command/node"
 import { Chunk, Console, Effect, Sink, Stream } from "effect"
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
@@ -21,7 +22,10 @@ const program = Effect.gen(function*() {
   assert.deepEqual(echoed, big)
   yield* Console.log(`fed and captured ${echoed.length} bytes through cat`)
 
-  const both = Command.make("sh", "-c", "echo to-out; echo to-err >&2").pipe(Command.stdout("capture"), Command.stderr("capture"))
+  const both = Command.make("sh", "-c", "echo to-out; echo to-err >&2").pipe(
+    Command.stdout("capture"),
+    Command.stderr("capture")
+  )
   const result = yield* Command.run(both)
   yield* Console.log(`stdout=${JSON.stringify(text(result.stdout))} stderr=${JSON.stringify(text(result.stderr))}`)
 
@@ -41,9 +45,11 @@ const program = Effect.gen(function*() {
   // Streams in, sinks out: stdin from an Effect Stream, stdout into an Effect Sink.
   const upper = Command.make("tr", "a-z", "A-Z").pipe(
     Command.stdin(Command.Input.stream(Stream.make("stream ", "of ", "chunks").pipe(Stream.encodeText))),
-    Command.stdout(Command.Output.sink(Sink.collectAll<Uint8Array>().pipe(
-      Sink.mapEffect((chunks) => Console.log(`sink got: ${Chunk.toArray(chunks).map(text).join("")}`))
-    )))
+    Command.stdout(Command.Output.sink(
+      Sink.collectAll<Uint8Array>().pipe(
+        Sink.mapEffect((chunks) => Console.log(`sink got: ${Chunk.toArray(chunks).map(text).join("")}`))
+      )
+    ))
   )
   yield* Command.run(upper)
 

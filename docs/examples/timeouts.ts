@@ -1,7 +1,8 @@
 // Timeouts and cleanup of whole process trees; the drain delay for grandchildren holding stdout.
+import assert from "node:assert/strict"
+
 import { Command } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
-import assert from "node:assert/strict"
 import { Console, Effect } from "effect"
 
 const elapsed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -25,7 +26,10 @@ const program = Effect.gen(function*() {
   }
 
   // A child ignoring SIGTERM gets SIGKILL after the grace period.
-  const stubborn = Command.make("sh", "-c", "trap '' TERM; sleep 30").pipe(Command.timeout("200 millis"), Command.killGrace("300 millis"))
+  const stubborn = Command.make("sh", "-c", "trap '' TERM; sleep 30").pipe(
+    Command.timeout("200 millis"),
+    Command.killGrace("300 millis")
+  )
   const { ms } = yield* elapsed(Command.run(stubborn))
   assert.ok(ms < 10_000) // 200 ms + 300 ms, plus start-up: not the 30 s of the sleep
   yield* Console.log("ignores SIGTERM: killed after timeout + grace, not after the 30 s sleep")
@@ -37,9 +41,13 @@ const program = Effect.gen(function*() {
   // A grandchild that keeps stdout open cannot hang a run: once the child exited, reads wait for
   // EOF at most the drain delay (default 1 s; 100 ms here), then the rest of the group is killed.
   const holder = Command.make("sh", "-c", "sleep 30 & echo child done")
-  const drained = yield* elapsed(Command.string(holder).pipe(Effect.provide(NodeCommandExecutor.layerWith({ drainDelay: "100 millis" }))))
+  const drained = yield* elapsed(
+    Command.string(holder).pipe(Effect.provide(NodeCommandExecutor.layerWith({ drainDelay: "100 millis" })))
+  )
   assert.ok(drained.ms < 10_000 && drained.exit._tag === "Success")
-  yield* Console.log(`drain delay: ${drained.exit._tag === "Success" ? drained.exit.value.trim() : ""}, not after the 30 s sleep`)
+  yield* Console.log(
+    `drain delay: ${drained.exit._tag === "Success" ? drained.exit.value.trim() : ""}, not after the 30 s sleep`
+  )
 })
 
 Effect.runPromise(program.pipe(Effect.provide(NodeCommandExecutor.layer))).catch((error) => {

@@ -1,10 +1,11 @@
 // Working directory: the parent's by default, or one you set; a missing one is a typed error.
-import { Command } from "@effect-command/core"
-import { NodeCommandExecutor } from "@effect-command/node"
+import assert from "node:assert/strict"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import assert from "node:assert/strict"
+
+import { Command } from "@effect-command/core"
+import { NodeCommandExecutor } from "@effect-command/node"
 import { Console, Effect } from "effect"
 
 const program = Effect.gen(function*() {

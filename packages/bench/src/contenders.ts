@@ -8,18 +8,20 @@
  * result (exit code, byte count), so that a contender cannot win by doing less.
  */
 import "./node20.js" // before execa: Set.prototype.union on Node 20
+
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import { fileURLToPath } from "node:url"
+
 import { Command } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
-import * as PCommand from "@effect/platform/Command"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as PCommand from "@effect/platform/Command"
 import type * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
 import { execa } from "execa"
-import * as ChildProcess from "node:child_process"
-import * as Fs from "node:fs"
-import { fileURLToPath } from "node:url"
 
 // ---------------------------------------------------------------------------------------------
 // runtimes (built once, outside every timed region, by the warm-up)
@@ -139,7 +141,9 @@ const ourTrue = Command.make(TRUE)
 const ourTrueNull = ourTrue.pipe(Command.stdin("null"), Command.stdout("null"), Command.stderr("null"))
 const platformTrue = PCommand.make(TRUE)
 
-const ourExitCode = Command.exitCode(ourTrue).pipe(Effect.flatMap((code) => code === 0 ? Effect.void : Effect.die(code)))
+const ourExitCode = Command.exitCode(ourTrue).pipe(
+  Effect.flatMap((code) => code === 0 ? Effect.void : Effect.die(code))
+)
 const ourStartWait = Effect.scoped(Effect.flatMap(Command.start(ourTrueNull), (p) => p.wait))
 const platformExitCode = PCommand.exitCode(platformTrue).pipe(
   Effect.flatMap((code) => code === 0 ? Effect.void : Effect.die(code))
@@ -377,13 +381,19 @@ export const w6wc: ReadonlyArray<Contender<[input: Uint8Array]>> = [
     id: "ours",
     label: `${H}: Command.feed + Command.string`,
     run: async (input) =>
-      wcCount(await oursHelper.runPromise(Command.string(Command.make("wc", "-c").pipe(Command.feed(input)))), input.length)
+      wcCount(
+        await oursHelper.runPromise(Command.string(Command.make("wc", "-c").pipe(Command.feed(input)))),
+        input.length
+      )
   },
   {
     id: "ours-direct",
     label: `${D}: Command.feed + Command.string`,
     run: async (input) =>
-      wcCount(await oursDirect.runPromise(Command.string(Command.make("wc", "-c").pipe(Command.feed(input)))), input.length)
+      wcCount(
+        await oursDirect.runPromise(Command.string(Command.make("wc", "-c").pipe(Command.feed(input)))),
+        input.length
+      )
   }
 ]
 

@@ -20,7 +20,9 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+
 import { Command } from "@effect-command/core"
+
 import * as Contenders from "./contenders.js"
 import type { Job, JobResult, Sample } from "./protocol.js"
 import { RESULT_PREFIX } from "./protocol.js"
@@ -40,7 +42,9 @@ const option = (name: string): string | undefined => {
 const quick = flag("--quick")
 const benchDir = fileURLToPath(new URL("..", import.meta.url))
 const repoDir = Path.resolve(benchDir, "../..")
-const outFile = option("--out") !== undefined ? Path.resolve(process.cwd(), option("--out")!) : quick || flag("--no-write")
+const outFile = option("--out") !== undefined ?
+  Path.resolve(process.cwd(), option("--out")!) :
+  quick || flag("--no-write")
   ? undefined
   : Path.join(repoDir, "docs/benchmarks.md")
 const only = option("--only")?.split(",").map((s) => s.trim().toUpperCase())
@@ -95,7 +99,9 @@ const tiny: Config = {
 const config = quick ? tiny : full
 const roundsOption = option("--rounds")
 /** A workload's rounds: its own, or all the same with --rounds. */
-const roundsOf = (c: { readonly rounds: number }): number => (roundsOption !== undefined ? Number(roundsOption) : c.rounds)
+const roundsOf = (
+  c: { readonly rounds: number }
+): number => (roundsOption !== undefined ? Number(roundsOption) : c.rounds)
 const selected = (id: string) => only === undefined || only.includes(id)
 
 // ---------------------------------------------------------------------------------------------
@@ -158,7 +164,9 @@ interface Row {
   readonly values: ReadonlyArray<number>
   readonly failures: ReadonlyArray<string>
   readonly ratios: ReadonlyArray<number>
-  readonly extra: ReadonlyArray<{ readonly column: Column; readonly value: number; readonly all: ReadonlyArray<number> }>
+  readonly extra: ReadonlyArray<
+    { readonly column: Column; readonly value: number; readonly all: ReadonlyArray<number> }
+  >
 }
 
 const rowsOf = (w: Workload): Array<Row> =>
@@ -243,7 +251,10 @@ const timed = async <A>(f: () => Promise<A>): Promise<[A, number]> => {
 
 type RoundsJob = Extract<Job, { kind: "rounds" }>
 
-const roundsJob = (workload: RoundsJob["workload"], fields: Partial<RoundsJob> & { readonly rounds: number }): RoundsJob => ({
+const roundsJob = (
+  workload: RoundsJob["workload"],
+  fields: Partial<RoundsJob> & { readonly rounds: number }
+): RoundsJob => ({
   kind: "rounds",
   workload,
   n: 0,
@@ -280,9 +291,7 @@ const runW1 = async (): Promise<Workload> => {
 const runW1b = async (): Promise<Workload> => {
   const c = config.w1b
   log(`W1b: W1 with the parent holding ${c.ballastMiB} MiB of Buffers, n=${c.n}, ${roundsOf(c)} rounds`)
-  const [result, seconds] = await timed(() =>
-    runWorker(roundsJob("W1b", c))
-  )
+  const [result, seconds] = await timed(() => runWorker(roundsJob("W1b", c)))
   return {
     id: "W1b",
     title: `W1b: W1 with the parent holding ${c.ballastMiB} MiB of Buffers (written), n=${c.n} per run`,
@@ -377,7 +386,11 @@ const runW3 = async (): Promise<Workload> => {
 }
 
 const runW4 = async (): Promise<Workload> => {
-  log(`W4: stream ${sizeLabel(config.w34.bytes)} of stdout, keep nothing, ${roundsOf(config.w34)} rounds, a fresh process per run`)
+  log(
+    `W4: stream ${sizeLabel(config.w34.bytes)} of stdout, keep nothing, ${
+      roundsOf(config.w34)
+    } rounds, a fresh process per run`
+  )
   const [samples, seconds] = await runSingles("W4", Contenders.w4)
   return {
     id: "W4",
@@ -464,7 +477,11 @@ const goals = (results: ReadonlyMap<string, Workload>): Array<Goal> => {
       ? undefined
       : { met: verdicts.every((v) => v!.met), value: verdicts.map((v) => v!.value).join(", ") }
   return [
-    { target: "library", text: "W1 spawn+wait `/bin/true` (Command.exitCode) ≤ 1.3× raw node", judge: ratioGoal("W1", "≤", 1.3) },
+    {
+      target: "library",
+      text: "W1 spawn+wait `/bin/true` (Command.exitCode) ≤ 1.3× raw node",
+      judge: ratioGoal("W1", "≤", 1.3)
+    },
     { target: "library", text: "W2 32 in flight: spawns/s ≥ 0.8× raw node", judge: ratioGoal("W2", "≥", 0.8) },
     { target: "library", text: "W3 capture 256 MiB: MiB/s ≥ 1.0× raw node", judge: ratioGoal("W3", "≥", 1.0) },
     {
@@ -489,7 +506,8 @@ const goals = (results: ReadonlyMap<string, Workload>): Array<Goal> => {
     },
     {
       target: "native engine",
-      text: "W1 spawn+wait ≤ 0.4× raw node (`start` + `wait`, stdio null, like raw's spawn with stdio \"ignore\"; `Command.exitCode` after the semicolon)",
+      text:
+        "W1 spawn+wait ≤ 0.4× raw node (`start` + `wait`, stdio null, like raw's spawn with stdio \"ignore\"; `Command.exitCode` after the semicolon)",
       judge: (ours) => {
         const spawnWait = ratioGoal("W1", "≤", 0.4)(startOf(ours))
         const exitCode = ratioGoal("W1", "≤", 0.4)(ours)
@@ -500,7 +518,8 @@ const goals = (results: ReadonlyMap<string, Workload>): Array<Goal> => {
     },
     {
       target: "native engine",
-      text: "W1b (400 MiB parent): ≤ 1.5 ms per spawn and ≥ 10× faster than raw node (ratio ≤ 0.1×) (`start` + `wait`; `Command.exitCode`)",
+      text:
+        "W1b (400 MiB parent): ≤ 1.5 ms per spawn and ≥ 10× faster than raw node (ratio ≤ 0.1×) (`start` + `wait`; `Command.exitCode`)",
       judge: (ours) => {
         const w = results.get("W1b")
         const of = (id: string) => {
@@ -559,7 +578,12 @@ const machine = (measured: { readonly before: Revision; readonly after: Revision
     ["memory", `${(Os.totalmem() / 1024 ** 3).toFixed(1)} GiB`],
     ["Node", process.version],
     ["kernel", `${Os.type()} ${Os.release()} ${Os.arch()}`],
-    ["setup helper", helper === null ? "not built: \"ours (helper)\" spawns directly too" : "built (packages/node/build/effect-command-helper)"],
+    [
+      "setup helper",
+      helper === null
+        ? "not built: \"ours (helper)\" spawns directly too"
+        : "built (packages/node/build/effect-command-helper)"
+    ],
     ["spawn engine", `default layer: ${Contenders.engines.helper}; \`helper: "never"\`: ${Contenders.engines.direct}`],
     ["code measured", `${describeRevision(measured.before, measured.after)} (each package's built dist/)`]
   ]
@@ -584,12 +608,18 @@ const describeRevision = (before: Revision, after: Revision): string => {
   const dirty = (r: Revision) => (r.dirty ? " plus uncommitted changes in packages/core or packages/node" : "")
   if (before.head === after.head && before.dirty === after.dirty) return `${before.head}${dirty(before)}`
   const sameCode = !before.dirty && !after.dirty &&
-    ChildProcess.spawnSync("git", ["diff", "--quiet", before.head, after.head, "--", "packages/core", "packages/node"], {
-        cwd: repoDir
-      }).status === 0
+    ChildProcess.spawnSync(
+        "git",
+        ["diff", "--quiet", before.head, after.head, "--", "packages/core", "packages/node"],
+        {
+          cwd: repoDir
+        }
+      ).status === 0
   return sameCode
     ? `${before.head} (HEAD moved to ${after.head} during the run, without changes to packages/core or packages/node)`
-    : `${before.head}${dirty(before)} at the start, ${after.head}${dirty(after)} at the end (the code changed during the run)`
+    : `${before.head}${dirty(before)} at the start, ${after.head}${
+      dirty(after)
+    } at the end (the code changed during the run)`
 }
 
 const loadAverage = () => Os.loadavg().map((n) => n.toFixed(2)).join(", ")
@@ -640,7 +670,11 @@ const report = (
   for (const [k, v] of machine(code)) out.push(`| ${k} | ${cell(v)} |`)
   out.push(`| date | ${date} |`)
   const { w1, w1b, w2, w34, w5, w6 } = config
-  out.push(`| rounds | W1 ${roundsOf(w1)}, W1b ${roundsOf(w1b)}, W2 ${roundsOf(w2)}, W3 and W4 ${roundsOf(w34)}, W5 ${roundsOf(w5)}, W6 ${roundsOf(w6)} |`)
+  out.push(
+    `| rounds | W1 ${roundsOf(w1)}, W1b ${roundsOf(w1b)}, W2 ${roundsOf(w2)}, W3 and W4 ${roundsOf(w34)}, W5 ${
+      roundsOf(w5)
+    }, W6 ${roundsOf(w6)} |`
+  )
   out.push(`| run time | ${fmt(totalSeconds / 60)} min |`)
   out.push(`| load average (1, 5, 15 min) | before: ${load.before}; after: ${load.after} |`)
   out.push("")
@@ -722,7 +756,10 @@ const main = async () => {
   const goalSection = markdown.slice(markdown.indexOf("## Goals"), markdown.indexOf("\n## W"))
   console.log(`\n${goalSection}`)
   Fs.mkdirSync(Path.join(benchDir, "build"), { recursive: true })
-  Fs.writeFileSync(Path.join(benchDir, "build/results.json"), JSON.stringify({ config, roundsOption, results }, null, 2))
+  Fs.writeFileSync(
+    Path.join(benchDir, "build/results.json"),
+    JSON.stringify({ config, roundsOption, results }, null, 2)
+  )
   if (outFile !== undefined) {
     Fs.writeFileSync(outFile, markdown)
     console.log(`wrote ${Path.relative(process.cwd(), outFile)}`)

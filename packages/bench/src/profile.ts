@@ -12,6 +12,7 @@
  */
 import * as Fs from "node:fs"
 import * as Inspector from "node:inspector/promises"
+
 import * as Contenders from "./contenders.js"
 import { MiB } from "./stats.js"
 

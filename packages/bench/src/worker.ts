@@ -10,8 +10,9 @@
  */
 import * as Fs from "node:fs"
 import { performance } from "node:perf_hooks"
-import * as Contenders from "./contenders.js"
+
 import type { Contender } from "./contenders.js"
+import * as Contenders from "./contenders.js"
 import * as Memory from "./memory.js"
 import { startTimerProbe } from "./probe.js"
 import type { Job, JobResult, Sample } from "./protocol.js"
@@ -176,7 +177,12 @@ const rounds = async <Args extends ReadonlyArray<unknown>>(
       }
       const value = measure(seconds)
       const cpuValue = perCpu((cpuUsed.user + cpuUsed.system) / 1000)
-      samples.push({ round, contender: c.id, value, extra: { cpu: cpuValue, ...(stall === undefined ? {} : { stallMs: stall }) } })
+      samples.push({
+        round,
+        contender: c.id,
+        value,
+        extra: { cpu: cpuValue, ...(stall === undefined ? {} : { stallMs: stall }) }
+      })
       line.push(`${c.id} ${value.toFixed(1)}${stall === undefined ? "" : ` (stall ${stall.toFixed(0)} ms)`}`)
     }
     log(`${job.workload} round ${round + 1}/${job.rounds}: ${line.join(", ")}`)
@@ -253,7 +259,11 @@ const runSingle = async (job: Extract<Job, { kind: "single" }>): Promise<JobResu
       round: job.round,
       contender: contender.id,
       value: job.bytes / MiB / seconds,
-      extra: { rssGrowthMiB: (peak - before) / MiB, rssBeforeMiB: before / MiB, cpu: (cpuUsed.user + cpuUsed.system) / 1000 }
+      extra: {
+        rssGrowthMiB: (peak - before) / MiB,
+        rssBeforeMiB: before / MiB,
+        cpu: (cpuUsed.user + cpuUsed.system) / 1000
+      }
     }],
     info: { peakReset: peakReset ? 1 : 0 }
   }

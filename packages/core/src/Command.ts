@@ -20,11 +20,12 @@ import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
+
 import type { CommandError, CommandUsageError } from "./CommandError.js"
 import type { CommandExecutor, Process, RunResult } from "./CommandExecutor.js"
 import type { ExitStatus } from "./ExitStatus.js"
-import * as internal from "./internal/command.js"
 import { capabilities as capabilityTable } from "./internal/capabilities.js"
+import * as internal from "./internal/command.js"
 import * as executor from "./internal/executor.js"
 import * as model from "./internal/model.js"
 import * as render from "./internal/render.js"
@@ -364,7 +365,9 @@ export interface ChildSetup {
   /** File mode creation mask; unset: inherited. Unlike virCommand, 0 can be set. */
   readonly umask?: number
   /** Resource limits; setting a resource again replaces it. */
-  readonly limits: ReadonlyArray<{ readonly resource: LimitResource; readonly soft: LimitValue; readonly hard: LimitValue }>
+  readonly limits: ReadonlyArray<
+    { readonly resource: LimitResource; readonly soft: LimitValue; readonly hard: LimitValue }
+  >
   /** User to switch to (id or name, names resolved when the command runs). Unset: unchanged. */
   readonly uid?: number | string
   /** Group to switch to. Unset: unchanged (or the user's primary group when `uid` is a name). */
@@ -1027,7 +1030,11 @@ export const limit: {
   (resource: LimitResource, value: LimitValue | { readonly soft: LimitValue; readonly hard: LimitValue }): (
     self: Command
   ) => Command
-  (self: Command, resource: LimitResource, value: LimitValue | { readonly soft: LimitValue; readonly hard: LimitValue }): Command
+  (
+    self: Command,
+    resource: LimitResource,
+    value: LimitValue | { readonly soft: LimitValue; readonly hard: LimitValue }
+  ): Command
 } = internal.limit
 
 /**
@@ -1700,8 +1707,7 @@ export const stream: (self: Command) => Stream.Stream<Uint8Array, CommandError, 
  * @since 0.1.0
  * @category execution
  */
-export const streamLines: (self: Command) => Stream.Stream<string, CommandError, CommandExecutor> =
-  executor.streamLines
+export const streamLines: (self: Command) => Stream.Stream<string, CommandError, CommandExecutor> = executor.streamLines
 
 /**
  * The environment the child gets, given the parent's: what an executor passes to exec. Redacted

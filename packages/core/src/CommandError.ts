@@ -7,6 +7,7 @@
  */
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
+
 import type { ExitStatus } from "./ExitStatus.js"
 import type { Signal } from "./Signal.js"
 

@@ -10,6 +10,7 @@ import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
+
 import type { Command } from "./Command.js"
 import type { CommandError, IoError } from "./CommandError.js"
 import type { ExitStatus } from "./ExitStatus.js"

@@ -16,6 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
+
 import * as Command from "./Command.js"
 import { CommandUsageError } from "./CommandError.js"
 import * as CommandExecutor from "./CommandExecutor.js"
@@ -211,12 +212,16 @@ const statusProblems = (status: Response["status"]): ReadonlyArray<string> => {
       ? []
       : [`the dry-run handler scripted a death by the unknown signal ${show(status.signal)}`]
   }
-  return status === undefined ? [] : [`the dry-run handler scripted the status ${show(status)}, not an exit code or an ExitStatus`]
+  return status === undefined
+    ? []
+    : [`the dry-run handler scripted the status ${show(status)}, not an exit code or an ExitStatus`]
 }
 
 /** What is wrong with a scripted response: the run fails with it as a `CommandUsageError`. */
 const responseProblems = (reply: Response): ReadonlyArray<string> => {
-  if (typeof reply !== "object" || reply === null) return [`the dry-run handler answered ${show(reply)}, not a response`]
+  if (typeof reply !== "object" || reply === null) {
+    return [`the dry-run handler answered ${show(reply)}, not a response`]
+  }
   const found = [...statusProblems(reply.status)]
   if (reply.delay !== undefined && durationOf(reply.delay) === undefined) {
     found.push(`the dry-run handler scripted the delay ${show(reply.delay)}; a delay is a duration ≥ 0 or Infinity`)
@@ -293,7 +298,9 @@ export const layer = (
               return Effect.isEffect(r) ? r : Effect.succeed(r)
             })
             const problems = responseProblems(reply)
-            if (problems.length > 0) return yield* new CommandUsageError({ reasons: problems, command: describe(stage) })
+            if (problems.length > 0) {
+              return yield* new CommandUsageError({ reasons: problems, command: describe(stage) })
+            }
             if (reply.delay !== undefined) yield* sleep(reply.delay)
             const status = reply.status === undefined
               ? ExitStatus.exited(0)
@@ -306,13 +313,20 @@ export const layer = (
         const answer = Effect.gen(function*() {
           let stdin = yield* Deferred.await(input)
           const statuses: Array<ExitStatus.ExitStatus> = []
-          let last: { readonly stdout: Uint8Array; readonly stderr: Uint8Array } = { stdout: new Uint8Array(0), stderr: new Uint8Array(0) }
+          let last: { readonly stdout: Uint8Array; readonly stderr: Uint8Array } = {
+            stdout: new Uint8Array(0),
+            stderr: new Uint8Array(0)
+          }
           for (const [i, stage] of stages.entries()) {
             const reply = yield* answerStage(stage, stdin)
             statuses.push(reply.status)
             last = reply
             const from = joints[i]
-            stdin = from === "stderr" ? reply.stderr : from === "both" ? concat(reply.stdout, reply.stderr) : reply.stdout
+            stdin = from === "stderr"
+              ? reply.stderr
+              : from === "both"
+              ? concat(reply.stdout, reply.stderr)
+              : reply.stdout
           }
           yield* Deferred.succeed(outcome, { stages: statuses, stdout: last.stdout, stderr: last.stderr })
         })

@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
+
 import type { Signal } from "./Signal.js"
 
 /**

@@ -1,6 +1,7 @@
 import { Command } from "@effect-command/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Equal, Redacted, Sink, Stream } from "effect"
+
 import { argv, encode, reasons, shown } from "./support.js"
 
 const base = Command.make("/bin/prog")

@@ -4,9 +4,10 @@
  * Scans README.md, docs/, packages/<name>/src and packages/<name>/native and lists every
  * offending file:line.
  */
-import { describe, expect, it } from "@effect/vitest"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+
+import { describe, expect, it } from "@effect/vitest"
 
 const repoRoot = Path.resolve(import.meta.dirname, "../../..")
 

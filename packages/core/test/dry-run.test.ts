@@ -1,6 +1,7 @@
 import { Command, DryRunExecutor } from "@effect-command/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Equal, Exit } from "effect"
+
 import { decode } from "./support.js"
 
 /** The parent environment the dry-run executor pretends to have. */
@@ -261,7 +262,9 @@ describe("a handler that does not answer normally", () => {
   for (const [how, handler] of cases) {
     it.effect(`a handler that ${how}: the run ends (never hangs)`, () =>
       Effect.gen(function*() {
-        const exit = yield* Effect.exit(Command.run(Command.make("echo", "x")).pipe(Effect.provide(DryRunExecutor.layer(handler))))
+        const exit = yield* Effect.exit(
+          Command.run(Command.make("echo", "x")).pipe(Effect.provide(DryRunExecutor.layer(handler)))
+        )
         expect(Exit.isFailure(exit)).toBe(true)
       }))
   }

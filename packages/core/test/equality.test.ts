@@ -1,6 +1,7 @@
 import { Command } from "@effect-command/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Equal, Hash, HashSet, Redacted, Stream } from "effect"
+
 import { encode } from "./support.js"
 
 /** A command using every field, built anew on each call from fresh values. */
@@ -46,7 +47,10 @@ describe("Equal and Hash", () => {
   it("equal Uint8Array inputs, Redacted values with the same content and equal Durations compare equal", () => {
     const build = (bytes: Uint8Array, secret: string, grace: Duration.DurationInput) =>
       Command.make("p", Redacted.make(secret)).pipe(Command.feed(bytes), Command.killGrace(grace))
-    expectEqual(build(encode("abc"), "pw", "1 second"), build(new Uint8Array([97, 98, 99]), "pw", Duration.millis(1000)))
+    expectEqual(
+      build(encode("abc"), "pw", "1 second"),
+      build(new Uint8Array([97, 98, 99]), "pw", Duration.millis(1000))
+    )
   })
 
   it("commands sharing the same stream and sink values are Equal", () => {

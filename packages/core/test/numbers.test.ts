@@ -1,6 +1,7 @@
 import { Command, DryRunExecutor, ExitStatus } from "@effect-command/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Fiber, TestClock } from "effect"
+
 import { sleep } from "../src/internal/sleep.js"
 import { reasons } from "./support.js"
 
@@ -31,8 +32,20 @@ interface NumberCase {
 }
 
 const numberCases: ReadonlyArray<NumberCase> = [
-  { name: "passFd", set: (n) => Command.passFd(base, n), accepted: [], edges: [3, 2 ** 31 - 1], reason: /passed fd must be/ },
-  { name: "inputFd", set: (n) => Command.inputFd(base, n, "x"), accepted: [], edges: [3, 2 ** 31 - 1], reason: /input fd must be/ },
+  {
+    name: "passFd",
+    set: (n) => Command.passFd(base, n),
+    accepted: [],
+    edges: [3, 2 ** 31 - 1],
+    reason: /passed fd must be/
+  },
+  {
+    name: "inputFd",
+    set: (n) => Command.inputFd(base, n, "x"),
+    accepted: [],
+    edges: [3, 2 ** 31 - 1],
+    reason: /input fd must be/
+  },
   {
     name: "Input.fd",
     set: (n) => Command.stdin(base, Command.Input.fd(n)),
@@ -69,8 +82,20 @@ const numberCases: ReadonlyArray<NumberCase> = [
     edges: [0],
     reason: /limit CPU must be/
   },
-  { name: "uid", set: (n) => Command.uid(base, n), accepted: ["2^31"], edges: [0, 2 ** 32 - 2], reason: /user must be an id/ },
-  { name: "gid", set: (n) => Command.gid(base, n), accepted: ["2^31"], edges: [0, 2 ** 32 - 2], reason: /group must be an id/ },
+  {
+    name: "uid",
+    set: (n) => Command.uid(base, n),
+    accepted: ["2^31"],
+    edges: [0, 2 ** 32 - 2],
+    reason: /user must be an id/
+  },
+  {
+    name: "gid",
+    set: (n) => Command.gid(base, n),
+    accepted: ["2^31"],
+    edges: [0, 2 ** 32 - 2],
+    reason: /group must be an id/
+  },
   {
     name: "groups",
     set: (n) => Command.groups(base, [0, n]),
@@ -257,7 +282,8 @@ describe("a sleep longer than a timer takes", () => {
         currentTimeMillis: Effect.sync(() => now),
         unsafeCurrentTimeNanos: () => BigInt(now) * 1_000_000n,
         currentTimeNanos: Effect.sync(() => BigInt(now) * 1_000_000n),
-        sleep: (duration) => Effect.sync(() => void (timers.push(Duration.toMillis(duration)), now += Duration.toMillis(duration)))
+        sleep: (duration) =>
+          Effect.sync(() => void (timers.push(Duration.toMillis(duration)), now += Duration.toMillis(duration)))
       }
       yield* Effect.withClock(sleep("30 days"), clock)
       expect(timers.length).toBeGreaterThan(1)
@@ -277,16 +303,21 @@ describe("the dry-run executor's scripted numbers", () => {
   const run = (response: DryRunExecutor.Response) =>
     Command.exitCode(base).pipe(Effect.provide(DryRunExecutor.layer(() => response)))
 
-  it.effect.each([256, -1, 1.5, Number.NaN, Infinity])("an exit code of %s fails the run with a usage error", (code) =>
-    Effect.gen(function*() {
-      for (const status of [code, ExitStatus.exited(code)]) {
-        const error = yield* Effect.flip(run({ status }))
-        expect(error).toMatchObject({
-          _tag: "CommandUsageError",
-          reasons: [`the dry-run handler scripted the exit code ${String(code)}; an exit code is an integer from 0 to 255`]
-        })
-      }
-    }))
+  it.effect.each([256, -1, 1.5, Number.NaN, Infinity])(
+    "an exit code of %s fails the run with a usage error",
+    (code) =>
+      Effect.gen(function*() {
+        for (const status of [code, ExitStatus.exited(code)]) {
+          const error = yield* Effect.flip(run({ status }))
+          expect(error).toMatchObject({
+            _tag: "CommandUsageError",
+            reasons: [
+              `the dry-run handler scripted the exit code ${String(code)}; an exit code is an integer from 0 to 255`
+            ]
+          })
+        }
+      })
+  )
 
   it.effect("exit codes 0 and 255 are scripted as they are", () =>
     Effect.gen(function*() {

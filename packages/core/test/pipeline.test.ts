@@ -3,10 +3,12 @@
  * usage problems, and pipelines run by the dry-run executor (each stage recorded, each stage's
  * scripted output the next one's stdin) with `set -o pipefail` statuses.
  */
+import * as Util from "node:util"
+
 import { Command, CommandError, DryRunExecutor, ExitStatus } from "@effect-command/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Either, Equal, Fiber, Hash, Redacted, Stream, TestClock } from "effect"
-import * as Util from "node:util"
+
 import { decode, encode, line, reasons } from "./support.js"
 
 const gen = Command.make("gen", "--count", "3")
@@ -63,7 +65,9 @@ describe("construction", () => {
     expect(Equal.equals(p, Command.pipeline(sort, gen))).toBe(false)
     expect(Equal.equals(p, sort)).toBe(false)
     expect(Equal.equals(p, Command.pipeline(gen, sort, upper))).toBe(false)
-    expect(Equal.equals(p, Command.pipeline(Command.make("gen", "--count", "3"), Command.make("sort", "-r")))).toBe(true)
+    expect(Equal.equals(p, Command.pipeline(Command.make("gen", "--count", "3"), Command.make("sort", "-r")))).toBe(
+      true
+    )
   })
 
   it("stages come out standalone, each with its own settings", () => {
@@ -114,24 +118,32 @@ describe("rendering", () => {
     expect(line(Command.pipeline(gen, sort, upper))).toBe("gen --count 3 | sort -r | upper")
     expect(line(Command.pipeTo(gen, sort, { from: "both" }))).toBe("gen --count 3 2>&1 | sort -r")
     expect(line(Command.pipeTo(gen, sort, { from: "stderr" }))).toBe("gen --count 3 2>&1 >/dev/null | sort -r")
-    expect(line(Command.pipeTo(gen, Command.pipeTo(sort, upper, { from: "both" })))).toBe("gen --count 3 | sort -r 2>&1 | upper")
+    expect(line(Command.pipeTo(gen, Command.pipeTo(sort, upper, { from: "both" })))).toBe(
+      "gen --count 3 | sort -r 2>&1 | upper"
+    )
   })
 
   it("each stage shows its own environment and quoting; Redacted words stay redacted", () => {
     const p = Command.pipeline(
       gen.pipe(Command.env("A", "one two")),
-      Command.make("grep", "-e", "a b", Redacted.make("hidden-pattern")).pipe(Command.env("TOKEN", Redacted.make("hidden-token")))
+      Command.make("grep", "-e", "a b", Redacted.make("hidden-pattern")).pipe(
+        Command.env("TOKEN", Redacted.make("hidden-token"))
+      )
     )
     const text = line(p)
     expect(text).toBe("A='one two' gen --count 3 | TOKEN=<redacted> grep -e 'a b' <redacted>")
-    expect(Either.getOrThrow(Command.toLogLine(p))).toBe("A=one two gen --count 3 | TOKEN=<redacted> grep -e a b <redacted>")
+    expect(Either.getOrThrow(Command.toLogLine(p))).toBe(
+      "A=one two gen --count 3 | TOKEN=<redacted> grep -e a b <redacted>"
+    )
     for (const shown of [text, String(p), JSON.stringify(p), Util.inspect(p, { depth: Infinity })]) {
       expect(shown).not.toContain("hidden-")
     }
   })
 
   it("with linebreaks, each stage starts on a line of its own", () => {
-    expect(line(Command.pipeline(Command.make("a", "x"), Command.make("b")), { linebreaks: true })).toBe("a \\\nx | \\\nb")
+    expect(line(Command.pipeline(Command.make("a", "x"), Command.make("b")), { linebreaks: true })).toBe(
+      "a \\\nx | \\\nb"
+    )
   })
 
   it("toJSON shows the upstream stage and its joint", () => {
@@ -168,12 +180,14 @@ describe("problems", () => {
     expect(reasons(Command.pipeTo(gen.pipe(Command.stderr("null")), sort, { from: "stderr" }))).toEqual([
       "stage 1: a stage that pipes its stderr cannot set stderr"
     ])
-    expect(reasons(Command.pipeTo(gen.pipe(Command.stdout("null"), Command.stderr("stdout")), sort, { from: "both" }))).toEqual([
-      "stage 1: a stage that pipes its stdout cannot set stdout",
-      "stage 1: a stage that pipes its stderr cannot set stderr"
-    ])
+    expect(reasons(Command.pipeTo(gen.pipe(Command.stdout("null"), Command.stderr("stdout")), sort, { from: "both" })))
+      .toEqual([
+        "stage 1: a stage that pipes its stdout cannot set stdout",
+        "stage 1: a stage that pipes its stderr cannot set stderr"
+      ])
     // The output that is not piped is the stage's own: a file, null, inherit, an fd; 2>&1 with a stdout joint.
-    expect(reasons(Command.pipeTo(gen.pipe(Command.stdout(Command.Output.file("/tmp/x"))), sort, { from: "stderr" }))).toEqual([])
+    expect(reasons(Command.pipeTo(gen.pipe(Command.stdout(Command.Output.file("/tmp/x"))), sort, { from: "stderr" })))
+      .toEqual([])
     expect(reasons(Command.pipeTo(gen.pipe(Command.stderr("null")), sort))).toEqual([])
     expect(reasons(Command.pipeTo(gen.pipe(Command.stderr("stdout")), sort))).toEqual([])
   })
@@ -198,9 +212,15 @@ describe("problems", () => {
   })
 
   it("a daemon or a handshake in any stage, set before or after piping", () => {
-    expect(reasons(Command.pipeTo(gen.pipe(Command.daemonize()), sort))).toEqual(["stage 1: a daemon cannot be a pipeline stage"])
-    expect(reasons(Command.pipeTo(gen, sort.pipe(Command.daemonize())))).toEqual(["stage 2: a daemon cannot be a pipeline stage"])
-    expect(reasons(Command.pipeline(gen, sort).pipe(Command.daemonize()))).toEqual(["stage 2: a daemon cannot be a pipeline stage"])
+    expect(reasons(Command.pipeTo(gen.pipe(Command.daemonize()), sort))).toEqual([
+      "stage 1: a daemon cannot be a pipeline stage"
+    ])
+    expect(reasons(Command.pipeTo(gen, sort.pipe(Command.daemonize())))).toEqual([
+      "stage 2: a daemon cannot be a pipeline stage"
+    ])
+    expect(reasons(Command.pipeline(gen, sort).pipe(Command.daemonize()))).toEqual([
+      "stage 2: a daemon cannot be a pipeline stage"
+    ])
     expect(reasons(Command.pipeline(gen, sort).pipe(Command.handshake))).toEqual([
       "stage 2: a pipeline stage cannot require a start-up handshake"
     ])
@@ -216,13 +236,17 @@ describe("problems", () => {
   })
 
   it("timeout and maxOutput values", () => {
-    expect(reasons(gen.pipe(Command.timeout("0 millis")))).toEqual([expect.stringContaining("the timeout must be a finite, positive duration")])
+    expect(reasons(gen.pipe(Command.timeout("0 millis")))).toEqual([
+      expect.stringContaining("the timeout must be a finite, positive duration")
+    ])
     expect(reasons(gen.pipe(Command.timeout(Duration.infinity)))).toEqual([])
     expect(gen.pipe(Command.timeout("1 second"), Command.timeout(Duration.infinity)).timeout).toBeUndefined()
     expect(reasons(gen.pipe(Command.maxOutput(-1)))).toEqual([expect.stringContaining("the output limit must be")])
     expect(reasons(gen.pipe(Command.maxOutput(1.5)))).toHaveLength(1)
     expect(reasons(gen.pipe(Command.maxOutput(Number.NaN)))).toHaveLength(1)
-    expect(reasons(gen.pipe(Command.maxOutput(0), Command.maxOutput(Infinity), Command.timeout("1 millis")))).toEqual([])
+    expect(reasons(gen.pipe(Command.maxOutput(0), Command.maxOutput(Infinity), Command.timeout("1 millis")))).toEqual(
+      []
+    )
     expect(gen.maxOutput).toBe(100 * 1024 * 1024)
     expect(gen.timeout).toBeUndefined()
   })
@@ -327,10 +351,12 @@ describe("dry-run pipelines", () => {
         signal: "SIGKILL",
         stages: [ExitStatus.exited(4), ExitStatus.signaled("SIGKILL"), ExitStatus.exited(0)]
       })
-      expect(yield* Effect.flip(Command.run(Command.pipeline(Command.make("killed"), fail(0), fail(2))))).toMatchObject({
-        _tag: "ExitError",
-        exitCode: 2
-      })
+      expect(yield* Effect.flip(Command.run(Command.pipeline(Command.make("killed"), fail(0), fail(2))))).toMatchObject(
+        {
+          _tag: "ExitError",
+          exitCode: 2
+        }
+      )
     }).pipe(dryRun))
 
   it.effect("pipefail: every stage succeeding is a success listing every status", () =>
@@ -360,10 +386,15 @@ describe("dry-run pipelines", () => {
       expect(Chunk.toReadonlyArray(yield* Stream.runCollect(Command.streamLines(p)))).toEqual(["a", "b", "c"])
       const seen: Array<string> = []
       const error = yield* Effect.flip(
-        Stream.runForEach(Command.streamLines(Command.pipeline(gen, fail(6))), (l) => Effect.sync(() => void seen.push(l)))
+        Stream.runForEach(Command.streamLines(Command.pipeline(gen, fail(6))), (l) =>
+          Effect.sync(() => void seen.push(l)))
       )
       expect(seen).toEqual(["b", "a", "c"])
-      expect(error).toMatchObject({ _tag: "ExitError", exitCode: 6, stages: [ExitStatus.exited(0), ExitStatus.exited(6)] })
+      expect(error).toMatchObject({
+        _tag: "ExitError",
+        exitCode: 6,
+        stages: [ExitStatus.exited(0), ExitStatus.exited(6)]
+      })
     }).pipe(dryRun))
 
   it.effect("start: the first stage reads the pipe, the result lists every stage", () =>

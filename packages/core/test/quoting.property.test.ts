@@ -1,7 +1,9 @@
+import { spawnSync } from "node:child_process"
+
 import { Command } from "@effect-command/core"
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
-import { spawnSync } from "node:child_process"
+
 import { line } from "./support.js"
 
 /**
@@ -25,7 +27,18 @@ const runLines = (lines: ReadonlyArray<string>): Array<Array<string>> => {
 }
 
 /** Characters a shell treats specially, white space, and a little of everything else; never NUL. */
-const specials = [..."'\"\\\n\t\r $`*?[]{}~#!&;|<>()=%,:/@+-.^", "é", "ß", "日本", "😀", "\u00a0", "\u2028", "\x01", "\x1b", "\x7f"]
+const specials = [
+  ..."'\"\\\n\t\r $`*?[]{}~#!&;|<>()=%,:/@+-.^",
+  "é",
+  "ß",
+  "日本",
+  "😀",
+  "\u00a0",
+  "\u2028",
+  "\x01",
+  "\x1b",
+  "\x7f"
+]
 const unit = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...specials) },
   { weight: 3, arbitrary: fc.constantFrom(..."abcXYZ019") },
@@ -66,7 +79,9 @@ describe("quoting round-trips through /bin/sh", () => {
           expected.forEach((want, j) => {
             const got = outputs[3 * i + j]
             if (JSON.stringify(got) !== JSON.stringify(want)) {
-              throw new Error(`${JSON.stringify(lines[3 * i + j])} printed ${JSON.stringify(got)}, not ${JSON.stringify(want)}`)
+              throw new Error(
+                `${JSON.stringify(lines[3 * i + j])} printed ${JSON.stringify(got)}, not ${JSON.stringify(want)}`
+              )
             }
           })
         })

@@ -1,10 +1,19 @@
+import { inspect } from "node:util"
+
 import { Command, DryRunExecutor, ExitStatus } from "@effect-command/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Redacted } from "effect"
-import { inspect } from "node:util"
+
 import { decode, usageError } from "./support.js"
 
-const secrets = ["ARG-SECRET-1", "PAIR-SECRET-2", "TEMPLATE-SECRET-3", "ENV-SECRET-4", "ENVSTRING-SECRET-5", "FEED-SECRET-6"]
+const secrets = [
+  "ARG-SECRET-1",
+  "PAIR-SECRET-2",
+  "TEMPLATE-SECRET-3",
+  "ENV-SECRET-4",
+  "ENVSTRING-SECRET-5",
+  "FEED-SECRET-6"
+]
 
 const withSecrets = Command.make`/usr/bin/login --user bob ${Redacted.make(secrets[2]!)}`.pipe(
   Command.arg(Redacted.make(secrets[0]!)),

@@ -1,6 +1,7 @@
 import { Command } from "@effect-command/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Either, Redacted } from "effect"
+
 import { line } from "./support.js"
 
 const logLine = (cmd: Command.Command, options?: Parameters<typeof Command.toLogLine>[1]): string =>

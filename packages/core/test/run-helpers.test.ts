@@ -1,6 +1,22 @@
 import { Command, CommandExecutor, DryRunExecutor, ExitStatus } from "@effect-command/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Clock, Deferred, Effect, Either, Fiber, Logger, LogLevel, Option, Redacted, Ref, Sink, Stream, TestClock } from "effect"
+import {
+  Chunk,
+  Clock,
+  Deferred,
+  Effect,
+  Either,
+  Fiber,
+  Logger,
+  LogLevel,
+  Option,
+  Redacted,
+  Ref,
+  Sink,
+  Stream,
+  TestClock
+} from "effect"
+
 import { decode, encode } from "./support.js"
 
 const cmd = Command.make("/bin/tool", "--flag", Redacted.make("hidden"))
@@ -12,7 +28,15 @@ describe("run", () => {
   it.effect("refuses pipes that only start's caller could serve, and spawns nothing", () =>
     Effect.gen(function*() {
       const piped = cmd.pipe(Command.stdin("pipe"), Command.stderr("pipe"))
-      const helpers: ReadonlyArray<(c: Command.Command) => Effect.Effect<unknown, { readonly _tag: string; readonly message: string }, CommandExecutor.CommandExecutor>> = [
+      const helpers: ReadonlyArray<
+        (
+          c: Command.Command
+        ) => Effect.Effect<
+          unknown,
+          { readonly _tag: string; readonly message: string },
+          CommandExecutor.CommandExecutor
+        >
+      > = [
         Command.run,
         Command.exitCode,
         Command.status,
@@ -125,7 +149,9 @@ describe("run", () => {
   it.effect("leaves a daemon's unspecified outputs at /dev/null instead of capturing them", () =>
     Effect.gen(function*() {
       yield* Command.run(cmd).pipe(Logger.withMinimumLogLevel(LogLevel.Debug))
-      yield* Command.run(cmd.pipe(Command.daemonize({ pidFile: "/run/tool.pid" }))).pipe(Logger.withMinimumLogLevel(LogLevel.Debug))
+      yield* Command.run(cmd.pipe(Command.daemonize({ pidFile: "/run/tool.pid" }))).pipe(
+        Logger.withMinimumLogLevel(LogLevel.Debug)
+      )
       const [plain, daemon] = yield* DryRunExecutor.recorded
       expect([plain?.command.stdout, plain?.command.stderr]).toEqual([{ _tag: "Pipe" }, { _tag: "Pipe" }])
       expect([daemon?.command.stdout, daemon?.command.stderr]).toEqual([{ _tag: "Null" }, { _tag: "Null" }])
@@ -252,9 +278,10 @@ describe("stdout helpers", () => {
   it.effect("stream emits stdout's bytes", () =>
     Effect.gen(function*() {
       const chunks = yield* Stream.runCollect(Command.stream(cmd))
-      expect(decode(Chunk.toReadonlyArray(chunks).reduce((a, b) => new Uint8Array([...a, ...b]), new Uint8Array()))).toBe(
-        "streamed\n"
-      )
+      expect(decode(Chunk.toReadonlyArray(chunks).reduce((a, b) => new Uint8Array([...a, ...b]), new Uint8Array())))
+        .toBe(
+          "streamed\n"
+        )
     }).pipe(answering({ stdout: "streamed\n" })))
 
   it.effect("streamLines emits stdout's lines", () =>
@@ -311,7 +338,12 @@ describe("stdin", () => {
     Effect.gen(function*() {
       const input = Stream.concat(Stream.make(encode("a")), Stream.fail("disk gone"))
       const error = yield* Effect.flip(Command.run(cmd.pipe(Command.stdin(Command.Input.stream(input)))))
-      expect(error).toMatchObject({ _tag: "IoError", stream: "stdin", cause: "disk gone", command: "/bin/tool --flag <redacted>" })
+      expect(error).toMatchObject({
+        _tag: "IoError",
+        stream: "stdin",
+        cause: "disk gone",
+        command: "/bin/tool --flag <redacted>"
+      })
     }).pipe(Effect.provide(DryRunExecutor.layer())))
 
   it.effect("stdin \"pipe\" is written through Process.stdin", () =>
@@ -416,12 +448,14 @@ describe("timing and concurrency", () => {
         })
       )
       const fed = cmd.pipe(Command.feed("again"), Command.stdout("capture"))
-      const fiber = yield* Effect.fork(Effect.gen(function*() {
-        const first = yield* Command.run(fed)
-        const second = yield* Command.run(fed)
-        const together = yield* Effect.all([Command.run(fed), Command.run(fed)], { concurrency: "unbounded" })
-        return { results: [first, second, ...together], recorded: yield* DryRunExecutor.recorded }
-      }).pipe(Effect.provide(layer)))
+      const fiber = yield* Effect.fork(
+        Effect.gen(function*() {
+          const first = yield* Command.run(fed)
+          const second = yield* Command.run(fed)
+          const together = yield* Effect.all([Command.run(fed), Command.run(fed)], { concurrency: "unbounded" })
+          return { results: [first, second, ...together], recorded: yield* DryRunExecutor.recorded }
+        }).pipe(Effect.provide(layer))
+      )
       yield* TestClock.adjust("3 seconds")
       const { recorded, results } = yield* Fiber.join(fiber)
       expect(results.map((r) => decode(r.stdout))).toEqual(["ok", "ok", "ok", "ok"])
@@ -454,7 +488,11 @@ describe("the executor's output capture (CommandExecutor.make over a scripted sp
       waitStages: Effect.succeed([ExitStatus.exited(code)]),
       kill: () => Effect.void,
       abort: Effect.succeed(ExitStatus.exited(code)),
-      detach: Effect.succeed({ pid: 1, wait: Effect.succeed(ExitStatus.exited(code)), abort: Effect.succeed(ExitStatus.exited(code)) }),
+      detach: Effect.succeed({
+        pid: 1,
+        wait: Effect.succeed(ExitStatus.exited(code)),
+        abort: Effect.succeed(ExitStatus.exited(code))
+      }),
       handshakeWait: Effect.void,
       handshakeNotify: Effect.void
     })
@@ -502,6 +540,8 @@ describe("commands only start can drive", () => {
   it("a daemon cannot die with its parent", () => {
     const cmd = Command.make("/bin/tool").pipe(Command.daemonize(), Command.dieWithParent("SIGTERM"))
     const error = Either.getLeft(Command.validate(cmd))
-    expect(Option.map(error, (e) => e.reasons)).toEqual(Option.some(["a daemon outlives its parent: it cannot die with it"]))
+    expect(Option.map(error, (e) => e.reasons)).toEqual(
+      Option.some(["a daemon outlives its parent: it cannot die with it"])
+    )
   })
 })

@@ -3,10 +3,11 @@
  * sits in the child's output: across the start of the 8 KiB stderr tail, across the start of the
  * 1 KiB a "Result" log line shows, cut off at either edge by a tail buffer or by the output's end.
  */
+import { inspect } from "node:util"
+
 import { Command, DryRunExecutor } from "@effect-command/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, FastCheck as fc, Logger, LogLevel, Redacted } from "effect"
-import { inspect } from "node:util"
 
 const tail = 8 * 1024
 const logCut = 1024
@@ -28,7 +29,11 @@ const expectNoFragment = (secret: string, texts: ReadonlyArray<string>) => {
   for (const text of texts) {
     for (const fragment of fragments(secret)) {
       const at = text.indexOf(fragment)
-      if (at !== -1) throw new Error(`${JSON.stringify(fragment)} of the secret shows: …${JSON.stringify(text.slice(at - 40, at + 40))}…`)
+      if (at !== -1) {
+        throw new Error(
+          `${JSON.stringify(fragment)} of the secret shows: …${JSON.stringify(text.slice(at - 40, at + 40))}…`
+        )
+      }
     }
   }
 }
@@ -128,7 +133,11 @@ describe("secrets in output", () => {
     Effect.gen(function*() {
       const secret = "QXZJKQXZJKQXZJKQXZJK"
       for (const captured of [false, true]) {
-        const { error } = yield* runFailing(secret, { stdout: new Uint8Array(0), stderr: placed(secret, tail, -8, undefined), captured })
+        const { error } = yield* runFailing(secret, {
+          stdout: new Uint8Array(0),
+          stderr: placed(secret, tail, -8, undefined),
+          captured
+        })
         expectNoFragment(secret, [error.message, JSON.stringify(error)])
         expect(error).toMatchObject({ _tag: "ExitError", stderrTail: expect.stringMatching(/^<redacted>/) })
       }
@@ -145,7 +154,11 @@ describe("secrets in output", () => {
 
   it.effect("a secret that does not touch a cut is blanked and the text around it kept", () =>
     Effect.gen(function*() {
-      const { error } = yield* runFailing("QXZJ", { stdout: new Uint8Array(0), stderr: encode("before QXZJ after\n"), captured: false })
+      const { error } = yield* runFailing("QXZJ", {
+        stdout: new Uint8Array(0),
+        stderr: encode("before QXZJ after\n"),
+        captured: false
+      })
       expect(error).toMatchObject({ _tag: "ExitError", stderrTail: "before <redacted> after" })
     }))
 

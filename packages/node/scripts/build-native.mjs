@@ -73,8 +73,12 @@ const kernelHeaders = () => {
     "asm-generic": ["/usr/include/asm-generic"]
   }
   for (const [name, candidates] of Object.entries(found)) {
-    const source = candidates.find((candidate) => existsSync(join(candidate, name === "linux" ? "capability.h" : "types.h")))
-    if (source === undefined) throw new Error(`the kernel headers (${name}/) are not installed (Debian: linux-libc-dev)`)
+    const source = candidates.find((candidate) =>
+      existsSync(join(candidate, name === "linux" ? "capability.h" : "types.h"))
+    )
+    if (source === undefined) {
+      throw new Error(`the kernel headers (${name}/) are not installed (Debian: linux-libc-dev)`)
+    }
     mkdirSync(dir, { recursive: true })
     rmSync(join(dir, name), { force: true })
     symlinkSync(source, join(dir, name))
@@ -88,7 +92,9 @@ const helperCompiler = () => {
   if (runs("musl-gcc", ["-dumpversion"])) {
     return { compiler: "musl-gcc", flags: ["-static", ...flags, "-idirafter", kernelHeaders()] }
   }
-  console.error("build-native: musl-gcc not found (Debian: apt-get install musl-tools): the helper is built with cc and linked against this system's libc")
+  console.error(
+    "build-native: musl-gcc not found (Debian: apt-get install musl-tools): the helper is built with cc and linked against this system's libc"
+  )
   return { compiler: cc, flags }
 }
 
@@ -114,7 +120,9 @@ const nodeIncludeDir = () => {
 const addonFlags = () => {
   const include = nodeIncludeDir()
   if (include === undefined) {
-    throw new Error("node_api.h and uv.h not found (looked next to the node binary and in /usr/include/node; set NODE_INCLUDE_DIR)")
+    throw new Error(
+      "node_api.h and uv.h not found (looked next to the node binary and in /usr/include/node; set NODE_INCLUDE_DIR)"
+    )
   }
   return ["-shared", "-fPIC", `-I${include}`]
 }
@@ -177,11 +185,17 @@ const build = (target) => {
   // A private name, renamed into place: a concurrent build or a running test never sees half a binary.
   const tmp = `${target.output}.tmp-${process.pid}`
   const args = [...targetFlags, "-o", tmp, ...sources]
-  console.log(`build-native: ${compiler} ${[...targetFlags, "-o", relative(root, target.output), ...target.sources].join(" ")}`)
+  console.log(
+    `build-native: ${compiler} ${[...targetFlags, "-o", relative(root, target.output), ...target.sources].join(" ")}`
+  )
   const r = spawnSync(compiler, args, { cwd: root, stdio: "inherit" })
   if (r.error !== undefined || r.status !== 0) {
     rmSync(tmp, { force: true })
-    return fail(`${compiler}: ${r.error !== undefined ? r.error.message : r.signal !== null ? `killed by ${r.signal}` : `exit ${r.status}`}`)
+    return fail(
+      `${compiler}: ${
+        r.error !== undefined ? r.error.message : r.signal !== null ? `killed by ${r.signal}` : `exit ${r.status}`
+      }`
+    )
   }
   renameSync(tmp, target.output)
   return true

@@ -17,6 +17,7 @@
 import { CommandExecutor } from "@effect-command/core"
 import type * as Duration from "effect/Duration"
 import * as Layer from "effect/Layer"
+
 import { engineOf, spawnFor } from "./internal/options.js"
 
 /**

@@ -72,6 +72,7 @@ import type * as PlatformExecutor from "@effect/platform/CommandExecutor"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+
 import type * as NodeCommandExecutor from "./NodeCommandExecutor.js"
 
 /**

@@ -2,11 +2,13 @@
  * A command is a description: the same value runs any number of times, concurrently too. A
  * grandchild holding the output does not hang the run helpers (drain delay). Process groups.
  */
+import { Buffer } from "node:buffer"
+
 import { Command, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Stream } from "effect"
-import { Buffer } from "node:buffer"
+
 import { between, parseReport, probePath } from "./probe.js"
 import { marker, withMarker, zombieChildren } from "./support/procs.js"
 import { binary, buf, interleaved, probe, text } from "./support/run.js"
@@ -21,7 +23,9 @@ describe("the same command value, many runs", () => {
   )
   const expectedEcho = Buffer.concat([buf(binary(100_000)), Buffer.from("from fd 3")])
 
-  const summary = (result: { readonly status: ExitStatus.ExitStatus; readonly stdout: Uint8Array; readonly stderr: Uint8Array }) => ({
+  const summary = (
+    result: { readonly status: ExitStatus.ExitStatus; readonly stdout: Uint8Array; readonly stderr: Uint8Array }
+  ) => ({
     status: result.status,
     stdout: buf(result.stdout).toString("base64"),
     stderr: buf(result.stderr).toString("base64")
@@ -34,9 +38,13 @@ describe("the same command value, many runs", () => {
       expect(report.args).toEqual(["--readfd", "3", "an argument", "--write-stderr", "1000"])
       expect(report.env).toEqual({ ONLY: "this" })
       expect(report.fds).toEqual([0, 1, 2, 3])
-      expect(Buffer.from(between(buf(first.stdout).toString("latin1"), "STDOUT"), "latin1").equals(expectedEcho)).toBe(true)
+      expect(Buffer.from(between(buf(first.stdout).toString("latin1"), "STDOUT"), "latin1").equals(expectedEcho)).toBe(
+        true
+      )
       const sequential = yield* Effect.forEach(Array.from({ length: 20 }), () => Command.run(command))
-      const concurrent = yield* Effect.forEach(Array.from({ length: 20 }), () => Command.run(command), { concurrency: "unbounded" })
+      const concurrent = yield* Effect.forEach(Array.from({ length: 20 }), () => Command.run(command), {
+        concurrency: "unbounded"
+      })
       const expected = summary(first)
       for (const result of [...sequential, ...concurrent]) expect(summary(result)).toEqual(expected)
       expect(zombieChildren()).toEqual([])
@@ -44,8 +52,12 @@ describe("the same command value, many runs", () => {
 
   it.live("20 concurrent runs with stderr joined to stdout each keep their own exact order", () =>
     Effect.gen(function*() {
-      const joined = probe("--no-report", "--no-stdin", "--quiet-io", "--interleave", "300").pipe(Command.stderr("stdout"))
-      const outputs = yield* Effect.forEach(Array.from({ length: 20 }), () => Command.string(joined), { concurrency: "unbounded" })
+      const joined = probe("--no-report", "--no-stdin", "--quiet-io", "--interleave", "300").pipe(
+        Command.stderr("stdout")
+      )
+      const outputs = yield* Effect.forEach(Array.from({ length: 20 }), () => Command.string(joined), {
+        concurrency: "unbounded"
+      })
       for (const out of outputs) expect(out).toBe(interleaved(300))
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
@@ -118,7 +130,9 @@ describe("a grandchild holding stdout", () => {
       )
       const started = Date.now()
       // Bounded, so that a regression fails instead of hanging.
-      const out = yield* Command.string(cmd).pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("hung") }))
+      const out = yield* Command.string(cmd).pipe(
+        Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("hung") })
+      )
       expect(Date.now() - started).toBeLessThan(2500)
       const lines = out.trimEnd().split("\n")
       expect(lines).toContain("parent-done")
@@ -129,10 +143,11 @@ describe("a grandchild holding stdout", () => {
   it.live("a failing child with a holder: ExitError with the tail, promptly", () =>
     Effect.gen(function*() {
       const mark = marker()
-      const cmd = probe("--no-report", "--quiet-io", "--fork-holder", "5000", "--write-stderr", "10", "--exit", "3").pipe(
-        Command.envInherit,
-        Command.env("EC_MARKER", mark)
-      )
+      const cmd = probe("--no-report", "--quiet-io", "--fork-holder", "5000", "--write-stderr", "10", "--exit", "3")
+        .pipe(
+          Command.envInherit,
+          Command.env("EC_MARKER", mark)
+        )
       const started = Date.now()
       const error = yield* Effect.flip(Command.run(cmd))
       expect(Date.now() - started).toBeLessThan(2500)
@@ -151,7 +166,9 @@ describe("process group", () => {
 
   it.live("processGroup(\"inherit\"): the child stays in the parent's group", () =>
     Effect.gen(function*() {
-      const report = parseReport(yield* Command.string(probe("--no-stdin", "--quiet-io").pipe(Command.processGroup("inherit"))))
+      const report = parseReport(
+        yield* Command.string(probe("--no-stdin", "--quiet-io").pipe(Command.processGroup("inherit")))
+      )
       expect(report.pgrp).toBe("same")
       expect(report.pgidIsPid).toBe(false)
       expect(report.sidIsPid).toBe(false)
@@ -161,7 +178,9 @@ describe("process group", () => {
     Effect.gen(function*() {
       expect(parseReport(yield* Command.string(probe("--no-stdin", "--quiet-io"))).cwd).toBe(process.cwd())
       const dir = "/"
-      const report = parseReport(yield* Command.string(probe("--no-stdin", "--quiet-io").pipe(Command.workingDirectory(dir))))
+      const report = parseReport(
+        yield* Command.string(probe("--no-stdin", "--quiet-io").pipe(Command.workingDirectory(dir)))
+      )
       expect(report.cwd).toBe(dir)
       expect(probePath.startsWith("/")).toBe(true)
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
@@ -171,13 +190,22 @@ describe("children that exit before their output is read", () => {
   // Node reads the EOF of an exited child's pipes on its own (flushStdio). A reader that missed
   // it would wait out the whole drain delay: here a minute, far past the test's timeout.
   const patient = NodeCommandExecutor.layerWith({ drainDelay: "1 minute" })
-  for (const [name, layer] of [["with the helper", patient], ["without the helper", NodeCommandExecutor.layerWith({ drainDelay: "1 minute", helper: "never" })]] as const) {
-    it.live(`${name}: 100 fast runs each return their output at EOF, without waiting for the drain delay`, () =>
-      Effect.gen(function*() {
-        for (let i = 0; i < 100; i++) {
-          expect(yield* Command.exitCode(Command.make("/bin/true"))).toBe(0)
-          expect(yield* Command.string(Command.make("/bin/echo", String(i)))).toBe(`${i}\n`)
-        }
-      }).pipe(Effect.provide(layer)), 20_000)
+  for (
+    const [name, layer] of [["with the helper", patient], [
+      "without the helper",
+      NodeCommandExecutor.layerWith({ drainDelay: "1 minute", helper: "never" })
+    ]] as const
+  ) {
+    it.live(
+      `${name}: 100 fast runs each return their output at EOF, without waiting for the drain delay`,
+      () =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 100; i++) {
+            expect(yield* Command.exitCode(Command.make("/bin/true"))).toBe(0)
+            expect(yield* Command.string(Command.make("/bin/echo", String(i)))).toBe(`${i}\n`)
+          }
+        }).pipe(Effect.provide(layer)),
+      20_000
+    )
   }
 })

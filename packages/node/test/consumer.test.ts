@@ -4,12 +4,13 @@
  * compiler on the PATH; then a small program is type-checked (`strict`, `skipLibCheck: false`)
  * and run. Runs once (not again on the child_process project): it tests the packages, not an engine.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 
 const repo = fileURLToPath(new URL("../../..", import.meta.url))
 const pnpm = ["--yes", "pnpm@10.34.9"]
@@ -46,7 +47,9 @@ beforeAll(() => {
   work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-command-consumer-"))
   const packed = Path.join(work, "tarballs")
   Fs.mkdirSync(packed)
-  for (const name of ["core", "node"]) run("npx", [...pnpm, "pack", "--pack-destination", packed], Path.join(repo, "packages", name))
+  for (const name of ["core", "node"]) {
+    run("npx", [...pnpm, "pack", "--pack-destination", packed], Path.join(repo, "packages", name))
+  }
   tarballs = {
     core: Path.join(packed, `effect-command-core-${core.version}.tgz`),
     node: Path.join(packed, `effect-command-node-${node.version}.tgz`)
@@ -122,7 +125,10 @@ console.log(JSON.stringify({ output }))
 const consumer = (name: string, programs: Record<string, string>, install: (dir: string) => void) => {
   const dir = Path.join(work, name)
   Fs.mkdirSync(dir)
-  Fs.writeFileSync(Path.join(dir, "package.json"), JSON.stringify({ name: `consumer-${name}`, private: true, type: "module" }))
+  Fs.writeFileSync(
+    Path.join(dir, "package.json"),
+    JSON.stringify({ name: `consumer-${name}`, private: true, type: "module" })
+  )
   Fs.writeFileSync(Path.join(dir, "tsconfig.json"), JSON.stringify(tsconfig(Object.keys(programs))))
   for (const [file, text] of Object.entries(programs)) Fs.writeFileSync(Path.join(dir, file), text)
   install(dir)
@@ -132,7 +138,8 @@ const consumer = (name: string, programs: Record<string, string>, install: (dir:
   expect(Fs.existsSync(Path.join(installed, "build"))).toBe(false)
   return {
     dir,
-    output: (file: string): unknown => JSON.parse(run("node", [Path.join(dir, "out", file.replace(/\.ts$/, ".js"))], dir, consumerEnv))
+    output: (file: string): unknown =>
+      JSON.parse(run("node", [Path.join(dir, "out", file.replace(/\.ts$/, ".js"))], dir, consumerEnv))
   }
 }
 
@@ -162,66 +169,106 @@ describe("the published packages", () => {
         "package/scripts/build-native.mjs"
       ]
     ) expect(names).toContain(file)
-    const allowed = /^package\/(package\.json|README\.md|LICENSE|(dist|src|native|prebuilds)\/.+|scripts\/build-native\.mjs)$/
+    const allowed =
+      /^package\/(package\.json|README\.md|LICENSE|(dist|src|native|prebuilds)\/.+|scripts\/build-native\.mjs)$/
     expect(names.filter((file) => !allowed.test(file) || file.endsWith(".tsbuildinfo"))).toEqual([])
   })
 
   it("the core tarball holds dist, README and LICENSE, and no tests or build state", () => {
     const names = files(tarballs.core)
-    for (const file of ["package/package.json", "package/README.md", "package/LICENSE", "package/dist/index.js", "package/dist/index.d.ts"]) {
+    for (
+      const file of [
+        "package/package.json",
+        "package/README.md",
+        "package/LICENSE",
+        "package/dist/index.js",
+        "package/dist/index.d.ts"
+      ]
+    ) {
       expect(names).toContain(file)
     }
-    expect(names.filter((file) => !/^package\/(package\.json|README\.md|LICENSE|(dist|src)\/.+)$/.test(file) || file.endsWith(".tsbuildinfo")))
+    expect(
+      names.filter((file) =>
+        !/^package\/(package\.json|README\.md|LICENSE|(dist|src)\/.+)$/.test(file) || file.endsWith(".tsbuildinfo")
+      )
+    )
       .toEqual([])
   })
 
   it("the node package depends on the core package's version, and its exports have no source condition", () => {
-    const packed = JSON.parse(run("tar", ["xzfO", tarballs.node, "package/package.json"], work)) as Manifest & { exports: unknown }
+    const packed = JSON.parse(run("tar", ["xzfO", tarballs.node, "package/package.json"], work)) as Manifest & {
+      exports: unknown
+    }
     expect(packed.dependencies?.["@effect-command/core"]).toBe(core.version)
     expect(JSON.stringify(packed.exports)).not.toContain("source")
   })
 
-  it("installed by npm with scripts off and no compiler: type-checks with skipLibCheck false, spawns natively and runs a command through the prebuilt helper; @effect/platform is not needed", () => {
-    const project = consumer("npm", { "main.ts": mainProgram, "elsewhere.ts": elsewhereProgram }, (dir) =>
-      run("npm", [
-        "install",
-        "--ignore-scripts",
-        "--no-audit",
-        "--no-fund",
-        tarballs.core,
-        tarballs.node,
-        ...registryPackages(["effect", "typescript", "@types/node"])
-      ], dir, consumerEnv))
-    expect(Fs.existsSync(Path.join(project.dir, "node_modules/@effect/platform"))).toBe(false)
-    expect(project.output("main.ts")).toEqual({ engine: "native", output: "0077\n64\n" })
-    // Where no binary fits: child_process, plain commands run, a helper setting names the build command.
-    expect(project.output("elsewhere.ts")).toMatchObject({
-      engine: "child_process",
-      plain: "plain\n",
-      umask: {
-        tag: "SpawnError",
-        reason: "HelperMissing",
-        message: expect.stringMatching(/no prebuilt binary for linux-riscv64 .*`npx effect-command-build`/)
-      }
-    })
-  }, 300_000)
+  it(
+    "installed by npm with scripts off and no compiler: type-checks with skipLibCheck false, spawns natively and runs a command through the prebuilt helper; @effect/platform is not needed",
+    () => {
+      const project = consumer(
+        "npm",
+        { "main.ts": mainProgram, "elsewhere.ts": elsewhereProgram },
+        (dir) =>
+          run(
+            "npm",
+            [
+              "install",
+              "--ignore-scripts",
+              "--no-audit",
+              "--no-fund",
+              tarballs.core,
+              tarballs.node,
+              ...registryPackages(["effect", "typescript", "@types/node"])
+            ],
+            dir,
+            consumerEnv
+          )
+      )
+      expect(Fs.existsSync(Path.join(project.dir, "node_modules/@effect/platform"))).toBe(false)
+      expect(project.output("main.ts")).toEqual({ engine: "native", output: "0077\n64\n" })
+      // Where no binary fits: child_process, plain commands run, a helper setting names the build command.
+      expect(project.output("elsewhere.ts")).toMatchObject({
+        engine: "child_process",
+        plain: "plain\n",
+        umask: {
+          tag: "SpawnError",
+          reason: "HelperMissing",
+          message: expect.stringMatching(/no prebuilt binary for linux-riscv64 .*`npx effect-command-build`/)
+        }
+      })
+    },
+    300_000
+  )
 
-  it("installed by pnpm with scripts off and no compiler: the same, and @effect-command/node/platform runs @effect/platform's commands", () => {
-    const project = consumer("pnpm", { "main.ts": mainProgram, "platform.ts": platformProgram }, (dir) => {
-      // What the registry would resolve the node package's dependency to.
-      const manifestPath = Path.join(dir, "package.json")
-      const project = JSON.parse(Fs.readFileSync(manifestPath, "utf8")) as Record<string, unknown>
-      Fs.writeFileSync(manifestPath, JSON.stringify({ ...project, pnpm: { overrides: { "@effect-command/core": `file:${tarballs.core}` } } }))
-      run("npx", [
-        ...pnpm,
-        "add",
-        "--ignore-scripts",
-        tarballs.core,
-        tarballs.node,
-        ...registryPackages(["effect", "typescript", "@types/node", "@effect/platform"])
-      ], dir, consumerEnv)
-    })
-    expect(project.output("main.ts")).toEqual({ engine: "native", output: "0077\n64\n" })
-    expect(project.output("platform.ts")).toEqual({ output: "platform\n" })
-  }, 300_000)
+  it(
+    "installed by pnpm with scripts off and no compiler: the same, and @effect-command/node/platform runs @effect/platform's commands",
+    () => {
+      const project = consumer("pnpm", { "main.ts": mainProgram, "platform.ts": platformProgram }, (dir) => {
+        // What the registry would resolve the node package's dependency to.
+        const manifestPath = Path.join(dir, "package.json")
+        const project = JSON.parse(Fs.readFileSync(manifestPath, "utf8")) as Record<string, unknown>
+        Fs.writeFileSync(
+          manifestPath,
+          JSON.stringify({ ...project, pnpm: { overrides: { "@effect-command/core": `file:${tarballs.core}` } } })
+        )
+        run(
+          "npx",
+          [
+            ...pnpm,
+            "add",
+            "--ignore-scripts",
+            tarballs.core,
+            tarballs.node,
+            ...registryPackages(["effect", "typescript", "@types/node", "@effect/platform"])
+          ],
+          dir,
+          consumerEnv
+        )
+      })
+      expect(project.output("main.ts")).toEqual({ engine: "native", output: "0077\n64\n" })
+      expect(project.output("platform.ts")).toEqual({ output: "platform\n" })
+    },
+    300_000
+  )
 })

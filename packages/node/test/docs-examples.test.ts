@@ -5,10 +5,13 @@
  * process with it may be left (daemons and detached children included).
  */
 import "./fixtures/ensure-helper.js"
-import { describe, expect, it } from "@effect/vitest"
+
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+
+import { describe, expect, it } from "@effect/vitest"
+
 import { marker, withMarker } from "./support/procs.js"
 
 const repoRoot = Path.resolve(import.meta.dirname, "../../..")
@@ -204,7 +207,9 @@ describe.concurrent("docs/examples", () => {
     it(`${file} exits 0 and prints what its guide says`, async () => {
       const mark = marker()
       const ran = await runExample(file, mark)
-      const context = `${file} (exit ${ran.code ?? ran.signal}, ${ran.ms} ms)\n--- stdout\n${ran.stdout}--- stderr\n${ran.stderr}`
+      const context = `${file} (exit ${
+        ran.code ?? ran.signal
+      }, ${ran.ms} ms)\n--- stdout\n${ran.stdout}--- stderr\n${ran.stderr}`
       expect(ran.code, context).toBe(0)
       const lines = ran.stdout.split("\n")
       for (const want of expected[file] ?? []) {

@@ -6,7 +6,6 @@
  * with running children. The file is skipped (with the compiler's output) only when the addon
  * cannot be built here, and never in CI (CI set): there it fails; a build that does not load fails.
  */
-import { afterAll, describe, expect, it } from "@effect/vitest"
 import { AsyncLocalStorage } from "node:async_hooks"
 import { Buffer } from "node:buffer"
 import * as ChildProcess from "node:child_process"
@@ -16,8 +15,18 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
+
+import { afterAll, describe, expect, it } from "@effect/vitest"
+
 import type { Engine, EngineChild, EngineExit, EngineSpawnSpec } from "../src/internal/engine.js"
-import { ENGINE_ABI, enginePath, engineUnavailableReason, loadEngine, StdioClosed, StdioDevNull } from "../src/internal/engine.js"
+import {
+  ENGINE_ABI,
+  enginePath,
+  engineUnavailableReason,
+  loadEngine,
+  StdioClosed,
+  StdioDevNull
+} from "../src/internal/engine.js"
 import { between, inheritableFds, parseReport, probePath } from "./probe.js"
 import { buildScriptPath } from "./support/helper.js"
 import { isAlive, marker, openFdCount, withMarker, zombieChildren } from "./support/procs.js"
@@ -32,7 +41,9 @@ const mtimeMs = (path: string) => (Fs.existsSync(path) ? Fs.statSync(path).mtime
 const build = ChildProcess.spawnSync(process.execPath, [buildScriptPath], { encoding: "utf8" })
 /** Why the addon is not there, when it could not be built: the only reason to skip this file. */
 const notBuilt = mtimeMs(enginePath) < mtimeMs(engineSource)
-  ? `the native engine cannot be built here (build-native.mjs: ${build.error?.message ?? `exit ${build.status}`}):\n${build.stdout}${build.stderr}`
+  ? `the native engine cannot be built here (build-native.mjs: ${
+    build.error?.message ?? `exit ${build.status}`
+  }):\n${build.stdout}${build.stderr}`
   : undefined
 // In CI a machine without the engine must not pass green: there it fails instead of skipping.
 if (notBuilt !== undefined && process.env.CI !== undefined && process.env.CI !== "") throw new Error(notBuilt)
@@ -106,7 +117,10 @@ const run = async (path: string, args: ReadonlyArray<string>, options: TestSpec 
   const out = outputPipe()
   let started: Started
   try {
-    started = start(path, args, { ...options, stdio: options.stdio ?? [StdioDevNull, out.w, options.both ? out.w : StdioDevNull] })
+    started = start(path, args, {
+      ...options,
+      stdio: options.stdio ?? [StdioDevNull, out.w, options.both ? out.w : StdioDevNull]
+    })
   } finally {
     Fs.closeSync(out.w)
   }
@@ -134,7 +148,12 @@ const writeFile = (name: string, content: string | Buffer, mode: number) => {
 }
 
 /** Node started on a script that loads the engine (with an fd limit, soft and hard); its exit and stdout. */
-const node = (script: string, options: ChildProcess.SpawnOptions = {}, fdLimit?: number, flags: ReadonlyArray<string> = []) => {
+const node = (
+  script: string,
+  options: ChildProcess.SpawnOptions = {},
+  fdLimit?: number,
+  flags: ReadonlyArray<string> = []
+) => {
   const args = [...flags, "-e", script, addonPath, probePath]
   const child = fdLimit === undefined
     ? ChildProcess.spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"], ...options })
@@ -144,10 +163,12 @@ const node = (script: string, options: ChildProcess.SpawnOptions = {}, fdLimit?:
     })
   const chunks: Array<Buffer> = []
   child.stdout!.on("data", (chunk: Buffer) => chunks.push(chunk))
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }>((resolve, reject) => {
-    child.once("error", reject)
-    child.once("close", (code, signal) => resolve({ code, signal, stdout: Buffer.concat(chunks).toString("utf8") }))
-  })
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }>(
+    (resolve, reject) => {
+      child.once("error", reject)
+      child.once("close", (code, signal) => resolve({ code, signal, stdout: Buffer.concat(chunks).toString("utf8") }))
+    }
+  )
   return { child, exit }
 }
 /** Prelude of those scripts: `engine`, `probe`, and `spawn(path, argv, extra, onExit)`. */
@@ -211,7 +232,9 @@ describe.skipIf(notBuilt !== undefined)("native engine", () => {
     process.env[name] = "a value = with signs"
     try {
       expect(engine().environ()).toContain(`${name}=a value = with signs`)
-      expect(engine().environ().filter((entry) => !entry.startsWith(`${name}=`)).length).toBe(Object.keys(process.env).length - 1)
+      expect(engine().environ().filter((entry) => !entry.startsWith(`${name}=`)).length).toBe(
+        Object.keys(process.env).length - 1
+      )
     } finally {
       delete process.env[name]
     }
@@ -227,13 +250,18 @@ describe.skipIf(notBuilt !== undefined)("native engine", () => {
           { path, argv, envp: baseEnv, cwd: null, stdio: pairs(stdio), newGroup: false },
           (error, child) => (error !== null ? reject(error) : resolve(child!)),
           onExit
-        ))
+        )
+      )
       return { spawned, exit }
     }
 
     it("calls back with the child later, from the loop; the exit comes as with spawn", async () => {
       let calledBack = false
-      const { exit, spawned } = startAsync("/bin/sh", ["sh", "-c", "exit 7"], [StdioDevNull, StdioDevNull, StdioDevNull])
+      const { exit, spawned } = startAsync("/bin/sh", ["sh", "-c", "exit 7"], [
+        StdioDevNull,
+        StdioDevNull,
+        StdioDevNull
+      ])
       void spawned.then(() => (calledBack = true))
       expect(calledBack).toBe(false)
       const child = await spawned
@@ -243,7 +271,11 @@ describe.skipIf(notBuilt !== undefined)("native engine", () => {
 
     it("the spec's fds are read when the thread spawns: a pipe given as stdout carries the output", async () => {
       const [read, write] = engine().makePipe()
-      const { spawned, exit } = startAsync("/bin/sh", ["sh", "-c", "echo from the thread"], [StdioDevNull, write, StdioDevNull])
+      const { spawned, exit } = startAsync("/bin/sh", ["sh", "-c", "echo from the thread"], [
+        StdioDevNull,
+        write,
+        StdioDevNull
+      ])
       await spawned
       Fs.closeSync(write)
       expect((await readAll(read)).toString()).toBe("from the thread\n")
@@ -255,9 +287,21 @@ describe.skipIf(notBuilt !== undefined)("native engine", () => {
       await expect(missing).rejects.toMatchObject({ code: "ENOENT", syscall: "execve", path: "/nonexistent/program" })
       const notExecutable = startAsync(engineSource, ["x"], [StdioDevNull, StdioDevNull, StdioDevNull]).spawned
       await expect(notExecutable).rejects.toMatchObject({ code: "EACCES" })
-      expect(() => engine().spawnAsync({ path: "/bin/true", argv: ["a\0b"], envp: [], cwd: null, stdio: [], newGroup: false }, () => {}, () => {}))
+      expect(() =>
+        engine().spawnAsync(
+          { path: "/bin/true", argv: ["a\0b"], envp: [], cwd: null, stdio: [], newGroup: false },
+          () => {},
+          () => {}
+        )
+      )
         .toThrow(TypeError)
-      expect(() => engine().spawnAsync({ path: "/bin/true", argv: [], envp: [], cwd: null, stdio: [], newGroup: false }, null as never, () => {}))
+      expect(() =>
+        engine().spawnAsync(
+          { path: "/bin/true", argv: [], envp: [], cwd: null, stdio: [], newGroup: false },
+          null as never,
+          () => {}
+        )
+      )
         .toThrow(TypeError)
       expect(zombieChildren()).toEqual([])
     })
@@ -312,7 +356,9 @@ parentPort.postMessage("queued");
 
     it("a signal the child raises itself", async () => {
       expect(await sh("kill -USR1 $$").exit).toEqual(killedBy("SIGUSR1"))
-      expect(await start(probePath, ["--no-stdin", "--quiet-io", "--no-report", "--signal", "ABRT"]).exit).toEqual(killedBy("SIGABRT"))
+      expect(await start(probePath, ["--no-stdin", "--quiet-io", "--no-report", "--signal", "ABRT"]).exit).toEqual(
+        killedBy("SIGABRT")
+      )
     })
 
     it("kill with a number that is no signal throws a TypeError and sends nothing (2**32 + 9 is not SIGKILL)", async () => {
@@ -333,7 +379,11 @@ parentPort.postMessage("queued");
       // in the cwd (a pipe or another directory may or may not take the dump).
       const pattern = Fs.readFileSync("/proc/sys/kernel/core_pattern", "utf8").trim()
       if (withCore.code === 99 || pattern.startsWith("|") || pattern.includes("/")) {
-        console.warn(`engine.test.ts: core dumps are not certain here (core_pattern ${JSON.stringify(pattern)}); coreDumped=true not asserted`)
+        console.warn(
+          `engine.test.ts: core dumps are not certain here (core_pattern ${
+            JSON.stringify(pattern)
+          }); coreDumped=true not asserted`
+        )
         if (withCore.code !== 99) expect(withCore.signal).toBe("SIGSEGV")
       } else {
         expect(withCore).toEqual(killedBy("SIGSEGV", true))
@@ -407,7 +457,9 @@ parentPort.postMessage("queued");
       const ms = performance.now() - t0
       expect(received).toBe(size)
       expect(nonZero).toBe(0)
-      console.log(`engine.test.ts: 64 MiB through the pipe in ${ms.toFixed(0)} ms (${(64 / (ms / 1000)).toFixed(0)} MiB/s)`)
+      console.log(
+        `engine.test.ts: 64 MiB through the pipe in ${ms.toFixed(0)} ms (${(64 / (ms / 1000)).toFixed(0)} MiB/s)`
+      )
     })
 
     it("stdout and stderr to the same pipe", async () => {
@@ -434,7 +486,10 @@ parentPort.postMessage("queued");
 
     it("SIGPIPE is default in the child: writing to a closed pipe kills it", async () => {
       // Node ignores SIGPIPE; a child that inherited that would see EPIPE and go on.
-      expect(BigInt(`0x${/^SigIgn:\s*([0-9a-f]+)$/m.exec(Fs.readFileSync("/proc/self/status", "utf8"))![1]}`) & (1n << BigInt(S.SIGPIPE - 1)))
+      expect(
+        BigInt(`0x${/^SigIgn:\s*([0-9a-f]+)$/m.exec(Fs.readFileSync("/proc/self/status", "utf8"))![1]}`) &
+          (1n << BigInt(S.SIGPIPE - 1))
+      )
         .not.toBe(0n)
       const [r, w] = engine().makePipe()
       Fs.closeSync(r)
@@ -484,7 +539,9 @@ parentPort.postMessage("queued");
 const flags = parseInt(/^flags:\\s*([0-7]+)$/m.exec(require("fs").readFileSync("/proc/self/fdinfo/${INHERITED}", "utf8"))[1], 8);
 require("fs").writeSync(1, "INHERITED_CLOEXEC:" + ((flags & 0o2000000) !== 0) + "\\n");
 spawn(probe, ["probe", "--no-stdin", "--quiet-io"], {}, () =>
-  spawn(probe, ["probe", "--no-stdin", "--quiet-io"], { stdio: [-1, 1, 2, ...Array(${INHERITED - 3}).fill(-2), ${INHERITED}] }));`,
+  spawn(probe, ["probe", "--no-stdin", "--quiet-io"], { stdio: [-1, 1, 2, ...Array(${
+            INHERITED - 3
+          }).fill(-2), ${INHERITED}] }));`,
           { stdio }
         )
         const { code, stdout } = await exit
@@ -523,7 +580,9 @@ spawn(probe, ["probe", "--no-stdin", "--quiet-io"], {}, () =>
       const out = outputPipe()
       let started: Started
       try {
-        started = start(probePath, ["--no-stdin", "--readfd", "3"], { stdio: [StdioDevNull, out.w, StdioDevNull, r, StdioDevNull] })
+        started = start(probePath, ["--no-stdin", "--readfd", "3"], {
+          stdio: [StdioDevNull, out.w, StdioDevNull, r, StdioDevNull]
+        })
       } finally {
         Fs.closeSync(r)
         Fs.closeSync(out.w)
@@ -551,7 +610,8 @@ spawn(probe, ["probe", "--no-stdin", "--quiet-io"], {}, () =>
       stdio[n - 1] = c
       stdio[n - 2] = d // d at two numbers: n-2 and (via c) c
       // Each target fd writes its own number; readlink shows what /dev/null became.
-      const script = `for fd in "$@"; do echo "$fd" > /proc/self/fd/$fd; done; readlink /proc/self/fd/${d} > /proc/self/fd/${a}`
+      const script =
+        `for fd in "$@"; do echo "$fd" > /proc/self/fd/$fd; done; readlink /proc/self/fd/${d} > /proc/self/fd/${a}`
       let started: Started
       try {
         started = sh(script, { stdio }, String(a), String(b), String(c), String(n - 1), String(n - 2))
@@ -579,7 +639,14 @@ spawn(probe, ["probe", "--no-stdin", "--quiet-io"], {}, () =>
     const spawnPairs = (args: ReadonlyArray<string>, stdio: ReadonlyArray<readonly [number, number]>): Started => {
       let resolve!: (exit: EngineExit) => void
       const exit = new Promise<EngineExit>((r) => (resolve = r))
-      const child = engine().spawn({ path: probePath, argv: ["probe", ...args], envp: baseEnv, cwd: null, stdio, newGroup: false }, resolve)
+      const child = engine().spawn({
+        path: probePath,
+        argv: ["probe", ...args],
+        envp: baseEnv,
+        cwd: null,
+        stdio,
+        newGroup: false
+      }, resolve)
       return { child, exit }
     }
     const fdLimit = Number(/^Max open files\s+(\d+)/m.exec(Fs.readFileSync("/proc/self/limits", "latin1"))![1])
@@ -591,7 +658,10 @@ spawn(probe, ["probe", "--no-stdin", "--quiet-io"], {}, () =>
       let started: Started
       const before = Date.now()
       try {
-        started = spawnPairs(["--no-stdin", "--readfd", String(high)], [[high, r], [2, StdioDevNull], [1, out.w], [0, StdioDevNull]])
+        started = spawnPairs(["--no-stdin", "--readfd", String(high)], [[high, r], [2, StdioDevNull], [1, out.w], [
+          0,
+          StdioDevNull
+        ]])
       } finally {
         Fs.closeSync(r)
         Fs.closeSync(out.w)
@@ -684,7 +754,14 @@ spawn(probe, ["probe", "--no-stdin", "--quiet-io"], {}, () =>
     it("env exactly as given", async () => {
       const envp = ["A=1", "EMPTY=", "SPACES=x  y", "NEWLINE=one\ntwo", "UNICODE=é✓", "Z=last"]
       const { stdout } = await runProbe([], { envp })
-      expect(parseReport(stdout).env).toEqual({ A: "1", EMPTY: "", SPACES: "x  y", NEWLINE: "one\ntwo", UNICODE: "é✓", Z: "last" })
+      expect(parseReport(stdout).env).toEqual({
+        A: "1",
+        EMPTY: "",
+        SPACES: "x  y",
+        NEWLINE: "one\ntwo",
+        UNICODE: "é✓",
+        Z: "last"
+      })
       expect(parseReport((await runProbe([], { envp: [] })).stdout).env).toEqual({})
     })
 
@@ -715,7 +792,9 @@ spawn(probe, ["probe", "--no-stdin", "--quiet-io"], {}, () =>
     expect(await exit).toMatchObject({ code: null, signal: "SIGTERM" })
     expect(engine().signalProcess(-child.pid, 0)).toBe(E.ESRCH)
     for (const [pid, signal] of [[0, 0], [-1, 0], [child.pid, -1], [child.pid, 65], [1.5, 0]]) {
-      expect(() => engine().signalProcess(pid!, signal!)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }))
+      expect(() => engine().signalProcess(pid!, signal!)).toThrow(
+        expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" })
+      )
     }
   })
 
@@ -738,7 +817,10 @@ const sleeper = (extra) => spawn(probe, ["probe", "--no-report", "--quiet-io", "
 console.log(JSON.stringify({ dies: sleeper({ deathSignal: 15 }), stays: sleeper({}) }));
 setInterval(() => {}, 1000);`)
       let line: { dies: number; stays: number } | undefined
-      child.stdout!.on("data", (chunk: Buffer) => (line ??= JSON.parse(chunk.toString("utf8")) as { dies: number; stays: number }))
+      child.stdout!.on(
+        "data",
+        (chunk: Buffer) => (line ??= JSON.parse(chunk.toString("utf8")) as { dies: number; stays: number })
+      )
       await until("the pids", () => line !== undefined)
       const { dies, stays } = line!
       try {
@@ -754,7 +836,9 @@ setInterval(() => {}, 1000);`)
 
     it("a bad deathSignal throws at once", () => {
       for (const deathSignal of [0, -1, 65, 1.5]) {
-        expect(() => start("/bin/true", [], { deathSignal })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }))
+        expect(() => start("/bin/true", [], { deathSignal })).toThrow(
+          expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" })
+        )
       }
     })
   })
@@ -780,10 +864,13 @@ setInterval(() => {}, 1000);`)
       expectThrow(writeFile("not-executable", "#!/bin/sh\nexit 0\n", 0o644), "EACCES", E.EACCES)
       expectThrow(tempDir(), "EACCES", E.EACCES)
     })
-    it("ENOEXEC: executable, but not a program", () => expectThrow(writeFile("garbage", "just text\n", 0o755), "ENOEXEC", E.ENOEXEC))
+    it("ENOEXEC: executable, but not a program", () =>
+      expectThrow(writeFile("garbage", "just text\n", 0o755), "ENOEXEC", E.ENOEXEC))
     it("ENOTDIR", () => expectThrow(`${writeFile("file", "", 0o644)}/x`, "ENOTDIR", E.ENOTDIR))
     it("ENOENT for a missing cwd", () => {
-      expect(() => start("/bin/true", [], { cwd: "/nonexistent/dir" })).toThrow(expect.objectContaining({ code: "ENOENT" }))
+      expect(() => start("/bin/true", [], { cwd: "/nonexistent/dir" })).toThrow(
+        expect.objectContaining({ code: "ENOENT" })
+      )
     })
 
     it("out of fds after the child started (pidfd_open: EMFILE): it is killed and reaped, the error thrown", async () => {
@@ -795,7 +882,9 @@ const fs = require("fs");
 const held = [];
 for (;;) { try { held.push(fs.openSync("/dev/null", "r")); } catch (e) { if (e.code !== "EMFILE") throw e; break; } }
 let error;
-try { spawn("/bin/sleep", ["sleep", "1000"], { envp: [${JSON.stringify(`EC_ENGINE_TEST=${value}`)}], stdio: [-1, -1, -1] }); } catch (e) { error = e; }
+try { spawn("/bin/sleep", ["sleep", "1000"], { envp: [${
+          JSON.stringify(`EC_ENGINE_TEST=${value}`)
+        }], stdio: [-1, -1, -1] }); } catch (e) { error = e; }
 for (const fd of held) fs.closeSync(fd);
 const zombies = fs.readdirSync("/proc").filter((p) => /^\\d+$/.test(p)).filter((p) => {
   try { const s = fs.readFileSync("/proc/" + p + "/stat", "latin1").split(") ")[1].split(" "); return s[0] === "Z" && Number(s[1]) === process.pid; } catch { return false; }
@@ -829,7 +918,9 @@ setTimeout(() => clearInterval(churn), 300);`,
       expect(() => start("/bin/true", ["a\0b"])).toThrow(TypeError)
       expect(() => start("/bin/true", [], { stdio: [0, 1.5, 2] })).toThrow(TypeError)
       expect(() => start("/bin/true", [], { stdio: [0, -3, 2] })).toThrow(TypeError)
-      expect(() => engine().spawn({ path: "/bin/true", argv: [], envp: [], cwd: null, stdio: [], newGroup: false }, null as never))
+      expect(() =>
+        engine().spawn({ path: "/bin/true", argv: [], envp: [], cwd: null, stdio: [], newGroup: false }, null as never)
+      )
         .toThrow(TypeError)
       const { child } = start("/bin/true", [])
       const kill = child.kill
@@ -842,8 +933,14 @@ setTimeout(() => clearInterval(churn), 300);`,
       const als = new AsyncLocalStorage<string>()
       const store = await als.run("the store", () =>
         new Promise<string | undefined>((resolve) => {
-          engine().spawn({ path: "/bin/true", argv: ["true"], envp: [], cwd: null, stdio: [[0, -1], [1, -1], [2, -1]], newGroup: false }, () =>
-            resolve(als.getStore()))
+          engine().spawn({
+            path: "/bin/true",
+            argv: ["true"],
+            envp: [],
+            cwd: null,
+            stdio: [[0, -1], [1, -1], [2, -1]],
+            newGroup: false
+          }, () => resolve(als.getStore()))
         }))
       expect(store).toBe("the store")
     })
@@ -904,10 +1001,12 @@ child.ref();`).exit
           ? ChildProcess.spawn("/bin/sleep", ["30"], { stdio: "ignore" })
           : ChildProcess.spawn("/bin/sh", ["-c", `exit ${i % 256}`], { stdio: "ignore" })
         if (killed !== null) setTimeout(() => cp.kill(killed), 20 + (i % 7) * 10)
-        viaNode.push(new Promise((resolve, reject) => {
-          cp.once("error", reject)
-          cp.once("exit", (code, signal) => resolve({ code, signal }))
-        }))
+        viaNode.push(
+          new Promise((resolve, reject) => {
+            cp.once("error", reject)
+            cp.once("exit", (code, signal) => resolve({ code, signal }))
+          })
+        )
       }
       const [fromAddon, fromNode] = await Promise.all([Promise.all(addon), Promise.all(viaNode)])
       expect(fromAddon).toEqual(expected)
@@ -933,7 +1032,10 @@ parentPort.on("message", () => process.exit(3));
 `
     const runWorker = async (exitItself: boolean) => {
       const value = marker()
-      const worker = new Worker(workerScript, { eval: true, workerData: { enginePath: addonPath, marker: `EC_ENGINE_TEST=${value}`, exit: exitItself } })
+      const worker = new Worker(workerScript, {
+        eval: true,
+        workerData: { enginePath: addonPath, marker: `EC_ENGINE_TEST=${value}`, exit: exitItself }
+      })
       const exited = new Promise<number>((resolve) => worker.once("exit", resolve))
       worker.on("error", () => {})
       const pids = await new Promise<Array<number>>((resolve) => worker.once("message", resolve))
@@ -947,7 +1049,11 @@ parentPort.on("message", () => process.exit(3));
       for (const pid of pids) expect(Fs.existsSync(`/proc/${pid}`)).toBe(false)
       // Other zombies of this process (a child of another worker, between its exit and its
       // reaping) must be gone soon, named if not.
-      await until(`no zombie children (${zombieChildren().map((pid) => `${pid} ${comm(pid)}`).join(", ")})`, () => zombieChildren().length === 0, 5_000)
+      await until(
+        `no zombie children (${zombieChildren().map((pid) => `${pid} ${comm(pid)}`).join(", ")})`,
+        () => zombieChildren().length === 0,
+        5_000
+      )
       return code
     }
 

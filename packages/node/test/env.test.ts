@@ -2,17 +2,18 @@
  * The child's environment, exactly as the command's policy says, with the parent's environment
  * read when the command runs (not when it is built).
  */
+import * as Path from "node:path"
+
 import { Command } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
-import * as Path from "node:path"
+
 import { parseReport, probePath } from "./probe.js"
 import { parentEnv, probe, rendered, withEnv } from "./support/run.js"
 
 /** The environment the probe reports for `command`. */
-const childEnv = (command: Command.Command) =>
-  Effect.map(Command.string(command), (out) => parseReport(out).env)
+const childEnv = (command: Command.Command) => Effect.map(Command.string(command), (out) => parseReport(out).env)
 
 const report = probe("--no-stdin", "--quiet-io")
 
@@ -121,13 +122,18 @@ describe("environment", () => {
 
   it.live("envClear after envInherit: empty again", () =>
     Effect.gen(function*() {
-      const env = yield* childEnv(report.pipe(Command.envInherit, Command.env("X", "1"), Command.envClear, Command.env("Y", "2")))
+      const env = yield* childEnv(
+        report.pipe(Command.envInherit, Command.env("X", "1"), Command.envClear, Command.env("Y", "2"))
+      )
       expect(env).toEqual({ Y: "2" })
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
   it.live("a Redacted value reaches the child, but not the rendered command", () =>
     Effect.gen(function*() {
-      const cmd = report.pipe(Command.env("SECRET", Redacted.make("s3cret value")), Command.envString(Redacted.make("TOKEN=t0k")))
+      const cmd = report.pipe(
+        Command.env("SECRET", Redacted.make("s3cret value")),
+        Command.envString(Redacted.make("TOKEN=t0k"))
+      )
       const env = yield* childEnv(cmd)
       expect(env).toEqual({ SECRET: "s3cret value", TOKEN: "t0k" })
       expect(rendered(cmd)).toBe(`SECRET=<redacted> TOKEN=<redacted> ${probePath} --no-stdin --quiet-io`)

@@ -3,14 +3,16 @@
  * spawn failure with its own reason, usage errors, and settings that need the child-side helper.
  * Every spawn failure leaves no child and no fd behind.
  */
-import { Command, ExitStatus } from "@effect-command/core"
-import type { CommandError, CommandExecutor } from "@effect-command/core"
-import { NodeCommandExecutor } from "@effect-command/node"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Redacted, Stream } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+
+import type { CommandError, CommandExecutor } from "@effect-command/core"
+import { Command, ExitStatus } from "@effect-command/core"
+import { NodeCommandExecutor } from "@effect-command/node"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Chunk, Effect, Either, Redacted, Stream } from "effect"
+
 import { pattern, probePath } from "./probe.js"
 import { evidence, failsCleanly, interleaved, makeTempDir, probe, removeTempDir, rendered } from "./support/run.js"
 
@@ -51,34 +53,48 @@ describe("exit status", () => {
     Effect.gen(function*() {
       const short = yield* Effect.flip(Command.run(quiet("--write-stderr", "100", "--exit", "1")))
       expect(short._tag === "ExitError" && short.stderrTail).toBe(pattern(100))
-      const captured = yield* Effect.flip(Command.run(quiet("--write-stderr", "9000", "--exit", "2").pipe(Command.stderr("capture"))))
+      const captured = yield* Effect.flip(
+        Command.run(quiet("--write-stderr", "9000", "--exit", "2").pipe(Command.stderr("capture")))
+      )
       expect(captured._tag === "ExitError" && captured.stderrTail).toBe(pattern(9000).slice(-8192))
       // The full report went to stderr: its tail ends with the echo, trailing newline trimmed.
-      const echo = yield* Effect.flip(Command.run(probe("--no-report", "--exit", "4").pipe(Command.feed("last words\n"))))
+      const echo = yield* Effect.flip(
+        Command.run(probe("--no-report", "--exit", "4").pipe(Command.feed("last words\n")))
+      )
       expect(echo._tag === "ExitError" && echo.stderrTail).toBe("BEGIN STDERR\nlast words\nEND STDERR")
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
   it.live("stderr joined to stdout: the tail is the joined stream's", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(Command.run(quiet("--interleave", "3", "--exit", "2").pipe(Command.stderr("stdout"))))
+      const error = yield* Effect.flip(
+        Command.run(quiet("--interleave", "3", "--exit", "2").pipe(Command.stderr("stdout")))
+      )
       expect(error._tag === "ExitError" && error.stderrTail).toBe(interleaved(3).trimEnd())
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
   it.live("stderr sent to a file or to null: the tail is empty", () =>
     Effect.gen(function*() {
       const path = Path.join(dir, "stderr-file")
-      const toFile = yield* Effect.flip(Command.run(quiet("--write-stderr", "10", "--exit", "5").pipe(Command.stderr(Command.Output.file(path)))))
+      const toFile = yield* Effect.flip(
+        Command.run(quiet("--write-stderr", "10", "--exit", "5").pipe(Command.stderr(Command.Output.file(path))))
+      )
       expect(toFile._tag === "ExitError" && toFile.stderrTail).toBe("")
       expect(Fs.readFileSync(path, "utf8")).toBe(pattern(10))
-      const toNull = yield* Effect.flip(Command.run(quiet("--write-stderr", "10", "--exit", "5").pipe(Command.stderr("null"))))
+      const toNull = yield* Effect.flip(
+        Command.run(quiet("--write-stderr", "10", "--exit", "5").pipe(Command.stderr("null")))
+      )
       expect(toNull._tag === "ExitError" && toNull.stderrTail).toBe("")
-      expect(toNull.message).toBe(`child process (${toNull._tag === "ExitError" ? toNull.command : ""}) unexpected exit status 5`)
+      expect(toNull.message).toBe(
+        `child process (${toNull._tag === "ExitError" ? toNull.command : ""}) unexpected exit status 5`
+      )
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
   it.live("a Redacted argument is shown as <redacted> in the error", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Command.run(quiet("--exit", "1", Redacted.make("password123"))))
-      expect(error._tag === "ExitError" && error.command).toBe(`${probePath} --no-report --quiet-io --no-stdin --exit 1 <redacted>`)
+      expect(error._tag === "ExitError" && error.command).toBe(
+        `${probePath} --no-report --quiet-io --no-stdin --exit 1 <redacted>`
+      )
       expect(error.message).not.toContain("password123")
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
@@ -150,7 +166,9 @@ describe("spawn errors", () => {
       expect(absolute.reason).toBe("NotFound")
       expect(absolute.errno).toBe("ENOENT")
       expect(absolute.message).toContain(missing)
-      const relative = asSpawnError(yield* failsCleanly(Command.run(Command.make("./missing-program").pipe(Command.workingDirectory(dir)))))
+      const relative = asSpawnError(
+        yield* failsCleanly(Command.run(Command.make("./missing-program").pipe(Command.workingDirectory(dir))))
+      )
       expect(relative.reason).toBe("NotFound")
       expect(relative.message).toContain(missing)
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
@@ -228,14 +246,27 @@ describe("spawn errors", () => {
     Effect.gen(function*() {
       // In a separate Node process, under a low fd limit, filled up to the limit.
       const fixture = Path.join(import.meta.dirname, "fixtures/emfile.ts")
-      const { code, stderr, stdout } = yield* Effect.async<{ code: number | null; stdout: string; stderr: string }>((resume) => {
-        ChildProcess.execFile(
-          "/bin/sh",
-          ["-c", 'ulimit -n 1024 && exec "$@"', "sh", process.execPath, "--import", "tsx", "--conditions=source", fixture, probePath],
-          { cwd: repoRoot },
-          (error, stdout, stderr) => resume(Effect.succeed({ code: error === null ? 0 : (error.code as number | null), stdout, stderr }))
-        )
-      })
+      const { code, stderr, stdout } = yield* Effect.async<{ code: number | null; stdout: string; stderr: string }>(
+        (resume) => {
+          ChildProcess.execFile(
+            "/bin/sh",
+            [
+              "-c",
+              "ulimit -n 1024 && exec \"$@\"",
+              "sh",
+              process.execPath,
+              "--import",
+              "tsx",
+              "--conditions=source",
+              fixture,
+              probePath
+            ],
+            { cwd: repoRoot },
+            (error, stdout, stderr) =>
+              resume(Effect.succeed({ code: error === null ? 0 : (error.code as number | null), stdout, stderr }))
+          )
+        }
+      )
       expect({ code, stderr }).toEqual({ code: 0, stderr: "" })
       const result = JSON.parse(stdout) as {
         filled: number
@@ -260,9 +291,11 @@ describe("spawn errors", () => {
       const input = Path.join(dir, "input-file")
       Fs.writeFileSync(input, "in")
       const output = Path.join(dir, "no-such-dir", "out")
-      const error = asSpawnError(yield* failsCleanly(Command.run(
-        evidence(marker).pipe(Command.stdin(Command.Input.file(input)), Command.stdout(Command.Output.file(output)))
-      )))
+      const error = asSpawnError(
+        yield* failsCleanly(Command.run(
+          evidence(marker).pipe(Command.stdin(Command.Input.file(input)), Command.stdout(Command.Output.file(output)))
+        ))
+      )
       expect(error.reason).toBe("NotFound")
       expect(error.errno).toBe("ENOENT")
       expect(error.stage).toBe("open(stdout)")
@@ -276,11 +309,13 @@ describe("spawn errors", () => {
       let fd = 900
       while (open.has(fd)) fd++
       const marker = Path.join(dir, "spawned-with-bad-stdio-fd")
-      for (const cmd of [
-        evidence(marker).pipe(Command.stdin(Command.Input.fd(fd))),
-        evidence(marker).pipe(Command.feed("fed"), Command.stdout(Command.Output.fd(fd))),
-        evidence(marker).pipe(Command.stdout("capture"), Command.stderr(Command.Output.fd(fd)))
-      ]) {
+      for (
+        const cmd of [
+          evidence(marker).pipe(Command.stdin(Command.Input.fd(fd))),
+          evidence(marker).pipe(Command.feed("fed"), Command.stdout(Command.Output.fd(fd))),
+          evidence(marker).pipe(Command.stdout("capture"), Command.stderr(Command.Output.fd(fd)))
+        ]
+      ) {
         const error = asSpawnError(yield* failsCleanly(Command.run(cmd)))
         expect(error.errno).toBe("EBADF")
         expect(Fs.existsSync(marker)).toBe(false)
@@ -290,7 +325,12 @@ describe("spawn errors", () => {
   it.live("a usage problem: CommandUsageError with every reason, nothing spawned", () =>
     Effect.gen(function*() {
       const marker = Path.join(dir, "spawned-despite-usage-error")
-      const cmd = evidence(marker).pipe(Command.arg("nul\0byte"), Command.env("BAD=NAME", "x"), Command.stdin("null"), Command.feed("twice"))
+      const cmd = evidence(marker).pipe(
+        Command.arg("nul\0byte"),
+        Command.env("BAD=NAME", "x"),
+        Command.stdin("null"),
+        Command.feed("twice")
+      )
       const error = yield* failsCleanly(Command.run(cmd))
       expect(error._tag).toBe("CommandUsageError")
       if (error._tag !== "CommandUsageError") return
@@ -332,7 +372,9 @@ describe("without the helper, settings that need it are refused", () => {
         const cmd = setting(evidence(marker))
         // A handshake needs start: the run helpers refuse it before any executor sees it.
         const error = asSpawnError(
-          yield* failsCleanly<unknown, CommandExecutor.CommandExecutor>(name === "handshake" ? Effect.scoped(Command.start(cmd)) : Command.run(cmd))
+          yield* failsCleanly<unknown, CommandExecutor.CommandExecutor>(
+            name === "handshake" ? Effect.scoped(Command.start(cmd)) : Command.run(cmd)
+          )
         )
         expect(error.reason).toBe("HelperMissing")
         expect(error.detail).toContain(detail)

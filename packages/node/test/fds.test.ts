@@ -1,13 +1,15 @@
 /**
  * Passed fds (virCommandPassFD) and input fds fed from memory (virCommandSetSendBuffer).
  */
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+
 import { Command, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
-import * as Crypto from "node:crypto"
-import * as Fs from "node:fs"
-import * as Path from "node:path"
+
 import { between, betweenBytes, parseReport } from "./probe.js"
 import { openFdCount, zombieChildren } from "./support/procs.js"
 import { binary, buf, evidence, makeTempDir, probe, removeTempDir, text } from "./support/run.js"
@@ -110,7 +112,9 @@ describe("passFd", () => {
       const fd = openWith("x")
       try {
         yield* Effect.scoped(Effect.gen(function*() {
-          const process = yield* Command.start(probe("--no-report", "--quiet-io").pipe(Command.stdin("pipe"), Command.passFd(fd, { closeParent: true })))
+          const process = yield* Command.start(
+            probe("--no-report", "--quiet-io").pipe(Command.stdin("pipe"), Command.passFd(fd, { closeParent: true }))
+          )
           // The child holds it (blocked on stdin), the parent no longer does.
           expect(Fs.readlinkSync(`/proc/${process.pid}/fd/${fd}`)).toBe(Path.join(dir, `file-${files}`))
           expect(fdState(fd)).toBe("EBADF")

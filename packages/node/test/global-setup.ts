@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs"
 import { dirname } from "node:path"
 import { fileURLToPath } from "node:url"
+
 import { probePath, probeSourcePath } from "./probe.js"
 
 const CFLAGS = ["-O2", "-Wall", "-Wextra", "-Werror"]
@@ -40,9 +41,15 @@ export default function setup(): void {
   const cc = spawnSync("cc", [...CFLAGS, "-o", tmp, probeSourcePath], { encoding: "utf8" })
   if (cc.error !== undefined || cc.status !== 0) {
     rmSync(tmp, { force: true })
-    const why = cc.error !== undefined ? String(cc.error) : cc.signal !== null ? `signal ${cc.signal}` : `exit ${cc.status}`
+    const why = cc.error !== undefined
+      ? String(cc.error)
+      : cc.signal !== null
+      ? `signal ${cc.signal}`
+      : `exit ${cc.status}`
     throw new Error(
-      `failed to compile the test probe (cc ${CFLAGS.join(" ")} -o ${probePath} ${probeSourcePath}): ${why}\n${cc.stdout}${cc.stderr}`
+      `failed to compile the test probe (cc ${
+        CFLAGS.join(" ")
+      } -o ${probePath} ${probeSourcePath}): ${why}\n${cc.stdout}${cc.stderr}`
     )
   }
   renameSync(tmp, probePath)

@@ -2,14 +2,16 @@
  * stdin, stdout and stderr of the Node executor against the probe: every Input/Output variant,
  * joined and separate buffers, binary data, and no deadlock for any combination of sizes.
  */
-import { Command, ExitStatus } from "@effect-command/core"
-import { NodeCommandExecutor } from "@effect-command/node"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Redacted, Sink, Stream } from "effect"
 import { Buffer } from "node:buffer"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+
+import { Command, ExitStatus } from "@effect-command/core"
+import { NodeCommandExecutor } from "@effect-command/node"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Chunk, Effect, Redacted, Sink, Stream } from "effect"
+
 import { between, betweenBytes, parseReport, pattern, probePath } from "./probe.js"
 import { binary, buf, interleaved, makeTempDir, probe, removeTempDir, text, utf8 } from "./support/run.js"
 
@@ -130,7 +132,9 @@ describe("stdin", () => {
   it.live("a failing Input.stream fails the run with IoError on stdin, and kills the child", () =>
     Effect.gen(function*() {
       const input = Stream.concat(Stream.make(utf8("partial")), Stream.fail("broken source"))
-      const error = yield* Effect.flip(runCaptured(probe("--no-report").pipe(Command.stdin(Command.Input.stream(input)))))
+      const error = yield* Effect.flip(
+        runCaptured(probe("--no-report").pipe(Command.stdin(Command.Input.stream(input))))
+      )
       expect(error._tag).toBe("IoError")
       if (error._tag !== "IoError") return
       expect(error.stream).toBe("stdin")
@@ -175,7 +179,9 @@ describe("stdout", () => {
       const path = tempFile()
       const fd = Fs.openSync(path, "w")
       try {
-        const { stdout } = yield* Command.run(probe("--no-report").pipe(Command.feed("to fd"), Command.stdout(Command.Output.fd(fd))))
+        const { stdout } = yield* Command.run(
+          probe("--no-report").pipe(Command.feed("to fd"), Command.stdout(Command.Output.fd(fd)))
+        )
         expect(stdout.length).toBe(0)
       } finally {
         Fs.closeSync(fd)
@@ -201,7 +207,9 @@ describe("stdout", () => {
   it.live("pipe: read through Process.stdout", () =>
     Effect.gen(function*() {
       const [out, result] = yield* Effect.scoped(Effect.gen(function*() {
-        const process = yield* Command.start(probe("--no-report", "--write-stdout", "1000000").pipe(Command.feed("p"), Command.stdout("pipe")))
+        const process = yield* Command.start(
+          probe("--no-report", "--write-stdout", "1000000").pipe(Command.feed("p"), Command.stdout("pipe"))
+        )
         const out = yield* collectBytes(process.stdout)
         return [out, yield* process.result] as const
       }))
@@ -217,14 +225,19 @@ describe("stdout", () => {
       expect(Fs.readFileSync(created, "utf8")).toBe(echoOut("new"))
       expect(Fs.statSync(created).mode & 0o777).toBe(0o644 & ~process.umask())
       const existing = tempFile("an old content that is much longer than what the probe writes\n".repeat(10))
-      yield* Command.run(probe("--no-report").pipe(Command.feed("short"), Command.stdout(Command.Output.file(existing))))
+      yield* Command.run(
+        probe("--no-report").pipe(Command.feed("short"), Command.stdout(Command.Output.file(existing)))
+      )
       expect(Fs.readFileSync(existing, "utf8")).toBe(echoOut("short"))
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
   it.live("file with append", () =>
     Effect.gen(function*() {
       const path = tempFile("first line\n")
-      const cmd = probe("--no-report").pipe(Command.feed("x"), Command.stdout(Command.Output.file(path, { append: true })))
+      const cmd = probe("--no-report").pipe(
+        Command.feed("x"),
+        Command.stdout(Command.Output.file(path, { append: true }))
+      )
       yield* Command.run(cmd)
       yield* Command.run(cmd)
       expect(Fs.readFileSync(path, "utf8")).toBe("first line\n" + echoOut("x") + echoOut("x"))
@@ -253,7 +266,9 @@ describe("stderr", () => {
 
   it.live("joined to captured stdout: exact alternating order", () =>
     Effect.gen(function*() {
-      const { stderr, stdout } = yield* Command.run(interleave.pipe(Command.stdout("capture"), Command.stderr("stdout")))
+      const { stderr, stdout } = yield* Command.run(
+        interleave.pipe(Command.stdout("capture"), Command.stderr("stdout"))
+      )
       expect(text(stdout)).toBe(interleaved(200))
       expect(stderr.length).toBe(0)
       // The run helpers read the same joined stream.
@@ -264,7 +279,9 @@ describe("stderr", () => {
     Effect.gen(function*() {
       const [out, err] = yield* Effect.scoped(Effect.gen(function*() {
         const process = yield* Command.start(interleave.pipe(Command.stdout("pipe"), Command.stderr("stdout")))
-        const [out, err] = yield* Effect.all([collectBytes(process.stdout), collectBytes(process.stderr)], { concurrency: 2 })
+        const [out, err] = yield* Effect.all([collectBytes(process.stdout), collectBytes(process.stderr)], {
+          concurrency: 2
+        })
         expect(yield* process.wait).toEqual(ExitStatus.exited(0))
         return [out, err] as const
       }))
@@ -294,7 +311,11 @@ describe("stderr", () => {
   it.live("separate stdout and stderr buffers", () =>
     Effect.gen(function*() {
       const { stderr, stdout } = yield* Command.run(
-        probe("--no-report", "--interleave", "3").pipe(Command.feed("both"), Command.stdout("capture"), Command.stderr("capture"))
+        probe("--no-report", "--interleave", "3").pipe(
+          Command.feed("both"),
+          Command.stdout("capture"),
+          Command.stderr("capture")
+        )
       )
       expect(text(stdout)).toBe(echoOut("both") + "out 0\nout 1\nout 2\n")
       expect(text(stderr)).toBe(echoErr("both") + "err 0\nerr 1\nerr 2\n")
@@ -303,10 +324,18 @@ describe("stderr", () => {
   it.live("stderr file and stderr null", () =>
     Effect.gen(function*() {
       const path = tempFile()
-      const a = yield* Command.run(probe("--no-report").pipe(Command.feed("e"), Command.stdout("capture"), Command.stderr(Command.Output.file(path))))
+      const a = yield* Command.run(
+        probe("--no-report").pipe(
+          Command.feed("e"),
+          Command.stdout("capture"),
+          Command.stderr(Command.Output.file(path))
+        )
+      )
       expect(text(a.stdout)).toBe(echoOut("e"))
       expect(Fs.readFileSync(path, "utf8")).toBe(echoErr("e"))
-      const b = yield* Command.run(probe("--no-report").pipe(Command.feed("e"), Command.stdout("capture"), Command.stderr("null")))
+      const b = yield* Command.run(
+        probe("--no-report").pipe(Command.feed("e"), Command.stdout("capture"), Command.stderr("null"))
+      )
       expect(text(b.stdout)).toBe(echoOut("e"))
       expect(b.stderr.length).toBe(0)
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
@@ -321,7 +350,8 @@ describe("binary data", () => {
       expect(betweenBytes(stdout, "STDOUT").equals(buf(input))).toBe(true)
       expect(betweenBytes(stderr, "STDERR").equals(buf(input))).toBe(true)
       const out = yield* Command.bytes(probe("--no-report").pipe(Command.feed(input)))
-      expect(buf(out).equals(Buffer.concat([Buffer.from("BEGIN STDOUT\n"), buf(input), Buffer.from("END STDOUT\n")]))).toBe(true)
+      expect(buf(out).equals(Buffer.concat([Buffer.from("BEGIN STDOUT\n"), buf(input), Buffer.from("END STDOUT\n")])))
+        .toBe(true)
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
   it.live("arguments and a Redacted argument reach the child exactly", () =>
@@ -335,21 +365,25 @@ describe("binary data", () => {
 })
 
 describe("no deadlock", () => {
-  it.live("64 MiB fed to stdin while the probe echoes 64 MiB to stdout and to stderr, both captured", () =>
-    Effect.gen(function*() {
-      const size = 64 * 1024 * 1024
-      const input = Crypto.randomBytes(size)
-      const { status, stderr, stdout } = yield* runCaptured(probe("--no-report").pipe(Command.feed(input)))
-      expect(status).toEqual(ExitStatus.exited(0))
-      expect(stdout.length).toBe(size + echoOut("").length)
-      expect(stderr.length).toBe(size + echoErr("").length)
-      const out = betweenBytes(stdout, "STDOUT")
-      const err = betweenBytes(stderr, "STDERR")
-      expect(out.length).toBe(size)
-      expect(err.length).toBe(size)
-      expect(sha256(out)).toBe(sha256(input))
-      expect(sha256(err)).toBe(sha256(input))
-    }).pipe(Effect.provide(NodeCommandExecutor.layer)), 120_000)
+  it.live(
+    "64 MiB fed to stdin while the probe echoes 64 MiB to stdout and to stderr, both captured",
+    () =>
+      Effect.gen(function*() {
+        const size = 64 * 1024 * 1024
+        const input = Crypto.randomBytes(size)
+        const { status, stderr, stdout } = yield* runCaptured(probe("--no-report").pipe(Command.feed(input)))
+        expect(status).toEqual(ExitStatus.exited(0))
+        expect(stdout.length).toBe(size + echoOut("").length)
+        expect(stderr.length).toBe(size + echoErr("").length)
+        const out = betweenBytes(stdout, "STDOUT")
+        const err = betweenBytes(stderr, "STDERR")
+        expect(out.length).toBe(size)
+        expect(err.length).toBe(size)
+        expect(sha256(out)).toBe(sha256(input))
+        expect(sha256(err)).toBe(sha256(input))
+      }).pipe(Effect.provide(NodeCommandExecutor.layer)),
+    120_000
+  )
 
   it.live("stdin, two input fds and both outputs, all large, at once", () =>
     Effect.gen(function*() {
@@ -358,7 +392,17 @@ describe("no deadlock", () => {
       const b = Crypto.randomBytes(8 * mib)
       const c = Crypto.randomBytes(8 * mib)
       const { stderr, stdout } = yield* runCaptured(
-        probe("--no-report", "--readfd", "3", "--readfd", "4", "--write-stdout", String(16 * mib), "--write-stderr", String(16 * mib)).pipe(
+        probe(
+          "--no-report",
+          "--readfd",
+          "3",
+          "--readfd",
+          "4",
+          "--write-stdout",
+          String(16 * mib),
+          "--write-stderr",
+          String(16 * mib)
+        ).pipe(
           Command.feed(a),
           Command.inputFd(3, b),
           Command.inputFd(4, c)
@@ -379,7 +423,9 @@ describe("no deadlock", () => {
 
   it.live("a child that closes stdin early while 100,000 bytes are fed: not an error", () =>
     Effect.gen(function*() {
-      const { status, stderr, stdout } = yield* runCaptured(probe("--close-stdin", "--no-report").pipe(Command.feed(binary(100_000))))
+      const { status, stderr, stdout } = yield* runCaptured(
+        probe("--close-stdin", "--no-report").pipe(Command.feed(binary(100_000)))
+      )
       expect(status).toEqual(ExitStatus.exited(0))
       // --close-stdin reads nothing: the echo is empty.
       expect(text(stdout)).toBe(echoOut(""))
@@ -388,9 +434,13 @@ describe("no deadlock", () => {
 
   it.live("a child that closes stdin early while 32 MiB are fed (the write gets EPIPE): not an error", () =>
     Effect.gen(function*() {
-      const out = yield* Command.string(probe("--close-stdin", "--no-report", "--exit", "0").pipe(Command.feed(new Uint8Array(32 * 1024 * 1024))))
+      const out = yield* Command.string(
+        probe("--close-stdin", "--no-report", "--exit", "0").pipe(Command.feed(new Uint8Array(32 * 1024 * 1024)))
+      )
       expect(out).toBe(echoOut(""))
-      const code = yield* Command.exitCode(probe("--close-stdin", "--no-report", "--exit", "4").pipe(Command.feed(new Uint8Array(32 * 1024 * 1024))))
+      const code = yield* Command.exitCode(
+        probe("--close-stdin", "--no-report", "--exit", "4").pipe(Command.feed(new Uint8Array(32 * 1024 * 1024)))
+      )
       expect(code).toBe(4)
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
@@ -421,7 +471,9 @@ describe("no deadlock", () => {
         return new Uint8Array(64 * 1024)
       })).pipe(Stream.take(100_000))
       const status = yield* Effect.scoped(Effect.gen(function*() {
-        const process = yield* Command.start(probe("--no-report", "--quiet-io", "--close-stdin", "--exit", "2").pipe(Command.stdin("pipe")))
+        const process = yield* Command.start(
+          probe("--no-report", "--quiet-io", "--close-stdin", "--exit", "2").pipe(Command.stdin("pipe"))
+        )
         yield* Stream.run(input, process.stdin)
         return yield* process.wait
       }))
@@ -431,13 +483,25 @@ describe("no deadlock", () => {
 
   it.live("a child that exits without reading stdin while it is being fed: not an error", () =>
     Effect.gen(function*() {
-      const code = yield* Command.exitCode(probe("--no-stdin", "--no-report", "--quiet-io", "--exit", "6").pipe(Command.feed(new Uint8Array(32 * 1024 * 1024))))
+      const code = yield* Command.exitCode(
+        probe("--no-stdin", "--no-report", "--quiet-io", "--exit", "6").pipe(
+          Command.feed(new Uint8Array(32 * 1024 * 1024))
+        )
+      )
       expect(code).toBe(6)
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
   it.live("large uncaptured output is drained: exitCode and status return", () =>
     Effect.gen(function*() {
-      const big = ["--no-report", "--quiet-io", "--no-stdin", "--write-stdout", String(32 * 1024 * 1024), "--write-stderr", String(32 * 1024 * 1024)]
+      const big = [
+        "--no-report",
+        "--quiet-io",
+        "--no-stdin",
+        "--write-stdout",
+        String(32 * 1024 * 1024),
+        "--write-stderr",
+        String(32 * 1024 * 1024)
+      ]
       expect(yield* Command.exitCode(probe(...big, "--exit", "3"))).toBe(3)
       expect(yield* Command.status(probe(...big))).toEqual(ExitStatus.exited(0))
       const { stderr, stdout } = yield* Command.run(probe(...big))

@@ -1,10 +1,12 @@
-import { Command, ExitStatus } from "@effect-command/core"
+import * as ChildProcess from "node:child_process"
+import * as Path from "node:path"
+
 import type { CommandExecutor } from "@effect-command/core"
+import { Command, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Random, Stream } from "effect"
-import * as ChildProcess from "node:child_process"
-import * as Path from "node:path"
+
 import { eventually, isAlive, marker, openFdCount, withMarker, zombieChildren } from "./support/procs.js"
 
 const repoRoot = Path.resolve(import.meta.dirname, "../../..")
@@ -75,29 +77,35 @@ describe("kill-and-reap", () => {
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
   // it.effect runs on a TestClock that never moves by itself: the grace periods are wall-clock time.
-  it.effect("under a TestClock: the grace ends, a child and a group member ignoring SIGTERM are SIGKILLed", () =>
-    Effect.gen(function*() {
-      const mark = marker()
-      const cmd = sh("trap '' TERM; sleep 100 & echo ready; while :; do sleep 1; done", mark).pipe(Command.killGrace("200 millis"))
-      const status = yield* Effect.scoped(Effect.gen(function*() {
-        const process = yield* Command.start(cmd)
-        yield* waitForLine(process, "ready")
-        return yield* process.abort
-      }))
-      expect(status).toEqual(ExitStatus.signaled("SIGKILL"))
-      expect(withMarker("EC_MARKER", mark)).toEqual([])
-      // A run whose child left a member behind in its group.
-      const other = marker()
-      const out = yield* Command.string(
-        Command.make("sh", "-c", "trap '' TERM; sleep 100 >/dev/null 2>&1 & echo done").pipe(
-          Command.envInherit,
-          Command.env("EC_MARKER", other),
+  it.effect(
+    "under a TestClock: the grace ends, a child and a group member ignoring SIGTERM are SIGKILLed",
+    () =>
+      Effect.gen(function*() {
+        const mark = marker()
+        const cmd = sh("trap '' TERM; sleep 100 & echo ready; while :; do sleep 1; done", mark).pipe(
           Command.killGrace("200 millis")
         )
-      )
-      expect(out).toBe("done\n")
-      expect(withMarker("EC_MARKER", other)).toEqual([])
-    }).pipe(Effect.provide(NodeCommandExecutor.layer)), 20_000)
+        const status = yield* Effect.scoped(Effect.gen(function*() {
+          const process = yield* Command.start(cmd)
+          yield* waitForLine(process, "ready")
+          return yield* process.abort
+        }))
+        expect(status).toEqual(ExitStatus.signaled("SIGKILL"))
+        expect(withMarker("EC_MARKER", mark)).toEqual([])
+        // A run whose child left a member behind in its group.
+        const other = marker()
+        const out = yield* Command.string(
+          Command.make("sh", "-c", "trap '' TERM; sleep 100 >/dev/null 2>&1 & echo done").pipe(
+            Command.envInherit,
+            Command.env("EC_MARKER", other),
+            Command.killGrace("200 millis")
+          )
+        )
+        expect(out).toBe("done\n")
+        expect(withMarker("EC_MARKER", other)).toEqual([])
+      }).pipe(Effect.provide(NodeCommandExecutor.layer)),
+    20_000
+  )
 
   it.live("Effect.timeout around run kills and reaps the child", () =>
     Effect.gen(function*() {
@@ -122,8 +130,10 @@ describe("kill-and-reap", () => {
 
   it.live("a detached child can be waited for after its scope closed", () =>
     Effect.gen(function*() {
-      const detached = yield* Effect.scoped(Effect.flatMap(Command.start(sh("read line; exit 7").pipe(Command.stdin("pipe"))), (p) =>
-        Effect.zipLeft(p.detach, Stream.run(Stream.make(new TextEncoder().encode("go\n")), p.stdin))))
+      const detached = yield* Effect.scoped(
+        Effect.flatMap(Command.start(sh("read line; exit 7").pipe(Command.stdin("pipe"))), (p) =>
+          Effect.zipLeft(p.detach, Stream.run(Stream.make(new TextEncoder().encode("go\n")), p.stdin)))
+      )
       expect(yield* detached.wait).toEqual(ExitStatus.exited(7))
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
@@ -174,30 +184,34 @@ describe("kill-and-reap", () => {
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    it.live(`a NodeRuntime.runMain program that gets ${signal} ends with every child reaped`, () =>
-      Effect.gen(function*() {
-        const mark = marker()
-        const node = ChildProcess.spawn(
-          process.execPath,
-          ["--import", "tsx", "--conditions=source", Path.join(import.meta.dirname, "fixtures/run-main.ts")],
-          { cwd: repoRoot, env: { ...process.env, EC_MARKER: mark }, stdio: ["ignore", "pipe", "inherit"] }
-        )
-        yield* Effect.async<void>((resume) => {
-          node.stdout!.on("data", (chunk: Buffer) => {
-            if (chunk.toString().includes("started")) resume(Effect.void)
+    it.live(
+      `a NodeRuntime.runMain program that gets ${signal} ends with every child reaped`,
+      () =>
+        Effect.gen(function*() {
+          const mark = marker()
+          const node = ChildProcess.spawn(
+            process.execPath,
+            ["--import", "tsx", "--conditions=source", Path.join(import.meta.dirname, "fixtures/run-main.ts")],
+            { cwd: repoRoot, env: { ...process.env, EC_MARKER: mark }, stdio: ["ignore", "pipe", "inherit"] }
+          )
+          yield* Effect.async<void>((resume) => {
+            node.stdout!.on("data", (chunk: Buffer) => {
+              if (chunk.toString().includes("started")) resume(Effect.void)
+            })
           })
-        })
-        // Node, sh and the background sleep. A process in the middle of its exec shows an empty
-        // environ for a moment: look again until all three are seen (bounded).
-        const deadline = Date.now() + 5_000
-        while (withMarker("EC_MARKER", mark).length < 3 && Date.now() < deadline) yield* Effect.sleep("5 millis")
-        expect(withMarker("EC_MARKER", mark).length).toBeGreaterThanOrEqual(3)
-        node.kill(signal)
-        yield* Effect.async<void>((resume) => {
-          if (node.exitCode !== null || node.signalCode !== null) resume(Effect.void)
-          else node.once("exit", () => resume(Effect.void))
-        })
-        expect(withMarker("EC_MARKER", mark)).toEqual([])
-      }), 30_000)
+          // Node, sh and the background sleep. A process in the middle of its exec shows an empty
+          // environ for a moment: look again until all three are seen (bounded).
+          const deadline = Date.now() + 5_000
+          while (withMarker("EC_MARKER", mark).length < 3 && Date.now() < deadline) yield* Effect.sleep("5 millis")
+          expect(withMarker("EC_MARKER", mark).length).toBeGreaterThanOrEqual(3)
+          node.kill(signal)
+          yield* Effect.async<void>((resume) => {
+            if (node.exitCode !== null || node.signalCode !== null) resume(Effect.void)
+            else node.once("exit", () => resume(Effect.void))
+          })
+          expect(withMarker("EC_MARKER", mark)).toEqual([])
+        }),
+      30_000
+    )
   }
 })

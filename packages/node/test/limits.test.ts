@@ -4,14 +4,16 @@
  * reaps; `Command.maxOutput` kills and reaps a child that writes too much to a captured stream
  * and keeps exactly the first `limit` bytes; capturing 256 MiB costs about 256 MiB of memory.
  */
-import { Command, CommandError, ExitStatus } from "@effect-command/core"
+import * as ChildProcess from "node:child_process"
+import * as Path from "node:path"
+
 import type { CommandExecutor } from "@effect-command/core"
+import { Command, CommandError, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import type { Layer } from "effect"
 import { Chunk, Duration, Effect, Sink, Stream } from "effect"
-import * as ChildProcess from "node:child_process"
-import * as Path from "node:path"
+
 import { pattern } from "./probe.js"
 import { isAlive, marker, withMarker, zombieChildren } from "./support/procs.js"
 import { probe, rendered, text } from "./support/run.js"
@@ -54,7 +56,16 @@ for (const [engine, , layer] of engines) {
     it.live("a TERM-ignoring child ends within grace + 1 s with CommandTimeoutError and the partial output", () =>
       Effect.gen(function*() {
         const mark = marker()
-        const cmd = probe("--no-report", "--no-stdin", "--quiet-io", "--ignore-term", "--print-pid-to-stderr", "--ready", "--sleep-ms", "100000")
+        const cmd = probe(
+          "--no-report",
+          "--no-stdin",
+          "--quiet-io",
+          "--ignore-term",
+          "--print-pid-to-stderr",
+          "--ready",
+          "--sleep-ms",
+          "100000"
+        )
           .pipe(
             marked(mark),
             Command.timeout("300 millis"),
@@ -79,7 +90,11 @@ for (const [engine, , layer] of engines) {
     it.live("sh ignoring TERM: the whole group is SIGKILLed; the run helpers' default tails carry the partial output", () =>
       Effect.gen(function*() {
         const mark = marker()
-        const cmd = Command.make("sh", "-c", "trap '' TERM; echo partial-out; echo partial-err >&2; while :; do sleep 1; done").pipe(
+        const cmd = Command.make(
+          "sh",
+          "-c",
+          "trap '' TERM; echo partial-out; echo partial-err >&2; while :; do sleep 1; done"
+        ).pipe(
           marked(mark),
           Command.timeout("300 millis"),
           Command.killGrace("300 millis")
@@ -95,9 +110,13 @@ for (const [engine, , layer] of engines) {
     it.live("a child that finishes in time is not affected", () =>
       Effect.gen(function*() {
         const started = Date.now()
-        expect(yield* Command.string(Command.make("sh", "-c", "echo hi").pipe(Command.timeout("20 seconds")))).toBe("hi\n")
+        expect(yield* Command.string(Command.make("sh", "-c", "echo hi").pipe(Command.timeout("20 seconds")))).toBe(
+          "hi\n"
+        )
         expect(Date.now() - started).toBeLessThan(10_000)
-        const failing = yield* Effect.flip(Command.run(Command.make("sh", "-c", "exit 3").pipe(Command.timeout("20 seconds"))))
+        const failing = yield* Effect.flip(
+          Command.run(Command.make("sh", "-c", "exit 3").pipe(Command.timeout("20 seconds")))
+        )
         expect(failing).toMatchObject({ _tag: "ExitError", exitCode: 3 })
       }).pipe(Effect.provide(layer)))
 
@@ -138,7 +157,9 @@ for (const [engine, , layer] of engines) {
   })
 
   describe(`Effect.timeout around a helper, ${engine}`, () => {
-    type Helper = (cmd: Command.Command) => Effect.Effect<unknown, CommandError.CommandError, CommandExecutor.CommandExecutor>
+    type Helper = (
+      cmd: Command.Command
+    ) => Effect.Effect<unknown, CommandError.CommandError, CommandExecutor.CommandExecutor>
     const helpers: ReadonlyArray<readonly [string, Helper]> = [
       ["run", Command.run],
       ["status", Command.status],
@@ -198,7 +219,9 @@ for (const [engine, , layer] of engines) {
           expect(error.output.length).toBe(1000)
           expect(text(error.output)).toBe(pattern(1000))
           expect(error.command).toBe(rendered(cmd))
-          expect(error.message).toBe(`child process (${rendered(cmd)}) wrote more than 1000 bytes to ${stream}; it was killed`)
+          expect(error.message).toBe(
+            `child process (${rendered(cmd)}) wrote more than 1000 bytes to ${stream}; it was killed`
+          )
           nothingLeft(mark)
         }).pipe(Effect.provide(layer)))
 
@@ -225,7 +248,16 @@ for (const [engine, , layer] of engines) {
     it.live("a TERM-ignoring child past the limit is SIGKILLed after the grace", () =>
       Effect.gen(function*() {
         const mark = marker()
-        const cmd = probe("--no-report", "--no-stdin", "--quiet-io", "--ignore-term", "--write-stdout", "200000", "--sleep-ms", "100000")
+        const cmd = probe(
+          "--no-report",
+          "--no-stdin",
+          "--quiet-io",
+          "--ignore-term",
+          "--write-stdout",
+          "200000",
+          "--sleep-ms",
+          "100000"
+        )
           .pipe(marked(mark), Command.maxOutput(10), Command.killGrace("200 millis"), Command.stdout("capture"))
         const started = Date.now()
         const error = asLimit(yield* Effect.flip(Command.run(cmd)))
@@ -246,7 +278,9 @@ for (const [engine, , layer] of engines) {
       Effect.gen(function*() {
         const mark = marker()
         const yes = Command.make("yes").pipe(marked(mark), Command.maxOutput(4096))
-        const helpers: ReadonlyArray<(cmd: Command.Command) => Effect.Effect<unknown, CommandError.CommandError, CommandExecutor.CommandExecutor>> = [
+        const helpers: ReadonlyArray<
+          (cmd: Command.Command) => Effect.Effect<unknown, CommandError.CommandError, CommandExecutor.CommandExecutor>
+        > = [
           Command.string,
           Command.bytes,
           Command.lines
@@ -284,13 +318,17 @@ for (const [engine, , layer] of engines) {
         yield* Command.run(
           probe("--no-report", "--no-stdin", "--quiet-io", "--write-stdout", "100000").pipe(
             Command.maxOutput(10),
-            Command.stdout(Command.Output.sink(Sink.forEach((b: Uint8Array) => Effect.sync(() => void (seen += b.length)))))
+            Command.stdout(
+              Command.Output.sink(Sink.forEach((b: Uint8Array) => Effect.sync(() => void (seen += b.length))))
+            )
           )
         )
         expect(seen).toBe(100000)
         // So does a stream.
         const chunks = yield* Stream.runCollect(
-          Command.stream(probe("--no-report", "--no-stdin", "--quiet-io", "--write-stdout", "100000").pipe(Command.maxOutput(10)))
+          Command.stream(
+            probe("--no-report", "--no-stdin", "--quiet-io", "--write-stdout", "100000").pipe(Command.maxOutput(10))
+          )
         )
         expect(Chunk.reduce(chunks, 0, (n, b) => n + b.length)).toBe(100000)
       }).pipe(Effect.provide(layer)))
@@ -310,46 +348,54 @@ for (const [engine, , layer] of engines) {
 
 describe("capture memory", () => {
   for (const [engine, option] of engines) {
-    it.live(`${engine}: capturing 256 MiB grows peak RSS by at most 1.3 × 256 MiB (fresh Node process)`, () =>
-      Effect.gen(function*() {
-        const size = 256 * MiB
-        const node = ChildProcess.spawn(
-          process.execPath,
-          [
-            "--import",
-            "tsx",
-            "--conditions=source",
-            Path.join(import.meta.dirname, "fixtures/capture-rss.ts"),
-            String(size),
-            option
-          ],
-          { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }
-        )
-        let stdout = ""
-        let stderr = ""
-        node.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
-        node.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-        const code = yield* Effect.async<number | null>((resume) => {
-          node.once("close", (c) => resume(Effect.succeed(c)))
-        })
-        expect({ code, stderr }).toEqual({ code: 0, stderr: "" })
-        const report = JSON.parse(stdout) as {
-          length: number
-          nonZero: number
-          rssBefore: number
-          hwmBefore: number
-          hwmAfter: number
-          peakReset: boolean
-        }
-        expect(report.length).toBe(size)
-        expect(report.nonZero).toBe(0)
-        const growth = report.hwmAfter - report.hwmBefore
-        const ratio = growth / size
-        console.log(
-          `capture memory (${engine}): VmHWM ${(report.hwmBefore / MiB).toFixed(1)} -> ${(report.hwmAfter / MiB).toFixed(1)} MiB, ` +
-            `growth ${(growth / MiB).toFixed(1)} MiB = ${ratio.toFixed(3)} × 256 MiB (peak reset: ${report.peakReset})`
-        )
-        expect(ratio).toBeLessThanOrEqual(1.3)
-      }), 120_000)
+    it.live(
+      `${engine}: capturing 256 MiB grows peak RSS by at most 1.3 × 256 MiB (fresh Node process)`,
+      () =>
+        Effect.gen(function*() {
+          const size = 256 * MiB
+          const node = ChildProcess.spawn(
+            process.execPath,
+            [
+              "--import",
+              "tsx",
+              "--conditions=source",
+              Path.join(import.meta.dirname, "fixtures/capture-rss.ts"),
+              String(size),
+              option
+            ],
+            { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }
+          )
+          let stdout = ""
+          let stderr = ""
+          node.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+          node.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+          const code = yield* Effect.async<number | null>((resume) => {
+            node.once("close", (c) => resume(Effect.succeed(c)))
+          })
+          expect({ code, stderr }).toEqual({ code: 0, stderr: "" })
+          const report = JSON.parse(stdout) as {
+            length: number
+            nonZero: number
+            rssBefore: number
+            hwmBefore: number
+            hwmAfter: number
+            peakReset: boolean
+          }
+          expect(report.length).toBe(size)
+          expect(report.nonZero).toBe(0)
+          const growth = report.hwmAfter - report.hwmBefore
+          const ratio = growth / size
+          console.log(
+            `capture memory (${engine}): VmHWM ${(report.hwmBefore / MiB).toFixed(1)} -> ${
+              (report.hwmAfter / MiB).toFixed(1)
+            } MiB, ` +
+              `growth ${(growth / MiB).toFixed(1)} MiB = ${
+                ratio.toFixed(3)
+              } × 256 MiB (peak reset: ${report.peakReset})`
+          )
+          expect(ratio).toBeLessThanOrEqual(1.3)
+        }),
+      120_000
+    )
   }
 })

@@ -8,22 +8,16 @@
  * status fd with exit code 125 (126/127 for execve); every success as EOF on
  * the status fd without a byte.  These tests run as root.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "@effect/vitest"
 import { Buffer } from "node:buffer"
 import type { ChildProcess } from "node:child_process"
 import { spawn, spawnSync } from "node:child_process"
-import {
-  mkdtempSync,
-  readFileSync,
-  readlinkSync,
-  realpathSync,
-  rmSync,
-  statSync,
-  writeFileSync
-} from "node:fs"
+import { mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { constants, tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Readable } from "node:stream"
+
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "@effect/vitest"
+
 import { parseReport, probePath } from "./probe.js"
 import {
   buildHelper,
@@ -58,7 +52,9 @@ const capLastCap = Number(readFileSync("/proc/sys/kernel/cap_last_cap", "utf8"))
 const ownCaps = capsOf(ownStatus)
 const CAP_NET_BIND_SERVICE = 10n
 /** A capability this process does not hold (CAP_SYS_RESOURCE in some containers), if any. */
-const missingCap = Array.from({ length: capLastCap + 1 }, (_, i) => BigInt(i)).find((c) => (ownCaps.CapPrm & (1n << c)) === 0n)
+const missingCap = Array.from({ length: capLastCap + 1 }, (_, i) => BigInt(i)).find((c) =>
+  (ownCaps.CapPrm & (1n << c)) === 0n
+)
 const ownNofileHard = Number(limitsOf(readFileSync("/proc/self/limits", "utf8"))["Max open files"]![1])
 
 const tempDirs: Array<string> = []
@@ -75,7 +71,16 @@ beforeAll(() => {
   buildHelper()
   const dir = tempDir()
   procScanHelper = join(dir, "helper-proc-scan")
-  const cc = spawnSync("cc", ["-O2", "-Wall", "-Wextra", "-Werror", "-DEC_FORCE_PROC_FD_SCAN", "-o", procScanHelper, ...nativeSources], {
+  const cc = spawnSync("cc", [
+    "-O2",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-DEC_FORCE_PROC_FD_SCAN",
+    "-o",
+    procScanHelper,
+    ...nativeSources
+  ], {
     encoding: "utf8"
   })
   if (cc.status !== 0) throw new Error(`cc failed: ${cc.stderr}`)
@@ -91,11 +96,20 @@ afterAll(() => {
 
 /** Expects a clean start: exit `code`, no status record. */
 const expectExec = (r: { code: number | null; signal: string | null; status: string; stderr: string }, code = 0) => {
-  expect({ code: r.code, signal: r.signal, status: r.status, stderr: r.stderr }).toEqual({ code, signal: null, status: "", stderr: "" })
+  expect({ code: r.code, signal: r.signal, status: r.status, stderr: r.stderr }).toEqual({
+    code,
+    signal: null,
+    status: "",
+    stderr: ""
+  })
 }
 
 /** Expects one failure record and the exit code that goes with it. */
-const expectFailure = (r: { code: number | null; signal: string | null; status: string }, record: string, code = EXIT_SETUP) => {
+const expectFailure = (
+  r: { code: number | null; signal: string | null; status: string },
+  record: string,
+  code = EXIT_SETUP
+) => {
   expect({ status: r.status, code: r.code, signal: r.signal }).toEqual({ status: `${record}\n`, code, signal: null })
 }
 
@@ -104,11 +118,27 @@ const expectFailure = (r: { code: number | null; signal: string | null; status: 
  * helper runs with less privilege (as set up by OUTER) and reports on fd 4.
  */
 const runNested = async (outer: ReadonlyArray<string>, inner: ReadonlyArray<string>) => {
-  const p = startHelper(["--keep-fd", "4", ...outer, "--", helperPath, "effect-command-helper", "--status-fd", "4", ...inner], {
+  const p = startHelper([
+    "--keep-fd",
+    "4",
+    ...outer,
+    "--",
+    helperPath,
+    "effect-command-helper",
+    "--status-fd",
+    "4",
+    ...inner
+  ], {
     extraStdio: ["pipe"]
   })
   const innerStatus = collect(p.fd(4))
-  const [exit, outerStatus, status, stdout, stderr] = await Promise.all([p.exit, p.status.end, innerStatus.end, p.stdout.end, p.stderr.end])
+  const [exit, outerStatus, status, stdout, stderr] = await Promise.all([
+    p.exit,
+    p.status.end,
+    innerStatus.end,
+    p.stdout.end,
+    p.stderr.end
+  ])
   expect(outerStatus).toBe("") // the outer helper exec'd the inner one
   return { ...exit, status, stdout, stderr }
 }
@@ -119,7 +149,9 @@ const runAsNobody = (inner: ReadonlyArray<string>) => runNested(["--uid", "nobod
 describe("effect-command-helper", () => {
   describe("exec in place", () => {
     it("execs the target with its argv and environment, same pid, status fd at EOF", async () => {
-      const r = await runHelper(probe("--no-stdin", "--quiet-io", "--print-pid-to-stderr", "a b", ""), { env: { ONLY: "this" } })
+      const r = await runHelper(probe("--no-stdin", "--quiet-io", "--print-pid-to-stderr", "a b", ""), {
+        env: { ONLY: "this" }
+      })
       expect({ code: r.code, status: r.status }).toEqual({ code: 0, status: "" })
       expect(r.stderr).toBe(`PID:${r.pid}\n`)
       const report = parseReport(r.stdout)
@@ -129,7 +161,7 @@ describe("effect-command-helper", () => {
     })
 
     it("passes argv[0] as given", async () => {
-      const r = await runHelper(["--", "/bin/sh", "custom-name", "-c", 'printf %s "$0"'])
+      const r = await runHelper(["--", "/bin/sh", "custom-name", "-c", "printf %s \"$0\""])
       expectExec(r)
       expect(r.stdout).toBe("custom-name")
     })
@@ -155,8 +187,11 @@ describe("effect-command-helper", () => {
 
   describe("1. umask", () => {
     it("sets the umask, 0 included; leaves it alone without --umask", async () => {
-      const inherited = parseReport(spawnSync(probePath, ["--no-stdin", "--quiet-io"], { encoding: "utf8" }).stdout).umask
-      for (const [mask, expected] of [["027", "0027"], ["0", "0000"], ["777", "0777"], [undefined, inherited]] as const) {
+      const inherited =
+        parseReport(spawnSync(probePath, ["--no-stdin", "--quiet-io"], { encoding: "utf8" }).stdout).umask
+      for (
+        const [mask, expected] of [["027", "0027"], ["0", "0000"], ["777", "0777"], [undefined, inherited]] as const
+      ) {
         const r = await runHelper([...(mask === undefined ? [] : ["--umask", mask]), ...quietProbe()])
         expectExec(r)
         expect({ mask, umask: parseReport(r.stdout).umask }).toEqual({ mask, umask: expected })
@@ -188,7 +223,7 @@ describe("effect-command-helper", () => {
 
     it("closes fds that the parent itself inherited without close-on-exec", async () => {
       // sh opens 7 and 9 without O_CLOEXEC, as a shell does for `node app.js 7</dev/null`.
-      const script = 'exec "$@" 7</dev/null 9</dev/null'
+      const script = "exec \"$@\" 7</dev/null 9</dev/null"
       const plain = spawnSync("sh", ["-c", script, "sh", probePath, "--no-stdin", "--quiet-io"], { encoding: "utf8" })
       expect(parseReport(plain.stdout).fds).toEqual(expect.arrayContaining([7, 9])) // what leaks today
       for (const binary of [helperPath, procScanHelper]) {
@@ -206,14 +241,20 @@ describe("effect-command-helper", () => {
     })
 
     it("fails with stage cloexec when a handshake fd is not open", async () => {
-      expectFailure(await runHelper(["--handshake-ready", "8", "--handshake-wait", "9", ...quietProbe()]), `cloexec ${E.EBADF}`)
+      expectFailure(
+        await runHelper(["--handshake-ready", "8", "--handshake-wait", "9", ...quietProbe()]),
+        `cloexec ${E.EBADF}`
+      )
     })
   })
 
   describe("2b. stderr to stdout", () => {
     it("makes fd 2 the same file as fd 1, so interleaved writes keep their order", async () => {
       const n = 300
-      const r = await runHelper(["--stderr-to-stdout", ...probe("--no-report", "--quiet-io", "--no-stdin", "--interleave", String(n))])
+      const r = await runHelper([
+        "--stderr-to-stdout",
+        ...probe("--no-report", "--quiet-io", "--no-stdin", "--interleave", String(n))
+      ])
       expectExec(r)
       expect(r.stdout).toBe(Array.from({ length: n }, (_, i) => `out ${i}\nerr ${i}\n`).join(""))
       const apart = await runHelper(probe("--no-report", "--quiet-io", "--no-stdin", "--interleave", "2"))
@@ -221,7 +262,16 @@ describe("effect-command-helper", () => {
     })
 
     it("fails with stage dup2 when stdout is closed", async () => {
-      const p = spawn("sh", ["-c", 'exec "$@" >&-', "sh", helperPath, "--status-fd", "3", "--stderr-to-stdout", ...quietProbe()], {
+      const p = spawn("sh", [
+        "-c",
+        "exec \"$@\" >&-",
+        "sh",
+        helperPath,
+        "--status-fd",
+        "3",
+        "--stderr-to-stdout",
+        ...quietProbe()
+      ], {
         stdio: ["ignore", "pipe", "pipe", "pipe"]
       })
       const code = new Promise<number | null>((resolve) => p.once("exit", resolve))
@@ -250,7 +300,10 @@ describe("effect-command-helper", () => {
         const r = await runHelper(["--pgid", pgid, "--setsid", ...quietProbe()])
         expectExec(r)
         const report = parseReport(r.stdout)
-        expect({ pgid, ids: [report.pgrp, report.pgidIsPid, report.sidIsPid] }).toEqual({ pgid, ids: ["new", true, true] })
+        expect({ pgid, ids: [report.pgrp, report.pgidIsPid, report.sidIsPid] }).toEqual({
+          pgid,
+          ids: ["new", true, true]
+        })
       }
     })
   })
@@ -327,7 +380,14 @@ describe("effect-command-helper", () => {
     it("writes and locks the pidfile before the helper exits; the daemon is a session leader in /", async () => {
       const dir = tempDir()
       const pidfile = join(dir, "daemon.pid")
-      const p = startHelper(["--daemonize", "--pidfile", pidfile, "--umask", "022", ...quietProbe("--sleep-ms", "600000")], { cwd: dir })
+      const p = startHelper([
+        "--daemonize",
+        "--pidfile",
+        pidfile,
+        "--umask",
+        "022",
+        ...quietProbe("--sleep-ms", "600000")
+      ], { cwd: dir })
       expect(await p.exit).toEqual({ code: 0, signal: null })
       // The intermediate has exited: the pidfile is there, written, locked.
       const text = readFileSync(pidfile, "utf8")
@@ -359,7 +419,10 @@ describe("effect-command-helper", () => {
     })
 
     it("daemonizes without a pidfile", async () => {
-      const p = startHelper(["--daemonize", ...probe("--no-stdin", "--quiet-io", "--print-pid-to-stderr", "--sleep-ms", "600000")])
+      const p = startHelper([
+        "--daemonize",
+        ...probe("--no-stdin", "--quiet-io", "--print-pid-to-stderr", "--sleep-ms", "600000")
+      ])
       expect(await p.exit).toEqual({ code: 0, signal: null })
       const pid = track(Number((await p.stderr.until(/PID:(\d+)\n/))[1]))
       await p.stdout.until(/UMASK:\d+\n/)
@@ -384,13 +447,20 @@ describe("effect-command-helper", () => {
   describe("6. rlimits", () => {
     it("sets NOFILE, NPROC, CORE, MEMLOCK and others by name", async () => {
       const r = await runHelper([
-        "--rlimit", "NOFILE:100:200",
-        "--rlimit", "NPROC:300:400",
-        "--rlimit", "CORE:0:1024",
-        "--rlimit", "MEMLOCK:65536:65536",
-        "--rlimit", "FSIZE:1048576:unlimited",
-        "--rlimit", "SIGPENDING:50:60",
-        "--rlimit", "MSGQUEUE:8192:8192",
+        "--rlimit",
+        "NOFILE:100:200",
+        "--rlimit",
+        "NPROC:300:400",
+        "--rlimit",
+        "CORE:0:1024",
+        "--rlimit",
+        "MEMLOCK:65536:65536",
+        "--rlimit",
+        "FSIZE:1048576:unlimited",
+        "--rlimit",
+        "SIGPENDING:50:60",
+        "--rlimit",
+        "MSGQUEUE:8192:8192",
         ...cat("/proc/self/limits")
       ])
       expectExec(r)
@@ -455,7 +525,12 @@ describe("effect-command-helper", () => {
     })
 
     it("sets the I/O priority", async () => {
-      for (const [spec, shown] of [["idle:0", "idle"], ["best-effort:3", "best-effort: prio 3"], ["realtime:2", "realtime: prio 2"]]) {
+      for (
+        const [spec, shown] of [["idle:0", "idle"], ["best-effort:3", "best-effort: prio 3"], [
+          "realtime:2",
+          "realtime: prio 2"
+        ]]
+      ) {
         const r = await runHelper(["--ioprio", spec!, "--", "/usr/bin/ionice", "ionice"])
         expectExec(r)
         expect({ spec, shown: r.stdout.trim() }).toEqual({ spec, shown })
@@ -503,7 +578,9 @@ describe("effect-command-helper", () => {
         const got = {
           uid: statusField(r.stdout, "Uid").split("\t")[0],
           gid: statusField(r.stdout, "Gid").split("\t")[0],
-          groups: statusField(r.stdout, "Groups").split(" ").filter((g) => g !== "").sort((a, b) => Number(a) - Number(b)).join(" ")
+          groups: statusField(r.stdout, "Groups").split(" ").filter((g) => g !== "").sort((a, b) =>
+            Number(a) - Number(b)
+          ).join(" ")
         }
         expect({ args, ...got }).toEqual({ args, uid, gid, groups })
       }
@@ -534,14 +611,25 @@ describe("effect-command-helper", () => {
     })
 
     it("--allow-cap keeps just that capability (root)", async () => {
-      const r = await runHelper(["--clear-caps", "--allow-cap", String(CAP_NET_BIND_SERVICE), ...cat("/proc/self/status")])
+      const r = await runHelper([
+        "--clear-caps",
+        "--allow-cap",
+        String(CAP_NET_BIND_SERVICE),
+        ...cat("/proc/self/status")
+      ])
       expectExec(r)
       const only = bit(CAP_NET_BIND_SERVICE)
       expect(capsOf(r.stdout)).toEqual({ CapInh: only, CapPrm: only, CapEff: only, CapBnd: only, CapAmb: only })
     })
 
     it("--allow-cap survives the switch to a non-root uid (ambient)", async () => {
-      const r = await runHelper(["--uid", "nobody", "--allow-cap", String(CAP_NET_BIND_SERVICE), ...sh("grep Cap /proc/self/status; id -u")])
+      const r = await runHelper([
+        "--uid",
+        "nobody",
+        "--allow-cap",
+        String(CAP_NET_BIND_SERVICE),
+        ...sh("grep Cap /proc/self/status; id -u")
+      ])
       expectExec(r)
       const only = bit(CAP_NET_BIND_SERVICE)
       expect(capsOf(r.stdout)).toEqual({ CapInh: only, CapPrm: only, CapEff: only, CapBnd: only, CapAmb: only })
@@ -577,14 +665,19 @@ describe("effect-command-helper", () => {
       expectFailure(await runHelper(["--cwd", "/nonexistent/dir", ...quietProbe()]), `chdir ${E.ENOENT}`)
     })
 
-    it.runIf((statSync("/root").mode & 0o005) === 0)("changes directory after the uid switch (EACCES as nobody)", async () => {
-      expectFailure(await runHelper(["--uid", "nobody", "--cwd", "/root", ...quietProbe()]), `chdir ${E.EACCES}`)
-    })
+    it.runIf((statSync("/root").mode & 0o005) === 0)(
+      "changes directory after the uid switch (EACCES as nobody)",
+      async () => {
+        expectFailure(await runHelper(["--uid", "nobody", "--cwd", "/root", ...quietProbe()]), `chdir ${E.EACCES}`)
+      }
+    )
   })
 
   describe("11. handshake", () => {
     const handshake = () =>
-      startHelper(["--handshake-ready", "4", "--handshake-wait", "5", ...quietProbe()], { extraStdio: ["pipe", "pipe"] })
+      startHelper(["--handshake-ready", "4", "--handshake-wait", "5", ...quietProbe()], {
+        extraStdio: ["pipe", "pipe"]
+      })
 
     it("signals ready before exec and execs on '1'", async () => {
       const p = handshake()
@@ -682,14 +775,34 @@ describe("effect-command-helper", () => {
     it.runIf(valgrind)("runs clean under valgrind", async () => {
       const vg = ["valgrind", "-q", "--error-exitcode=99", "--trace-children=no", "--vgdb=no"]
       const run = (args: ReadonlyArray<string>) => {
-        const p = spawn(vg[0]!, [...vg.slice(1), helperPath, "--status-fd", "3", ...args], { stdio: ["ignore", "pipe", "pipe", "pipe"] })
+        const p = spawn(vg[0]!, [...vg.slice(1), helperPath, "--status-fd", "3", ...args], {
+          stdio: ["ignore", "pipe", "pipe", "pipe"]
+        })
         const code = new Promise<number | null>((resolve) => p.once("exit", resolve))
         return Promise.all([code, collect(p.stdio[3] as Readable).end, collect(p.stdout!).end, collect(p.stderr!).end])
       }
       // Every step up to exec (NOFILE aside: valgrind refuses to change that hard limit).
       const [code, status, stdout, stderr] = await run([
-        "--umask", "022", "--rlimit", "NPROC:100:200", "--nice", "3", "--oom-score-adj", "100", "--ioprio", "best-effort:4",
-        "--no-new-privs", "--uid", "nobody", "--allow-cap", "10", "--cwd", "/tmp", "--", "/bin/true", "true"
+        "--umask",
+        "022",
+        "--rlimit",
+        "NPROC:100:200",
+        "--nice",
+        "3",
+        "--oom-score-adj",
+        "100",
+        "--ioprio",
+        "best-effort:4",
+        "--no-new-privs",
+        "--uid",
+        "nobody",
+        "--allow-cap",
+        "10",
+        "--cwd",
+        "/tmp",
+        "--",
+        "/bin/true",
+        "true"
       ])
       expect({ code, status, stdout, stderr }).toEqual({ code: 0, status: "", stdout: "", stderr: "" })
       // A failure path, where valgrind sees the helper exit.
@@ -713,7 +826,13 @@ describe("effect-command-helper: 2b. FIFO stdio for pipelines", () => {
     if (r.status !== 0) throw new Error(`${name} not found`)
     return r.stdout.trim()
   }
-  const [head, wc, cat, yes, seq] = ["head", "wc", "cat", "yes", "seq"].map(bin) as [string, string, string, string, string]
+  const [head, wc, cat, yes, seq] = ["head", "wc", "cat", "yes", "seq"].map(bin) as [
+    string,
+    string,
+    string,
+    string,
+    string
+  ]
 
   const exists = (path: string) => statSync(path, { throwIfNoEntry: false }) !== undefined
   const readProc = (path: string) => {
@@ -750,7 +869,8 @@ describe("effect-command-helper: 2b. FIFO stdio for pipelines", () => {
       const fifo = join(tempDir(), "pipe")
       const start = {
         // The umask of the target does not apply to the FIFO.
-        writer: (umask: Array<string>) => startHelper([...umask, "--stdout-fifo", fifo, "--", head, "head", "-c", String(MiB10), "/dev/zero"]),
+        writer: (umask: Array<string>) =>
+          startHelper([...umask, "--stdout-fifo", fifo, "--", head, "head", "-c", String(MiB10), "/dev/zero"]),
         reader: (umask: Array<string>) => startHelper([...umask, "--stdin-fifo", fifo, "--", wc, "wc", "-c"])
       }
       const a = start[first](["--umask", "0777"])
@@ -774,7 +894,12 @@ describe("effect-command-helper: 2b. FIFO stdio for pipelines", () => {
     const fifo = join(tempDir(), "pipe")
     // $(...) runs in a subshell, but $$ is still the stage's shell: its own fd 0 or 1.
     const ident = (fd: number) => `stat -L -c '%F %d:%i' /proc/$$/fd/${fd}`
-    const reader = startHelper(["--stdin-fifo", fifo, ...sh(`id=$(${ident(0)}); echo "$id" >&2; exec "$0" probe`), probePath])
+    const reader = startHelper([
+      "--stdin-fifo",
+      fifo,
+      ...sh(`id=$(${ident(0)}); echo "$id" >&2; exec "$0" probe`),
+      probePath
+    ])
     const writer = startHelper(["--stdout-fifo", fifo, ...sh(`id=$(${ident(1)}); echo "$id" >&2; echo through`)])
     const [w, r] = await Promise.all([finished(writer), finished(reader)])
     expect({ code: w.code, status: w.status, stdout: w.stdout }).toEqual({ code: 0, status: "", stdout: "" })
@@ -809,7 +934,8 @@ describe("effect-command-helper: 2b. FIFO stdio for pipelines", () => {
       const fifo = join(tempDir(), "pipe")
       const n = 100
       const writer = startHelper([
-        "--stdout-fifo", fifo,
+        "--stdout-fifo",
+        fifo,
         ...joined.map((a) => (a === "SAME" ? fifo : a)),
         ...probe("--no-report", "--quiet-io", "--no-stdin", "--interleave", String(n))
       ])
@@ -870,7 +996,11 @@ describe("effect-command-helper: 2b. FIFO stdio for pipelines", () => {
     ]
     for (const args of bad) {
       const r = await runHelper(args)
-      expect({ args, code: r.code, status: r.status }).toEqual({ args, code: EXIT_SETUP, status: `usage ${E.EINVAL}\n` })
+      expect({ args, code: r.code, status: r.status }).toEqual({
+        args,
+        code: EXIT_SETUP,
+        status: `usage ${E.EINVAL}\n`
+      })
     }
   })
 
@@ -880,7 +1010,22 @@ describe("effect-command-helper: 2b. FIFO stdio for pipelines", () => {
     const [p1, p2] = [join(dir, "p1"), join(dir, "p2")]
     const vg = spawn(
       "valgrind",
-      ["-q", "--error-exitcode=99", "--trace-children=no", "--vgdb=no", helperPath, "--status-fd", "3", "--stdin-fifo", p1, "--stdout-fifo", p2, "--", cat, "cat"],
+      [
+        "-q",
+        "--error-exitcode=99",
+        "--trace-children=no",
+        "--vgdb=no",
+        helperPath,
+        "--status-fd",
+        "3",
+        "--stdin-fifo",
+        p1,
+        "--stdout-fifo",
+        p2,
+        "--",
+        cat,
+        "cat"
+      ],
       { stdio: ["ignore", "pipe", "pipe", "pipe"] }
     )
     track(vg.pid!)
@@ -888,7 +1033,12 @@ describe("effect-command-helper: 2b. FIFO stdio for pipelines", () => {
     const vgOut = [collect(vg.stdio[3] as Readable).end, collect(vg.stdout!).end, collect(vg.stderr!).end]
     const writer = startHelper(["--stdout-fifo", p1, "--", seq, "seq", "1000"])
     const reader = startHelper(["--stdin-fifo", p2, "--", cat, "cat"])
-    const [w, r, code, [status, stdout, stderr]] = await Promise.all([finished(writer), finished(reader), vgExit, Promise.all(vgOut)])
+    const [w, r, code, [status, stdout, stderr]] = await Promise.all([
+      finished(writer),
+      finished(reader),
+      vgExit,
+      Promise.all(vgOut)
+    ])
     expect({ code, status, stdout, stderr }).toEqual({ code: 0, status: "", stdout: "", stderr: "" })
     expectExec(w)
     expectExec(r)

@@ -4,15 +4,17 @@
  * "About to run …" and "Result …"; and no Redacted value (argument, environment value, fed text)
  * ever shows in a span, a log line, an error or any rendering of a command or an error.
  */
-import { Command, CommandError } from "@effect-command/core"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as Util from "node:util"
+
 import type { CommandExecutor } from "@effect-command/core"
+import { Command, CommandError } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import type { Context, Exit, Layer } from "effect"
 import { Cause, Effect, Either, Inspectable, Logger, LogLevel, Option, Redacted, Stream, Tracer } from "effect"
-import * as Fs from "node:fs"
-import * as Path from "node:path"
-import * as Util from "node:util"
+
 import { makeTempDir, probe, removeTempDir, rendered, text } from "./support/run.js"
 
 const engines: ReadonlyArray<readonly [string, Layer.Layer<CommandExecutor.CommandExecutor>]> = [
@@ -96,11 +98,10 @@ const recorder = () => {
   return { spans, logs, observe }
 }
 
-const inspect = (u: unknown) =>
-  [
-    Util.inspect(u, { depth: Infinity, maxArrayLength: Infinity, maxStringLength: Infinity }),
-    Util.inspect(u, { depth: Infinity, maxArrayLength: Infinity, maxStringLength: Infinity, showHidden: true })
-  ]
+const inspect = (u: unknown) => [
+  Util.inspect(u, { depth: Infinity, maxArrayLength: Infinity, maxStringLength: Infinity }),
+  Util.inspect(u, { depth: Infinity, maxArrayLength: Infinity, maxStringLength: Infinity, showHidden: true })
+]
 
 /** Every rendering of an error (or any value) a program might print or ship. */
 const renderings = (u: unknown): Array<string> => {
@@ -173,17 +174,18 @@ for (const [engine, layer] of engines) {
     it.live("every run helper is a span with the program's name, inside the caller's span", () => {
       const { spans, observe } = recorder()
       const cmd = Command.make("/bin/echo", "a")
-      const helpers: ReadonlyArray<Effect.Effect<unknown, CommandError.CommandError, CommandExecutor.CommandExecutor>> = [
-        Command.run(cmd),
-        Command.status(cmd),
-        Command.exitCode(cmd),
-        Command.string(cmd),
-        Command.lines(cmd),
-        Command.bytes(cmd),
-        Command.records(cmd),
-        Stream.runDrain(Command.stream(cmd)),
-        Stream.runDrain(Command.streamLines(cmd))
-      ]
+      const helpers: ReadonlyArray<Effect.Effect<unknown, CommandError.CommandError, CommandExecutor.CommandExecutor>> =
+        [
+          Command.run(cmd),
+          Command.status(cmd),
+          Command.exitCode(cmd),
+          Command.string(cmd),
+          Command.lines(cmd),
+          Command.bytes(cmd),
+          Command.records(cmd),
+          Stream.runDrain(Command.stream(cmd)),
+          Stream.runDrain(Command.streamLines(cmd))
+        ]
       return Effect.gen(function*() {
         yield* Effect.withSpan(Effect.all(helpers, { discard: true }), "caller")
         const caller = spansNamed(spans, "caller")[0]!
@@ -223,7 +225,11 @@ for (const [engine, layer] of engines) {
 
     it.live("a pipeline's span is named after every stage's program; a failure ends it with the error", () => {
       const { spans, logs, observe } = recorder()
-      const p = Command.pipeline(Command.make("/bin/echo", "hi"), Command.make("sh", "-c", "cat; exit 2"), Command.make("cat"))
+      const p = Command.pipeline(
+        Command.make("/bin/echo", "hi"),
+        Command.make("sh", "-c", "cat; exit 2"),
+        Command.make("cat")
+      )
       return Effect.gen(function*() {
         const error = yield* Effect.flip(Command.run(p))
         expect(error).toMatchObject({ _tag: "ExitError", exitCode: 2 })
@@ -322,7 +328,10 @@ for (const [engine, layer] of engines) {
 
     it.live("the same with stdout and stderr captured by the caller", () =>
       Effect.gen(function*() {
-        const cmd = secretive(`cat >&2; echo "$0 $SECRET"; exit 3`).pipe(Command.stdout("capture"), Command.stderr("capture"))
+        const cmd = secretive(`cat >&2; echo "$0 $SECRET"; exit 3`).pipe(
+          Command.stdout("capture"),
+          Command.stderr("capture")
+        )
         const { error } = yield* grepAll(cmd, Command.run(cmd))
         expect(error).toMatchObject({ _tag: "ExitError", stderrTail: "<redacted>" })
       }).pipe(Effect.provide(layer)))
@@ -383,7 +392,9 @@ for (const [engine, layer] of engines) {
     it.live("a failing pipeline whose stages echo the secrets of every stage", () =>
       Effect.gen(function*() {
         const p = Command.pipeline(
-          Command.make("sh", "-c", `echo "$0"; cat`, Redacted.make(argSecret)).pipe(Command.feed(Redacted.make(fedSecret))),
+          Command.make("sh", "-c", `echo "$0"; cat`, Redacted.make(argSecret)).pipe(
+            Command.feed(Redacted.make(fedSecret))
+          ),
           Command.pipeTo(
             Command.make("sh", "-c", `cat >&2; echo "$SECRET" >&2; exit 4`).pipe(
               Command.envInherit,

@@ -4,17 +4,30 @@
  * last, stderr/both joints, every run helper and `start`, stages that cannot spawn, scope close
  * and interruption, and 256 MiB through two stages.
  */
-import { Command, CommandError, ExitStatus } from "@effect-command/core"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+
 import type { CommandExecutor } from "@effect-command/core"
+import { Command, CommandError, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import type { Layer } from "effect"
 import { Chunk, Deferred, Effect, Exit, Fiber, Stream } from "effect"
-import * as Fs from "node:fs"
-import * as Path from "node:path"
+
 import { between, parseReport } from "./probe.js"
 import { isAlive, marker, withMarker, zombieChildren } from "./support/procs.js"
-import { binary, buf, failsCleanly, interleaved, makeTempDir, probe, removeTempDir, rendered, text, utf8 } from "./support/run.js"
+import {
+  binary,
+  buf,
+  failsCleanly,
+  interleaved,
+  makeTempDir,
+  probe,
+  removeTempDir,
+  rendered,
+  text,
+  utf8
+} from "./support/run.js"
 
 const engines: ReadonlyArray<readonly [string, Layer.Layer<CommandExecutor.CommandExecutor>]> = [
   ["helper (FIFOs)", NodeCommandExecutor.layer],
@@ -71,7 +84,9 @@ for (const [engine, layer] of engines) {
         Effect.gen(function*() {
           const both = yield* Effect.flip(Command.run(Command.pipeline(first, middle(3), last(5))))
           expect(both).toMatchObject({ _tag: "ExitError", exitCode: 5, stages: [exited(0), exited(3), exited(5)] })
-          const left = yield* Effect.flip(Command.run(Command.pipeline(sh("cat >/dev/null; exit 4"), middle(3), last(0))))
+          const left = yield* Effect.flip(
+            Command.run(Command.pipeline(sh("cat >/dev/null; exit 4"), middle(3), last(0)))
+          )
           expect(left).toMatchObject({ _tag: "ExitError", exitCode: 3, stages: [exited(4), exited(3), exited(0)] })
           const onlyFirst = yield* Effect.flip(Command.run(Command.pipeline(sh("exit 9"), middle(0), last(0))))
           expect(onlyFirst).toMatchObject({ _tag: "ExitError", exitCode: 9, stages: [exited(9), exited(0), exited(0)] })
@@ -84,8 +99,14 @@ for (const [engine, layer] of engines) {
           expect(error).toBeInstanceOf(CommandError.SignalError)
           expect(error).toMatchObject({ signal: "SIGUSR1", stages: [exited(0), signaled("SIGUSR1"), exited(0)] })
           // A later failure still wins over the signal.
-          const later = yield* Effect.flip(Command.run(Command.pipeline(first, sh("cat >/dev/null; kill -USR1 $$"), last(2))))
-          expect(later).toMatchObject({ _tag: "ExitError", exitCode: 2, stages: [exited(0), signaled("SIGUSR1"), exited(2)] })
+          const later = yield* Effect.flip(
+            Command.run(Command.pipeline(first, sh("cat >/dev/null; kill -USR1 $$"), last(2)))
+          )
+          expect(later).toMatchObject({
+            _tag: "ExitError",
+            exitCode: 2,
+            stages: [exited(0), signaled("SIGUSR1"), exited(2)]
+          })
         }).pipe(Effect.provide(layer)))
 
       it.live("every stage succeeding is a success with every status listed", () =>
@@ -137,7 +158,9 @@ for (const [engine, layer] of engines) {
           // `feed` on the pipeline and on its first stage are the same thing.
           const fedFirst = Command.pipeline(sh("tr a-z A-Z").pipe(Command.feed("hello\n")), Command.make("cat"))
           expect(yield* Command.string(fedFirst)).toBe("HELLO\n")
-          expect(yield* Command.string(Command.pipeline(sh("tr a-z A-Z"), Command.make("cat")).pipe(Command.feed("x\n")))).toBe("X\n")
+          expect(
+            yield* Command.string(Command.pipeline(sh("tr a-z A-Z"), Command.make("cat")).pipe(Command.feed("x\n")))
+          ).toBe("X\n")
         }).pipe(Effect.provide(layer)))
 
       it.live("4 MiB of binary input pass through three stages unchanged, with no deadlock", () =>
@@ -164,7 +187,11 @@ for (const [engine, layer] of engines) {
               expect(yield* Command.string(p)).toBe("got-err\n")
               expect(Fs.readFileSync(file, "utf8")).toBe("out\n")
               // stdout unset: it goes nowhere.
-              expect(yield* Command.string(Command.pipeTo(sh("echo out; echo err >&2"), Command.make("cat"), { from: "stderr" })))
+              expect(
+                yield* Command.string(
+                  Command.pipeTo(sh("echo out; echo err >&2"), Command.make("cat"), { from: "stderr" })
+                )
+              )
                 .toBe("err\n")
             }).pipe(Effect.provide(layer)),
           (dir) => Effect.sync(() => removeTempDir(dir))
@@ -172,9 +199,13 @@ for (const [engine, layer] of engines) {
 
       it.live("a both joint sends stdout and stderr interleaved in the order written", () =>
         Effect.gen(function*() {
-          const p = Command.pipeTo(probe("--no-report", "--no-stdin", "--quiet-io", "--interleave", "200"), Command.make("cat"), {
-            from: "both"
-          })
+          const p = Command.pipeTo(
+            probe("--no-report", "--no-stdin", "--quiet-io", "--interleave", "200"),
+            Command.make("cat"),
+            {
+              from: "both"
+            }
+          )
           expect(Command.joints(p)).toEqual(["both"])
           expect(yield* Command.string(p)).toBe(interleaved(200))
           // In the middle of a longer pipeline too.
@@ -237,7 +268,9 @@ for (const [engine, layer] of engines) {
         Effect.gen(function*() {
           const failing = Command.pipeline(sh("echo one; echo two"), sh("cat; exit 6"), Command.make("cat"))
           const seen: Array<string> = []
-          const error = yield* Effect.flip(Stream.runForEach(Command.streamLines(failing), (l) => Effect.sync(() => void seen.push(l))))
+          const error = yield* Effect.flip(
+            Stream.runForEach(Command.streamLines(failing), (l) => Effect.sync(() => void seen.push(l)))
+          )
           expect(seen).toEqual(["one", "two"])
           expect(error).toMatchObject({ _tag: "ExitError", exitCode: 6, stages: [exited(0), exited(6), exited(0)] })
         }).pipe(Effect.provide(layer)))

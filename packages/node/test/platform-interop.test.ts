@@ -2,20 +2,22 @@
  * PlatformCommandExecutor: @effect/platform's own `Command` API on our engine, compared with the
  * stock executor of `NodeContext.layer` (@effect/platform-node 0.108).
  */
-import { DryRunExecutor } from "@effect-command/core"
-import { PlatformCommandExecutor } from "@effect-command/node/platform"
-import { Command } from "@effect/platform"
-import type { CommandExecutor } from "@effect/platform"
-import { isPlatformError } from "@effect/platform/Error"
-import type { PlatformError } from "@effect/platform/Error"
-import { NodeContext } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Layer, Option, Sink, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+
+import { DryRunExecutor } from "@effect-command/core"
+import { PlatformCommandExecutor } from "@effect-command/node/platform"
+import type { CommandExecutor } from "@effect/platform"
+import { Command } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import type { PlatformError } from "@effect/platform/Error"
+import { isPlatformError } from "@effect/platform/Error"
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Effect, Layer, Option, Sink, Stream } from "effect"
+
 import { probePath } from "./probe.js"
-import { makeTempDir, removeTempDir } from "./support/run.js"
 import { eventually, isAlive, marker, withMarker, zombieChildren } from "./support/procs.js"
+import { makeTempDir, removeTempDir } from "./support/run.js"
 
 const ours = PlatformCommandExecutor.layer
 const stock = NodeContext.layer
@@ -23,7 +25,16 @@ const stock = NodeContext.layer
 const MiB = 1024 * 1024
 
 /** The probe writing 1 MiB to stdout, then 1 MiB to stderr. */
-const chatty = Command.make(probePath, "--no-report", "--no-stdin", "--quiet-io", "--write-stdout", String(MiB), "--write-stderr", String(MiB))
+const chatty = Command.make(
+  probePath,
+  "--no-report",
+  "--no-stdin",
+  "--quiet-io",
+  "--write-stdout",
+  String(MiB),
+  "--write-stderr",
+  String(MiB)
+)
 
 /** A shell script whose processes carry the marker `EC_MARKER=mark` in their environment. */
 const marked = (script: string, mark: string) => Command.make("sh", "-c", script).pipe(Command.env({ EC_MARKER: mark }))
@@ -83,7 +94,15 @@ describe("PlatformCommandExecutor", () => {
   it.live("closing the scope of a process that ignores SIGTERM ends it with SIGKILL after killGrace", () =>
     Effect.gen(function*() {
       const started = Date.now()
-      const ignoring = Command.make(probePath, "--ignore-term", "--ready", "--no-report", "--no-stdin", "--sleep-ms", "60000")
+      const ignoring = Command.make(
+        probePath,
+        "--ignore-term",
+        "--ready",
+        "--no-report",
+        "--no-stdin",
+        "--sleep-ms",
+        "60000"
+      )
       const process = yield* Effect.scoped(Effect.gen(function*() {
         const process = yield* Command.start(ignoring)
         yield* waitForLine(process, "READY")
@@ -107,7 +126,15 @@ describe("PlatformCommandExecutor", () => {
 
   it.live("Process.kill escalates to SIGKILL after killGrace and returns once the child was reaped", () =>
     Effect.gen(function*() {
-      const ignoring = Command.make(probePath, "--ignore-term", "--ready", "--no-report", "--no-stdin", "--sleep-ms", "60000")
+      const ignoring = Command.make(
+        probePath,
+        "--ignore-term",
+        "--ready",
+        "--no-report",
+        "--no-stdin",
+        "--sleep-ms",
+        "60000"
+      )
       yield* Effect.scoped(Effect.gen(function*() {
         const process = yield* Command.start(ignoring)
         yield* waitForLine(process, "READY")
@@ -115,7 +142,9 @@ describe("PlatformCommandExecutor", () => {
         expect(isAlive(process.pid)).toBe(false)
         expect(yield* process.isRunning).toBe(false)
         const error = yield* failure(process.exitCode)
-        expect(error._tag === "SystemError" && error.description).toBe("Process interrupted due to receipt of signal: SIGKILL")
+        expect(error._tag === "SystemError" && error.description).toBe(
+          "Process interrupted due to receipt of signal: SIGKILL"
+        )
         // A signal Linux does not have is refused.
         expect(shape(yield* failure(process.kill("SIGLOST")))).toMatchObject({ _tag: "BadArgument", method: "kill" })
         // Killing an exited process is a no-op.
@@ -126,7 +155,9 @@ describe("PlatformCommandExecutor", () => {
   it.live("Process.kill with a signal the child obeys needs no escalation", () =>
     Effect.gen(function*() {
       const status = yield* Effect.scoped(Effect.gen(function*() {
-        const process = yield* Command.start(Command.make(probePath, "--ready", "--no-report", "--no-stdin", "--sleep-ms", "60000"))
+        const process = yield* Command.start(
+          Command.make(probePath, "--ready", "--no-report", "--no-stdin", "--sleep-ms", "60000")
+        )
         yield* waitForLine(process, "READY")
         yield* process.kill("SIGINT")
         return yield* Effect.either(process.exitCode)
@@ -139,12 +170,16 @@ describe("PlatformCommandExecutor", () => {
   it.live("the layer's killSignal is what a scope close sends first", () =>
     Effect.gen(function*() {
       const process = yield* Effect.scoped(Effect.gen(function*() {
-        const process = yield* Command.start(Command.make(probePath, "--ready", "--no-report", "--no-stdin", "--sleep-ms", "60000"))
+        const process = yield* Command.start(
+          Command.make(probePath, "--ready", "--no-report", "--no-stdin", "--sleep-ms", "60000")
+        )
         yield* waitForLine(process, "READY")
         return process
       }))
       const error = yield* failure(process.exitCode)
-      expect(error._tag === "SystemError" && error.description).toBe("Process interrupted due to receipt of signal: SIGINT")
+      expect(error._tag === "SystemError" && error.description).toBe(
+        "Process interrupted due to receipt of signal: SIGINT"
+      )
     }).pipe(Effect.provide(PlatformCommandExecutor.layerWith({ killSignal: "SIGINT" }))))
 
   it.live("interrupting a helper or ending its stream early kills and reaps the child", () =>
@@ -210,18 +245,29 @@ describe("PlatformCommandExecutor", () => {
         shellNamed: Command.string(Command.make("echo", "$0").pipe(Command.runInShell("/bin/sh"))),
         stdoutSink: Command.string(
           Command.make("printf", "abc").pipe(
-            Command.stdout(Sink.map(Sink.collectAll<Uint8Array>(), (chunks) => new Uint8Array(Buffer.concat(Chunk.toArray(chunks)).reverse())))
+            Command.stdout(
+              Sink.map(
+                Sink.collectAll<Uint8Array>(),
+                (chunks) => new Uint8Array(Buffer.concat(Chunk.toArray(chunks)).reverse())
+              )
+            )
           )
         ),
         pipeline: Command.string(
-          Command.make("printf", "b\\na\\nc\\n").pipe(Command.pipeTo(Command.make("sort")), Command.pipeTo(Command.make("head", "-n", "2")))
+          Command.make("printf", "b\\na\\nc\\n").pipe(
+            Command.pipeTo(Command.make("sort")),
+            Command.pipeTo(Command.make("head", "-n", "2"))
+          )
         ),
         pipelineFeed: Command.string(
           Command.make("cat").pipe(Command.pipeTo(Command.make("tr", "a-z", "A-Z")), Command.feed("shout\n"))
         ),
         started: Effect.scoped(Effect.gen(function*() {
           const process = yield* Command.start(Command.make("cat"))
-          yield* Stream.run(Stream.make(new TextEncoder().encode("one "), new TextEncoder().encode("two")), process.stdin)
+          yield* Stream.run(
+            Stream.make(new TextEncoder().encode("one "), new TextEncoder().encode("two")),
+            process.stdin
+          )
           const out = yield* Stream.runCollect(process.stdout)
           return [new TextDecoder().decode(Buffer.concat(Chunk.toArray(out))), yield* process.exitCode] as const
         })),
@@ -261,7 +307,10 @@ describe("PlatformCommandExecutor", () => {
   it.live("a run helper closes a stdin left as \"pipe\" (the stock executor leaves it open and hangs)", () =>
     Effect.gen(function*() {
       expect(yield* Command.string(Command.make("cat")).pipe(Effect.provide(ours))).toBe("")
-      const onStock = yield* Command.string(Command.make("cat")).pipe(Effect.timeoutOption("500 millis"), Effect.provide(stock))
+      const onStock = yield* Command.string(Command.make("cat")).pipe(
+        Effect.timeoutOption("500 millis"),
+        Effect.provide(stock)
+      )
       expect(onStock).toEqual(Option.none())
     }))
 
@@ -292,10 +341,13 @@ describe("PlatformCommandExecutor", () => {
         notExecutable: Command.make(script),
         directory: Command.make(dir)
       }
-      const run = Effect.forEach(Object.values(commands), (command) => Effect.map(failure(Command.string(command)), shape))
+      const run = Effect.forEach(Object.values(commands), (command) =>
+        Effect.map(failure(Command.string(command)), shape))
       const [onStock, onOurs] = yield* Effect.ensuring(
         Effect.all([Effect.provide(run, stock), Effect.provide(run, ours)]),
-        Effect.sync(() => removeTempDir(dir))
+        Effect.sync(() =>
+          removeTempDir(dir)
+        )
       )
       expect(onOurs).toEqual(onStock)
       expect(onOurs.map((e) => e.reason)).toEqual(["NotFound", "NotFound", "PermissionDenied", "PermissionDenied"])
@@ -313,8 +365,15 @@ describe("PlatformCommandExecutor", () => {
 
   it.live("a missing working directory is NotFound; a command we cannot build is a BadArgument", () =>
     Effect.gen(function*() {
-      const missingCwd = yield* failure(Command.exitCode(Command.make("pwd").pipe(Command.workingDirectory("/nonexistent/dir"))))
-      expect(shape(missingCwd)).toMatchObject({ _tag: "SystemError", reason: "NotFound", module: "Command", method: "spawn" })
+      const missingCwd = yield* failure(
+        Command.exitCode(Command.make("pwd").pipe(Command.workingDirectory("/nonexistent/dir")))
+      )
+      expect(shape(missingCwd)).toMatchObject({
+        _tag: "SystemError",
+        reason: "NotFound",
+        module: "Command",
+        method: "spawn"
+      })
       const nul = yield* failure(Command.exitCode(Command.make("echo", "a\0b")))
       expect(shape(nul)).toMatchObject({ _tag: "BadArgument", module: "Command", method: "spawn" })
       expect(zombieChildren()).toEqual([])

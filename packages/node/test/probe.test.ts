@@ -2,7 +2,6 @@
  * Tests for the probe program itself (test/fixtures/probe.c), driven with
  * node:child_process directly so they do not depend on the executor.
  */
-import { afterEach, describe, expect, it } from "@effect/vitest"
 import { Buffer } from "node:buffer"
 import type { ChildProcess, SpawnOptions, SpawnSyncOptions } from "node:child_process"
 import { spawn, spawnSync } from "node:child_process"
@@ -11,7 +10,10 @@ import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "no
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Readable, Writable } from "node:stream"
-import { between, betweenBytes, parseReport, pattern, probePath, ProbeExit, withInheritedFds } from "./probe.js"
+
+import { afterEach, describe, expect, it } from "@effect/vitest"
+
+import { between, betweenBytes, parseReport, pattern, ProbeExit, probePath, withInheritedFds } from "./probe.js"
 
 const must = <A>(a: A | null | undefined, what: string): A => {
   if (a === null || a === undefined) throw new Error(`missing ${what}`)
@@ -156,7 +158,14 @@ describe("probe", () => {
         expect(report.env).toEqual(env)
         // byte order: upper case < '_' < lower case
         const envLines = r.stdout.split("\n").filter((l) => l.startsWith("ENV:"))
-        expect(envLines).toEqual(["ENV:A=1", "ENV:B=2", "ENV:EMPTY=", "ENV:WITH_EQ=x=y=z", "ENV:_Z=underscore", "ENV:b=lower"])
+        expect(envLines).toEqual([
+          "ENV:A=1",
+          "ENV:B=2",
+          "ENV:EMPTY=",
+          "ENV:WITH_EQ=x=y=z",
+          "ENV:_Z=underscore",
+          "ENV:b=lower"
+        ])
         expect(report.fds).toEqual(withInheritedFds([0, 1, 2]))
         expect(report.cwd).toBe(cwd)
         expect(report.pgrp).toBe("same")
@@ -176,7 +185,22 @@ describe("probe", () => {
     })
 
     it("lists exactly the fds it was given, numerically sorted", () => {
-      const r = runSync(["--no-stdin"], { stdio: ["pipe", "pipe", "pipe", "ignore", "pipe", "ignore", "ignore", "ignore", "ignore", "ignore", "ignore", "pipe"] })
+      const r = runSync(["--no-stdin"], {
+        stdio: [
+          "pipe",
+          "pipe",
+          "pipe",
+          "ignore",
+          "pipe",
+          "ignore",
+          "ignore",
+          "ignore",
+          "ignore",
+          "ignore",
+          "ignore",
+          "pipe"
+        ]
+      })
       expect(r.status).toBe(0)
       expect(parseReport(r.stdout).fds).toEqual(withInheritedFds([0, 1, 2, 4, 11]))
     })
@@ -259,7 +283,15 @@ describe("probe", () => {
     })
 
     it("writes exactly --write-stdout / --write-stderr bytes of the pattern", () => {
-      const r = runSync(["--no-report", "--quiet-io", "--no-stdin", "--write-stdout", "3000001", "--write-stderr", "27"])
+      const r = runSync([
+        "--no-report",
+        "--quiet-io",
+        "--no-stdin",
+        "--write-stdout",
+        "3000001",
+        "--write-stderr",
+        "27"
+      ])
       expect(r.status).toBe(0)
       expect(r.stdout.length).toBe(3000001)
       expect(r.stdout === pattern(3000001)).toBe(true)
@@ -395,7 +427,17 @@ describe("probe", () => {
     it("--fork-holder leaves stdout open after the probe itself exits", async () => {
       const marker = randomUUID()
       holderMarkers.add(marker)
-      const p = start(["--fork-holder", "60000", "--no-report", "--quiet-io", "--no-stdin", "--write-stdout", "5", "--exit", "3"], {
+      const p = start([
+        "--fork-holder",
+        "60000",
+        "--no-report",
+        "--quiet-io",
+        "--no-stdin",
+        "--write-stdout",
+        "5",
+        "--exit",
+        "3"
+      ], {
         env: { PROBE_TEST_MARKER: marker },
         stdio: ["ignore", "pipe", "pipe"]
       })

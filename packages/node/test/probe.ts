@@ -81,7 +81,10 @@ export const parseReport = (text: string | Uint8Array): ProbeReport => {
   let cwd: string | undefined
   let umask: string | undefined
   let started = false
-  let last: { readonly kind: "arg"; readonly index: number } | { readonly kind: "env"; readonly name: string } | undefined
+  let last:
+    | { readonly kind: "arg"; readonly index: number }
+    | { readonly kind: "env"; readonly name: string }
+    | undefined
 
   for (const line of toText(text).split("\n")) {
     const colon = line.indexOf(":")
@@ -140,7 +143,9 @@ export const parseReport = (text: string | Uint8Array): ProbeReport => {
     if (umask !== undefined) break
   }
 
-  if (pgrp === undefined || pgidIsPid === undefined || sidIsPid === undefined || cwd === undefined || umask === undefined) {
+  if (
+    pgrp === undefined || pgidIsPid === undefined || sidIsPid === undefined || cwd === undefined || umask === undefined
+  ) {
     throw new Error(`probe report: incomplete report in ${JSON.stringify(toText(text).slice(0, 2000))}`)
   }
   return { args, env, fds, pgrp, pgidIsPid, sidIsPid, cwd, umask }

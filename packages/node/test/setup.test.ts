@@ -11,17 +11,20 @@
  * /proc" is a bounded poll.
  */
 import "./fixtures/ensure-helper.js"
-import { Command, ExitStatus } from "@effect-command/core"
-import type { CommandError, CommandExecutor } from "@effect-command/core"
-import { NodeCommandExecutor } from "@effect-command/node"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Stream } from "effect"
+
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import type { Readable } from "node:stream"
+
+import type { CommandError, CommandExecutor } from "@effect-command/core"
+import { Command, ExitStatus } from "@effect-command/core"
+import { NodeCommandExecutor } from "@effect-command/node"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect, Stream } from "effect"
+
 import { parseReport, probePath } from "./probe.js"
 import type { Collected } from "./support/helper.js"
 import { capsOf, collect, helperPath, limitsOf, statField, statusField } from "./support/helper.js"
@@ -143,10 +146,14 @@ const waitForLine = (process: CommandExecutor.Process, line: string) =>
 
 /** Starts `node --import tsx <fixture> ...args` from the repository root. */
 const startNode = (name: string, args: ReadonlyArray<string>, options: ChildProcess.SpawnOptions) => {
-  const node = ChildProcess.spawn(process.execPath, ["--import", "tsx", "--conditions=source", fixture(name), ...args], {
-    cwd: repoRoot,
-    ...options
-  })
+  const node = ChildProcess.spawn(
+    process.execPath,
+    ["--import", "tsx", "--conditions=source", fixture(name), ...args],
+    {
+      cwd: repoRoot,
+      ...options
+    }
+  )
   nodes.add(node)
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     node.once("error", reject)
@@ -166,7 +173,9 @@ const fdLinks = (pid: number): Record<number, string> => {
 
 /** The output of `/bin/cat FILE` with `settings`: cat itself is the target, so /proc/self is it. */
 const catSelf = (file: string, ...settings: ReadonlyArray<(self: Command.Command) => Command.Command>) =>
-  Command.string(settings.reduce((command, setting) => setting(command), Command.make("/bin/cat", `/proc/self/${file}`)))
+  Command.string(
+    settings.reduce((command, setting) => setting(command), Command.make("/bin/cat", `/proc/self/${file}`))
+  )
 
 const ownStatus = Fs.readFileSync("/proc/self/status", "utf8")
 const CAP_SYS_RESOURCE = 24n
@@ -180,7 +189,8 @@ describe("the executor uses the helper", () => {
   it.live("it is built, and a setting only it can apply works", () =>
     Effect.gen(function*() {
       expect(Fs.existsSync(helperPath)).toBe(true)
-      expect(parseReport(yield* Command.string(probe("--no-stdin", "--quiet-io").pipe(Command.umask(0o022)))).umask).toBe("0022")
+      expect(parseReport(yield* Command.string(probe("--no-stdin", "--quiet-io").pipe(Command.umask(0o022)))).umask)
+        .toBe("0022")
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 })
 
@@ -190,38 +200,42 @@ describe("fd hygiene", () => {
   // `node app.js 40</dev/null`.
   const INHERITED = 40
 
-  it.live("a child sees only 0, 1, 2 (and passed fds), whatever its parent inherited without close-on-exec", () =>
-    Effect.gen(function*() {
-      const path = writeFile("inherited", "inherited\n", 0o644)
-      const fd = Fs.openSync(path, "r")
-      try {
-        // The test's own Node child gets `path` at fd 40, not close-on-exec.
-        const stdio: Array<"ignore" | "pipe" | "inherit" | number> = ["ignore", "pipe", "inherit"]
-        while (stdio.length < INHERITED) stdio.push("ignore")
-        stdio.push(fd)
-        const { exit, stdout } = startNode("fd-hygiene.ts", [probePath, String(INHERITED)], { stdio })
-        const [status, out] = yield* Effect.promise(() => Promise.all([exit, stdout.end]))
-        expect(status).toEqual({ code: 0, signal: null })
-        const seen = JSON.parse(out) as {
-          inherited: Array<number>
-          inheritedTarget: string
-          opened: number
-          helper: Array<number>
-          helperPassed: Array<number>
-          helperPassedInherited: Array<number>
-          never: Array<number>
+  it.live(
+    "a child sees only 0, 1, 2 (and passed fds), whatever its parent inherited without close-on-exec",
+    () =>
+      Effect.gen(function*() {
+        const path = writeFile("inherited", "inherited\n", 0o644)
+        const fd = Fs.openSync(path, "r")
+        try {
+          // The test's own Node child gets `path` at fd 40, not close-on-exec.
+          const stdio: Array<"ignore" | "pipe" | "inherit" | number> = ["ignore", "pipe", "inherit"]
+          while (stdio.length < INHERITED) stdio.push("ignore")
+          stdio.push(fd)
+          const { exit, stdout } = startNode("fd-hygiene.ts", [probePath, String(INHERITED)], { stdio })
+          const [status, out] = yield* Effect.promise(() => Promise.all([exit, stdout.end]))
+          expect(status).toEqual({ code: 0, signal: null })
+          const seen = JSON.parse(out) as {
+            inherited: Array<number>
+            inheritedTarget: string
+            opened: number
+            helper: Array<number>
+            helperPassed: Array<number>
+            helperPassedInherited: Array<number>
+            never: Array<number>
+          }
+          expect(seen.inherited).toContain(INHERITED)
+          expect(seen.inheritedTarget).toBe(path)
+          expect(seen.helper).toEqual([0, 1, 2])
+          expect(seen.helperPassed).toEqual([0, 1, 2, seen.opened])
+          expect(seen.helperPassedInherited).toEqual([0, 1, 2, INHERITED])
+          // The contrast: spawned by child_process without the helper, the child gets the inherited fd.
+          expect(seen.never).toContain(INHERITED)
+        } finally {
+          Fs.closeSync(fd)
         }
-        expect(seen.inherited).toContain(INHERITED)
-        expect(seen.inheritedTarget).toBe(path)
-        expect(seen.helper).toEqual([0, 1, 2])
-        expect(seen.helperPassed).toEqual([0, 1, 2, seen.opened])
-        expect(seen.helperPassedInherited).toEqual([0, 1, 2, INHERITED])
-        // The contrast: spawned by child_process without the helper, the child gets the inherited fd.
-        expect(seen.never).toContain(INHERITED)
-      } finally {
-        Fs.closeSync(fd)
-      }
-    }), 60_000)
+      }),
+    60_000
+  )
 
   it.live("in this process too: the probe sees 0, 1, 2 only", () =>
     Effect.gen(function*() {
@@ -237,7 +251,9 @@ describe("daemonize", () => {
     Effect.gen(function*() {
       const pidFile = tempPath("daemon.pid")
       const stdout = watch()
-      const result = yield* Command.run(sleeper().pipe(Command.daemonize({ pidFile }), Command.stdout(Command.Output.fd(stdout.writeFd))))
+      const result = yield* Command.run(
+        sleeper().pipe(Command.daemonize({ pidFile }), Command.stdout(Command.Output.fd(stdout.writeFd)))
+      )
       stdout.closeWriter()
       expect(result.status).toEqual(ExitStatus.exited(0))
 
@@ -283,10 +299,11 @@ describe("daemonize", () => {
   it.live("start + wait in a scope: the daemon (no pid file) outlives the scope", () =>
     Effect.gen(function*() {
       const stderr = watch()
-      const cmd = probe("--print-pid-to-stderr", "--no-report", "--no-stdin", "--quiet-io", "--sleep-ms", "1000000").pipe(
-        Command.daemonize(),
-        Command.stderr(Command.Output.fd(stderr.writeFd))
-      )
+      const cmd = probe("--print-pid-to-stderr", "--no-report", "--no-stdin", "--quiet-io", "--sleep-ms", "1000000")
+        .pipe(
+          Command.daemonize(),
+          Command.stderr(Command.Output.fd(stderr.writeFd))
+        )
       const { intermediate, status } = yield* Effect.scoped(Effect.gen(function*() {
         const process = yield* Command.start(cmd)
         return { intermediate: process.pid, status: yield* process.wait }
@@ -325,7 +342,11 @@ describe("daemonize", () => {
       const pidFile = tempPath("failed-daemon.pid")
       const garbage = writeFile("daemon-garbage", "not a program\n", 0o755)
       const mark = marker()
-      const cmd = Command.make(garbage).pipe(Command.daemonize({ pidFile }), Command.envInherit, Command.env("EC_MARKER", mark))
+      const cmd = Command.make(garbage).pipe(
+        Command.daemonize({ pidFile }),
+        Command.envInherit,
+        Command.env("EC_MARKER", mark)
+      )
       const error = asSpawnError(yield* failsCleanly(Command.run(cmd)))
       expect(error).toMatchObject({ reason: "NotExecutable", stage: "execve", errno: "ENOEXEC" })
       expect(withMarker("EC_MARKER", mark)).toEqual([])
@@ -410,7 +431,7 @@ describe("umask", () => {
   it.live("umask 0 shows in the files the child creates", () =>
     Effect.gen(function*() {
       const path = tempPath("created-with-umask-0")
-      yield* Command.run(Command.make("/bin/sh", "-c", ': > "$1"', "sh", path).pipe(Command.umask(0)))
+      yield* Command.run(Command.make("/bin/sh", "-c", ": > \"$1\"", "sh", path).pipe(Command.umask(0)))
       expect(Fs.statSync(path).mode & 0o777).toBe(0o666)
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 })
@@ -430,13 +451,15 @@ describe("resource limits", () => {
       // Raising a soft limit to an unlimited hard one needs no privilege.
       const coreUnlimited = ownLimits()["Max core file size"]![1] === "unlimited"
       const core = coreUnlimited ? "unlimited" as const : capped("Max core file size", 4096)
-      const limits = limitsOf(yield* catSelf(
-        "limits",
-        Command.limit("NOFILE", nofile),
-        Command.limit("NPROC", nproc),
-        Command.limit("CORE", core),
-        Command.limit("MEMLOCK", memlock)
-      ))
+      const limits = limitsOf(
+        yield* catSelf(
+          "limits",
+          Command.limit("NOFILE", nofile),
+          Command.limit("NPROC", nproc),
+          Command.limit("CORE", core),
+          Command.limit("MEMLOCK", memlock)
+        )
+      )
       expect(limits["Max open files"]).toEqual([String(nofile.soft), String(nofile.hard)])
       expect(limits["Max processes"]).toEqual([String(nproc.soft), String(nproc.hard)])
       expect(limits["Max core file size"]).toEqual([String(core), String(core)])
@@ -504,11 +527,18 @@ describe("credentials", () => {
 
   it.live("explicit supplementary groups, by name and number", () =>
     Effect.gen(function*() {
-      const status = yield* catSelf("status", Command.uid("nobody"), Command.gid(100), Command.groups(["nogroup", 1234, "users"]))
+      const status = yield* catSelf(
+        "status",
+        Command.uid("nobody"),
+        Command.gid(100),
+        Command.groups(["nogroup", 1234, "users"])
+      )
       expect(statusField(status, "Uid")).toBe("65534\t65534\t65534\t65534")
       expect(statusField(status, "Gid")).toBe("100\t100\t100\t100")
       expect(groupsOf(status)).toEqual([100, 1234, 65534])
-      expect(yield* id(Command.uid("nobody"), Command.groups([]))).toBe("uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n")
+      expect(yield* id(Command.uid("nobody"), Command.groups([]))).toBe(
+        "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n"
+      )
       expect(groupsOf(yield* catSelf("status", Command.uid("nobody"), Command.groups([])))).toEqual([])
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
@@ -526,7 +556,8 @@ describe("pre-exec actions", () => {
     Effect.gen(function*() {
       const ours = Os.getPriority()
       const niceOf = (increment: number) =>
-        Effect.map(catSelf("stat", Command.preExec(Command.PreExec.nice(increment))), (stat) => Number(statField(stat, 19)))
+        Effect.map(catSelf("stat", Command.preExec(Command.PreExec.nice(increment))), (stat) =>
+          Number(statField(stat, 19)))
       expect(yield* niceOf(5)).toBe(Math.min(19, ours + 5))
       expect(yield* niceOf(40)).toBe(19)
       // Lowering needs CAP_SYS_NICE, which root holds here.
@@ -535,7 +566,8 @@ describe("pre-exec actions", () => {
 
   it.live("noNewPrivileges", () =>
     Effect.gen(function*() {
-      expect(statusField(yield* catSelf("status", Command.preExec(Command.PreExec.noNewPrivileges)), "NoNewPrivs")).toBe("1")
+      expect(statusField(yield* catSelf("status", Command.preExec(Command.PreExec.noNewPrivileges)), "NoNewPrivs"))
+        .toBe("1")
       expect(statusField(yield* catSelf("status"), "NoNewPrivs")).toBe(statusField(ownStatus, "NoNewPrivs"))
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
@@ -548,7 +580,11 @@ describe("pre-exec actions", () => {
   it.live("ioPriority", () =>
     Effect.gen(function*() {
       const ionice = (ioClass: "best-effort" | "idle", level: number) =>
-        Command.string(Command.make("/bin/sh", "-c", "exec ionice -p $$").pipe(Command.preExec(Command.PreExec.ioPriority(ioClass, level))))
+        Command.string(
+          Command.make("/bin/sh", "-c", "exec ionice -p $$").pipe(
+            Command.preExec(Command.PreExec.ioPriority(ioClass, level))
+          )
+        )
       expect(yield* ionice("best-effort", 6)).toBe("best-effort: prio 6\n")
       expect(yield* ionice("idle", 0)).toBe("idle\n")
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
@@ -584,12 +620,20 @@ describe("process group and session", () => {
 
   it.live("processGroup \"inherit\": stays in our group", () =>
     Effect.gen(function*() {
-      expect(yield* report(Command.processGroup("inherit"))).toEqual({ pgrp: "same", pgidIsPid: false, sidIsPid: false })
+      expect(yield* report(Command.processGroup("inherit"))).toEqual({
+        pgrp: "same",
+        pgidIsPid: false,
+        sidIsPid: false
+      })
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
   it.live("PreExec.setsid: a session leader (and group leader)", () =>
     Effect.gen(function*() {
-      expect(yield* report(Command.preExec(Command.PreExec.setsid))).toEqual({ pgrp: "new", pgidIsPid: true, sidIsPid: true })
+      expect(yield* report(Command.preExec(Command.PreExec.setsid))).toEqual({
+        pgrp: "new",
+        pgidIsPid: true,
+        sidIsPid: true
+      })
       expect(yield* report(Command.preExec(Command.PreExec.setsid), Command.processGroup("inherit"))).toEqual({
         pgrp: "new",
         pgidIsPid: true,
@@ -634,7 +678,9 @@ describe("stderr joined to stdout in the child", () => {
   it.live("into a file: the exact order too", () =>
     Effect.gen(function*() {
       const path = tempPath("joined")
-      yield* Command.run(quiet("--interleave", "200").pipe(Command.stdout(Command.Output.file(path)), Command.stderr("stdout")))
+      yield* Command.run(
+        quiet("--interleave", "200").pipe(Command.stdout(Command.Output.file(path)), Command.stderr("stdout"))
+      )
       expect(Fs.readFileSync(path, "utf8")).toBe(interleaved(200))
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
@@ -642,7 +688,11 @@ describe("stderr joined to stdout in the child", () => {
     Effect.gen(function*() {
       yield* Effect.scoped(Effect.gen(function*() {
         const process = yield* Command.start(
-          probe("--no-report", "--quiet-io").pipe(Command.stdin("pipe"), Command.stdout("pipe"), Command.stderr("stdout"))
+          probe("--no-report", "--quiet-io").pipe(
+            Command.stdin("pipe"),
+            Command.stdout("pipe"),
+            Command.stderr("stdout")
+          )
         )
         const links = fdLinks(process.pid)
         expect(links[1]).toMatch(/^(pipe|socket):\[\d+\]$/)
@@ -654,43 +704,50 @@ describe("stderr joined to stdout in the child", () => {
 })
 
 describe("death with the parent", () => {
-  it.live("children of a SIGKILLed Node process are gone within 1 s; dieWithParent(false) survives", () =>
-    Effect.gen(function*() {
-      const { exit, node, stdout } = startNode("parent-death.ts", [], {
-        stdio: ["ignore", "pipe", "inherit", "pipe", "pipe"]
-      })
-      // Every child that must die holds fd 3 as its stdout, the survivor fd 4: EOF = all gone.
-      const dying = collect(node.stdio[3] as Readable)
-      const surviving = collect(node.stdio[4] as Readable)
-      const line = yield* Effect.promise(() => stdout.until(/^\{.*\}$/m))
-      const { pids, survivor } = JSON.parse(line[0]) as { pids: Record<string, number>; survivor: number }
-      const children = Object.values(pids)
-      for (const pid of [...children, survivor]) track(pid)
-      expect(children.length).toBe(5)
-      for (const pid of [...children, survivor]) expect(isAlive(pid)).toBe(true)
-      // They run as the fixture's children, not ours.
-      for (const pid of children) expect(statField(readProc(pid, "stat"), 4)).toBe(String(node.pid))
+  it.live(
+    "children of a SIGKILLed Node process are gone within 1 s; dieWithParent(false) survives",
+    () =>
+      Effect.gen(function*() {
+        const { exit, node, stdout } = startNode("parent-death.ts", [], {
+          stdio: ["ignore", "pipe", "inherit", "pipe", "pipe"]
+        })
+        // Every child that must die holds fd 3 as its stdout, the survivor fd 4: EOF = all gone.
+        const dying = collect(node.stdio[3] as Readable)
+        const surviving = collect(node.stdio[4] as Readable)
+        const line = yield* Effect.promise(() => stdout.until(/^\{.*\}$/m))
+        const { pids, survivor } = JSON.parse(line[0]) as { pids: Record<string, number>; survivor: number }
+        const children = Object.values(pids)
+        for (const pid of [...children, survivor]) track(pid)
+        expect(children.length).toBe(5)
+        for (const pid of [...children, survivor]) expect(isAlive(pid)).toBe(true)
+        // They run as the fixture's children, not ours.
+        for (const pid of children) expect(statField(readProc(pid, "stat"), 4)).toBe(String(node.pid))
 
-      node.kill("SIGKILL")
-      expect(yield* Effect.promise(() => exit)).toEqual({ code: null, signal: "SIGKILL" })
-      const deadline = Date.now() + 1_000
-      expect(yield* within(dying.end, deadline - Date.now())).toBe(true)
-      // They closed their fds; the last step out of /proc is polled, within the same second.
-      const left = yield* goneBy(children, deadline)
-      expect(left.map((pid) => Object.keys(pids).find((name) => pids[name] === pid))).toEqual([])
+        node.kill("SIGKILL")
+        expect(yield* Effect.promise(() => exit)).toEqual({ code: null, signal: "SIGKILL" })
+        const deadline = Date.now() + 1_000
+        expect(yield* within(dying.end, deadline - Date.now())).toBe(true)
+        // They closed their fds; the last step out of /proc is polled, within the same second.
+        const left = yield* goneBy(children, deadline)
+        expect(left.map((pid) => Object.keys(pids).find((name) => pids[name] === pid))).toEqual([])
 
-      expect(isAlive(survivor)).toBe(true)
-      expect(surviving.ended()).toBe(false)
-      process.kill(survivor, "SIGKILL")
-      expect(yield* within(surviving.end, 10_000)).toBe(true)
-      expect(yield* goneBy([survivor], Date.now() + 5_000)).toEqual([])
-    }), 60_000)
+        expect(isAlive(survivor)).toBe(true)
+        expect(surviving.ended()).toBe(false)
+        process.kill(survivor, "SIGKILL")
+        expect(yield* within(surviving.end, 10_000)).toBe(true)
+        expect(yield* goneBy([survivor], Date.now() + 5_000)).toEqual([])
+      }),
+    60_000
+  )
 })
 
 describe("handshake", () => {
   /** Creates `path` and prints "done" when it runs. */
   const target = (path: string) =>
-    Command.make("/bin/sh", "-c", 'echo ran > "$1"; echo done', "sh", path).pipe(Command.handshake, Command.stdout("pipe"))
+    Command.make("/bin/sh", "-c", "echo ran > \"$1\"; echo done", "sh", path).pipe(
+      Command.handshake,
+      Command.stdout("pipe")
+    )
 
   it.live("handshakeWait returns before exec; handshakeNotify lets the target run", () =>
     Effect.gen(function*() {
@@ -785,7 +842,9 @@ describe("each failing stage: its own typed error, nothing left running", () => 
       const spawned = tempPath("spawned")
       const mark = marker()
       const error = asSpawnError(
-        yield* failsCleanly(Command.run(command(evidence(spawned).pipe(Command.envInherit, Command.env("EC_MARKER", mark)))))
+        yield* failsCleanly(
+          Command.run(command(evidence(spawned).pipe(Command.envInherit, Command.env("EC_MARKER", mark))))
+        )
       )
       expect(Fs.existsSync(spawned)).toBe(false)
       expect(withMarker("EC_MARKER", mark)).toEqual([])
@@ -821,25 +880,44 @@ describe("each failing stage: its own typed error, nothing left running", () => 
       expect(inGroups).toMatchObject({ reason: "SetupFailed", stage: "getgrnam", errno: "ENOENT" })
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
-  it.live("a limit above the hard limit, run by a Node process that is not root: setrlimit(NOFILE) EPERM", () =>
-    Effect.gen(function*() {
-      const { exit, stdout } = startNode("rlimit-as-user.ts", [], { stdio: ["ignore", "pipe", "inherit"], uid: 65534, gid: 65534 })
-      const [status, out] = yield* Effect.promise(() => Promise.all([exit, stdout.end]))
-      expect(status).toEqual({ code: 0, signal: null })
-      const result = JSON.parse(out) as Record<string, unknown>
-      expect(result).toMatchObject({ uid: 65534, tag: "SpawnError", reason: "SetupFailed", stage: "setrlimit(NOFILE)", errno: "EPERM" })
-      expect(result.message).toContain("setrlimit(NOFILE) failed: EPERM")
-    }), 60_000)
+  it.live(
+    "a limit above the hard limit, run by a Node process that is not root: setrlimit(NOFILE) EPERM",
+    () =>
+      Effect.gen(function*() {
+        const { exit, stdout } = startNode("rlimit-as-user.ts", [], {
+          stdio: ["ignore", "pipe", "inherit"],
+          uid: 65534,
+          gid: 65534
+        })
+        const [status, out] = yield* Effect.promise(() => Promise.all([exit, stdout.end]))
+        expect(status).toEqual({ code: 0, signal: null })
+        const result = JSON.parse(out) as Record<string, unknown>
+        expect(result).toMatchObject({
+          uid: 65534,
+          tag: "SpawnError",
+          reason: "SetupFailed",
+          stage: "setrlimit(NOFILE)",
+          errno: "EPERM"
+        })
+        expect(result.message).toContain("setrlimit(NOFILE) failed: EPERM")
+      }),
+    60_000
+  )
 
   // Limits are set before the switch to `uid` (libvirt's order), so with CAP_SYS_RESOURCE the
   // limit would be raised: this container's root lacks it.
-  it.live.skipIf(hasCapSysResource)("uid nobody + a limit above our hard limit (no CAP_SYS_RESOURCE): setrlimit(NOFILE) EPERM", () =>
-    Effect.gen(function*() {
-      const hard = Number(ownLimits()["Max open files"]![1])
-      const error = yield* fails((c) => c.pipe(Command.uid("nobody"), Command.limit("NOFILE", { soft: hard + 1, hard: hard + 1 })))
-      expect(error).toMatchObject({ reason: "SetupFailed", stage: "setrlimit(NOFILE)", errno: "EPERM" })
-      expect(error.message).toContain("setrlimit(NOFILE) failed: EPERM")
-    }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+  it.live.skipIf(hasCapSysResource)(
+    "uid nobody + a limit above our hard limit (no CAP_SYS_RESOURCE): setrlimit(NOFILE) EPERM",
+    () =>
+      Effect.gen(function*() {
+        const hard = Number(ownLimits()["Max open files"]![1])
+        const error = yield* fails((c) =>
+          c.pipe(Command.uid("nobody"), Command.limit("NOFILE", { soft: hard + 1, hard: hard + 1 }))
+        )
+        expect(error).toMatchObject({ reason: "SetupFailed", stage: "setrlimit(NOFILE)", errno: "EPERM" })
+        expect(error.message).toContain("setrlimit(NOFILE) failed: EPERM")
+      }).pipe(Effect.provide(NodeCommandExecutor.layer))
+  )
 
   it.live("a missing working directory: BadWorkingDirectory (checked by the parent)", () =>
     Effect.gen(function*() {
@@ -903,19 +981,24 @@ describe("each failing stage: its own typed error, nothing left running", () => 
       expect(yield* execFails(script)).toMatchObject({ reason: "NotExecutable", stage: "execve", errno: "ENOEXEC" })
       expect(Fs.existsSync(ran)).toBe(false)
       // ... and so does child_process without the helper, whose libuv would run it with /bin/sh.
-      const direct = yield* Effect.flip(Command.exitCode(Command.make(script)).pipe(
-        Effect.provide(NodeCommandExecutor.layerWith({ helper: "never", engine: "child_process" }))
-      ))
+      const direct = yield* Effect.flip(
+        Command.exitCode(Command.make(script)).pipe(
+          Effect.provide(NodeCommandExecutor.layerWith({ helper: "never", engine: "child_process" }))
+        )
+      )
       expect(direct).toMatchObject({ reason: "NotExecutable", stage: "execve", errno: "ENOEXEC" })
       expect(Fs.existsSync(ran)).toBe(false)
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
   // Pre-exec actions run as the parent's user, before the switch of credentials; lowering the
   // OOM score adjustment below its minimum needs CAP_SYS_RESOURCE, which this container's root lacks.
-  it.live.skipIf(hasCapSysResource)("a pre-exec action that fails stops the exec: oom_score_adj EACCES", () =>
-    Effect.gen(function*() {
-      const error = yield* fails(Command.preExec(Command.PreExec.oomScoreAdjust(-500)))
-      expect(error).toMatchObject({ reason: "SetupFailed", stage: "oom_score_adj", errno: "EACCES" })
-      expect(error.message).toContain("oom_score_adj failed: EACCES")
-    }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+  it.live.skipIf(hasCapSysResource)(
+    "a pre-exec action that fails stops the exec: oom_score_adj EACCES",
+    () =>
+      Effect.gen(function*() {
+        const error = yield* fails(Command.preExec(Command.PreExec.oomScoreAdjust(-500)))
+        expect(error).toMatchObject({ reason: "SetupFailed", stage: "oom_score_adj", errno: "EACCES" })
+        expect(error.message).toContain("oom_score_adj failed: EACCES")
+      }).pipe(Effect.provide(NodeCommandExecutor.layer))
+  )
 })

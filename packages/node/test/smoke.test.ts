@@ -11,7 +11,9 @@ describe("node smoke", () => {
       const e = yield* Effect.flip(Command.run(Command.make("sh", "-c", "echo bad >&2; exit 3")))
       expect(e._tag).toBe("ExitError")
       expect(e.message).toContain("bad")
-      const joined = yield* Command.string(Command.make("sh", "-c", "echo 1; echo 2 >&2; echo 3").pipe(Command.stderr("stdout")))
+      const joined = yield* Command.string(
+        Command.make("sh", "-c", "echo 1; echo 2 >&2; echo 3").pipe(Command.stderr("stdout"))
+      )
       expect(joined).toBe("1\n2\n3\n")
       const t0 = Date.now()
       const out = yield* Command.string(Command.make("sh", "-c", "sleep 5 & echo hi"))

@@ -1,6 +1,7 @@
 import * as Duration from "effect/Duration"
 import { dual } from "effect/Function"
 import * as Redacted from "effect/Redacted"
+
 import type * as Command from "../Command.js"
 import * as Signal from "../Signal.js"
 import { capabilities } from "./capabilities.js"
@@ -178,8 +179,11 @@ export const arg = dual<
 export const argPair = dual<
   (name: string, value: Command.Word) => (self: Command.Command) => Command.Command,
   (self: Command.Command, name: string, value: Command.Word) => Command.Command
->(3, (self, name, value) =>
-  arg(self, typeof value === "string" ? `${name}=${value}` : Redacted.make(`${name}=${Redacted.value(value)}`)))
+>(
+  3,
+  (self, name, value) =>
+    arg(self, typeof value === "string" ? `${name}=${value}` : Redacted.make(`${name}=${Redacted.value(value)}`))
+)
 
 // ---------------------------------------------------------------------------------------------
 // environment
@@ -367,7 +371,11 @@ export const stdin = dual<
 export const feed = dual<
   (data: string | Uint8Array | Redacted.Redacted<string>) => (self: Command.Command) => Command.Command,
   (self: Command.Command, data: string | Uint8Array | Redacted.Redacted<string>) => Command.Command
->(2, (self, data) => stdin(self, data instanceof Uint8Array ? { _tag: "Bytes", bytes: data } : { _tag: "Text", text: data }))
+>(
+  2,
+  (self, data) =>
+    stdin(self, data instanceof Uint8Array ? { _tag: "Bytes", bytes: data } : { _tag: "Text", text: data })
+)
 
 /** @internal */
 export const stdout = dual<
@@ -541,7 +549,9 @@ export const groups = dual<
       self,
       { groups: list },
       ...list.flatMap((g) => idProblems("supplementary group", g)),
-      ...(list.length > largestGroupList ? [`at most ${largestGroupList} supplementary groups can be set, not ${list.length}`] : [])
+      ...(list.length > largestGroupList
+        ? [`at most ${largestGroupList} supplementary groups can be set, not ${list.length}`]
+        : [])
     )
     : withProblem(self, `the supplementary groups must be a list, not ${show(list)}`))
 
@@ -631,7 +641,9 @@ export const preExec = dual<
   (self: Command.Command, action: Command.PreExecAction) => Command.Command
 >(2, (self, action) => {
   const problems = preExecProblems(action)
-  return problems.length > 0 ? withProblem(self, ...problems) : setSetup(self, { preExec: [...self.setup.preExec, action] })
+  return problems.length > 0
+    ? withProblem(self, ...problems)
+    : setSetup(self, { preExec: [...self.setup.preExec, action] })
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -709,7 +721,10 @@ export const maxOutput = dual<
 
 /** @internal */
 export const pipeTo = dual<
-  (into: Command.Command, options?: { readonly from?: Command.PipeSource }) => (self: Command.Command) => Command.Command,
+  (
+    into: Command.Command,
+    options?: { readonly from?: Command.PipeSource }
+  ) => (self: Command.Command) => Command.Command,
   (self: Command.Command, into: Command.Command, options?: { readonly from?: Command.PipeSource }) => Command.Command
 >((args) => isCommand(args[0]) && isCommand(args[1]), (self, into, options) => {
   const from = options?.from ?? "stdout"
@@ -719,7 +734,9 @@ export const pipeTo = dual<
   if (from !== "stderr" && self.stdout !== undefined) left.push("a stage that pipes its stdout cannot set stdout")
   if (from !== "stdout" && self.stderr !== undefined) left.push("a stage that pipes its stderr cannot set stderr")
   const right: Array<string> = []
-  if (!["stdout", "stderr", "both"].includes(from)) right.push(`a pipe reads stdout, stderr or both, not ${String(from)}`)
+  if (!["stdout", "stderr", "both"].includes(from)) {
+    right.push(`a pipe reads stdout, stderr or both, not ${String(from)}`)
+  }
   if (firstStage(into).stdin !== undefined) right.push("a pipeline stage after the first cannot set its own stdin")
   const upstream = { command: withProblem(self, ...left), from }
   return mapFirstStage(into, (head) => withProblem(update(head, { upstream }), ...right))

@@ -8,17 +8,25 @@ import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
-import type * as Command from "../Command.js"
-import type * as CommandExecutor from "../CommandExecutor.js"
-import { CommandTimeoutError, CommandUsageError, ExitError, IoError, OutputLimitError, SignalError } from "../CommandError.js"
-import type { CommandError } from "../CommandError.js"
-import * as ExitStatus from "../ExitStatus.js"
-import * as Redacted from "effect/Redacted"
-import * as Runtime from "effect/Runtime"
 import * as Tracer from "effect/Tracer"
+
+import type * as Command from "../Command.js"
+import type { CommandError } from "../CommandError.js"
+import {
+  CommandTimeoutError,
+  CommandUsageError,
+  ExitError,
+  IoError,
+  OutputLimitError,
+  SignalError
+} from "../CommandError.js"
+import type * as CommandExecutor from "../CommandExecutor.js"
+import * as ExitStatus from "../ExitStatus.js"
 import { firstStage, mapFirstStage, show, stagesOf } from "./command.js"
 import { update, wordValue } from "./model.js"
 import { describe, validate } from "./render.js"
@@ -266,7 +274,10 @@ const drain = (
           ? spawned.collect(name, onBytes)
           // Not `runForEachWhile`: its sink nests a `catchAll` per element that keeps every chunk
           // alive until the stream ends, doubling the memory of a large capture.
-          : Effect.map(Effect.forkScoped(Stream.runDrain(Stream.takeUntil(stream, (bytes) => !onBytes(bytes)))), Fiber.join)
+          : Effect.map(
+            Effect.forkScoped(Stream.runDrain(Stream.takeUntil(stream, (bytes) => !onBytes(bytes)))),
+            Fiber.join
+          )
         return Effect.map(collected, (done): Drainer => ({ done: Effect.zipRight(done, finish), stop: Effect.void }))
       })
     case "Sink": {
@@ -409,7 +420,16 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
       let bytesOut = 0
       const feeder = input === undefined
         ? undefined
-        : yield* runCallerIo(valid, "stdin", Stream.run(counting(input, (n) => void (bytesIn += n)), spawned.stdin), spawned.abort)
+        : yield* runCallerIo(
+          valid,
+          "stdin",
+          Stream.run(
+            counting(input, (n) =>
+              void (bytesIn += n)),
+            spawned.stdin
+          ),
+          spawned.abort
+        )
       const count = (n: number) => void (bytesOut += n)
       const outDrain = yield* drain(valid, spawned, "stdout", outPlan, count)
       const errDrain = yield* drain(valid, spawned, "stderr", errPlan, count)
@@ -447,7 +467,9 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
           // What the caller captured, as it came; the tails kept of unspecified outputs are the
           // library's own, shown like an error's stderr tail: with the command's secrets blanked.
           const captured = (plan: Drain, drained: Drained) =>
-            plan._tag === "Capture" && plan.tail !== undefined ? encoder.encode(scrubbed(valid, drained.bytes, plan.tail)) : drained.bytes
+            plan._tag === "Capture" && plan.tail !== undefined
+              ? encoder.encode(scrubbed(valid, drained.bytes, plan.tail))
+              : drained.bytes
           return yield* new CommandTimeoutError({
             timeout: valid.timeout!,
             stdout: captured(outPlan, out),
@@ -460,7 +482,12 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
         }
         for (const [name, drained] of [["stdout", out], ["stderr", err]] as const) {
           if (drained.overflow) {
-            return yield* new OutputLimitError({ stream: name, limit: valid.maxOutput, output: drained.bytes, command: line })
+            return yield* new OutputLimitError({
+              stream: name,
+              limit: valid.maxOutput,
+              output: drained.bytes,
+              command: line
+            })
           }
         }
         return { status, stages, stdout: out.bytes, stderr: err.bytes }
@@ -489,8 +516,7 @@ const start = (
 /** @internal */
 export const startProcess = (
   command: Command.Command
-): Effect.Effect<CommandExecutor.Process, CommandError, CommandExecutor.CommandExecutor | Scope.Scope> =>
-  start(command)
+): Effect.Effect<CommandExecutor.Process, CommandError, CommandExecutor.CommandExecutor | Scope.Scope> => start(command)
 
 /** The captured bytes the caller asked for; the run helpers' default tails are dropped. */
 const asked = (command: Command.Command, result: CommandExecutor.RunResult): CommandExecutor.RunResult => ({
@@ -533,7 +559,9 @@ const statusError = (
  * the child blocked forever (libvirt: "cannot mix caller fds with blocking execution").
  */
 const unservedPipes = (command: Command.Command, helper: string): ReadonlyArray<string> => [
-  ...(firstStage(command).stdin?._tag === "Pipe" ? [`${helper} cannot write a piped stdin: feed it, or use start`] : []),
+  ...(firstStage(command).stdin?._tag === "Pipe"
+    ? [`${helper} cannot write a piped stdin: feed it, or use start`]
+    : []),
   ...(command.stdout?._tag === "Pipe" ? [`${helper} cannot read a piped stdout: capture it, or use start`] : []),
   ...(command.stderr?._tag === "Pipe" ? [`${helper} cannot read a piped stderr: capture it, or use start`] : []),
   ...(stagesOf(command).some((stage) => stage.setup.handshake)
@@ -543,7 +571,9 @@ const unservedPipes = (command: Command.Command, helper: string): ReadonlyArray<
 
 const refuseUnserved = (command: Command.Command, helper: string): Effect.Effect<void, CommandUsageError> => {
   const reasons = unservedPipes(command, helper)
-  return reasons.length === 0 ? Effect.void : Effect.fail(new CommandUsageError({ reasons, command: describe(command) }))
+  return reasons.length === 0
+    ? Effect.void
+    : Effect.fail(new CommandUsageError({ reasons, command: describe(command) }))
 }
 
 const runResult = (
@@ -578,11 +608,15 @@ export const run = (
   checked(command, "run").pipe(traced(command))
 
 /** @internal */
-export const status = (command: Command.Command): Effect.Effect<ExitStatus.ExitStatus, CommandError, CommandExecutor.CommandExecutor> =>
+export const status = (
+  command: Command.Command
+): Effect.Effect<ExitStatus.ExitStatus, CommandError, CommandExecutor.CommandExecutor> =>
   Effect.map(runResult(command, "status"), (result) => result.status).pipe(traced(command))
 
 /** @internal */
-export const exitCode = (command: Command.Command): Effect.Effect<number, CommandError, CommandExecutor.CommandExecutor> =>
+export const exitCode = (
+  command: Command.Command
+): Effect.Effect<number, CommandError, CommandExecutor.CommandExecutor> =>
   Effect.flatMap(runResult(command, "exitCode"), (result) =>
     result.status._tag === "Exited"
       ? Effect.succeed(result.status.code)
@@ -607,7 +641,10 @@ const captureStdout = (
   command: Command.Command,
   helper: string
 ): Effect.Effect<Uint8Array, CommandError, CommandExecutor.CommandExecutor> =>
-  Effect.flatMap(takeStdout(command, helper, { _tag: "Capture" }), (cmd) => Effect.map(checked(cmd, helper), (r) => r.stdout))
+  Effect.flatMap(
+    takeStdout(command, helper, { _tag: "Capture" }),
+    (cmd) => Effect.map(checked(cmd, helper), (r) => r.stdout)
+  )
     .pipe(traced(command))
 
 const decode = (bytes: Uint8Array, encoding: string | undefined): string =>
@@ -625,8 +662,9 @@ const unknownEncoding = (command: Command.Command, encoding: string | undefined)
 }
 
 /** @internal */
-export const bytes = (command: Command.Command): Effect.Effect<Uint8Array, CommandError, CommandExecutor.CommandExecutor> =>
-  captureStdout(command, "bytes")
+export const bytes = (
+  command: Command.Command
+): Effect.Effect<Uint8Array, CommandError, CommandExecutor.CommandExecutor> => captureStdout(command, "bytes")
 
 /** @internal */
 export const string = (
@@ -648,7 +686,9 @@ export const splitLines = (text: string): Array<string> => {
 }
 
 /** @internal */
-export const lines = (command: Command.Command): Effect.Effect<Array<string>, CommandError, CommandExecutor.CommandExecutor> =>
+export const lines = (
+  command: Command.Command
+): Effect.Effect<Array<string>, CommandError, CommandExecutor.CommandExecutor> =>
   Effect.map(captureStdout(command, "lines"), (out) => splitLines(decode(out, undefined)))
 
 /** @internal */
@@ -662,7 +702,9 @@ export const records = (
     return Effect.fail(
       new CommandUsageError({
         reasons: [
-          `records needs a non-empty separator and a whole number of columns ≥ 1, not ${show(separator)} and ${show(columns)}`
+          `records needs a non-empty separator and a whole number of columns ≥ 1, not ${show(separator)} and ${
+            show(columns)
+          }`
         ],
         command: describe(command)
       })
@@ -680,7 +722,9 @@ export const records = (
 }
 
 /** @internal */
-export const stream = (command: Command.Command): Stream.Stream<Uint8Array, CommandError, CommandExecutor.CommandExecutor> =>
+export const stream = (
+  command: Command.Command
+): Stream.Stream<Uint8Array, CommandError, CommandExecutor.CommandExecutor> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     // The run's span, ended with the stream's exit. It is given to the effects that annotate it,
     // not to the stream: `Stream.withSpan` provides it again for every chunk pulled (about 14 µs

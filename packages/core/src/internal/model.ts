@@ -4,6 +4,7 @@ import * as Inspectable from "effect/Inspectable"
 import { pipeArguments } from "effect/Pipeable"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
+
 import type * as Command from "../Command.js"
 
 /** @internal */

@@ -1,8 +1,8 @@
 import * as Either from "effect/Either"
+
 import type * as Command from "../Command.js"
 import { CommandUsageError } from "../CommandError.js"
 import { stagesOf } from "./command.js"
-
 
 /** libvirt's virBufferEscapeShell: the characters that make a word need quoting. */
 const needsQuoting = /[\r\t\n !"#$&'()*;<>?[\\\]^`{|}~]/
@@ -19,8 +19,23 @@ const renderWord = (word: Command.Word, escape: boolean): string =>
 
 /** Words a shell (POSIX, or bash/ksh/zsh) parses as syntax when they come first in a command. */
 const reservedWords = new Set([
-  "case", "do", "done", "elif", "else", "esac", "fi", "for", "if", "in", "then", "until", "while",
-  "function", "select", "time", "coproc"
+  "case",
+  "do",
+  "done",
+  "elif",
+  "else",
+  "esac",
+  "fi",
+  "for",
+  "if",
+  "in",
+  "then",
+  "until",
+  "while",
+  "function",
+  "select",
+  "time",
+  "coproc"
 ])
 
 /**
@@ -42,7 +57,9 @@ const renderEnv = (
       case "Set":
         return [`${entry.name}=${renderWord(entry.value, escape)}`]
       case "Pass": {
-        if (environment === undefined) return [escape ? `${entry.name}="$${entry.name}"` : `${entry.name}=$${entry.name}`]
+        if (environment === undefined) {
+          return [escape ? `${entry.name}="$${entry.name}"` : `${entry.name}=$${entry.name}`]
+        }
         const value = environment[entry.name]
         return value === undefined ? [] : [`${entry.name}=${renderWord(value, escape)}`]
       }
@@ -74,7 +91,11 @@ const pipeSymbols: Record<Command.PipeSource, string> = {
 
 export const render = (
   self: Command.Command,
-  options: { readonly linebreaks?: boolean; readonly escape: boolean; readonly environment?: Readonly<Record<string, string | undefined>> | undefined }
+  options: {
+    readonly linebreaks?: boolean
+    readonly escape: boolean
+    readonly environment?: Readonly<Record<string, string | undefined>> | undefined
+  }
 ): string => {
   // A pipeline: each stage rendered on its own, joined like a shell would.
   const upstream = self.upstream === undefined
@@ -86,7 +107,11 @@ export const render = (
 
 const renderStage = (
   self: Command.Command,
-  options: { readonly linebreaks?: boolean; readonly escape: boolean; readonly environment?: Readonly<Record<string, string | undefined>> | undefined }
+  options: {
+    readonly linebreaks?: boolean
+    readonly escape: boolean
+    readonly environment?: Readonly<Record<string, string | undefined>> | undefined
+  }
 ): string => {
   const linebreaks = options.linebreaks === true
   let out = ""
@@ -102,8 +127,7 @@ const renderStage = (
 }
 
 /** A best-effort rendering for error messages: never fails, NUL bytes shown as `\0`. */
-export const describe = (self: Command.Command): string =>
-  render(self, { escape: true }).replaceAll("\0", "\\0")
+export const describe = (self: Command.Command): string => render(self, { escape: true }).replaceAll("\0", "\\0")
 
 const isStringIo = (s: Command.Input | Command.ErrorOutput | undefined): boolean =>
   s !== undefined && ["Bytes", "Text", "Stream", "Pipe", "Capture", "Sink"].includes(s._tag)
@@ -124,12 +148,21 @@ export const problems = (self: Command.Command): ReadonlyArray<string> => {
  * stage's outputs are read by the run helpers and `start`: an earlier stage's "pipe" would fill
  * up and block it, its "capture" or sink would be dropped.
  */
-const pipelineStageProblems = (stage: Command.Command, joint: Command.PipeSource | undefined): ReadonlyArray<string> => {
+const pipelineStageProblems = (
+  stage: Command.Command,
+  joint: Command.PipeSource | undefined
+): ReadonlyArray<string> => {
   const found: Array<string> = []
   if (stage.setup.daemonize) found.push("a daemon cannot be a pipeline stage")
   if (stage.setup.handshake) found.push("a pipeline stage cannot require a start-up handshake")
   // Not the last stage; the output its joint takes has its own problem (`pipeTo`).
-  const free = joint === undefined ? [] : joint === "stdout" ? ["stderr"] as const : joint === "stderr" ? ["stdout"] as const : []
+  const free = joint === undefined
+    ? []
+    : joint === "stdout"
+    ? ["stderr"] as const
+    : joint === "stderr"
+    ? ["stdout"] as const
+    : []
   for (const name of free) {
     const output = stage[name]
     if (output !== undefined && ["Capture", "Pipe", "Sink"].includes(output._tag)) {
@@ -178,8 +211,6 @@ export const toLogLine = (
   options?: { readonly environment?: Readonly<Record<string, string | undefined>> }
 ): Either.Either<string, CommandUsageError> =>
   Either.map(validate(self), (cmd) => render(cmd, { ...options, escape: false }))
-
-
 
 /** @internal */
 export const resolveEnv = (

@@ -1,4 +1,5 @@
 import * as Context from "effect/Context"
+
 import type * as Api from "../CommandExecutor.js"
 
 /** @internal */

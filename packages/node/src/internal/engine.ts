@@ -6,6 +6,7 @@
  */
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
+
 import { buildCommand, findNative } from "./native-files.js"
 
 /** The API version this file expects; the addon exports its own as `abi`. */

@@ -1,6 +1,8 @@
 /** Who is left in a process group, for the kill-and-reap of members that outlived the leader. */
-import { Signal } from "@effect-command/core"
 import * as Fs from "node:fs"
+
+import { Signal } from "@effect-command/core"
+
 import type { Engine } from "./engine.js"
 
 /**

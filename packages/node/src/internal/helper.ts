@@ -2,9 +2,11 @@
  * The child-side setup helper (native/helper.c): finding it, turning a Command's setup into its
  * arguments, and its failure records into typed errors.
  */
-import { Command, CommandError, Signal } from "@effect-command/core"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
+
+import { Command, CommandError, Signal } from "@effect-command/core"
+
 import { buildHint, findNative } from "./native-files.js"
 import { stepError } from "./resolve.js"
 
@@ -58,7 +60,6 @@ export const helperFds = (command: Command.Command): HelperFds => {
     handshakeWait: command.setup.handshake ? free[2] : undefined
   }
 }
-
 
 /**
  * The signal number a child gets when its parent dies (PR_SET_PDEATHSIG), or undefined: non-daemon
@@ -128,7 +129,6 @@ export const parseStatus = (record: string): { readonly stage: string; readonly 
   return { stage: match[1]!, errno: errnoNames.get(n) ?? `errno ${n}` }
 }
 
-
 /** The typed error for a helper's failure record. */
 export const setupError = (
   record: string,
@@ -167,6 +167,10 @@ export const setupError = (
       cause: `${stage}: ${why}`
     })
   }
-  const detail = stage === "getpwnam" ? `unknown user ${String(command.setup.uid)}` : stage === "getgrnam" ? "unknown group" : undefined
+  const detail = stage === "getpwnam"
+    ? `unknown user ${String(command.setup.uid)}`
+    : stage === "getgrnam"
+    ? "unknown group"
+    : undefined
   return stepError(stage, errno, line, command.cwd, "SetupFailed", detail !== undefined ? { detail } : {})
 }

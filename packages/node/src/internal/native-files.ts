@@ -50,5 +50,7 @@ export const findNative = (name: string, byLibc: boolean): { path: string } | { 
     if (Fs.existsSync(path)) return { path }
     looked.push(path)
   }
-  return { missing: `no prebuilt binary for ${prebuildTarget(byLibc)} (looked for ${looked.join(" and ")}); ${buildHint}` }
+  return {
+    missing: `no prebuilt binary for ${prebuildTarget(byLibc)} (looked for ${looked.join(" and ")}); ${buildHint}`
+  }
 }

@@ -3,12 +3,13 @@
  * putting an error in every user's layer type, so options that make no sense make every command
  * fail instead, before anything runs, with a CommandUsageError that names the option.
  */
-import { Command, CommandError } from "@effect-command/core"
 import type { CommandExecutor } from "@effect-command/core"
+import { Command, CommandError } from "@effect-command/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+
 import type { Options } from "../NodeCommandExecutor.js"
 import { loadEngine } from "./engine.js"
 import { findHelper } from "./helper.js"

@@ -4,12 +4,12 @@
  * `Process` values. Loaded lazily by PlatformCommandExecutor.ts, so that `@effect/platform` stays an
  * optional peer dependency.
  */
-import { Command, CommandExecutor, Signal } from "@effect-command/core"
 import type { CommandError, ExitStatus } from "@effect-command/core"
+import { Command, CommandExecutor, Signal } from "@effect-command/core"
 import * as PlatformCommand from "@effect/platform/Command"
 import * as PlatformExecutor from "@effect/platform/CommandExecutor"
-import { BadArgument, isPlatformError, SystemError } from "@effect/platform/Error"
 import type { PlatformError, SystemErrorReason } from "@effect/platform/Error"
+import { BadArgument, isPlatformError, SystemError } from "@effect/platform/Error"
 import * as Chunk from "effect/Chunk"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -19,6 +19,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
+
 import * as NodeCommandExecutor from "../NodeCommandExecutor.js"
 import type { KillOptions, Options } from "../PlatformCommandExecutor.js"
 import * as RealTime from "./realtime.js"
@@ -69,7 +70,8 @@ const toPlatformError = (error: CommandError.CommandError, method: string, line:
     case "CommandUsageError":
       return new BadArgument({ module: "Command", method, description: error.reasons.join("; "), cause: error })
     case "SpawnError": {
-      const reason = (error.errno !== undefined ? errnoReasons[error.errno] : undefined) ?? spawnReasons[error.reason] ??
+      const reason = (error.errno !== undefined ? errnoReasons[error.errno] : undefined) ??
+        spawnReasons[error.reason] ??
         "Unknown"
       return new SystemError({
         reason,
@@ -164,7 +166,10 @@ const killStage = (process: CommandExecutor.Process, signal: Signal.Signal, grac
     yield* process.wait
   })
 
-const exitCodeOf = (status: ExitStatus.ExitStatus, line: string): Effect.Effect<PlatformExecutor.ExitCode, PlatformError> =>
+const exitCodeOf = (
+  status: ExitStatus.ExitStatus,
+  line: string
+): Effect.Effect<PlatformExecutor.ExitCode, PlatformError> =>
   status._tag === "Exited"
     ? Effect.succeed(PlatformExecutor.ExitCode(status.code))
     : Effect.fail(
@@ -225,7 +230,10 @@ const startWith = (
     // Our `wait` always completes: the scope's finalizer reaps the child.
     yield* Effect.forkDaemon(Effect.tap(lastProcess.wait, () => Effect.sync(() => (running = false))))
 
-    const output = (stream: Stream.Stream<Uint8Array, CommandError.IoError>, config: PlatformCommand.Command.Output) => {
+    const output = (
+      stream: Stream.Stream<Uint8Array, CommandError.IoError>,
+      config: PlatformCommand.Command.Output
+    ) => {
       const mapped = Stream.mapError(stream, (error) => toPlatformError(error, "spawn", line))
       return typeof config === "string" ? mapped : Stream.transduce(mapped, config)
     }
@@ -275,7 +283,8 @@ const concat = (chunks: Chunk.Chunk<Uint8Array>): Uint8Array => {
 }
 
 /** Reads a stream to its end in the background of the current scope, ignoring what it gives. */
-const drainInBackground = (stream: Stream.Stream<unknown, unknown>) => Effect.forkScoped(Effect.ignore(Stream.runDrain(stream)))
+const drainInBackground = (stream: Stream.Stream<unknown, unknown>) =>
+  Effect.forkScoped(Effect.ignore(Stream.runDrain(stream)))
 
 /** A platform `CommandExecutor` running commands with our executor. */
 export const make = (
@@ -308,7 +317,8 @@ export const make = (
         yield* drainInBackground(process.stderr)
         return decoder.decode(concat(yield* Stream.runCollect(process.stdout)))
       })),
-    lines: (command, encoding = "utf-8") => Effect.map(Stream.runCollect(streamLines(command, encoding)), Chunk.toArray),
+    lines: (command, encoding = "utf-8") =>
+      Effect.map(Stream.runCollect(streamLines(command, encoding)), Chunk.toArray),
     stream,
     streamLines
   }

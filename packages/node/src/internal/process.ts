@@ -1,4 +1,11 @@
 /** The Node executor's spawn primitive: stdio wiring, streams, kill-and-reap. */
+import * as Fs from "node:fs"
+import type * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import type { Readable, Writable } from "node:stream"
+import { isMainThread } from "node:worker_threads"
+
 import type { CommandExecutor } from "@effect-command/core"
 import { Command, CommandError, ExitStatus, Signal } from "@effect-command/core"
 import * as Chunk from "effect/Chunk"
@@ -6,21 +13,16 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
-import * as Fs from "node:fs"
-import * as Os from "node:os"
-import * as Path from "node:path"
-import type * as Net from "node:net"
-import type { Readable, Writable } from "node:stream"
-import { isMainThread } from "node:worker_threads"
-import { remainingGroupMembers, signalGroup } from "./group.js"
+
 import type { Engine } from "./engine.js"
+import { remainingGroupMembers, signalGroup } from "./group.js"
 import * as Helper from "./helper.js"
 import * as RealTime from "./realtime.js"
 import { checkExecutableFormat, checkWorkingDirectory, fromErrno, resolveProgram } from "./resolve.js"
@@ -266,7 +268,11 @@ const pipeReader = (
  * complete input ends the pipe: after a failure, a defect or an interruption the child must not
  * see EOF and take what it got for all of it; the pipe is closed once the child is dead.
  */
-const writable = (pipe: Writable, name: string, line: string): Sink.Sink<void, Uint8Array, never, CommandError.IoError> => {
+const writable = (
+  pipe: Writable,
+  name: string,
+  line: string
+): Sink.Sink<void, Uint8Array, never, CommandError.IoError> => {
   let closedByChild = false
   let error: Error | undefined
   pipe.on("error", (e: NodeJS.ErrnoException) => {
@@ -315,7 +321,7 @@ const readAll = (pipe: Readable, done: (text: string) => void): void => {
 }
 
 /** Hands every chunk of a pipe to `onData` (its own copy), whichever way the pipe is read; returns a canceller. */
-const listen = (pipe: Readable, onData: (bytes: Buffer) => void): (() => void) => {
+const listen = (pipe: Readable, onData: (bytes: Buffer) => void): () => void => {
   let active = true
   Spawn.readInto(pipe, (bytes, lent) => {
     if (active) onData(lent ? Buffer.from(bytes) : (bytes as Buffer))
@@ -371,7 +377,10 @@ const handshakeOf = (
     wait: Effect.suspend((): Effect.Effect<void, CommandError.CommandError> => {
       if (waited) return done("waited for")
       waited = true
-      return Effect.flatMap(readyByte, (byte) => (byte === "1" ? Effect.void : Effect.flatMap(report, (r) => Effect.fail(quit(r)))))
+      return Effect.flatMap(
+        readyByte,
+        (byte) => (byte === "1" ? Effect.void : Effect.flatMap(report, (r) => Effect.fail(quit(r))))
+      )
     }),
     notify: Effect.suspend((): Effect.Effect<void, CommandError.CommandError> => {
       if (notified) return done("notified")
@@ -403,7 +412,11 @@ const fileFlags = {
 
 /** The reason a failed open is reported with. */
 const openReason = (code: string | undefined): CommandError.SpawnErrorReason =>
-  code === "ENOENT" ? "NotFound" : code === "EACCES" || code === "EPERM" || code === "EROFS" ? "PermissionDenied" : "Unknown"
+  code === "ENOENT"
+    ? "NotFound"
+    : code === "EACCES" || code === "EPERM" || code === "EROFS"
+    ? "PermissionDenied"
+    : "Unknown"
 
 /**
  * Opens a file for the child's stdio without ever blocking the event loop: the open is
@@ -615,7 +628,10 @@ const prepare = (
       join(0, links.stdin, "--stdin-fifo")
       join(1, links.stdout, "--stdout-fifo")
       // `stderr: "stdout"` follows stdout into the pipe (with the helper, its dup2 does that).
-      if (command.stderr?._tag === "ToStdout" && links.stdout !== undefined && links.stdout._tag !== "Fifo" && links.stderr === undefined) {
+      if (
+        command.stderr?._tag === "ToStdout" && links.stdout !== undefined && links.stdout._tag !== "Fifo" &&
+        links.stderr === undefined
+      ) {
         stdio.set(2, stdio.get(1)!)
       }
       if (!(both && stderrToStdout)) join(2, links.stderr, "--stderr-fifo")
@@ -639,7 +655,9 @@ const prepare = (
       const helperFds = helper !== null ? Helper.helperFds(command) : undefined
       if (helperFds !== undefined) {
         stdio.set(helperFds.status, { _tag: "Pipe", toChild: false })
-        if (helperFds.handshakeReady !== undefined) stdio.set(helperFds.handshakeReady, { _tag: "Pipe", toChild: false })
+        if (helperFds.handshakeReady !== undefined) {
+          stdio.set(helperFds.handshakeReady, { _tag: "Pipe", toChild: false })
+        }
         if (helperFds.handshakeWait !== undefined) stdio.set(helperFds.handshakeWait, { _tag: "Pipe", toChild: true })
       }
       // Undefined: the parent's environment as it is (the engine copies it at once).
@@ -704,17 +722,22 @@ const spawnStage = (
     const line = Either.getOrElse(Command.toString(command), () => command.program)
     // Refused before `prepare`: the closeParent fds are still ours to close (virCommandPassFD).
     const refuse = (error: CommandError.SpawnError | CommandError.CommandUsageError) =>
-      Effect.zipRight(Effect.sync(() => closeAll(command.passFds.filter((p) => p.closeParent).map((p) => p.fd))), Effect.fail(error))
+      Effect.zipRight(
+        Effect.sync(() => closeAll(command.passFds.filter((p) => p.closeParent).map((p) => p.fd))),
+        Effect.fail(error)
+      )
     const missing = needsHelper(command, options.engine)
     // With the native engine the helper runs only for what the engine cannot do itself.
     const helper = options.engine !== null && missing.length === 0 ? null : options.helper
     if (helper === null && missing.length > 0) {
-      return yield* refuse(new CommandError.SpawnError({
-        reason: "HelperMissing",
-        stage: "setup",
-        detail: `the child-side helper is needed for ${listed(missing)}, but ${options.helperMissing}`,
-        command: line
-      }))
+      return yield* refuse(
+        new CommandError.SpawnError({
+          reason: "HelperMissing",
+          stage: "setup",
+          detail: `the child-side helper is needed for ${listed(missing)}, but ${options.helperMissing}`,
+          command: line
+        })
+      )
     }
     const badFds = unplaceableFds(command, options.engine)
     if (badFds.length > 0) return yield* refuse(new CommandError.CommandUsageError({ reasons: badFds, command: line }))
@@ -726,7 +749,9 @@ const spawnStage = (
     const path = checkAfter ? command.program : resolveProgram(command.program, command.cwd, line)
     if (typeof path !== "string") return yield* refuse(path)
     // Spawned directly by child_process, whose exec would hand any other file to /bin/sh.
-    const notExecutable = helper === null && options.engine === null ? checkExecutableFormat(path, command.cwd, line) : undefined
+    const notExecutable = helper === null && options.engine === null
+      ? checkExecutableFormat(path, command.cwd, line)
+      : undefined
     if (notExecutable !== undefined) return yield* refuse(notExecutable)
     const execFailure = (error: NodeJS.ErrnoException) => {
       const explained = checkAfter && error.syscall === "execve" ? resolveProgram(path, command.cwd, line) : undefined
@@ -747,7 +772,9 @@ const spawnStage = (
             prepared.joined?.destroy()
             return resume(Effect.fail(execFailure(result)))
           }
-          result.onExit((info) => Deferred.unsafeDone(exit, Exit.succeed(toStatus(info))))
+          result.onExit((info) =>
+            Deferred.unsafeDone(exit, Exit.succeed(toStatus(info)))
+          )
           if (prepared.helperFds !== undefined) {
             readAll(result.pipes.get(prepared.helperFds.status) as Readable, (text) =>
               Deferred.unsafeDone(helperReport, Exit.succeed(text)))
@@ -758,10 +785,15 @@ const spawnStage = (
     /** A setup failure: reap the helper, release its pipes, report the stage. */
     const setupFailed = (child: Spawn.Child, prepared: Prepared, report: string) =>
       Effect.zipRight(
-        Effect.zipRight(Deferred.await(exit), Effect.sync(() => {
-          for (const pipe of child.pipes.values()) pipe.destroy()
-          prepared.joined?.destroy()
-        })),
+        Effect.zipRight(
+          Deferred.await(exit),
+          Effect.sync(() => {
+            for (const pipe of child.pipes.values()) {
+              pipe.destroy()
+            }
+            prepared.joined?.destroy()
+          })
+        ),
         Effect.fail(Helper.setupError(report, command, line))
       )
     // Without a handshake, `start` returns once the target runs (or its setup failed).
@@ -772,15 +804,21 @@ const spawnStage = (
           report === "" ? Effect.succeed({ child, prepared }) : setupFailed(child, prepared, report)))
 
     // A setsid action makes the child lead its own group (and session) whatever `processGroup` says.
-    const newGroup = command.setup.processGroup === "new" || command.setup.preExec.some((a) => a._tag === "Setsid")
+    const newGroup = command.setup.processGroup === "new" || command.setup.preExec.some((a) =>
+      a._tag === "Setsid"
+    )
     const signal = (pid: number, sig: Signal.Signal, evenAfterExit: boolean, child: Spawn.Child) => {
-      if (child.exited() && !evenAfterExit) return
+      if (child.exited() && !evenAfterExit) {
+        return
+      }
       try {
         process.kill(newGroup ? -pid : pid, sig)
       } catch {
         // ESRCH for the group: the helper may not have called setpgid yet; the child itself then.
         try {
-          if (newGroup) process.kill(pid, sig)
+          if (newGroup) {
+            process.kill(pid, sig)
+          }
         } catch {
           // ESRCH: nothing left to signal
         }
@@ -794,7 +832,9 @@ const spawnStage = (
           signal(child.pid, killSignal, false, child)
           // Interruptible inside the uninterruptible abort, or the timeout could not cut it short.
           const inTime = yield* RealTime.timeoutOption(Effect.interruptible(Deferred.await(exit)), grace)
-          if (Option.isNone(inTime)) signal(child.pid, "SIGKILL", false, child)
+          if (Option.isNone(inTime)) {
+            signal(child.pid, "SIGKILL", false, child)
+          }
         }
         return yield* Deferred.await(exit)
       }))
@@ -802,14 +842,24 @@ const spawnStage = (
     /** Members of the child's group that outlived it: policy signal, grace, SIGKILL. */
     const killGroupRemnants = (pid: number) =>
       Effect.gen(function*() {
-        if (!newGroup || remainingGroupMembers(pid, options.engine) === 0) return
-        if (!signalGroup(pid, killSignal, options.engine)) return
+        if (!newGroup || remainingGroupMembers(pid, options.engine) === 0) {
+          return
+        }
+        if (!signalGroup(pid, killSignal, options.engine)) {
+          return
+        }
         const deadline = Date.now() + Duration.toMillis(grace)
-        while (remainingGroupMembers(pid, options.engine) > 0 && Date.now() < deadline) yield* RealTime.sleep("10 millis")
-        if (!signalGroup(pid, "SIGKILL", options.engine)) return
+        while (remainingGroupMembers(pid, options.engine) > 0 && Date.now() < deadline) {
+          yield* RealTime.sleep("10 millis")
+        }
+        if (!signalGroup(pid, "SIGKILL", options.engine)) {
+          return
+        }
         // SIGKILL is not instant: return only once the group is gone (bounded, in case of D state).
         const killDeadline = Date.now() + 1000
-        while (remainingGroupMembers(pid, options.engine) > 0 && Date.now() < killDeadline) yield* RealTime.sleep("1 millis")
+        while (remainingGroupMembers(pid, options.engine) > 0 && Date.now() < killDeadline) {
+          yield* RealTime.sleep("1 millis")
+        }
       }).pipe(Effect.uninterruptible)
 
     const { child, prepared } = yield* Effect.acquireRelease(acquire, ({ child, prepared }) =>
@@ -817,9 +867,13 @@ const spawnStage = (
         if (!detached) {
           yield* abortChild(child)
           // A daemon left its group on purpose: it outlives the scope.
-          if (!command.setup.daemonize) yield* killGroupRemnants(child.pid)
+          if (!command.setup.daemonize) {
+            yield* killGroupRemnants(child.pid)
+          }
         }
-        for (const pipe of child.pipes.values()) pipe.destroy()
+        for (const pipe of child.pipes.values()) {
+          pipe.destroy()
+        }
         prepared.joined?.destroy()
       }))
 
@@ -847,7 +901,8 @@ const spawnStage = (
         child.pipes.get(fds.handshakeReady) as Readable,
         child.pipes.get(fds.handshakeWait) as Writable,
         Deferred.await(helperReport),
-        (report) => Helper.setupError(report, command, line),
+        (report) =>
+          Helper.setupError(report, command, line),
         line
       )
       : { wait: noHandshake, notify: noHandshake }
@@ -855,15 +910,20 @@ const spawnStage = (
       pid: child.pid,
       stdin: stdinPipe !== null
         ? writable(stdinPipe, "stdin", line)
-        : Sink.failSync(() => new CommandError.IoError({ stream: "stdin", command: line, cause: new Error("stdin is not a pipe") })),
+        : Sink.failSync(() =>
+          new CommandError.IoError({ stream: "stdin", command: line, cause: new Error("stdin is not a pipe") })
+        ),
       stdout: readers.stdout?.stream ?? Stream.empty,
       stderr: readers.stderr?.stream ?? Stream.empty,
-      collect: (output, onBytes) => readers[output]?.collect(onBytes) ?? Effect.succeed(Effect.void),
+      collect: (output, onBytes) =>
+        readers[output]?.collect(onBytes) ?? Effect.succeed(Effect.void),
       wait,
       waitStages: Effect.map(wait, (status) => [status]),
       kill: (sig = "SIGTERM") =>
         Signal.isSignal(sig)
-          ? Effect.sync(() => signal(child.pid, sig, false, child))
+          ? Effect.sync(() =>
+            signal(child.pid, sig, false, child)
+          )
           : Effect.fail(new CommandError.CommandUsageError({ reasons: [unknownSignal(sig)], command: line })),
       abort,
       detach: Effect.sync(() => {
@@ -903,7 +963,10 @@ const spawnPipeline = (options: Options, command: Command.Command) =>
     const fifoDir = engine === null && options.helper !== null
       ? Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-command-"))
       : undefined
-    yield* Scope.addFinalizer(scope, Effect.sync(() => fifoDir !== undefined && Fs.rmSync(fifoDir, { recursive: true, force: true })))
+    yield* Scope.addFinalizer(
+      scope,
+      Effect.sync(() => fifoDir !== undefined && Fs.rmSync(fifoDir, { recursive: true, force: true }))
+    )
     const started = yield* Effect.gen(function*() {
       const pipes: Array<Joint> = []
       for (let i = 0; i < joints.length; i++) {

@@ -13,7 +13,7 @@ const longestTimer = 2 ** 31 - 1
  * Calls `callback` once, `millis` from now, however long that is: a delay past what one
  * `setTimeout` takes is waited for in steps; `Infinity` never fires. Returns the canceller.
  */
-export const setTimer = (callback: () => void, millis: number): (() => void) => {
+export const setTimer = (callback: () => void, millis: number): () => void => {
   let timer: ReturnType<typeof setTimeout> | undefined
   const deadline = Date.now() + millis
   const arm = (left: number) => {

@@ -1,9 +1,10 @@
 /** Turning a Command's program and working directory into what exec needs, with exact errors. */
-import type { CommandError } from "@effect-command/core"
-import { CommandError as Errors } from "@effect-command/core"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Util from "node:util"
+
+import type { CommandError } from "@effect-command/core"
+import { CommandError as Errors } from "@effect-command/core"
 
 type SpawnError = CommandError.SpawnError
 
@@ -88,7 +89,9 @@ const headerOf = (path: string): Buffer | undefined => {
 
 /** An ELF file's class, byte order and machine: what must match this process's own binary. */
 const elfMachine = (head: Buffer): string | undefined =>
-  head.length < 20 ? undefined : `${head[4]}/${head[5]}/${head[5] === 2 ? head.readUInt16BE(18) : head.readUInt16LE(18)}`
+  head.length < 20
+    ? undefined
+    : `${head[4]}/${head[5]}/${head[5] === 2 ? head.readUInt16BE(18) : head.readUInt16LE(18)}`
 
 let ownMachine: string | undefined
 const nodeMachine = (): string | undefined => (ownMachine ??= elfMachine(headerOf(process.execPath) ?? Buffer.alloc(0)))
@@ -119,7 +122,11 @@ const execFormatProblem = (path: string, cwd: string, depth: number): string | u
  * of failing; the helper and the native engine call execve, which fails by itself. Formats the
  * kernel runs through binfmt_misc are refused there too.
  */
-export const checkExecutableFormat = (path: string, cwd: string | undefined, command: string): SpawnError | undefined => {
+export const checkExecutableFormat = (
+  path: string,
+  cwd: string | undefined,
+  command: string
+): SpawnError | undefined => {
   const problem = execFormatProblem(path, cwd ?? process.cwd(), 0)
   return problem === undefined ? undefined : new Errors.SpawnError({
     reason: "NotExecutable",

@@ -3,10 +3,11 @@
  * address and a connection to it. Used where the child must see one kernel object at two fds
  * (stderr joined to a piped stdout), which Node's stdio options cannot express otherwise.
  */
-import { CommandError } from "@effect-command/core"
-import * as Effect from "effect/Effect"
 import * as Crypto from "node:crypto"
 import * as Net from "node:net"
+
+import { CommandError } from "@effect-command/core"
+import * as Effect from "effect/Effect"
 
 export const socketPair = (line: string): Effect.Effect<[Net.Socket, Net.Socket], CommandError.SpawnError> =>
   Effect.async((resume) => {
@@ -15,13 +16,15 @@ export const socketPair = (line: string): Effect.Effect<[Net.Socket, Net.Socket]
     const server = Net.createServer({ pauseOnConnect: true })
     const fail = (cause: unknown) => {
       server.close()
-      resume(Effect.fail(new CommandError.SpawnError({
-        reason: "Unknown",
-        stage: "socketpair",
-        detail: "cannot create the socket that joins stdout and stderr",
-        command: line,
-        cause
-      })))
+      resume(Effect.fail(
+        new CommandError.SpawnError({
+          reason: "Unknown",
+          stage: "socketpair",
+          detail: "cannot create the socket that joins stdout and stderr",
+          command: line,
+          cause
+        })
+      ))
     }
     server.once("error", fail)
     server.listen(address, () => {

@@ -10,6 +10,7 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
 import { isMainThread } from "node:worker_threads"
+
 import type { Engine, EngineChild, EngineExit } from "./engine.js"
 import { loadEngine, StdioClosed, StdioDevNull } from "./engine.js"
 
@@ -237,7 +238,8 @@ const userBufferReader = (fd: number): Net.Socket => {
     onread: {
       buffer: sharedReadBuffer,
       // A plain Uint8Array view (a Buffer's slice() would not copy); false stops reading until `resume()`.
-      callback: (n: number, buffer: Uint8Array) => slot.take?.(new Uint8Array(buffer.buffer, buffer.byteOffset, n)) ?? false
+      callback: (n: number, buffer: Uint8Array) =>
+        slot.take?.(new Uint8Array(buffer.buffer, buffer.byteOffset, n)) ?? false
     }
   } as Net.SocketConstructorOpts)
   sinks.set(socket, slot)
@@ -336,7 +338,10 @@ const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child |
     const pipes = new Map<number, Readable | Writable>()
     for (const [childFd, fd] of parentEnds) {
       const source = spec.stdio.get(childFd) as { readonly toChild: boolean }
-      pipes.set(childFd, source.toChild ? new Net.Socket({ fd, readable: false, writable: true }) : userBufferReader(fd))
+      pipes.set(
+        childFd,
+        source.toChild ? new Net.Socket({ fd, readable: false, writable: true }) : userBufferReader(fd)
+      )
     }
     callback({
       pid: child.pid,
@@ -368,7 +373,11 @@ const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child |
   try {
     if (!isMainThread || !alone) {
       // Off the event loop: 32 spawns at once would block it 32 times, and one core would do all.
-      return engine.spawnAsync(engineSpec, (error, child) => (error !== null ? notStarted(error) : started(child!)), exited)
+      return engine.spawnAsync(
+        engineSpec,
+        (error, child) => (error !== null ? notStarted(error) : started(child!)),
+        exited
+      )
     }
     // Nothing else of ours is starting or running: spawn right here. The loop waits until the
     // child's exec (about 0.2 ms: the clone shares our memory, so the parent's size does not

@@ -3,6 +3,7 @@ import { Command, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Sink, Stream } from "effect"
+
 import { utf8 } from "../support/run.js"
 
 describe("detach", () => {
@@ -10,7 +11,9 @@ describe("detach", () => {
     Effect.gen(function*() {
       const detached = yield* Effect.scoped(Effect.gen(function*() {
         const process = yield* Command.start(
-          Command.make("/bin/sh", "-c", "echo hi; sleep 0.3; exit 4").pipe(Command.stdout(Command.Output.sink(Sink.drain)))
+          Command.make("/bin/sh", "-c", "echo hi; sleep 0.3; exit 4").pipe(
+            Command.stdout(Command.Output.sink(Sink.drain))
+          )
         )
         return yield* process.detach
       }))

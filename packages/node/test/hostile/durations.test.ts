@@ -3,6 +3,7 @@ import { Command, CommandError } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+
 import { text } from "../support/run.js"
 
 /**
@@ -20,7 +21,9 @@ describe("long durations are honoured", () => {
     it.live(`killGrace(${JSON.stringify(grace)}): the child gets its grace after the kill signal, not SIGKILL after 1 ms`, () =>
       Effect.gen(function*() {
         const error = yield* Effect.flip(
-          Command.run(slowToDie.pipe(Command.killGrace(grace), Command.timeout("300 millis"), Command.stdout("capture")))
+          Command.run(
+            slowToDie.pipe(Command.killGrace(grace), Command.timeout("300 millis"), Command.stdout("capture"))
+          )
         )
         expect(error).toBeInstanceOf(CommandError.CommandTimeoutError)
         if (!(error instanceof CommandError.CommandTimeoutError)) return
@@ -30,7 +33,9 @@ describe("long durations are honoured", () => {
 
   it.live("timeout(\"30 days\") does not fire early: the run ends with the child", () =>
     Effect.gen(function*() {
-      const out = yield* Command.string(Command.make("/bin/sh", "-c", "sleep 0.2; echo done").pipe(Command.timeout("30 days")))
+      const out = yield* Command.string(
+        Command.make("/bin/sh", "-c", "sleep 0.2; echo done").pipe(Command.timeout("30 days"))
+      )
       expect(out).toBe("done\n")
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 })

@@ -4,13 +4,15 @@
  * number of fds costs, not what their numbers are (no array as long as the highest fd). The
  * child_process engine takes an array as long as the highest fd, so it refuses fds above 1024.
  */
-import { Command } from "@effect-command/core"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+
 import type { CommandError } from "@effect-command/core"
+import { Command } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as Fs from "node:fs"
-import * as Path from "node:path"
+
 import { evidence, failsCleanly, makeTempDir, probe, removeTempDir } from "../support/run.js"
 
 const native = NodeCommandExecutor.engineInUse() === "native"
@@ -90,10 +92,13 @@ describe("fd numbers", () => {
       }
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
-  it.live.skipIf(native)("child_process: fd 1025 is refused with a CommandUsageError naming the bound, 1024 works", () =>
-    Effect.gen(function*() {
-      const error = yield* failsCleanly(readAll([childProcessBound + 1]))
-      expect(usageReasons(error)).toContain(`above ${childProcessBound}`)
-      expect(yield* readAll([childProcessBound])).toContain(`<${childProcessBound}>`)
-    }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+  it.live.skipIf(native)(
+    "child_process: fd 1025 is refused with a CommandUsageError naming the bound, 1024 works",
+    () =>
+      Effect.gen(function*() {
+        const error = yield* failsCleanly(readAll([childProcessBound + 1]))
+        expect(usageReasons(error)).toContain(`above ${childProcessBound}`)
+        expect(yield* readAll([childProcessBound])).toContain(`<${childProcessBound}>`)
+      }).pipe(Effect.provide(NodeCommandExecutor.layer))
+  )
 })

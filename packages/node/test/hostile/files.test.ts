@@ -2,13 +2,15 @@
  * The files a command's stdio is opened on: a FIFO would block the open until a peer comes,
  * freezing the whole process, timers and timeouts included. It is refused at once instead.
  */
+import { spawnSync } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+
 import { Command, CommandError } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { spawnSync } from "node:child_process"
-import * as Fs from "node:fs"
-import * as Path from "node:path"
+
 import { openFdCount } from "../support/procs.js"
 import { makeTempDir, removeTempDir } from "../support/run.js"
 
@@ -27,7 +29,10 @@ describe("a FIFO as a stdio file", () => {
   const cases = [
     ["Input.file", () => Command.make("cat").pipe(Command.stdin(Command.Input.file(fifo)))],
     ["Output.file", () => Command.make("echo", "x").pipe(Command.stdout(Command.Output.file(fifo)))],
-    ["Output.file with append", () => Command.make("echo", "x").pipe(Command.stderr(Command.Output.file(fifo, { append: true })))]
+    [
+      "Output.file with append",
+      () => Command.make("echo", "x").pipe(Command.stderr(Command.Output.file(fifo, { append: true })))
+    ]
   ] as const
   for (const [what, command] of cases) {
     it.live(`${what} on a FIFO without a peer: a SpawnError at once, the event loop never blocked, no fd left`, () =>
@@ -51,7 +56,9 @@ describe("a FIFO as a stdio file", () => {
 describe("other files", () => {
   it.live("a character device as stdin (/dev/zero) is read by the child in blocking mode", () =>
     Effect.gen(function*() {
-      const out = yield* Command.string(Command.make("head", "-c", "5").pipe(Command.stdin(Command.Input.file("/dev/zero"))))
+      const out = yield* Command.string(
+        Command.make("head", "-c", "5").pipe(Command.stdin(Command.Input.file("/dev/zero")))
+      )
       expect(out).toBe("\0\0\0\0\0")
     }).pipe(Effect.provide(layer)))
 
@@ -62,7 +69,9 @@ describe("other files", () => {
       const link = Path.join(dir, "link")
       Fs.rmSync(link, { force: true })
       Fs.symlinkSync(target, link)
-      expect(yield* Command.string(Command.make("cat").pipe(Command.stdin(Command.Input.file(link))))).toBe("through the link\n")
+      expect(yield* Command.string(Command.make("cat").pipe(Command.stdin(Command.Input.file(link))))).toBe(
+        "through the link\n"
+      )
     }).pipe(Effect.provide(layer)))
 
   it.live("a directory as output: a SpawnError naming EISDIR", () =>

@@ -2,12 +2,14 @@
  * What the executor does to a child's whole process group, and how it reports a core dump, seen
  * through the public API while the child is still running (scope close would hide a mistake).
  */
-import { Command, CommandError } from "@effect-command/core"
+import * as Fs from "node:fs"
+
 import type { CommandExecutor } from "@effect-command/core"
+import { Command, CommandError } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
-import * as Fs from "node:fs"
+
 import { eventually as pollUntil, isAlive, marker, withMarker, zombieChildren } from "../support/procs.js"
 import { makeTempDir, removeTempDir } from "../support/run.js"
 
@@ -60,7 +62,9 @@ const killMarked = (mark: string) =>
  */
 const leaderAndSleeper = (mark: string) =>
   Effect.gen(function*() {
-    const child = yield* Command.start(sh("trap : TERM; sleep 30 & echo ready; wait; wait", mark).pipe(Command.killGrace("5 seconds")))
+    const child = yield* Command.start(
+      sh("trap : TERM; sleep 30 & echo ready; wait; wait", mark).pipe(Command.killGrace("5 seconds"))
+    )
     yield* ready(child)
     const sleeper = withMarker("EC_MARKER", mark).find((pid) => comm(pid) === "sleep")
     expect(sleeper, "the background sleep runs").toBeDefined()
@@ -126,7 +130,9 @@ describe.skipIf(!coresLandInCwd)("a child that dumps core", () => {
   it.live.each(["SEGV", "ABRT"])("killed by SIG%s: Command.run reports coreDumped as the engine knows it", (name) => {
     const dir = makeTempDir("ec-core-")
     // `ulimit -c unlimited` raises the soft limit up to the hard one; exit 99 if the hard one forbids it.
-    const crash = Command.make("sh", "-c", `ulimit -c unlimited || exit 99; kill -${name} $$`).pipe(Command.workingDirectory(dir))
+    const crash = Command.make("sh", "-c", `ulimit -c unlimited || exit 99; kill -${name} $$`).pipe(
+      Command.workingDirectory(dir)
+    )
     return Effect.gen(function*() {
       const error = yield* Effect.flip(Command.run(crash))
       if (error instanceof CommandError.ExitError) {

@@ -2,12 +2,14 @@
  * An input stream that does not end normally (it fails, dies or is interrupted) must not look
  * like a complete input: the run fails and the child is killed without ever seeing EOF.
  */
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+
 import { Command, CommandError } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Stream } from "effect"
-import * as Fs from "node:fs"
-import * as Path from "node:path"
+
 import { marker, openFdCount, withMarker, zombieChildren } from "../support/procs.js"
 import { makeTempDir, removeTempDir, utf8 } from "../support/run.js"
 
@@ -26,7 +28,7 @@ const tempPath = () => Path.join(dir, `out-${++files}`)
  * grace to show. Marked, to find survivors.
  */
 const catInto = (path: string, mark: string, input: Stream.Stream<Uint8Array, unknown>) =>
-  Command.make("/bin/sh", "-c", 'trap "" TERM; cat > "$1" && echo eof > "$1.eof"', "sh", path).pipe(
+  Command.make("/bin/sh", "-c", "trap \"\" TERM; cat > \"$1\" && echo eof > \"$1.eof\"", "sh", path).pipe(
     Command.envInherit,
     Command.env("EC_MARKER", mark),
     Command.killGrace("300 millis"),
@@ -35,11 +37,18 @@ const catInto = (path: string, mark: string, input: Stream.Stream<Uint8Array, un
 
 const sawEof = (path: string) => Fs.existsSync(`${path}.eof`)
 
-const interruptedFiber = Effect.flatMap(Effect.fork(Effect.never), (fiber) => Effect.zipRight(Fiber.interrupt(fiber), Fiber.join(fiber)))
+const interruptedFiber = Effect.flatMap(
+  Effect.fork(Effect.never),
+  (fiber) => Effect.zipRight(Fiber.interrupt(fiber), Fiber.join(fiber))
+)
 
 const endings: ReadonlyArray<readonly [string, Stream.Stream<Uint8Array, unknown>, (cause: unknown) => void]> = [
   ["fails", Stream.fail("broken source"), (cause) => expect(cause).toBe("broken source")],
-  ["dies", Stream.die(new Error("defect in source")), (cause) => expect((cause as Error).message).toBe("defect in source")],
+  [
+    "dies",
+    Stream.die(new Error("defect in source")),
+    (cause) => expect((cause as Error).message).toBe("defect in source")
+  ],
   ["is interrupted", Stream.fromEffect(Effect.interrupt), (cause) => expect(cause).toBeInstanceOf(Error)],
   ["joins an interrupted fiber", Stream.fromEffect(interruptedFiber), (cause) => expect(cause).toBeInstanceOf(Error)]
 ]

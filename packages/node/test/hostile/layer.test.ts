@@ -4,17 +4,19 @@
  * every command before anything runs, the helper's absence is explained, and importing the package
  * loads and looks for nothing.
  */
-import { Command } from "@effect-command/core"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+
 import type { CommandError, CommandExecutor } from "@effect-command/core"
+import { Command } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { PlatformCommandExecutor } from "@effect-command/node/platform"
 import * as PlatformCommand from "@effect/platform/Command"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Duration, Effect } from "effect"
 import type { Layer } from "effect"
-import * as ChildProcess from "node:child_process"
-import * as Fs from "node:fs"
-import * as Path from "node:path"
+import { Duration, Effect } from "effect"
+
 import { helperPath } from "../support/helper.js"
 import { evidence, failsCleanly, makeTempDir, removeTempDir, withEnv } from "../support/run.js"
 
@@ -31,16 +33,23 @@ afterAll(() => removeTempDir(dir))
 type Runner = (options: PlatformCommandExecutor.Options, script: string) => Effect.Effect<string, unknown>
 
 const runners: ReadonlyArray<readonly [string, Runner]> = [
-  ["NodeCommandExecutor", (options, script) =>
-    Command.string(Command.make("sh", "-c", script)).pipe(Effect.provide(NodeCommandExecutor.layerWith(options)))],
-  ["PlatformCommandExecutor", (options, script) =>
-    PlatformCommand.string(PlatformCommand.make("sh", "-c", script)).pipe(
-      Effect.provide(PlatformCommandExecutor.layerWith(options))
-    )]
+  [
+    "NodeCommandExecutor",
+    (options, script) =>
+      Command.string(Command.make("sh", "-c", script)).pipe(Effect.provide(NodeCommandExecutor.layerWith(options)))
+  ],
+  [
+    "PlatformCommandExecutor",
+    (options, script) =>
+      PlatformCommand.string(PlatformCommand.make("sh", "-c", script)).pipe(
+        Effect.provide(PlatformCommandExecutor.layerWith(options))
+      )
+  ]
 ]
 
 /** How the child's stdout is connected, and whether the child leads its own session. */
-const probeScript = `stdout=$(readlink /proc/$$/fd/1); set -- $(cut -d' ' -f6 /proc/$$/stat); echo "\${stdout%%:*} $([ "$1" = $$ ] && echo session-leader || echo in-parent-session)"`
+const probeScript =
+  `stdout=$(readlink /proc/$$/fd/1); set -- $(cut -d' ' -f6 /proc/$$/stat); echo "\${stdout%%:*} $([ "$1" = $$ ] && echo session-leader || echo in-parent-session)"`
 
 describe.each(runners)("%s takes every option", (_, run) => {
   it.live("engine: child_process spawns with child_process (the child's stdout is a socket)", () =>
@@ -99,7 +108,9 @@ describe("options that make no sense fail every command before anything runs", (
         )
         expect(error._tag).toBe("CommandUsageError")
         expect(error._tag === "CommandUsageError" && error.reasons.join("; ")).toContain(reason)
-        const platform = yield* Effect.flip(PlatformCommand.exitCode(PlatformCommand.make("sh", "-c", `echo > '${marker}'`))).pipe(
+        const platform = yield* Effect.flip(
+          PlatformCommand.exitCode(PlatformCommand.make("sh", "-c", `echo > '${marker}'`))
+        ).pipe(
           Effect.provide(PlatformCommandExecutor.layerWith(options))
         )
         expect(platform._tag).toBe("BadArgument")
@@ -124,9 +135,14 @@ describe("without the helper, the error says why it is missing and what needs it
 
   it.live("helper: never says it was switched off", () =>
     Effect.gen(function*() {
-      const error = yield* refused(NodeCommandExecutor.layerWith({ helper: "never" }), Command.make("true").pipe(Command.umask(0o22)))
+      const error = yield* refused(
+        NodeCommandExecutor.layerWith({ helper: "never" }),
+        Command.make("true").pipe(Command.umask(0o22))
+      )
       expect(error.reason).toBe("HelperMissing")
-      expect(error.detail).toBe("the child-side helper is needed for umask, but it is switched off by the layer option `helper: \"never\"`")
+      expect(error.detail).toBe(
+        "the child-side helper is needed for umask, but it is switched off by the layer option `helper: \"never\"`"
+      )
     }))
 
   it.live("a helper path that is not there is named, and the settings are listed as a sentence", () =>
@@ -137,7 +153,10 @@ describe("without the helper, the error says why it is missing and what needs it
       expect(error.detail).toBe(
         `the child-side helper is needed for umask, resource limits and credentials, but the layer option \`helper\` names ${missing}, which is not an executable file (ENOENT)`
       )
-      const two = yield* refused(NodeCommandExecutor.layerWith({ helper: dir }), Command.make("true").pipe(Command.umask(0o22), Command.daemonize()))
+      const two = yield* refused(
+        NodeCommandExecutor.layerWith({ helper: dir }),
+        Command.make("true").pipe(Command.umask(0o22), Command.daemonize())
+      )
       expect(two.detail).toBe(
         `the child-side helper is needed for umask and daemonize, but the layer option \`helper\` names ${dir}, which is not an executable file (not a file)`
       )
@@ -160,19 +179,33 @@ describe("without the helper, the error says why it is missing and what needs it
 const fixture = (args: ReadonlyArray<string>, prefix: ReadonlyArray<string> = []) =>
   Effect.async<unknown, Error>((resume) => {
     const [file, ...rest] = [...prefix, process.execPath, "--import", "tsx", "--conditions=source", ...args]
-    ChildProcess.execFile(file!, rest, { cwd: repoRoot, timeout: 60_000 }, (error, stdout, stderr) =>
-      resume(error !== null ? Effect.fail(new Error(`${error.message}\n${stderr}`)) : Effect.succeed(JSON.parse(stdout))))
+    ChildProcess.execFile(
+      file!,
+      rest,
+      { cwd: repoRoot, timeout: 60_000 },
+      (error, stdout, stderr) =>
+        resume(
+          error !== null ? Effect.fail(new Error(`${error.message}\n${stderr}`)) : Effect.succeed(JSON.parse(stdout))
+        )
+    )
   })
 
 describe("layers are built, not imported", () => {
-  it.live("importing the package loads no engine and looks for no helper; building the layer does", () =>
-    Effect.gen(function*() {
-      const result = yield* fixture([Path.join(import.meta.dirname, "../fixtures/import-effects.ts")])
-      expect(result).toEqual({
-        afterImport: { engineMapped: false, helperLooked: false },
-        afterBuild: { engineMapped: nativeBuilt && process.env.EFFECT_COMMAND_SPAWN !== "child_process", helperLooked: true }
-      })
-    }), 60_000)
+  it.live(
+    "importing the package loads no engine and looks for no helper; building the layer does",
+    () =>
+      Effect.gen(function*() {
+        const result = yield* fixture([Path.join(import.meta.dirname, "../fixtures/import-effects.ts")])
+        expect(result).toEqual({
+          afterImport: { engineMapped: false, helperLooked: false },
+          afterBuild: {
+            engineMapped: nativeBuilt && process.env.EFFECT_COMMAND_SPAWN !== "child_process",
+            helperLooked: true
+          }
+        })
+      }),
+    60_000
+  )
 })
 
 describe("spawn errors name the program, not the helper", () => {
@@ -180,16 +213,20 @@ describe("spawn errors name the program, not the helper", () => {
   const asNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "prlimit", "--nproc=40"]
   const canDrop = process.getuid?.() === 0 && Fs.existsSync("/usr/bin/setpriv") && Fs.existsSync("/usr/bin/prlimit")
   for (const engine of ["child_process", "auto"] as const) {
-    it.live.skipIf(!canDrop)(`EAGAIN (too many processes) with engine ${engine}: the detail says so, no helper path`, () =>
-      Effect.gen(function*() {
-        const error = (yield* fixture(
-          [Path.join(import.meta.dirname, "../fixtures/spawn-eagain.ts"), JSON.stringify({ engine })],
-          asNobody
-        )) as { _tag: string; errno: string; detail: string; message: string }
-        expect(error).toMatchObject({ _tag: "SpawnError", errno: "EAGAIN", command: "sleep 30" })
-        expect(error.detail).toContain("too many processes")
-        expect(error.message).not.toContain("effect-command-helper")
-        expect(error.message).toMatch(/: sleep 30$/)
-      }), 60_000)
+    it.live.skipIf(!canDrop)(
+      `EAGAIN (too many processes) with engine ${engine}: the detail says so, no helper path`,
+      () =>
+        Effect.gen(function*() {
+          const error = (yield* fixture(
+            [Path.join(import.meta.dirname, "../fixtures/spawn-eagain.ts"), JSON.stringify({ engine })],
+            asNobody
+          )) as { _tag: string; errno: string; detail: string; message: string }
+          expect(error).toMatchObject({ _tag: "SpawnError", errno: "EAGAIN", command: "sleep 30" })
+          expect(error.detail).toContain("too many processes")
+          expect(error.message).not.toContain("effect-command-helper")
+          expect(error.message).toMatch(/: sleep 30$/)
+        }),
+      60_000
+    )
   }
 })

@@ -8,11 +8,13 @@ describe("group and user names", () => {
   for (const name of ["daemon,0", "root:x", "a b", "-g", "tab\there", "line\nbreak"]) {
     it.live(`groups([${JSON.stringify(name)}]), gid and uid of it: CommandUsageError before anything runs (a comma would add root's group)`, () =>
       Effect.gen(function*() {
-        for (const command of [
-          Command.make("id", "-G").pipe(Command.uid(65534), Command.gid(65534), Command.groups([name])),
-          Command.make("id", "-G").pipe(Command.gid(name)),
-          Command.make("id", "-G").pipe(Command.uid(name))
-        ]) {
+        for (
+          const command of [
+            Command.make("id", "-G").pipe(Command.uid(65534), Command.gid(65534), Command.groups([name])),
+            Command.make("id", "-G").pipe(Command.gid(name)),
+            Command.make("id", "-G").pipe(Command.uid(name))
+          ]
+        ) {
           const error = yield* Effect.flip(Command.string(command))
           expect(error).toBeInstanceOf(CommandError.CommandUsageError)
         }

@@ -3,15 +3,17 @@
  * NotExecutable/ENOEXEC on every engine, with or without the helper. libuv's execvp would otherwise
  * hand it to /bin/sh, which is what a machine without a C compiler (child_process, no helper) gets.
  */
-import { Command } from "@effect-command/core"
-import type { CommandError } from "@effect-command/core"
-import { NodeCommandExecutor } from "@effect-command/node"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
 import { Buffer } from "node:buffer"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+
+import type { CommandError } from "@effect-command/core"
+import { Command } from "@effect-command/core"
+import { NodeCommandExecutor } from "@effect-command/node"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+
 import { probePath } from "../probe.js"
 import { failsCleanly, makeTempDir, removeTempDir, withEnv } from "../support/run.js"
 
@@ -103,14 +105,19 @@ describe.each(layers)("%s", (name, layer) => {
       Fs.mkdirSync(bin)
       const evidence = Path.join(bin, "ran")
       Fs.writeFileSync(Path.join(bin, "noshebang"), `echo RAN > '${evidence}'\n`, { mode: 0o755 })
-      const error = yield* withEnv({ PATH: `${bin}:${process.env.PATH}` }, failsCleanly(Command.string(Command.make("noshebang"))))
+      const error = yield* withEnv(
+        { PATH: `${bin}:${process.env.PATH}` },
+        failsCleanly(Command.string(Command.make("noshebang")))
+      )
       expectNotExecutable(error)
       expect(Fs.existsSync(evidence)).toBe(false)
     }).pipe(Effect.provide(layer)))
 
   it.live("a #! script, an ELF binary and a script of one byte past #! still run", () =>
     Effect.gen(function*() {
-      expect(yield* Command.string(Command.make(executable(`script-${slug}`, "#!/bin/sh\necho script\n")))).toBe("script\n")
+      expect(yield* Command.string(Command.make(executable(`script-${slug}`, "#!/bin/sh\necho script\n")))).toBe(
+        "script\n"
+      )
       expect(yield* Command.exitCode(Command.make(probePath, "--no-report", "--no-stdin"))).toBe(0)
       expect(yield* Command.string(Command.make(executable(`tight-${slug}`, "#!/bin/echo")))).toContain("tight")
     }).pipe(Effect.provide(layer)))

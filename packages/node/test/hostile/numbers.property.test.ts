@@ -10,14 +10,54 @@ import { Command } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, FastCheck as fc, Option } from "effect"
+
 import { eventually, openFdCount, zombieChildren } from "../support/procs.js"
 
 /** The numbers most likely to be mishandled, next to random ones. */
 const special = [
-  Number.NaN, -0, 0, 1, 2, 3, 4, 7, 40, 41, 255, 256, 511, 512, 1000, 1001, -1, -40, -41, -1000, -1001,
-  Infinity, -Infinity, 0.5, 1.5, Number.EPSILON, Number.MIN_VALUE, Number.MAX_VALUE, 1e7,
-  2 ** 31 - 2, 2 ** 31 - 1, 2 ** 31, 2 ** 31 + 1, -(2 ** 31), -(2 ** 31) - 1,
-  2 ** 32 - 2, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, -(2 ** 53), 2 ** 64
+  Number.NaN,
+  -0,
+  0,
+  1,
+  2,
+  3,
+  4,
+  7,
+  40,
+  41,
+  255,
+  256,
+  511,
+  512,
+  1000,
+  1001,
+  -1,
+  -40,
+  -41,
+  -1000,
+  -1001,
+  Infinity,
+  -Infinity,
+  0.5,
+  1.5,
+  Number.EPSILON,
+  Number.MIN_VALUE,
+  Number.MAX_VALUE,
+  1e7,
+  2 ** 31 - 2,
+  2 ** 31 - 1,
+  2 ** 31,
+  2 ** 31 + 1,
+  -(2 ** 31),
+  -(2 ** 31) - 1,
+  2 ** 32 - 2,
+  2 ** 32 - 1,
+  2 ** 32,
+  2 ** 53 - 1,
+  2 ** 53,
+  2 ** 53 + 2,
+  -(2 ** 53),
+  2 ** 64
 ]
 
 const number: fc.Arbitrary<number> = fc.oneof(
@@ -54,9 +94,19 @@ const parameters: ReadonlyArray<Parameter> = [
   { name: "inputFd", apply: (c, n) => Command.inputFd(c, n, "x"), valid: passedFd, mayFailWith: fdErrors },
   { name: "Input.fd", apply: (c, n) => Command.stdin(c, Command.Input.fd(n)), valid: fd, mayFailWith: fdErrors },
   // stdout is captured by the run; stderr can go to any fd (echo writes nothing there).
-  { name: "Output.fd for stderr", apply: (c, n) => Command.stderr(c, Command.Output.fd(n)), valid: fd, mayFailWith: fdErrors },
+  {
+    name: "Output.fd for stderr",
+    apply: (c, n) => Command.stderr(c, Command.Output.fd(n)),
+    valid: fd,
+    mayFailWith: fdErrors
+  },
   { name: "killGrace", apply: (c, n) => Command.killGrace(c, n), valid: (n) => n >= 0 && n < Infinity },
-  { name: "timeout", apply: (c, n) => Command.timeout(c, n), valid: positiveDuration, mayFailWith: ["CommandTimeoutError"] },
+  {
+    name: "timeout",
+    apply: (c, n) => Command.timeout(c, n),
+    valid: positiveDuration,
+    mayFailWith: ["CommandTimeoutError"]
+  },
   {
     name: "maxOutput",
     apply: (c, n) => Command.maxOutput(c, n),
@@ -64,13 +114,30 @@ const parameters: ReadonlyArray<Parameter> = [
     mayFailWith: ["OutputLimitError"]
   },
   // The limit holds from exec on: under 4 fds the dynamic loader cannot open libc (exit 127).
-  { name: "limit NOFILE", apply: (c, n) => Command.limit(c, "NOFILE", n), valid: limitValue, mayFailWith: ["ExitError"] },
+  {
+    name: "limit NOFILE",
+    apply: (c, n) => Command.limit(c, "NOFILE", n),
+    valid: limitValue,
+    mayFailWith: ["ExitError"]
+  },
   { name: "hard limit CORE", apply: (c, n) => Command.limit(c, "CORE", { soft: 0, hard: n }), valid: limitValue },
-  { name: "soft limit FSIZE", apply: (c, n) => Command.limit(c, "FSIZE", { soft: n, hard: "unlimited" }), valid: limitValue },
+  {
+    name: "soft limit FSIZE",
+    apply: (c, n) => Command.limit(c, "FSIZE", { soft: n, hard: "unlimited" }),
+    valid: limitValue
+  },
   { name: "umask", apply: (c, n) => Command.umask(c, n), valid: integerIn(0, 0o777) },
   { name: "nice", apply: (c, n) => Command.preExec(c, Command.PreExec.nice(n)), valid: integerIn(-40, 40) },
-  { name: "oomScoreAdjust", apply: (c, n) => Command.preExec(c, Command.PreExec.oomScoreAdjust(n)), valid: integerIn(-1000, 1000) },
-  { name: "ioPriority", apply: (c, n) => Command.preExec(c, Command.PreExec.ioPriority("best-effort", n)), valid: integerIn(0, 7) },
+  {
+    name: "oomScoreAdjust",
+    apply: (c, n) => Command.preExec(c, Command.PreExec.oomScoreAdjust(n)),
+    valid: integerIn(-1000, 1000)
+  },
+  {
+    name: "ioPriority",
+    apply: (c, n) => Command.preExec(c, Command.PreExec.ioPriority("best-effort", n)),
+    valid: integerIn(0, 7)
+  },
   { name: "uid", apply: (c, n) => Command.uid(c, n), valid: id },
   { name: "gid", apply: (c, n) => Command.gid(c, n), valid: id },
   { name: "groups", apply: (c, n) => Command.groups(c, [n]), valid: id }
@@ -91,14 +158,18 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
 const boundMillis = 10_000
 
 const describeScenario = (s: Scenario): string =>
-  [...s.settings.map(([p, n]) => `${p.name}(${Object.is(n, -0) ? "-0" : n})`), ...Option.toArray(s.columns).map((n) => `records columns ${n}`)]
+  [
+    ...s.settings.map(([p, n]) => `${p.name}(${Object.is(n, -0) ? "-0" : n})`),
+    ...Option.toArray(s.columns).map((n) => `records columns ${n}`)
+  ]
     .join(", ")
 
 const run = (s: Scenario): Effect.Effect<Exit.Exit<unknown, unknown>> => {
   const command = s.settings.reduce((c, [p, n]) => p.apply(c, n), Command.make("/bin/echo", "a", "b"))
-  const helper: Effect.Effect<unknown, CommandError.CommandError, CommandExecutor.CommandExecutor> = Option.isSome(s.columns)
-    ? Command.records(command, { separator: " ", columns: s.columns.value })
-    : Command.string(command)
+  const helper: Effect.Effect<unknown, CommandError.CommandError, CommandExecutor.CommandExecutor> =
+    Option.isSome(s.columns)
+      ? Command.records(command, { separator: " ", columns: s.columns.value })
+      : Command.string(command)
   return Effect.exit(Effect.timeout(helper.pipe(Effect.provide(NodeCommandExecutor.layer)), `${boundMillis} millis`))
 }
 

@@ -4,14 +4,16 @@
  * never a directory, a FIFO (whose open must not block) or a device. Anything else is a
  * DaemonError before the daemon runs, and nothing is created or changed.
  */
-import { Command } from "@effect-command/core"
-import { NodeCommandExecutor } from "@effect-command/node"
-import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
 import { Buffer } from "node:buffer"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+
+import { Command } from "@effect-command/core"
+import { NodeCommandExecutor } from "@effect-command/node"
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+
 import { marker, withMarker } from "../support/procs.js"
 import { failsCleanly, makeTempDir, removeTempDir } from "../support/run.js"
 

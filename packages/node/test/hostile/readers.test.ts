@@ -3,11 +3,12 @@
  * `Process.stdout`, or a stream of a captured output) fails at once with an IoError saying so,
  * instead of waiting forever; a reader after the first one finished gets what is left.
  */
-import { Command } from "@effect-command/core"
 import type { CommandError, CommandExecutor } from "@effect-command/core"
+import { Command } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Deferred, Effect, Fiber, Sink, Stream } from "effect"
+
 import { text, utf8 } from "../support/run.js"
 
 /** Prints `first`, waits for a line on stdin, prints `second`; the same on stderr. */
@@ -47,10 +48,12 @@ describe("one reader at a time", () => {
 
   it.live("a reader while the first waits for bytes (nothing queued) fails at once too", () =>
     Effect.scoped(Effect.gen(function*() {
-      const process = yield* Command.start(Command.make("sh", "-c", "read line; echo late").pipe(
-        Command.stdin("pipe"),
-        Command.stdout("pipe")
-      ))
+      const process = yield* Command.start(
+        Command.make("sh", "-c", "read line; echo late").pipe(
+          Command.stdin("pipe"),
+          Command.stdout("pipe")
+        )
+      )
       const first = yield* Effect.fork(Stream.runCollect(process.stdout))
       // The first reader is parked in its wait: nothing has been written yet.
       yield* Effect.yieldNow()
@@ -73,7 +76,10 @@ describe("one reader at a time", () => {
       const sink = Sink.forEach((bytes: Uint8Array) => Effect.sync(() => received.push(text(bytes))))
       const process = yield* Command.start(twoParts.pipe(Command.stdout(Command.Output.sink(sink))))
       // Once the sink got bytes, its fiber holds the output until the end.
-      yield* Effect.sleep("5 millis").pipe(Effect.repeat({ until: () => received.length > 0 }), Effect.timeout("5 seconds"))
+      yield* Effect.sleep("5 millis").pipe(
+        Effect.repeat({ until: () => received.length > 0 }),
+        Effect.timeout("5 seconds")
+      )
       expectAlreadyRead(yield* secondRead(process.stdout), "stdout")
       yield* send(process, "go\n")
       yield* process.result

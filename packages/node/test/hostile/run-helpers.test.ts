@@ -1,10 +1,12 @@
 /** The run helpers' own parameters: refused before anything runs. */
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+
 import { Command } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as Fs from "node:fs"
-import * as Path from "node:path"
+
 import { makeTempDir, removeTempDir } from "../support/run.js"
 
 /** A command that leaves a file behind if it ever runs. */
@@ -35,7 +37,11 @@ describe("run helpers refuse bad parameters before anything runs", () => {
     Effect.gen(function*() {
       const dir = makeTempDir("ec-hostile-helpers-")
       const { command, file } = evidence(dir)
-      for (const options of [{ separator: 7 as unknown as string }, { columns: 1.5 }, { columns: 0 }, { columns: NaN }, { separator: "" }]) {
+      for (
+        const options of [{ separator: 7 as unknown as string }, { columns: 1.5 }, { columns: 0 }, { columns: NaN }, {
+          separator: ""
+        }]
+      ) {
         const error = yield* Effect.flip(Command.records(command, options))
         expect(error._tag).toBe("CommandUsageError")
       }

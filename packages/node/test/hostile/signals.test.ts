@@ -2,11 +2,12 @@
  * `Process.kill` takes a signal name. Anything else a JavaScript caller may pass (an unknown name,
  * a number, signal 0, a prototype key) fails with a CommandUsageError before anything is signalled.
  */
-import { Command, ExitStatus } from "@effect-command/core"
 import type { CommandExecutor, Signal } from "@effect-command/core"
+import { Command, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
+
 import { isAlive } from "../support/procs.js"
 
 /** A child that traps every catchable signal (so a stray one would show) and says when it is ready. */
@@ -50,7 +51,9 @@ describe("Process.kill refuses what is not a signal name", () => {
         const error = yield* Effect.flip(process.kill(value as Signal.Signal))
         expect(error._tag).toBe("CommandUsageError")
         expect(error._tag === "CommandUsageError" && error.reasons).toEqual([
-          `unknown signal ${typeof value === "string" ? JSON.stringify(value) : String(value)}: give a name such as "SIGTERM"`
+          `unknown signal ${
+            typeof value === "string" ? JSON.stringify(value) : String(value)
+          }: give a name such as "SIGTERM"`
         ])
       }
       expect(isAlive(process.pid)).toBe(true)

@@ -7,6 +7,7 @@ import { Command, CommandError } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Sink } from "effect"
+
 import { marker, openFdCount, withMarker, zombieChildren } from "../support/procs.js"
 import { text } from "../support/run.js"
 
@@ -14,7 +15,12 @@ const marked = (mark: string, script: string) =>
   Command.make("/bin/sh", "-c", script).pipe(Command.envInherit, Command.env("EC_MARKER", mark))
 
 /** `script` writing to `name`, which goes to `sink`. */
-const into = (name: "stdout" | "stderr", mark: string, script: string, sink: Sink.Sink<unknown, Uint8Array, unknown, unknown>) =>
+const into = (
+  name: "stdout" | "stderr",
+  mark: string,
+  script: string,
+  sink: Sink.Sink<unknown, Uint8Array, unknown, unknown>
+) =>
   marked(mark, name === "stdout" ? script : `exec 1>&2; ${script}`).pipe(
     name === "stdout" ? Command.stdout(Command.Output.sink(sink)) : Command.stderr(Command.Output.sink(sink))
   )
@@ -67,7 +73,9 @@ for (const name of ["stdout", "stderr"] as const) {
       Effect.gen(function*() {
         const mark = marker()
         const fdsBefore = openFdCount()
-        const { exit, took } = yield* timed(Command.run(into(name, mark, "echo hi; sleep 5", Sink.forEach(() => Effect.fail("boom")))))
+        const { exit, took } = yield* timed(
+          Command.run(into(name, mark, "echo hi; sleep 5", Sink.forEach(() => Effect.fail("boom"))))
+        )
         expect(ioErrorOf(exit).cause).toBe("boom")
         expect(took).toBeLessThan(3500)
         nothingLeft(mark, fdsBefore)

@@ -10,6 +10,7 @@ import { Command, CommandError } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, FastCheck as fc, Sink, Stream } from "effect"
+
 import { eventually, marker, openFdCount, withMarker, zombieChildren } from "../support/procs.js"
 import { utf8 } from "../support/run.js"
 
@@ -80,7 +81,11 @@ const runScenario = (s: Scenario, mark: string): Effect.Effect<Outcome> =>
     const keepGoing = () => Effect.sync(() => s.behaviour !== "end early" || seen++ < s.at)
     const writer = s.endless ? "exec yes" : `exec seq 1 ${s.lines}`
     const toStderr = s.target === "stderr sink" || s.target === "start stderr"
-    const base = Command.make("/bin/sh", "-c", s.target === "input" ? "exec cat" : toStderr ? `exec 1>&2; ${writer}` : writer).pipe(
+    const base = Command.make(
+      "/bin/sh",
+      "-c",
+      s.target === "input" ? "exec cat" : toStderr ? `exec 1>&2; ${writer}` : writer
+    ).pipe(
       Command.envInherit,
       Command.env("EC_MARKER", mark),
       Command.timeout(`${timeoutMillis} millis`),
@@ -100,7 +105,9 @@ const runScenario = (s: Scenario, mark: string): Effect.Effect<Outcome> =>
             hit = true
             return Effect.zipRight(inject(s.behaviour), Effect.succeed(utf8("never sent")))
           }))
-        run = Command.run(base.pipe(Command.stdin(Command.Input.stream(Stream.concat(Stream.fromIterable(chunks), ending)))))
+        run = Command.run(
+          base.pipe(Command.stdin(Command.Input.stream(Stream.concat(Stream.fromIterable(chunks), ending))))
+        )
         break
       }
       case "stdout sink":
@@ -116,7 +123,9 @@ const runScenario = (s: Scenario, mark: string): Effect.Effect<Outcome> =>
       case "start stderr": {
         const name = s.target === "start stdout" ? "stdout" : "stderr"
         run = Effect.scoped(Effect.gen(function*() {
-          const process = yield* Command.start(base.pipe(name === "stdout" ? Command.stdout("pipe") : Command.stderr("pipe")))
+          const process = yield* Command.start(
+            base.pipe(name === "stdout" ? Command.stdout("pipe") : Command.stderr("pipe"))
+          )
           yield* consume(process[name])
           return yield* process.result
         }))
@@ -128,7 +137,9 @@ const runScenario = (s: Scenario, mark: string): Effect.Effect<Outcome> =>
     }
     const started = Date.now()
     // The caller's own consumer may wait forever: only the caller can bound it.
-    const exit = yield* Effect.exit(Effect.timeout(run.pipe(Effect.provide(NodeCommandExecutor.layer)), `${boundMillis} millis`))
+    const exit = yield* Effect.exit(
+      Effect.timeout(run.pipe(Effect.provide(NodeCommandExecutor.layer)), `${boundMillis} millis`)
+    )
     return { exit, took: Date.now() - started, hit }
   })
 
@@ -169,7 +180,8 @@ const check = (s: Scenario, { exit, hit, took }: Outcome): string => {
   }
   if (ownConsumer) {
     // The caller's consumer fails, dies or is interrupted with what it injected.
-    const expected = { fail: "injected", die: "defect", interrupt: "interrupted", never: "CommandTimeoutError" }[s.behaviour]
+    const expected =
+      { fail: "injected", die: "defect", interrupt: "interrupted", never: "CommandTimeoutError" }[s.behaviour]
     expect([expected, "CommandTimeoutError"], what).toContain(what)
     return what
   }
@@ -187,9 +199,12 @@ describe("injected failures in the caller's streams and sinks", () => {
         const mark = marker()
         const outcome = await Effect.runPromise(runScenario(s, mark))
         check(s, outcome)
-        expect(await eventually(() => withMarker("EC_MARKER", mark).length === 0), "a marked process survived").toBe(true)
+        expect(await eventually(() => withMarker("EC_MARKER", mark).length === 0), "a marked process survived").toBe(
+          true
+        )
         expect(await eventually(() => zombieChildren().length === 0), "a zombie is left").toBe(true)
-        expect(await eventually(() => openFdCount() === fdsBefore), `fds: ${openFdCount()} instead of ${fdsBefore}`).toBe(true)
+        expect(await eventually(() => openFdCount() === fdsBefore), `fds: ${openFdCount()} instead of ${fdsBefore}`)
+          .toBe(true)
       }),
       { numRuns: 30 }
     )

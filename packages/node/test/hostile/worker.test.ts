@@ -3,10 +3,12 @@
  * killed and reaped all the same, like at a closed scope: the whole process group SIGKILLed, no
  * zombie left in this process. Detached commands are left running, and reaped once they end.
  */
-import { NodeCommandExecutor } from "@effect-command/node"
-import { describe, expect, it } from "@effect/vitest"
 import * as Fs from "node:fs"
 import { Worker } from "node:worker_threads"
+
+import { NodeCommandExecutor } from "@effect-command/node"
+import { describe, expect, it } from "@effect/vitest"
+
 import { isAlive, marker, withMarker } from "../support/procs.js"
 
 const boot = new URL("../fixtures/worker-boot.mjs", import.meta.url)

@@ -180,7 +180,13 @@ export const capsOf = (statusText: string): Record<"CapInh" | "CapPrm" | "CapEff
     if (m === null) throw new Error(`no ${name} in ${JSON.stringify(statusText)}`)
     return BigInt(`0x${m[1]}`)
   }
-  return { CapInh: get("CapInh"), CapPrm: get("CapPrm"), CapEff: get("CapEff"), CapBnd: get("CapBnd"), CapAmb: get("CapAmb") }
+  return {
+    CapInh: get("CapInh"),
+    CapPrm: get("CapPrm"),
+    CapEff: get("CapEff"),
+    CapBnd: get("CapBnd"),
+    CapAmb: get("CapAmb")
+  }
 }
 
 /** One `Name: value` line of /proc/<pid>/status text. */

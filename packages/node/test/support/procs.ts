@@ -22,7 +22,8 @@ const stat = (pid: number): { state: string; ppid: number; pgrp: number } | unde
 export const withMarker = (name: string, value: string): Array<number> =>
   pids().filter((pid) => {
     const s = stat(pid)
-    return s !== undefined && s.state !== "Z" && readOrEmpty(`/proc/${pid}/environ`).split("\0").includes(`${name}=${value}`)
+    return s !== undefined && s.state !== "Z" &&
+      readOrEmpty(`/proc/${pid}/environ`).split("\0").includes(`${name}=${value}`)
   })
 
 /** Zombie children of this process: children it never reaped. */

@@ -1,12 +1,14 @@
 /** Shared helpers of the executor's behaviour tests (io, env, fds, errors, concurrency). */
-import { Command } from "@effect-command/core"
-import type { CommandError } from "@effect-command/core"
-import { expect } from "@effect/vitest"
-import { Effect } from "effect"
 import { Buffer } from "node:buffer"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+
+import type { CommandError } from "@effect-command/core"
+import { Command } from "@effect-command/core"
+import { expect } from "@effect/vitest"
+import { Effect } from "effect"
+
 import { probePath } from "../probe.js"
 import { openFdCount, zombieChildren } from "./procs.js"
 
@@ -14,7 +16,8 @@ import { openFdCount, zombieChildren } from "./procs.js"
 export const probe = (...args: ReadonlyArray<Command.Word>): Command.Command => Command.make(probePath, ...args)
 
 /** UTF-8 text of bytes. */
-export const text = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8")
+export const text = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8")
 
 /** Bytes of UTF-8 text. */
 export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -73,7 +76,8 @@ export const withEnv = <A, E, R>(
  * A command that leaves evidence when it runs: it creates `path`. Used to prove that a failing
  * command spawned nothing.
  */
-export const evidence = (path: string): Command.Command => Command.make("/bin/sh", "-c", 'echo spawned > "$1"', "sh", path)
+export const evidence = (path: string): Command.Command =>
+  Command.make("/bin/sh", "-c", "echo spawned > \"$1\"", "sh", path)
 
 /**
  * Runs `effect`, expects it to fail, and checks that the failure left no zombie child and no

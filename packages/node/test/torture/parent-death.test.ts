@@ -13,11 +13,14 @@
  * 50 are alive with no SIGKILL pending, i.e. they would outlive the parent. The test then kills them.
  */
 import "../fixtures/ensure-helper.js"
-import { afterEach, describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+
+import { afterEach, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+
 import { probePath } from "../probe.js"
 import { isAlive, marker, withMarker } from "../support/procs.js"
 
@@ -94,13 +97,15 @@ const pidsOf = (node: ChildProcess.ChildProcess) =>
       resume(Effect.succeed((JSON.parse(line[0]) as { pids: Array<number> }).pids))
     }
     node.stdout!.on("data", onData)
-    node.once("exit", (code, signal) => resume(Effect.fail(new Error(`the fixture exited (${code ?? signal}) before printing pids: ${text}`))))
+    node.once("exit", (code, signal) =>
+      resume(Effect.fail(new Error(`the fixture exited (${code ?? signal}) before printing pids: ${text}`))))
   })
 
 const exitOf = (node: ChildProcess.ChildProcess) =>
   Effect.async<{ code: number | null; signal: NodeJS.Signals | null }>((resume) => {
-    if (node.exitCode !== null || node.signalCode !== null) resume(Effect.succeed({ code: node.exitCode, signal: node.signalCode }))
-    else node.once("exit", (code, signal) => resume(Effect.succeed({ code, signal })))
+    if (node.exitCode !== null || node.signalCode !== null) {
+      resume(Effect.succeed({ code: node.exitCode, signal: node.signalCode }))
+    } else node.once("exit", (code, signal) => resume(Effect.succeed({ code, signal })))
   })
 
 /** Bounded liveness poll: the pids still alive at `deadline` (or none, as soon as all are gone). */
@@ -130,30 +135,42 @@ const killParentWithChildren = (mode: Mode, mark: string) =>
 
 describe("torture: the parent is SIGKILLed with 50 children running", () => {
   for (const mode of ["engine", "helper"] as const) {
-    it.live(`death signal set by the ${mode === "engine" ? "native engine" : "setup helper"}: all 50 are gone within 1 s`, () =>
-      Effect.scoped(Effect.gen(function*() {
-        const mark = marker()
-        const { diedAt, pids } = yield* killParentWithChildren(mode, mark)
-        // Queued during the parent's exit, before its exit event: each child is dying or gone.
-        expect(pids.filter((pid) => isAlive(pid) && !killPending(pid))).toEqual([])
-        const left = yield* aliveAt(pids, diedAt + 1_000)
-        const ms = Date.now() - diedAt
-        console.log(`parent death (${mode}): ${CHILDREN - left.length}/${CHILDREN} children gone ${ms} ms after the parent's exit event`)
-        expect(left, `still alive ${ms} ms after the parent died`).toEqual([])
-        expect(withMarker(MARK, mark)).toEqual([])
-      })), 60_000)
+    it.live(
+      `death signal set by the ${mode === "engine" ? "native engine" : "setup helper"}: all 50 are gone within 1 s`,
+      () =>
+        Effect.scoped(Effect.gen(function*() {
+          const mark = marker()
+          const { diedAt, pids } = yield* killParentWithChildren(mode, mark)
+          // Queued during the parent's exit, before its exit event: each child is dying or gone.
+          expect(pids.filter((pid) => isAlive(pid) && !killPending(pid))).toEqual([])
+          const left = yield* aliveAt(pids, diedAt + 1_000)
+          const ms = Date.now() - diedAt
+          console.log(
+            `parent death (${mode}): ${
+              CHILDREN - left.length
+            }/${CHILDREN} children gone ${ms} ms after the parent's exit event`
+          )
+          expect(left, `still alive ${ms} ms after the parent died`).toEqual([])
+          expect(withMarker(MARK, mark)).toEqual([])
+        })),
+      60_000
+    )
   }
 
-  it.live("the contrast, dieWithParent(false) (no death signal): all 50 outlive the parent", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const mark = marker()
-      const { pids } = yield* killParentWithChildren("none", mark)
-      // A death signal would have been queued by now (see above): none was, none will be.
-      expect(pids.filter((pid) => !isAlive(pid) || killPending(pid))).toEqual([])
-      expect(withMarker(MARK, mark).length).toBe(CHILDREN)
-      // Orphans now: not the test's children, so kill them and poll until they are gone.
-      for (const pid of pids) process.kill(pid, "SIGKILL")
-      expect(yield* aliveAt(pids, Date.now() + 5_000)).toEqual([])
-      expect(withMarker(MARK, mark)).toEqual([])
-    })), 60_000)
+  it.live(
+    "the contrast, dieWithParent(false) (no death signal): all 50 outlive the parent",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const mark = marker()
+        const { pids } = yield* killParentWithChildren("none", mark)
+        // A death signal would have been queued by now (see above): none was, none will be.
+        expect(pids.filter((pid) => !isAlive(pid) || killPending(pid))).toEqual([])
+        expect(withMarker(MARK, mark).length).toBe(CHILDREN)
+        // Orphans now: not the test's children, so kill them and poll until they are gone.
+        for (const pid of pids) process.kill(pid, "SIGKILL")
+        expect(yield* aliveAt(pids, Date.now() + 5_000)).toEqual([])
+        expect(withMarker(MARK, mark)).toEqual([])
+      })),
+    60_000
+  )
 })

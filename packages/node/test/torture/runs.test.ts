@@ -21,13 +21,16 @@
  * `EC_TORTURE_DRAIN_DELAY` replaces the 100 ms drain delay (to tell drain-delay failures apart).
  */
 import "../fixtures/ensure-helper.js"
-import { Command, CommandError, ExitStatus } from "@effect-command/core"
+
+import { Buffer } from "node:buffer"
+import * as Fs from "node:fs"
+
 import type { CommandExecutor } from "@effect-command/core"
+import { Command, CommandError, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Deferred, Duration, Effect, Equal, Exit, Fiber, Option } from "effect"
-import { Buffer } from "node:buffer"
-import * as Fs from "node:fs"
+
 import { probePath } from "../probe.js"
 import { helperPath } from "../support/helper.js"
 import { marker, openFdCount, withMarker, zombieChildren } from "../support/procs.js"
@@ -86,7 +89,10 @@ type Generator = ReturnType<typeof generator>
 
 const SIGNALS = ["TERM", "KILL", "INT", "HUP", "USR1", "SEGV"] as const
 
-type End = { readonly _tag: "Exit"; readonly code: 0 | 1 } | { readonly _tag: "Signal"; readonly name: (typeof SIGNALS)[number] }
+type End = { readonly _tag: "Exit"; readonly code: 0 | 1 } | {
+  readonly _tag: "Signal"
+  readonly name: (typeof SIGNALS)[number]
+}
 
 type Cut =
   | { readonly _tag: "None" }
@@ -244,13 +250,18 @@ const sameText = (what: string, actual: string, expected: string): string | unde
   let at = 0
   while (at < actual.length && at < expected.length && actual[at] === expected[at]) at++
   const around = (s: string) => JSON.stringify(s.slice(Math.max(0, at - 30), at + 30))
-  return `${what}: ${actual.length} chars, expected ${expected.length}, first difference at ${at}: ${around(actual)} vs ${around(expected)}`
+  return `${what}: ${actual.length} chars, expected ${expected.length}, first difference at ${at}: ${
+    around(actual)
+  } vs ${around(expected)}`
 }
 
 const sameStatus = (actual: ExitStatus.ExitStatus, expected: ExitStatus.ExitStatus): string | undefined =>
-  Equal.equals(actual, expected) ? undefined : `status ${ExitStatus.format(actual)}, expected ${ExitStatus.format(expected)}`
+  Equal.equals(actual, expected)
+    ? undefined
+    : `status ${ExitStatus.format(actual)}, expected ${ExitStatus.format(expected)}`
 
-const first = (...problems: ReadonlyArray<string | undefined>): string | undefined => problems.find((p) => p !== undefined)
+const first = (...problems: ReadonlyArray<string | undefined>): string | undefined =>
+  problems.find((p) => p !== undefined)
 
 /** A check returns what is wrong, or undefined. */
 type Expected =
@@ -282,7 +293,11 @@ const expectedOf = (spec: Spec): Expected => {
   const status = statusOf(spec.end)
   const result = (value: unknown) => {
     const r = value as CommandExecutor.RunResult
-    return first(sameStatus(r.status, status), sameBytes("stdout", r.stdout, captured("stdout")), sameBytes("stderr", r.stderr, captured("stderr")))
+    return first(
+      sameStatus(r.status, status),
+      sameBytes("stdout", r.stdout, captured("stdout")),
+      sameBytes("stderr", r.stderr, captured("stderr"))
+    )
   }
   switch (spec.api) {
     case "status":
@@ -292,7 +307,11 @@ const expectedOf = (spec: Spec): Expected => {
     case "run": {
       if (spec.end._tag === "Exit" && spec.end.code === 0) return { _tag: "Success", check: result }
       // The error's stderr tail: the last 8 KiB of stderr as captured (or of the joined stream).
-      const source = spec.stderr === "stdout" ? (spec.stdout === "null" ? empty : streams.stdout) : spec.stderr === "null" ? empty : streams.stderr
+      const source = spec.stderr === "stdout"
+        ? (spec.stdout === "null" ? empty : streams.stdout)
+        : spec.stderr === "null"
+        ? empty
+        : streams.stderr
       const tail = source.subarray(Math.max(0, source.length - TAIL)).toString("latin1").trimEnd()
       const end = spec.end
       return {
@@ -318,7 +337,10 @@ const expectedOf = (spec: Spec): Expected => {
 }
 
 /** Judges how a run ended: a label for the tally, and what is wrong if anything. */
-const judge = (spec: Spec, exit: Exit.Exit<unknown, unknown>): { readonly label: string; readonly problem?: string } => {
+const judge = (
+  spec: Spec,
+  exit: Exit.Exit<unknown, unknown>
+): { readonly label: string; readonly problem?: string } => {
   const expected = expectedOf(spec)
   if (Exit.isSuccess(exit)) {
     if (expected._tag === "Failure") return { label: "wrong", problem: "succeeded, expected a failure" }
@@ -334,7 +356,9 @@ const judge = (spec: Spec, exit: Exit.Exit<unknown, unknown>): { readonly label:
         : { label: "wrong", problem: "TimeoutException without Effect.timeout" }
     }
     if (e instanceof CommandError.CommandTimeoutError) {
-      if (spec.cut._tag !== "CommandTimeout") return { label: "wrong", problem: "CommandTimeoutError without Command.timeout" }
+      if (spec.cut._tag !== "CommandTimeout") {
+        return { label: "wrong", problem: "CommandTimeoutError without Command.timeout" }
+      }
       // What was captured until the timeout is a prefix of the whole output.
       const streams = expectedStreams(spec)
       const prefix = (name: "stdout" | "stderr", bytes: Uint8Array) =>
@@ -342,13 +366,17 @@ const judge = (spec: Spec, exit: Exit.Exit<unknown, unknown>): { readonly label:
           ? undefined
           : `CommandTimeoutError ${name} (${bytes.length} bytes) is not a prefix of the output`
       const problem = first(
-        Duration.toMillis(e.timeout) === spec.cut.ms ? undefined : `timeout ${Duration.format(e.timeout)}, expected ${spec.cut.ms} ms`,
+        Duration.toMillis(e.timeout) === spec.cut.ms
+          ? undefined
+          : `timeout ${Duration.format(e.timeout)}, expected ${spec.cut.ms} ms`,
         prefix("stdout", e.stdout),
         prefix("stderr", e.stderr)
       )
       return problem === undefined ? { label: "CommandTimeoutError" } : { label: "wrong", problem }
     }
-    if (expected._tag === "Success") return { label: "wrong", problem: `failed with ${tagOf(e)}: ${String((e as Error).message ?? e)}` }
+    if (expected._tag === "Success") {
+      return { label: "wrong", problem: `failed with ${tagOf(e)}: ${String((e as Error).message ?? e)}` }
+    }
     const problem = expected.check(e)
     return problem === undefined ? { label: tagOf(e) } : { label: "wrong", problem }
   }
@@ -368,11 +396,16 @@ const judge = (spec: Spec, exit: Exit.Exit<unknown, unknown>): { readonly label:
 const runOne = (
   spec: Spec,
   mark: string
-): Effect.Effect<{ readonly exit: Exit.Exit<unknown, unknown>; readonly problem?: string }, never, CommandExecutor.CommandExecutor> => {
+): Effect.Effect<
+  { readonly exit: Exit.Exit<unknown, unknown>; readonly problem?: string },
+  never,
+  CommandExecutor.CommandExecutor
+> => {
   const cmd = commandOf(spec, mark)
-  const program: Effect.Effect<unknown, CommandError.CommandError, CommandExecutor.CommandExecutor> = spec.api === "status"
-    ? Command.status(cmd)
-    : Command.run(cmd)
+  const program: Effect.Effect<unknown, CommandError.CommandError, CommandExecutor.CommandExecutor> =
+    spec.api === "status"
+      ? Command.status(cmd)
+      : Command.run(cmd)
   switch (spec.cut._tag) {
     case "None":
     case "CommandTimeout":
@@ -474,7 +507,13 @@ const torture = (engine: "helper" | "never", runs: number, seed: number) =>
       markedProcesses: withMarker(MARK, mark).filter((pid) => !dying(pid)),
       extraOpenFds: openFdCount() - fdsBefore
     }
-    expect(left, `seed ${seed}`).toEqual({ wrongRuns: 0, firstWrongRuns: [], zombies: [], markedProcesses: [], extraOpenFds: 0 })
+    expect(left, `seed ${seed}`).toEqual({
+      wrongRuns: 0,
+      firstWrongRuns: [],
+      zombies: [],
+      markedProcesses: [],
+      extraOpenFds: 0
+    })
     // Every kind of ending happened (not a vacuous run).
     if (runs >= 200) {
       expect(tally.result ?? 0).toBeGreaterThan(0)
@@ -482,7 +521,9 @@ const torture = (engine: "helper" | "never", runs: number, seed: number) =>
       expect((tally.ExitError ?? 0) + (tally.SignalError ?? 0)).toBeGreaterThan(0)
     }
   }).pipe(
-    Effect.provide(NodeCommandExecutor.layerWith({ drainDelay: DRAIN_DELAY, helper: engine === "helper" ? helperPath : "never" }))
+    Effect.provide(
+      NodeCommandExecutor.layerWith({ drainDelay: DRAIN_DELAY, helper: engine === "helper" ? helperPath : "never" })
+    )
   )
 
 describe(`torture: ${RUNS} random runs at ${CONCURRENCY}-way concurrency`, () => {
@@ -496,7 +537,11 @@ describe(`torture: ${RUNS} random runs at ${CONCURRENCY}-way concurrency`, () =>
     return torture("helper", helperRuns, SEED)
   }, timeout(helperRuns))
 
-  it.live(`${neverRuns} runs without the helper (helper: "never")`, () => torture("never", neverRuns, (SEED ^ 0x5bd1e995) >>> 0), timeout(neverRuns))
+  it.live(
+    `${neverRuns} runs without the helper (helper: "never")`,
+    () => torture("never", neverRuns, (SEED ^ 0x5bd1e995) >>> 0),
+    timeout(neverRuns)
+  )
 })
 
 // Found by the random runs above: with child_process, 16 spawns in a row block the event loop for
@@ -504,23 +549,27 @@ describe(`torture: ${RUNS} random runs at ${CONCURRENCY}-way concurrency`, () =>
 // fired before the poll phase that would deliver the bytes still in the kernel, silently
 // truncating captured output. The same stall, made systematic with synchronous work.
 describe("torture: output is complete when the event loop stalls past the drain delay", () => {
-  it.live("100 runs writing 200000 bytes, captured while the loop stalls 150 ms every 30 ms", () =>
-    Effect.gen(function*() {
-      const stall = Effect.sync(() => {
-        const until = Date.now() + 150
-        while (Date.now() < until) {
-          // a busy event loop
-        }
-      })
-      const busy = yield* Effect.fork(Effect.forever(Effect.zipRight(Effect.sleep("30 millis"), stall)))
-      const cmd = Command.make(probePath, "--no-report", "--no-stdin", "--quiet-io", "--write-stdout", "200000").pipe(
-        Command.stdout("capture")
-      )
-      const lengths = yield* Effect.forEach(
-        Array.from({ length: 100 }),
-        () => Effect.map(Command.run(cmd), (result) => result.stdout.length),
-        { concurrency: CONCURRENCY }
-      ).pipe(Effect.ensuring(Fiber.interrupt(busy)))
-      expect(lengths.filter((n) => n !== 200_000)).toEqual([])
-    }).pipe(Effect.provide(NodeCommandExecutor.layerWith({ drainDelay: DRAIN_DELAY, helper: helperPath }))), 120_000)
+  it.live(
+    "100 runs writing 200000 bytes, captured while the loop stalls 150 ms every 30 ms",
+    () =>
+      Effect.gen(function*() {
+        const stall = Effect.sync(() => {
+          const until = Date.now() + 150
+          while (Date.now() < until) {
+            // a busy event loop
+          }
+        })
+        const busy = yield* Effect.fork(Effect.forever(Effect.zipRight(Effect.sleep("30 millis"), stall)))
+        const cmd = Command.make(probePath, "--no-report", "--no-stdin", "--quiet-io", "--write-stdout", "200000").pipe(
+          Command.stdout("capture")
+        )
+        const lengths = yield* Effect.forEach(
+          Array.from({ length: 100 }),
+          () => Effect.map(Command.run(cmd), (result) => result.stdout.length),
+          { concurrency: CONCURRENCY }
+        ).pipe(Effect.ensuring(Fiber.interrupt(busy)))
+        expect(lengths.filter((n) => n !== 200_000)).toEqual([])
+      }).pipe(Effect.provide(NodeCommandExecutor.layerWith({ drainDelay: DRAIN_DELAY, helper: helperPath }))),
+    120_000
+  )
 })
