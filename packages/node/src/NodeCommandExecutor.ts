@@ -16,9 +16,11 @@
  */
 import { CommandExecutor } from "@effect-command/core"
 import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 
-import { engineOf, spawnFor } from "./internal/options.js"
+import { engineUnavailableReason as reasonEngineUnavailable, loadEngine } from "./internal/engine.js"
+import { engineOf, spawnFor, warnIfEngineUnavailable } from "./internal/options.js"
 
 /**
  * @example
@@ -60,6 +62,25 @@ export interface Options {
 }
 
 /**
+ * Why the native spawn engine does not load here (not built for this platform, a kernel without
+ * pidfds, …), or undefined when it loads. A layer that wanted it (`engine: "auto"`) also says this
+ * once, as a warning in the log, when it is built.
+ *
+ * @example
+ * ```ts
+ * import { NodeCommandExecutor } from "@effect-command/node"
+ *
+ * const why = NodeCommandExecutor.engineUnavailableReason()
+ * console.log(why === undefined ? "native engine" : `child_process: ${why}`)
+ * ```
+ *
+ * @since 0.1.0
+ * @category engines
+ */
+export const engineUnavailableReason = (): string | undefined =>
+  loadEngine() === null ? reasonEngineUnavailable() : undefined
+
+/**
  * Which spawn engine a layer with these options uses: `"native"` or `"child_process"`.
  *
  * @example
@@ -97,7 +118,13 @@ export const engineInUse = (options: Options = {}): "native" | "child_process" =
  * @category layers
  */
 export const layerWith = (options: Options): Layer.Layer<CommandExecutor.CommandExecutor> =>
-  Layer.sync(CommandExecutor.CommandExecutor, () => CommandExecutor.make(spawnFor(options)))
+  Layer.effect(
+    CommandExecutor.CommandExecutor,
+    Effect.zipRight(
+      warnIfEngineUnavailable(options),
+      Effect.sync(() => CommandExecutor.make(spawnFor(options)))
+    )
+  )
 
 /**
  * A `CommandExecutor` with the default options.

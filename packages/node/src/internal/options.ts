@@ -11,7 +11,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 
 import type { Options } from "../NodeCommandExecutor.js"
-import { loadEngine } from "./engine.js"
+import { engineUnavailableReason, loadEngine } from "./engine.js"
 import { findHelper } from "./helper.js"
 import { makeSpawn } from "./process.js"
 
@@ -71,3 +71,21 @@ export const spawnFor = (options: Options): CommandExecutor.Spawn => {
     helperMissing: helper.missing
   })
 }
+
+let warned = false
+
+/**
+ * Once per process, a warning that the native engine was asked for (`engine: "auto"`) and does not
+ * load here, with why: the commands then run on node:child_process, which needs the helper for
+ * more settings and forks the whole parent.
+ */
+export const warnIfEngineUnavailable = (options: Options): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (warned || engineOf(options) !== null || options.engine === "child_process") return Effect.void
+    if (process.env.EFFECT_COMMAND_SPAWN === "child_process") return Effect.void
+    warned = true
+    return Effect.logWarning(
+      `effect-command: the native spawn engine is not used (${engineUnavailableReason()}); ` +
+        "children are spawned with node:child_process"
+    )
+  })

@@ -208,6 +208,21 @@ describe("layers are built, not imported", () => {
   )
 })
 
+describe("a native engine that does not load", () => {
+  it.live("the layer says so once, with why, and runs commands on child_process", () =>
+    Effect.gen(function*() {
+      const result = yield* fixture([Path.join(import.meta.dirname, "../fixtures/engine-unavailable.ts")])
+      expect(result).toEqual({
+        codes: [0, 0],
+        warnings: [
+          "effect-command: the native spawn engine is not used (/nonexistent/engine.node does not exist); children are spawned with node:child_process"
+        ],
+        engine: "child_process",
+        reason: "/nonexistent/engine.node does not exist"
+      })
+    }), 60_000)
+})
+
 describe("spawn errors name the program, not the helper", () => {
   // As an unprivileged user under a low process limit (root ignores RLIMIT_NPROC).
   const asNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "prlimit", "--nproc=40"]
