@@ -17,7 +17,7 @@ import { Command } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as PCommand from "@effect/platform/Command"
-import type * as Chunk from "effect/Chunk"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
@@ -65,22 +65,6 @@ export interface Contender<Args extends ReadonlyArray<unknown>> {
 const check = (condition: boolean, what: string): void => {
   if (!condition) throw new Error(`bench: wrong result: ${what}`)
 }
-
-const concat = (chunks: Chunk.Chunk<Uint8Array>): Uint8Array => {
-  let length = 0
-  for (const c of chunks) length += c.length
-  const out = new Uint8Array(length)
-  let at = 0
-  for (const c of chunks) {
-    out.set(c, at)
-    at += c.length
-  }
-  return out
-}
-
-// ---------------------------------------------------------------------------------------------
-// raw child_process
-// ---------------------------------------------------------------------------------------------
 
 const rawSpawnWait = (file: string, args: ReadonlyArray<string>, stdio: "ignore" | "pipe"): Promise<void> =>
   new Promise((resolve, reject) => {
@@ -169,7 +153,7 @@ const platformBytes = (command: PCommand.Command) =>
       Effect.all([Stream.runCollect(p.stdout), p.exitCode], { concurrency: 2 }).pipe(
         Effect.map(([chunks, code]) => {
           check(code === 0, `exit code ${code}`)
-          return concat(chunks)
+          return Buffer.concat(Chunk.toArray(chunks))
         })
       ))
   )

@@ -1,0 +1,113 @@
+/** The targets the report judges: the library's whatever the spawn engine, and the native engine's. */
+import type { Workload } from "./results.js"
+import { row } from "./results.js"
+import { fmt, fmtRatio, max, median } from "./stats.js"
+
+export interface Goal {
+  /** Whose target: the library's whatever the engine, or the native spawn engine's. */
+  readonly target: "library" | "native engine"
+  readonly text: string
+  /** The verdict for one of our contenders, or undefined when the workload did not run. */
+  readonly judge: (ours: "ours" | "ours-direct") => { readonly met: boolean; readonly value: string } | undefined
+}
+
+export const goals = (results: ReadonlyMap<string, Workload>): Array<Goal> => {
+  const ratio = (w: string, id: string) => {
+    const wl = results.get(w)
+    const r = wl === undefined ? undefined : row(wl, id)
+    return r === undefined ? undefined : r.ratios.length === 0 ? NaN : median(r.ratios)
+  }
+  const ratioGoal = (w: string, op: "≤" | "≥", bound: number) => (ours: string) => {
+    const r = ratio(w, ours)
+    if (r === undefined) return undefined
+    if (Number.isNaN(r)) return { met: false, value: "failed" }
+    return { met: op === "≤" ? r <= bound : r >= bound, value: fmtRatio(r) }
+  }
+  /** Our `start` + `wait` row of W1 and W1b, for the layer of `ours`. */
+  const startOf = (ours: "ours" | "ours-direct") => (ours === "ours" ? "ours-start" : "ours-direct-start")
+  const both = (...verdicts: Array<{ met: boolean; value: string } | undefined>) =>
+    verdicts.some((v) => v === undefined)
+      ? undefined
+      : { met: verdicts.every((v) => v!.met), value: verdicts.map((v) => v!.value).join(", ") }
+  return [
+    {
+      target: "library",
+      text: "W1 spawn+wait `/bin/true` (Command.exitCode) ≤ 1.3× raw node",
+      judge: ratioGoal("W1", "≤", 1.3)
+    },
+    { target: "library", text: "W2 32 in flight: spawns/s ≥ 0.8× raw node", judge: ratioGoal("W2", "≥", 0.8) },
+    { target: "library", text: "W3 capture 256 MiB: MiB/s ≥ 1.0× raw node", judge: ratioGoal("W3", "≥", 1.0) },
+    {
+      target: "library",
+      text: "W3 capture 256 MiB: peak RSS growth ≤ execa's",
+      judge: (ours) => {
+        const w = results.get("W3")
+        const r = w === undefined ? undefined : row(w, ours)
+        const mine = r?.extra[0]?.value
+        const execa = w === undefined ? undefined : row(w, "execa")?.extra[0]?.value
+        if (mine === undefined || execa === undefined) return undefined
+        if (r!.values.length === 0) return { met: false, value: "failed" }
+        return { met: mine <= execa, value: `${fmt(mine)} vs ${fmt(execa)} MiB` }
+      }
+    },
+    { target: "library", text: "W4 stream 256 MiB: MiB/s ≥ 0.95× raw node", judge: ratioGoal("W4", "≥", 0.95) },
+    { target: "library", text: "W5 `head | wc` pipeline ≥ 0.9× of `sh -c`", judge: ratioGoal("W5", "≥", 0.9) },
+    {
+      target: "library",
+      text: "W6 feed 64 MiB into `wc -c` and into `cat` (capturing): MiB/s ≥ 0.9× raw node",
+      judge: (ours) => both(ratioGoal("W6wc", "≥", 0.9)(ours), ratioGoal("W6cat", "≥", 0.9)(ours))
+    },
+    {
+      target: "native engine",
+      text:
+        "W1 spawn+wait ≤ 0.4× raw node (`start` + `wait`, stdio null, like raw's spawn with stdio \"ignore\"; `Command.exitCode` after the semicolon)",
+      judge: (ours) => {
+        const spawnWait = ratioGoal("W1", "≤", 0.4)(startOf(ours))
+        const exitCode = ratioGoal("W1", "≤", 0.4)(ours)
+        return spawnWait === undefined || exitCode === undefined
+          ? undefined
+          : { met: spawnWait.met, value: `${spawnWait.value}; ${exitCode.value}` }
+      }
+    },
+    {
+      target: "native engine",
+      text:
+        "W1b (400 MiB parent): ≤ 1.5 ms per spawn and ≥ 10× faster than raw node (ratio ≤ 0.1×) (`start` + `wait`; `Command.exitCode`)",
+      judge: (ours) => {
+        const w = results.get("W1b")
+        const of = (id: string) => {
+          const r = w === undefined ? undefined : row(w, id)
+          if (r === undefined) return undefined
+          if (r.values.length === 0) return { met: false, value: "failed" }
+          const us = median(r.values)
+          const rt = median(r.ratios)
+          return { met: us <= 1500 && rt <= 0.1, value: `${fmt(us / 1000)} ms, ${fmtRatio(rt)}` }
+        }
+        const spawnWait = of(startOf(ours))
+        const exitCode = of(ours)
+        return spawnWait === undefined || exitCode === undefined
+          ? undefined
+          : { met: spawnWait.met, value: `${spawnWait.value}; ${exitCode.value}` }
+      }
+    },
+    { target: "native engine", text: "W2 32 in flight: spawns/s ≥ 3× raw node", judge: ratioGoal("W2", "≥", 3) },
+    {
+      target: "native engine",
+      text: "W2: longest 1 ms timer stall < 50 ms (worst round)",
+      judge: (ours) => {
+        const w = results.get("W2")
+        const r = w === undefined ? undefined : row(w, ours)
+        if (r === undefined) return undefined
+        if (r.values.length === 0) return { met: false, value: "failed" }
+        const worst = max(r.extra[0]!.all)
+        return { met: worst < 50, value: `${fmt(worst)} ms` }
+      }
+    },
+    {
+      target: "native engine",
+      text: "W3/W4 capture and stream 256 MiB: MiB/s ≥ 1.3× raw node",
+      judge: (ours) => both(ratioGoal("W3", "≥", 1.3)(ours), ratioGoal("W4", "≥", 1.3)(ours))
+    },
+    { target: "native engine", text: "W5 pipeline `head | wc` ≥ 0.9× of `sh -c`", judge: ratioGoal("W5", "≥", 0.9) }
+  ]
+}

@@ -1,0 +1,259 @@
+/** The workloads W1–W6: each runs its contenders in worker processes (worker.ts) and returns its samples. */
+import * as ChildProcess from "node:child_process"
+import { fileURLToPath } from "node:url"
+
+import { benchDir, config, roundsOf } from "./config.js"
+import * as Contenders from "./contenders.js"
+import type { Job, JobResult, Sample } from "./protocol.js"
+import { RESULT_PREFIX } from "./protocol.js"
+import type { Column, Workload } from "./results.js"
+import { fmt, MiB } from "./stats.js"
+
+const runWorker = (job: Job): Promise<JobResult> =>
+  new Promise((resolve, reject) => {
+    const child = ChildProcess.spawn(
+      process.execPath,
+      [...process.execArgv, "--expose-gc", fileURLToPath(new URL("worker.ts", import.meta.url)), JSON.stringify(job)],
+      { cwd: benchDir, stdio: ["ignore", "pipe", "inherit"] }
+    )
+    // A worker stuck outside the runs it times itself (it should not happen): give up on it.
+    const watchdog = setTimeout(() => child.kill("SIGKILL"), config.timeoutMs * 15)
+    let out = ""
+    child.stdout.setEncoding("utf8").on("data", (s: string) => {
+      out += s
+    })
+    child.once("error", reject)
+    child.once("close", (code, signal) => {
+      clearTimeout(watchdog)
+      const line = out.split("\n").find((l) => l.startsWith(RESULT_PREFIX))
+      if (code !== 0 || line === undefined) {
+        return reject(new Error(`worker for ${job.workload} failed (${signal ?? code}):\n${out}`))
+      }
+      resolve(JSON.parse(line.slice(RESULT_PREFIX.length)) as JobResult)
+    })
+  })
+
+const RAW = { id: "raw", name: "raw node" }
+
+/** The measuring process's own CPU time (user + system): less sensitive to other load than wall time. */
+const CPU_PER_SPAWN: Column = { key: "cpu", label: "parent CPU µs/spawn: median (min–max)", summary: "median" }
+const CPU_MS: Column = { key: "cpu", label: "parent CPU ms per run: median (min–max)", summary: "median" }
+
+const labels = (list: ReadonlyArray<{ readonly id: string; readonly label: string }>) =>
+  new Map(list.map((c) => [c.id, c.label]))
+
+export const log = (line: string) => process.stderr.write(`${line}\n`)
+
+const timed = async <A>(f: () => Promise<A>): Promise<[A, number]> => {
+  const start = Date.now()
+  const a = await f()
+  return [a, (Date.now() - start) / 1000]
+}
+
+type RoundsJob = Extract<Job, { kind: "rounds" }>
+
+const roundsJob = (
+  workload: RoundsJob["workload"],
+  fields: Partial<RoundsJob> & { readonly rounds: number }
+): RoundsJob => ({
+  kind: "rounds",
+  workload,
+  n: 0,
+  concurrency: 1,
+  bytes: 0,
+  warmup: 0,
+  ballastMiB: 0,
+  ballastWarmup: 0,
+  timeoutMs: config.timeoutMs,
+  ...fields,
+  rounds: roundsOf(fields)
+})
+
+const runW1 = async (): Promise<Workload> => {
+  log(`W1: spawn+wait /bin/true, sequential, n=${config.w1.n}, ${roundsOf(config.w1)} rounds`)
+  const [result, seconds] = await timed(() => runWorker(roundsJob("W1", config.w1)))
+  return {
+    id: "W1",
+    title: `W1: spawn+wait \`/bin/true\`, sequential, n=${config.w1.n} per run`,
+    unit: "µs/spawn",
+    higherIsBetter: false,
+    baseline: RAW,
+    labels: labels(Contenders.w1),
+    samples: result.samples,
+    columns: [CPU_PER_SPAWN],
+    notes: [
+      `The measuring process's RSS before the runs: ${fmt(result.info.parentRssMiB ?? NaN)} MiB.`,
+      `Each contender warms up with ${config.w1.warmup} spawns first.`
+    ],
+    seconds
+  }
+}
+
+const runW1b = async (): Promise<Workload> => {
+  const c = config.w1b
+  log(`W1b: W1 with the parent holding ${c.ballastMiB} MiB of Buffers, n=${c.n}, ${roundsOf(c)} rounds`)
+  const [result, seconds] = await timed(() => runWorker(roundsJob("W1b", c)))
+  return {
+    id: "W1b",
+    title: `W1b: W1 with the parent holding ${c.ballastMiB} MiB of Buffers (written), n=${c.n} per run`,
+    unit: "µs/spawn",
+    higherIsBetter: false,
+    baseline: RAW,
+    labels: labels(Contenders.w1),
+    samples: result.samples,
+    columns: [CPU_PER_SPAWN],
+    notes: [
+      `The measuring process's RSS before the runs, ballast included: ${fmt(result.info.parentRssMiB ?? NaN)} MiB.`,
+      `n is ${c.n} (W1: ${config.w1.n}) to keep the whole run near 12 minutes: fork() from this parent costs tens of ms.`,
+      `Each contender warms up with ${c.warmup} spawns before the ballast is allocated (W1: ${config.w1.warmup}), then with ${c.ballastWarmup} more with it.`
+    ],
+    seconds
+  }
+}
+
+const runW2 = async (): Promise<Workload> => {
+  const c = config.w2
+  log(`W2: ${c.n} × /bin/true, ${c.concurrency} in flight, ${roundsOf(c)} rounds`)
+  const [result, seconds] = await timed(() => runWorker(roundsJob("W2", c)))
+  return {
+    id: "W2",
+    title: `W2: ${c.n} × \`/bin/true\`, ${c.concurrency} in flight`,
+    unit: "spawns/s",
+    higherIsBetter: true,
+    baseline: RAW,
+    labels: labels(Contenders.w2),
+    samples: result.samples,
+    columns: [{ key: "stallMs", label: "longest timer stall, ms: median (min–max)", summary: "median" }, CPU_PER_SPAWN],
+    notes: [
+      "Timer stall: the longest stretch in which a 1 ms `setInterval` did not fire during the run (timer probe, src/probe.ts).",
+      `Each contender warms up with ${c.warmup} spawns first (${c.concurrency} in flight).`
+    ],
+    seconds
+  }
+}
+
+const runSingles = async (
+  workload: "W3" | "W4",
+  list: ReadonlyArray<{ readonly id: string; readonly label: string }>
+): Promise<[Array<Sample>, number]> =>
+  timed(async () => {
+    const samples: Array<Sample> = []
+    const rounds = roundsOf(config.w34)
+    for (let round = 0; round < rounds; round++) {
+      const order = [...list.slice(round % list.length), ...list.slice(0, round % list.length)]
+      const line: Array<string> = []
+      for (const c of order) {
+        const result = await runWorker({
+          kind: "single",
+          workload,
+          contender: c.id,
+          round,
+          bytes: config.w34.bytes,
+          warmup: config.w34.warmup,
+          timeoutMs: config.timeoutMs
+        })
+        samples.push(...result.samples)
+        const s = result.samples[0]!
+        line.push(
+          s.error !== undefined
+            ? `${c.id} FAILED: ${s.error}`
+            : `${c.id} ${s.value.toFixed(0)} MiB/s +${(s.extra.rssGrowthMiB ?? NaN).toFixed(0)} MiB`
+        )
+      }
+      log(`  ${workload} round ${round + 1}/${rounds}: ${line.join(", ")}`)
+    }
+    return samples
+  })
+
+const sizeLabel = (bytes: number) => (bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes / 1024} KiB`)
+
+const runW3 = async (): Promise<Workload> => {
+  log(`W3: capture ${sizeLabel(config.w34.bytes)} of stdout, ${roundsOf(config.w34)} rounds, a fresh process per run`)
+  const [samples, seconds] = await runSingles("W3", Contenders.w3)
+  return {
+    id: "W3",
+    title: `W3: capture ${sizeLabel(config.w34.bytes)} of \`head -c ${config.w34.bytes} /dev/zero\` as bytes`,
+    unit: "MiB/s",
+    higherIsBetter: true,
+    baseline: RAW,
+    labels: labels(Contenders.w3),
+    samples,
+    columns: [{ key: "rssGrowthMiB", label: "peak RSS growth, MiB: median (min–max)", summary: "median" }, CPU_MS],
+    notes: [
+      "Each run in a fresh Node process after a 1 MiB warm-up run of the same contender; peak RSS growth is VmHWM after the run minus VmRSS before it (the peak reset through /proc/self/clear_refs)."
+    ],
+    seconds
+  }
+}
+
+const runW4 = async (): Promise<Workload> => {
+  log(
+    `W4: stream ${sizeLabel(config.w34.bytes)} of stdout, keep nothing, ${
+      roundsOf(config.w34)
+    } rounds, a fresh process per run`
+  )
+  const [samples, seconds] = await runSingles("W4", Contenders.w4)
+  return {
+    id: "W4",
+    title: `W4: stream ${sizeLabel(config.w34.bytes)} of \`head -c ${config.w34.bytes} /dev/zero\`, keep nothing`,
+    unit: "MiB/s",
+    higherIsBetter: true,
+    baseline: RAW,
+    labels: labels(Contenders.w4),
+    samples,
+    columns: [{ key: "rssGrowthMiB", label: "peak RSS growth, MiB: median (min–max)", summary: "median" }, CPU_MS],
+    notes: ["Run like W3: each run in a fresh Node process."],
+    seconds
+  }
+}
+
+const runW5 = async (): Promise<Workload> => {
+  const c = config.w5
+  const pipe = `head -c ${c.bytes} /dev/zero | wc -c`
+  log(`W5: ${pipe} as a pipeline, ${roundsOf(c)} rounds`)
+  const [result, seconds] = await timed(() => runWorker(roundsJob("W5", c)))
+  return {
+    id: "W5",
+    title: `W5: \`${pipe}\` (${sizeLabel(c.bytes)}) as a pipeline vs \`sh -c\``,
+    unit: "MiB/s",
+    higherIsBetter: true,
+    baseline: { id: "sh", name: "`sh -c`" },
+    labels: labels(Contenders.w5),
+    samples: result.samples,
+    columns: [CPU_MS],
+    notes: [
+      "Ours and raw node join the two children with one kernel pipe (raw node: the socket pair Node made for head's stdout, passed to wc as its stdin); execa and @effect/platform copy every byte through Node streams. The raw-node row's ratio is to `sh -c` too."
+    ],
+    seconds
+  }
+}
+
+const runW6 = async (which: "W6wc" | "W6cat"): Promise<Workload> => {
+  const c = config.w6
+  const what = which === "W6wc" ? "into `wc -c`" : "into `cat`, capturing its output"
+  log(`${which}: feed ${sizeLabel(c.bytes)} ${what.replaceAll("`", "")}, ${roundsOf(c)} rounds`)
+  const [result, seconds] = await timed(() => runWorker(roundsJob(which, c)))
+  return {
+    id: which,
+    title: `${which === "W6wc" ? "W6a" : "W6b"}: feed ${sizeLabel(c.bytes)} ${what}`,
+    unit: "MiB/s",
+    higherIsBetter: true,
+    baseline: RAW,
+    labels: labels(which === "W6wc" ? Contenders.w6wc : Contenders.w6cat),
+    samples: result.samples,
+    columns: [CPU_MS],
+    notes: [],
+    seconds
+  }
+}
+
+/** Every workload, by the id `--only` selects it with, in the order they run. */
+export const workloads: ReadonlyArray<readonly [string, () => Promise<ReadonlyArray<Workload>>]> = [
+  ["W1", async () => [await runW1()]],
+  ["W1B", async () => [await runW1b()]],
+  ["W2", async () => [await runW2()]],
+  ["W3", async () => [await runW3()]],
+  ["W4", async () => [await runW4()]],
+  ["W5", async () => [await runW5()]],
+  ["W6", async () => [await runW6("W6wc"), await runW6("W6cat")]]
+]
