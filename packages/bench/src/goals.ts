@@ -12,9 +12,13 @@ export interface Goal {
 }
 
 export const goals = (results: ReadonlyMap<string, Workload>): Array<Goal> => {
+  /** A contender's row in a workload's results; undefined when either did not run. */
+  const rowIn = (workload: string, id: string) => {
+    const w = results.get(workload)
+    return w === undefined ? undefined : row(w, id)
+  }
   const ratio = (w: string, id: string) => {
-    const wl = results.get(w)
-    const r = wl === undefined ? undefined : row(wl, id)
+    const r = rowIn(w, id)
     return r === undefined ? undefined : r.ratios.length === 0 ? NaN : median(r.ratios)
   }
   const ratioGoal = (w: string, op: "≤" | "≥", bound: number) => (ours: string) => {
@@ -41,10 +45,9 @@ export const goals = (results: ReadonlyMap<string, Workload>): Array<Goal> => {
       target: "library",
       text: "W3 capture 256 MiB: peak RSS growth ≤ execa's",
       judge: (ours) => {
-        const w = results.get("W3")
-        const r = w === undefined ? undefined : row(w, ours)
+        const r = rowIn("W3", ours)
         const mine = r?.extra[0]?.value
-        const execa = w === undefined ? undefined : row(w, "execa")?.extra[0]?.value
+        const execa = rowIn("W3", "execa")?.extra[0]?.value
         if (mine === undefined || execa === undefined) return undefined
         if (r!.values.length === 0) return { met: false, value: "failed" }
         return { met: mine <= execa, value: `${fmt(mine)} vs ${fmt(execa)} MiB` }
@@ -74,9 +77,8 @@ export const goals = (results: ReadonlyMap<string, Workload>): Array<Goal> => {
       text:
         "W1b (400 MiB parent): ≤ 1.5 ms per spawn and ≥ 10× faster than raw node (ratio ≤ 0.1×) (`start` + `wait`; `Command.exitCode`)",
       judge: (ours) => {
-        const w = results.get("W1b")
         const of = (id: string) => {
-          const r = w === undefined ? undefined : row(w, id)
+          const r = rowIn("W1b", id)
           if (r === undefined) return undefined
           if (r.values.length === 0) return { met: false, value: "failed" }
           const us = median(r.values)
@@ -95,8 +97,7 @@ export const goals = (results: ReadonlyMap<string, Workload>): Array<Goal> => {
       target: "native engine",
       text: "W2: longest 1 ms timer stall < 50 ms (worst round)",
       judge: (ours) => {
-        const w = results.get("W2")
-        const r = w === undefined ? undefined : row(w, ours)
+        const r = rowIn("W2", ours)
         if (r === undefined) return undefined
         if (r.values.length === 0) return { met: false, value: "failed" }
         const worst = max(r.extra[0]!.all)

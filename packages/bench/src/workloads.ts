@@ -69,12 +69,17 @@ const roundsJob = (
   rounds: roundsOf(fields)
 })
 
-const runW1 = async (): Promise<Workload> => {
-  log(`W1: spawn+wait /bin/true, sequential, n=${config.w1.n}, ${roundsOf(config.w1)} rounds`)
-  const [result, seconds] = await timed(() => runWorker(roundsJob("W1", config.w1)))
+/** W1 and W1b: sequential spawn+wait of /bin/true, µs per spawn. */
+const spawnWaitWorkload = async (
+  id: "W1" | "W1b",
+  c: Partial<RoundsJob> & { readonly n: number; readonly rounds: number },
+  what: { readonly log: string; readonly title: string; readonly rss: string; readonly notes: ReadonlyArray<string> }
+): Promise<Workload> => {
+  log(`${id}: ${what.log}, n=${c.n}, ${roundsOf(c)} rounds`)
+  const [result, seconds] = await timed(() => runWorker(roundsJob(id, c)))
   return {
-    id: "W1",
-    title: `W1: spawn+wait \`/bin/true\`, sequential, n=${config.w1.n} per run`,
+    id,
+    title: `${id}: ${what.title}, n=${c.n} per run`,
     unit: "µs/spawn",
     higherIsBetter: false,
     baseline: RAW,
@@ -82,33 +87,32 @@ const runW1 = async (): Promise<Workload> => {
     samples: result.samples,
     columns: [CPU_PER_SPAWN],
     notes: [
-      `The measuring process's RSS before the runs: ${fmt(result.info.parentRssMiB ?? NaN)} MiB.`,
-      `Each contender warms up with ${config.w1.warmup} spawns first.`
+      `The measuring process's RSS before the runs${what.rss}: ${fmt(result.info.parentRssMiB ?? NaN)} MiB.`,
+      ...what.notes
     ],
     seconds
   }
 }
 
-const runW1b = async (): Promise<Workload> => {
+const runW1 = () =>
+  spawnWaitWorkload("W1", config.w1, {
+    log: "spawn+wait /bin/true, sequential",
+    title: "spawn+wait `/bin/true`, sequential",
+    rss: "",
+    notes: [`Each contender warms up with ${config.w1.warmup} spawns first.`]
+  })
+
+const runW1b = () => {
   const c = config.w1b
-  log(`W1b: W1 with the parent holding ${c.ballastMiB} MiB of Buffers, n=${c.n}, ${roundsOf(c)} rounds`)
-  const [result, seconds] = await timed(() => runWorker(roundsJob("W1b", c)))
-  return {
-    id: "W1b",
-    title: `W1b: W1 with the parent holding ${c.ballastMiB} MiB of Buffers (written), n=${c.n} per run`,
-    unit: "µs/spawn",
-    higherIsBetter: false,
-    baseline: RAW,
-    labels: labels(Contenders.w1),
-    samples: result.samples,
-    columns: [CPU_PER_SPAWN],
+  return spawnWaitWorkload("W1b", c, {
+    log: `W1 with the parent holding ${c.ballastMiB} MiB of Buffers`,
+    title: `W1 with the parent holding ${c.ballastMiB} MiB of Buffers (written)`,
+    rss: ", ballast included",
     notes: [
-      `The measuring process's RSS before the runs, ballast included: ${fmt(result.info.parentRssMiB ?? NaN)} MiB.`,
       `n is ${c.n} (W1: ${config.w1.n}) to keep the whole run near 12 minutes: fork() from this parent costs tens of ms.`,
       `Each contender warms up with ${c.warmup} spawns before the ballast is allocated (W1: ${config.w1.warmup}), then with ${c.ballastWarmup} more with it.`
-    ],
-    seconds
-  }
+    ]
+  })
 }
 
 const runW2 = async (): Promise<Workload> => {
