@@ -4,7 +4,7 @@
  * compiler on the PATH; then a small program is type-checked (`strict`, `skipLibCheck: false`)
  * and run. Runs once (not again on the child_process project): it tests the packages, not an engine.
  */
-import { spawnSync } from "node:child_process"
+import { execFile, spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -28,27 +28,37 @@ const node = manifest(Path.join(repo, "packages/node/package.json"))
 const registryPackages = (names: ReadonlyArray<string>): Array<string> =>
   names.map((name) => `${name}@${root.devDependencies?.[name] ?? node.devDependencies?.[name]}`)
 
-/** Runs a program to completion; its stdout, or an error with everything it said. */
-const run = (command: string, args: ReadonlyArray<string>, cwd: string, env?: NodeJS.ProcessEnv): string => {
-  const r = spawnSync(command, args, { cwd, env, encoding: "utf8", timeout: 240_000, killSignal: "SIGKILL" })
-  if (r.error !== undefined || r.status !== 0) {
-    const how = r.error?.message ?? (r.signal !== null ? `killed by ${r.signal}` : `exit ${r.status}`)
-    throw new Error(`${command} ${args.join(" ")} (in ${cwd}): ${how}\n${r.stdout}\n${r.stderr}`)
-  }
-  return r.stdout
-}
+/**
+ * Runs a program to completion; its stdout, or an error with everything it said. Asynchronous: an
+ * install takes tens of seconds, and a test worker blocked that long loses its link to vitest.
+ */
+const run = (command: string, args: ReadonlyArray<string>, cwd: string, env?: NodeJS.ProcessEnv): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const options = {
+      cwd,
+      env,
+      encoding: "utf8",
+      timeout: 240_000,
+      killSignal: "SIGKILL",
+      maxBuffer: 64 << 20
+    } as const
+    execFile(command, args, options, (error, stdout, stderr) => {
+      if (error === null) return resolve(stdout)
+      reject(new Error(`${command} ${args.join(" ")} (in ${cwd}): ${error.message}\n${stdout}\n${stderr}`))
+    })
+  })
 
 let work: string
 let tarballs: { core: string; node: string }
 /** A PATH with node, npm, npx and sh, and no C compiler; and an environment with nothing of ours. */
 let consumerEnv: NodeJS.ProcessEnv
 
-beforeAll(() => {
+beforeAll(async () => {
   work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-command-consumer-"))
   const packed = Path.join(work, "tarballs")
   Fs.mkdirSync(packed)
   for (const name of ["core", "node"]) {
-    run("npx", [...pnpm, "pack", "--pack-destination", packed], Path.join(repo, "packages", name))
+    await run("npx", [...pnpm, "pack", "--pack-destination", packed], Path.join(repo, "packages", name))
   }
   tarballs = {
     core: Path.join(packed, `effect-command-core-${core.version}.tgz`),
@@ -58,7 +68,7 @@ beforeAll(() => {
   const bin = Path.join(work, "bin")
   Fs.mkdirSync(bin)
   for (const program of ["npm", "npx", "sh"]) {
-    Fs.symlinkSync(run("sh", ["-c", `command -v ${program}`], work).trim(), Path.join(bin, program))
+    Fs.symlinkSync((await run("sh", ["-c", `command -v ${program}`], work)).trim(), Path.join(bin, program))
   }
   Fs.symlinkSync(process.execPath, Path.join(bin, "node"))
   consumerEnv = { PATH: bin, HOME: Os.homedir(), LANG: "C.UTF-8" }
@@ -68,8 +78,10 @@ afterAll(() => {
   if (work !== undefined) Fs.rmSync(work, { recursive: true, force: true })
 })
 
-const listing = (tarball: string): Array<string> => run("tar", ["tvzf", tarball], work).trim().split("\n")
-const files = (tarball: string): Array<string> => listing(tarball).map((line) => line.split(/\s+/).at(-1)!)
+const listing = async (tarball: string): Promise<Array<string>> =>
+  (await run("tar", ["tvzf", tarball], work)).trim().split("\n")
+const files = async (tarball: string): Promise<Array<string>> =>
+  (await listing(tarball)).map((line) => line.split(/\s+/).at(-1)!)
 
 const tsconfig = (include: ReadonlyArray<string>) => ({
   compilerOptions: {
@@ -122,7 +134,11 @@ console.log(JSON.stringify({ output }))
 `
 
 /** A fresh project with the programs; `install` puts the packages in; then type-check and run. */
-const consumer = (name: string, programs: Record<string, string>, install: (dir: string) => void) => {
+const consumer = async (
+  name: string,
+  programs: Record<string, string>,
+  install: (dir: string) => Promise<unknown>
+) => {
   const dir = Path.join(work, name)
   Fs.mkdirSync(dir)
   Fs.writeFileSync(
@@ -131,15 +147,20 @@ const consumer = (name: string, programs: Record<string, string>, install: (dir:
   )
   Fs.writeFileSync(Path.join(dir, "tsconfig.json"), JSON.stringify(tsconfig(Object.keys(programs))))
   for (const [file, text] of Object.entries(programs)) Fs.writeFileSync(Path.join(dir, file), text)
-  install(dir)
-  run("node", [Path.join(dir, "node_modules/typescript/bin/tsc"), "-p", dir], dir, consumerEnv)
+  await install(dir)
+  await run("node", [Path.join(dir, "node_modules/typescript/bin/tsc"), "-p", dir], dir, consumerEnv)
   const installed = Path.join(dir, "node_modules/@effect-command/node")
   expect(Fs.existsSync(Path.join(installed, "prebuilds"))).toBe(true)
   expect(Fs.existsSync(Path.join(installed, "build"))).toBe(false)
   return {
     dir,
-    output: (file: string): unknown =>
-      JSON.parse(run("node", [Path.join(dir, "out", file.replace(/\.ts$/, ".js"))], dir, consumerEnv))
+    /** The JSON the program printed last, with `log`: the lines before it (the library's log lines). */
+    output: async (file: string): Promise<unknown> => {
+      const lines = (await run("node", [Path.join(dir, "out", file.replace(/\.ts$/, ".js"))], dir, consumerEnv))
+        .trimEnd()
+        .split("\n")
+      return { ...JSON.parse(lines.at(-1)!) as object, log: lines.slice(0, -1) }
+    }
   }
 }
 
@@ -149,8 +170,8 @@ describe("the published packages", () => {
     expect(r.stdout).toBe("")
   })
 
-  it("the node tarball holds dist, the prebuilt engine and executable helper, the C sources and the build command, and nothing else", () => {
-    const entries = listing(tarballs.node)
+  it("the node tarball holds dist, the prebuilt engine and executable helper, the C sources and the build command, and nothing else", async () => {
+    const entries = await listing(tarballs.node)
     const names = entries.map((line) => line.split(/\s+/).at(-1)!)
     const helper = entries.find((line) => line.endsWith(" package/prebuilds/linux-x64/effect-command-helper"))
     expect(helper?.startsWith("-rwxr-xr-x")).toBe(true)
@@ -174,8 +195,8 @@ describe("the published packages", () => {
     expect(names.filter((file) => !allowed.test(file) || file.endsWith(".tsbuildinfo"))).toEqual([])
   })
 
-  it("the core tarball holds dist, README and LICENSE, and no tests or build state", () => {
-    const names = files(tarballs.core)
+  it("the core tarball holds dist, README and LICENSE, and no tests or build state", async () => {
+    const names = await files(tarballs.core)
     for (
       const file of [
         "package/package.json",
@@ -195,8 +216,8 @@ describe("the published packages", () => {
       .toEqual([])
   })
 
-  it("the node package depends on the core package's version, and its exports have no source condition", () => {
-    const packed = JSON.parse(run("tar", ["xzfO", tarballs.node, "package/package.json"], work)) as Manifest & {
+  it("the node package depends on the core package's version, and its exports have no source condition", async () => {
+    const packed = JSON.parse(await run("tar", ["xzfO", tarballs.node, "package/package.json"], work)) as Manifest & {
       exports: unknown
     }
     expect(packed.dependencies?.["@effect-command/core"]).toBe(core.version)
@@ -205,8 +226,8 @@ describe("the published packages", () => {
 
   it(
     "installed by npm with scripts off and no compiler: type-checks with skipLibCheck false, spawns natively and runs a command through the prebuilt helper; @effect/platform is not needed",
-    () => {
-      const project = consumer(
+    async () => {
+      const project = await consumer(
         "npm",
         { "main.ts": mainProgram, "elsewhere.ts": elsewhereProgram },
         (dir) =>
@@ -226,16 +247,20 @@ describe("the published packages", () => {
           )
       )
       expect(Fs.existsSync(Path.join(project.dir, "node_modules/@effect/platform"))).toBe(false)
-      expect(project.output("main.ts")).toEqual({ engine: "native", output: "0077\n64\n" })
+      expect(await project.output("main.ts")).toEqual({ engine: "native", output: "0077\n64\n", log: [] })
       // Where no binary fits: child_process, plain commands run, a helper setting names the build command.
-      expect(project.output("elsewhere.ts")).toMatchObject({
+      expect(await project.output("elsewhere.ts")).toMatchObject({
         engine: "child_process",
         plain: "plain\n",
         umask: {
           tag: "SpawnError",
           reason: "HelperMissing",
           message: expect.stringMatching(/no prebuilt binary for linux-riscv64 .*`npx effect-command-build`/)
-        }
+        },
+        // Said once, though two runs built the layer.
+        log: [
+          expect.stringMatching(/level=WARN .*the native spawn engine is not used \(.*linux-riscv64.*child_process/)
+        ]
       })
     },
     300_000
@@ -243,8 +268,8 @@ describe("the published packages", () => {
 
   it(
     "installed by pnpm with scripts off and no compiler: the same, and @effect-command/node/platform runs @effect/platform's commands",
-    () => {
-      const project = consumer("pnpm", { "main.ts": mainProgram, "platform.ts": platformProgram }, (dir) => {
+    async () => {
+      const project = await consumer("pnpm", { "main.ts": mainProgram, "platform.ts": platformProgram }, (dir) => {
         // What the registry would resolve the node package's dependency to.
         const manifestPath = Path.join(dir, "package.json")
         const project = JSON.parse(Fs.readFileSync(manifestPath, "utf8")) as Record<string, unknown>
@@ -252,7 +277,7 @@ describe("the published packages", () => {
           manifestPath,
           JSON.stringify({ ...project, pnpm: { overrides: { "@effect-command/core": `file:${tarballs.core}` } } })
         )
-        run(
+        return run(
           "npx",
           [
             ...pnpm,
@@ -266,8 +291,8 @@ describe("the published packages", () => {
           consumerEnv
         )
       })
-      expect(project.output("main.ts")).toEqual({ engine: "native", output: "0077\n64\n" })
-      expect(project.output("platform.ts")).toEqual({ output: "platform\n" })
+      expect(await project.output("main.ts")).toEqual({ engine: "native", output: "0077\n64\n", log: [] })
+      expect(await project.output("platform.ts")).toEqual({ output: "platform\n", log: [] })
     },
     300_000
   )
