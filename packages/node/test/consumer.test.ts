@@ -83,6 +83,19 @@ const listing = async (tarball: string): Promise<Array<string>> =>
 const files = async (tarball: string): Promise<Array<string>> =>
   (await listing(tarball)).map((line) => line.split(/\s+/).at(-1)!)
 
+/**
+ * A tarball's files: package.json, README.md, LICENSE, dist/index.js and .d.ts, and `required`
+ * (paths in the package); nothing else but what `allowed` matches, and no build state.
+ */
+const expectOnly = (names: ReadonlyArray<string>, required: ReadonlyArray<string>, allowed: RegExp) => {
+  const always = ["package.json", "README.md", "LICENSE", "dist/index.js", "dist/index.d.ts"]
+  for (const file of [...always, ...required]) expect(names).toContain(`package/${file}`)
+  const extra = names.filter((file) =>
+    !(allowed.test(file) || always.includes(file.slice("package/".length))) || file.endsWith(".tsbuildinfo")
+  )
+  expect(extra).toEqual([])
+}
+
 const tsconfig = (include: ReadonlyArray<string>) => ({
   compilerOptions: {
     target: "ES2022",
@@ -175,45 +188,19 @@ describe("the published packages", () => {
     const names = entries.map((line) => line.split(/\s+/).at(-1)!)
     const helper = entries.find((line) => line.endsWith(" package/prebuilds/linux-x64/effect-command-helper"))
     expect(helper?.startsWith("-rwxr-xr-x")).toBe(true)
-    for (
-      const file of [
-        "package/package.json",
-        "package/README.md",
-        "package/LICENSE",
-        "package/dist/index.js",
-        "package/dist/index.d.ts",
-        "package/dist/platform.js",
-        "package/dist/platform.d.ts",
-        "package/prebuilds/linux-x64/engine.node",
-        "package/native/engine.c",
-        "package/native/helper.c",
-        "package/scripts/build-native.mjs"
-      ]
-    ) expect(names).toContain(file)
-    const allowed =
-      /^package\/(package\.json|README\.md|LICENSE|(dist|src|native|prebuilds)\/.+|scripts\/build-native\.mjs)$/
-    expect(names.filter((file) => !allowed.test(file) || file.endsWith(".tsbuildinfo"))).toEqual([])
+    expectOnly(names, [
+      "dist/platform.js",
+      "dist/platform.d.ts",
+      "prebuilds/linux-x64/engine.node",
+      "native/engine.c",
+      "native/helper.c",
+      "scripts/build-native.mjs"
+    ], /^package\/((dist|src|native|prebuilds)\/.+|scripts\/build-native\.mjs)$/)
   })
 
   it("the core tarball holds dist, README and LICENSE, and no tests or build state", async () => {
     const names = await files(tarballs.core)
-    for (
-      const file of [
-        "package/package.json",
-        "package/README.md",
-        "package/LICENSE",
-        "package/dist/index.js",
-        "package/dist/index.d.ts"
-      ]
-    ) {
-      expect(names).toContain(file)
-    }
-    expect(
-      names.filter((file) =>
-        !/^package\/(package\.json|README\.md|LICENSE|(dist|src)\/.+)$/.test(file) || file.endsWith(".tsbuildinfo")
-      )
-    )
-      .toEqual([])
+    expectOnly(names, [], /^package\/(dist|src)\/.+$/)
   })
 
   it("the node package depends on the core package's version, and its exports have no source condition", async () => {

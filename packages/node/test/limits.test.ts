@@ -51,21 +51,16 @@ const asLimit = (error: CommandError.CommandError): CommandError.OutputLimitErro
   return error as CommandError.OutputLimitError
 }
 
+/** A quiet probe that ignores SIGTERM and, after `flags`, sleeps for 100 s. */
+const stubborn = (...flags: ReadonlyArray<string>) =>
+  probe("--no-report", "--no-stdin", "--quiet-io", "--ignore-term", ...flags, "--sleep-ms", "100000")
+
 for (const [engine, , layer] of engines) {
   describe(`Command.timeout, ${engine}`, () => {
     it.live("a TERM-ignoring child ends within grace + 1 s with CommandTimeoutError and the partial output", () =>
       Effect.gen(function*() {
         const mark = marker()
-        const cmd = probe(
-          "--no-report",
-          "--no-stdin",
-          "--quiet-io",
-          "--ignore-term",
-          "--print-pid-to-stderr",
-          "--ready",
-          "--sleep-ms",
-          "100000"
-        )
+        const cmd = stubborn("--print-pid-to-stderr", "--ready")
           .pipe(
             marked(mark),
             Command.timeout("300 millis"),
@@ -142,7 +137,7 @@ for (const [engine, , layer] of engines) {
       Effect.gen(function*() {
         const mark = marker()
         const p = Command.pipeline(
-          probe("--no-report", "--no-stdin", "--quiet-io", "--ignore-term", "--ready", "--sleep-ms", "100000").pipe(
+          stubborn("--ready").pipe(
             marked(mark),
             Command.killGrace("300 millis")
           ),
@@ -248,16 +243,7 @@ for (const [engine, , layer] of engines) {
     it.live("a TERM-ignoring child past the limit is SIGKILLed after the grace", () =>
       Effect.gen(function*() {
         const mark = marker()
-        const cmd = probe(
-          "--no-report",
-          "--no-stdin",
-          "--quiet-io",
-          "--ignore-term",
-          "--write-stdout",
-          "200000",
-          "--sleep-ms",
-          "100000"
-        )
+        const cmd = stubborn("--write-stdout", "200000")
           .pipe(marked(mark), Command.maxOutput(10), Command.killGrace("200 millis"), Command.stdout("capture"))
         const started = Date.now()
         const error = asLimit(yield* Effect.flip(Command.run(cmd)))

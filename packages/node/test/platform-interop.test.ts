@@ -61,6 +61,9 @@ const shape = (error: PlatformError) => ({
   pathOrDescriptor: error._tag === "SystemError" ? error.pathOrDescriptor : undefined
 })
 
+/** A probe that ignores SIGTERM, says READY, then sleeps for a minute. */
+const ignoring = Command.make(probePath, "--ignore-term", "--ready", "--no-report", "--no-stdin", "--sleep-ms", "60000")
+
 describe("PlatformCommandExecutor", () => {
   it.live("Command.exitCode on a chatty child completes; on the stock executor it hangs", () =>
     Effect.gen(function*() {
@@ -94,15 +97,6 @@ describe("PlatformCommandExecutor", () => {
   it.live("closing the scope of a process that ignores SIGTERM ends it with SIGKILL after killGrace", () =>
     Effect.gen(function*() {
       const started = Date.now()
-      const ignoring = Command.make(
-        probePath,
-        "--ignore-term",
-        "--ready",
-        "--no-report",
-        "--no-stdin",
-        "--sleep-ms",
-        "60000"
-      )
       const process = yield* Effect.scoped(Effect.gen(function*() {
         const process = yield* Command.start(ignoring)
         yield* waitForLine(process, "READY")
@@ -126,15 +120,6 @@ describe("PlatformCommandExecutor", () => {
 
   it.live("Process.kill escalates to SIGKILL after killGrace and returns once the child was reaped", () =>
     Effect.gen(function*() {
-      const ignoring = Command.make(
-        probePath,
-        "--ignore-term",
-        "--ready",
-        "--no-report",
-        "--no-stdin",
-        "--sleep-ms",
-        "60000"
-      )
       yield* Effect.scoped(Effect.gen(function*() {
         const process = yield* Command.start(ignoring)
         yield* waitForLine(process, "READY")

@@ -45,25 +45,22 @@ const refused = (pidFile: string) =>
   })
 
 describe("a daemon's pid file", () => {
-  it.live("a symlink to a file: refused (ELOOP), the target untouched", () =>
-    Effect.gen(function*() {
-      const target = Path.join(dir, "precious")
-      Fs.writeFileSync(target, "do not truncate me\n")
-      const pidFile = Path.join(dir, "link-to-file.pid")
-      Fs.symlinkSync(target, pidFile)
-      expect(yield* refused(pidFile)).toBe("pidfile-open: ELOOP (a symbolic link)")
-      expect(Fs.readFileSync(target, "utf8")).toBe("do not truncate me\n")
-    }).pipe(Effect.provide(NodeCommandExecutor.layer)))
-
-  it.live("a hard link to another file: refused, the file untouched", () =>
-    Effect.gen(function*() {
-      const target = Path.join(dir, "precious-linked")
-      Fs.writeFileSync(target, "do not truncate me\n")
-      const pidFile = Path.join(dir, "hard-link.pid")
-      Fs.linkSync(target, pidFile)
-      expect(yield* refused(pidFile)).toBe("pidfile-type: not a regular file of one link")
-      expect(Fs.readFileSync(target, "utf8")).toBe("do not truncate me\n")
-    }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+  for (
+    const [what, plant, reason] of [
+      ["a symlink to a file: refused (ELOOP)", Fs.symlinkSync, "pidfile-open: ELOOP (a symbolic link)"],
+      ["a hard link to another file: refused", Fs.linkSync, "pidfile-type: not a regular file of one link"]
+    ] as const
+  ) {
+    it.live(`${what}, the target untouched`, () =>
+      Effect.gen(function*() {
+        const target = Path.join(dir, `precious-${plant.name}`)
+        Fs.writeFileSync(target, "do not truncate me\n")
+        const pidFile = Path.join(dir, `${plant.name}.pid`)
+        plant(target, pidFile)
+        expect(yield* refused(pidFile)).toBe(reason)
+        expect(Fs.readFileSync(target, "utf8")).toBe("do not truncate me\n")
+      }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+  }
 
   it.live("a dangling symlink: refused, nothing created at its target", () =>
     Effect.gen(function*() {
