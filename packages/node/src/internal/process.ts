@@ -12,7 +12,6 @@ import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
@@ -44,8 +43,8 @@ export interface Options {
  * Settings only the child-side helper can apply; refused without it rather than
  * ignored. The native engine makes a child die with its parent itself.
  */
-const needsHelper = (command: Command.Command, engine: Engine | null): ReadonlyArray<string> => {
-  const { setup } = command
+const needsHelper = (stage: CommandExecutor.SpawnStage, engine: Engine | null): ReadonlyArray<string> => {
+  const { setup } = stage
   const found: Array<string> = []
   if (setup.umask !== undefined) found.push("umask")
   if (setup.limits.length > 0) found.push("resource limits")
@@ -524,10 +523,10 @@ const childFdLimit = (): number => {
  * the fd limit, and on child_process, whose stdio array is as long as the highest fd, above
  * {@link Spawn.childProcessFdBound}.
  */
-const unplaceableFds = (command: Command.Command, engine: Engine | null): ReadonlyArray<string> => {
+const unplaceableFds = (stage: CommandExecutor.SpawnStage, engine: Engine | null): ReadonlyArray<string> => {
   const limit = childFdLimit()
   const reasons: Array<string> = []
-  for (const { fd } of [...command.passFds, ...command.inputFds]) {
+  for (const { fd } of [...stage.passFds, ...stage.inputFds]) {
     if (fd >= limit) {
       reasons.push(`fd ${fd} is at or above the fd limit (RLIMIT_NOFILE ${limit}): the child cannot have it`)
     } else if (engine === null && fd > Spawn.childProcessFdBound) {
@@ -540,7 +539,7 @@ const unplaceableFds = (command: Command.Command, engine: Engine | null): Readon
 }
 
 const prepare = (
-  command: Command.Command,
+  command: CommandExecutor.SpawnStage,
   path: string,
   line: string,
   helper: string | null,
@@ -554,7 +553,7 @@ const prepare = (
     return yield* Effect.gen(function*() {
       /** What each child fd gets; every other fd is closed in the child. */
       const stdio = new Map<number, Spawn.StdioSource>()
-      const input = command.stdin ?? { _tag: "Null" }
+      const input = command.stdin
       switch (input._tag) {
         case "Inherit":
           stdio.set(0, { _tag: "Inherit" })
@@ -571,7 +570,10 @@ const prepare = (
         default:
           stdio.set(0, { _tag: "Ignore" })
       }
-      const output = (out: Command.Output, fd: 1 | 2): Effect.Effect<Spawn.StdioSource, CommandError.SpawnError> => {
+      const output = (
+        out: CommandExecutor.SpawnStage["stderr"],
+        fd: 1 | 2
+      ): Effect.Effect<Spawn.StdioSource, CommandError.SpawnError> => {
         switch (out._tag) {
           case "Inherit":
             return Effect.succeed({ _tag: "Inherit" })
@@ -588,16 +590,16 @@ const prepare = (
             return Effect.succeed({ _tag: "Ignore" })
         }
       }
-      const stdout = command.stdout ?? { _tag: "Null" }
+      const stdout = command.stdout
       let joined: Net.Socket | undefined
       let joinedChildEnd: Net.Socket | undefined
       const both = links.stdout !== undefined && links.stdout === links.stderr
-      const stderrToStdout = helper !== null && (command.stderr?._tag === "ToStdout" || both)
+      const stderrToStdout = helper !== null && (command.stderr._tag === "ToStdout" || both)
       if (stderrToStdout) {
         // The helper makes fd 2 a dup of fd 1 in the child: one kernel object, whatever it is.
         stdio.set(1, yield* output(stdout, 1))
         stdio.set(2, { _tag: "Ignore" })
-      } else if (command.stderr?._tag === "ToStdout") {
+      } else if (command.stderr._tag === "ToStdout") {
         if (stdout._tag === "Pipe") {
           ;[joined, joinedChildEnd] = yield* socketPair(line)
           stdio.set(1, { _tag: "Socket", socket: joinedChildEnd })
@@ -610,7 +612,7 @@ const prepare = (
         }
       } else {
         stdio.set(1, yield* output(stdout, 1))
-        stdio.set(2, yield* output(command.stderr ?? { _tag: "Null" }, 2))
+        stdio.set(2, yield* output(command.stderr, 2))
       }
       // Pipeline joints replace the stage's own stdio at the joined ends.
       const linkArgs: Array<string> = []
@@ -629,7 +631,7 @@ const prepare = (
       join(1, links.stdout, "--stdout-fifo")
       // `stderr: "stdout"` follows stdout into the pipe (with the helper, its dup2 does that).
       if (
-        command.stderr?._tag === "ToStdout" && links.stdout !== undefined && links.stdout._tag !== "Fifo" &&
+        command.stderr._tag === "ToStdout" && links.stdout !== undefined && links.stdout._tag !== "Fifo" &&
         links.stderr === undefined
       ) {
         stdio.set(2, stdio.get(1)!)
@@ -662,13 +664,13 @@ const prepare = (
       }
       // Undefined: the parent's environment as it is (the engine copies it at once).
       let env: Record<string, string> | undefined
-      if (command.env.base === "empty" || command.env.entries.length > 0) {
+      if (command.env !== undefined) {
         env = Object.create(null) as Record<string, string>
-        for (const [name, value] of Object.entries(Command.resolveEnv(command, parentEnvironment(engine)))) {
+        for (const [name, value] of Object.entries(Command.resolveEnv(command.command, parentEnvironment(engine)))) {
           env[name] = Command.wordValue(value)
         }
       }
-      const argv = [command.program, ...command.args.map(Command.wordValue)]
+      const { argv } = command
       const spec: Spawn.SpawnSpec = helper !== null && helperFds !== undefined
         ? {
           // The helper applies the setup (process group and working directory included), then execs.
@@ -714,12 +716,12 @@ interface Spawned {
  */
 const spawnStage = (
   options: Options,
-  command: Command.Command,
+  command: CommandExecutor.SpawnStage,
   links: StageLinks,
   deferExec: boolean
 ): Effect.Effect<Spawned, CommandError.CommandError, Scope.Scope> =>
   Effect.gen(function*() {
-    const line = Either.getOrElse(Command.toString(command), () => command.program)
+    const { line } = command
     // Refused before `prepare`: the closeParent fds are still ours to close (virCommandPassFD).
     const refuse = (error: CommandError.SpawnError | CommandError.CommandUsageError) =>
       Effect.zipRight(
@@ -942,21 +944,20 @@ const spawnStage = (
   })
 
 /** @internal */
-export const makeSpawn = (options: Options): CommandExecutor.Spawn => (command) =>
-  command.upstream === undefined
-    ? Effect.map(spawnStage(options, command, {}, false), (stage) => stage.process)
-    : spawnPipeline(options, command)
+export const makeSpawn = (options: Options): CommandExecutor.Spawn => (plan) =>
+  plan.stages.length === 1
+    ? Effect.map(spawnStage(options, plan.stages[0], {}, false), (stage) => stage.process)
+    : spawnPipeline(options, plan)
 
 /**
  * A pipeline: every stage spawned at once, joined by kernel pipes (FIFOs opened by the helpers)
  * or, without the helper, socket pairs; the bytes never pass through Node. The stages live in
  * one sub-scope that kills them in parallel; a stage that cannot start closes it at once.
  */
-const spawnPipeline = (options: Options, command: Command.Command) =>
+const spawnPipeline = (options: Options, plan: CommandExecutor.SpawnPlan) =>
   Effect.gen(function*() {
-    const stages = Command.stages(command)
-    const joints = Command.joints(command)
-    const line = Either.getOrElse(Command.toString(command), () => command.program)
+    const { line, stages } = plan
+    const joints = stages.length - 1
     const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.parallel)
     // Real pipes from the native engine; else FIFOs the helpers open; else socket pairs.
     const engine = options.engine
@@ -969,7 +970,7 @@ const spawnPipeline = (options: Options, command: Command.Command) =>
     )
     const started = yield* Effect.gen(function*() {
       const pipes: Array<Joint> = []
-      for (let i = 0; i < joints.length; i++) {
+      for (let i = 0; i < joints; i++) {
         if (engine !== null) {
           const [read, write] = engine.makePipe(Spawn.largePipe)
           pipes.push({ _tag: "Fd", fd: write }, { _tag: "Fd", fd: read })
@@ -996,11 +997,11 @@ const spawnPipeline = (options: Options, command: Command.Command) =>
       yield* Scope.addFinalizer(scope, Effect.sync(closePipes))
       const spawned: Array<Spawned> = []
       for (const [i, stage] of stages.entries()) {
-        const out = i < joints.length ? writeEnd(i) : undefined
+        const out = i < joints ? writeEnd(i) : undefined
         const links: StageLinks = {
-          ...(i > 0 ? { stdin: readEnd(i - 1)! } : {}),
-          ...(out !== undefined && joints[i] !== "stderr" ? { stdout: out } : {}),
-          ...(out !== undefined && joints[i] !== "stdout" ? { stderr: out } : {})
+          ...(stage.stdin._tag === "FromPrevious" ? { stdin: readEnd(i - 1)! } : {}),
+          ...(out !== undefined && stage.stdout._tag === "ToNext" ? { stdout: out } : {}),
+          ...(out !== undefined && stage.stderr._tag === "ToNext" ? { stderr: out } : {})
         }
         spawned.push(yield* spawnStage(options, stage, links, true))
       }
