@@ -12,7 +12,7 @@ import * as Option from "effect/Option"
 import type { Options } from "../NodeCommandExecutor.js"
 import { engineUnavailableReason, loadEngine } from "./engine.js"
 import { findHelper } from "./helper.js"
-import { makeSpawn } from "./process.js"
+import { makeSpawn } from "./primitive.js"
 
 /**
  * A duration, or undefined for what is not one. `Duration.decode` turns NaN and negative input into
