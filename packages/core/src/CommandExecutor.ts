@@ -11,7 +11,7 @@ import type * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
 
-import type { Command } from "./Command.js"
+import type { Command, Input, Output } from "./Command.js"
 import type { CommandError, IoError } from "./CommandError.js"
 import type { ExitStatus } from "./ExitStatus.js"
 import * as internal from "./internal/executor.js"
@@ -27,8 +27,8 @@ import type { Signal } from "./Signal.js"
  * import { Effect } from "effect"
  *
  * // An executor that logs the pid of every child another executor spawns.
- * const logged = (spawn: CommandExecutor.Spawn): CommandExecutor.Spawn => (command) =>
- *   Effect.tap(spawn(command), (child: CommandExecutor.SpawnedProcess) => Effect.log(`${command.program}: pid ${child.pid}`))
+ * const logged = (spawn: CommandExecutor.Spawn): CommandExecutor.Spawn => (plan) =>
+ *   Effect.tap(spawn(plan), (child: CommandExecutor.SpawnedProcess) => Effect.log(`${plan.line}: pid ${child.pid}`))
  * ```
  *
  * @since 0.1.0
@@ -198,11 +198,148 @@ export interface StartOptions {
 }
 
 /**
- * The executor primitive. It receives a validated command whose stdio is lowered to what needs
- * the OS: stdin is `Null`, `Inherit`, `Fd`, `File` or `Pipe`; stdout and stderr are `Null`,
- * `Inherit`, `Fd`, `File` or `Pipe` (stderr also `ToStdout`). Feeding bytes, text and streams,
- * capturing and sinks are done above it, by `make`. The child must be killed and reaped when the
- * scope closes (unless detached or daemonized).
+ * Where a command's stdin comes from once `make` has lowered it to what needs the OS: bytes, text
+ * and streams are fed through a `Pipe` by `make`; unspecified is `Null`.
+ *
+ * @example
+ * ```ts
+ * import type { CommandExecutor } from "@effect-command/core"
+ *
+ * const describe = (input: CommandExecutor.SpawnInput): string =>
+ *   input._tag === "File" ? `< ${input.path}` : input._tag === "Fd" ? `<&${input.fd}` : input._tag
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type SpawnInput = Extract<Input, { readonly _tag: "Null" | "Inherit" | "Fd" | "File" | "Pipe" }>
+
+/**
+ * Where a command's stdout (or stderr) goes once lowered: captures and sinks read a `Pipe` in
+ * `make`; unspecified is `Null` (or a `Pipe` the run helpers keep a tail of).
+ *
+ * @example
+ * ```ts
+ * import type { CommandExecutor } from "@effect-command/core"
+ *
+ * const piped = (output: CommandExecutor.SpawnOutput): boolean => output._tag === "Pipe"
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type SpawnOutput = Extract<Output, { readonly _tag: "Null" | "Inherit" | "Fd" | "File" | "Pipe" }>
+
+/**
+ * Where a command's stderr goes once lowered: a `SpawnOutput`, or `ToStdout` (the same kernel
+ * object as stdout, `2>&1`).
+ *
+ * @example
+ * ```ts
+ * import type { CommandExecutor } from "@effect-command/core"
+ *
+ * const joined = (stderr: CommandExecutor.SpawnErrorOutput): boolean => stderr._tag === "ToStdout"
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type SpawnErrorOutput = SpawnOutput | { readonly _tag: "ToStdout" }
+
+/**
+ * A joint of a pipeline, as a stage sees it: `FromPrevious` (stdin is the previous stage's pipe)
+ * or `ToNext` (this output goes into the next stage's stdin; when both outputs say so they share
+ * one pipe, `2>&1 |`).
+ *
+ * @example
+ * ```ts
+ * import type { CommandExecutor } from "@effect-command/core"
+ *
+ * const intoNext = (stage: CommandExecutor.SpawnStage): boolean => stage.stdout._tag === "ToNext"
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type SpawnJoint = { readonly _tag: "FromPrevious" } | { readonly _tag: "ToNext" }
+
+/**
+ * One process to start: everything about it resolved as far as core can, and its stdio narrowed
+ * to what an executor must wire up (pipeline joints included).
+ *
+ * @example
+ * ```ts
+ * import type { CommandExecutor } from "@effect-command/core"
+ *
+ * // What a stage would execve: its argv and working directory.
+ * const summary = (stage: CommandExecutor.SpawnStage): string => `${stage.cwd ?? "."}: ${stage.argv.join(" ")}`
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SpawnStage {
+  /** The stage as validated (without its pipeline link), for executors that want the original. */
+  readonly command: Command
+  /** The stage's command line with its secrets redacted, for errors. */
+  readonly line: string
+  /** The program as given: a path, or a name to look up on the PATH. */
+  readonly program: string
+  /**
+   * argv as the child gets it: the program, then the arguments, Redacted words revealed. Not for
+   * logs or errors: use `line`.
+   */
+  readonly argv: ReadonlyArray<string>
+  /**
+   * The environment policy, or `undefined` when the child gets the parent's environment as it is.
+   * Resolve it against the parent's environment when spawning with `Command.resolveEnv(stage.command, parent)`.
+   */
+  readonly env: Command["env"] | undefined
+  readonly cwd: string | undefined
+  readonly setup: Command["setup"]
+  /** Parent fds given to the child at the same number (virCommandPassFD). */
+  readonly passFds: Command["passFds"]
+  /** Child fds fed with bytes through a pipe (virCommandSetSendBuffer). */
+  readonly inputFds: Command["inputFds"]
+  readonly killPolicy: Command["killPolicy"]
+  readonly stdin: SpawnInput | { readonly _tag: "FromPrevious" }
+  readonly stdout: SpawnOutput | { readonly _tag: "ToNext" }
+  readonly stderr: SpawnErrorOutput | { readonly _tag: "ToNext" }
+}
+
+/**
+ * What `make` hands the executor's primitive: a validated command lowered to what needs the OS.
+ * Feeding bytes, text and streams, capturing and sinks are done above it, by `make`.
+ *
+ * @example
+ * ```ts
+ * import type { CommandExecutor } from "@effect-command/core"
+ *
+ * const programs = (plan: CommandExecutor.SpawnPlan): string => plan.stages.map((stage) => stage.program).join(" | ")
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SpawnPlan {
+  /** The validated command as given (a pipeline: its last stage, with the chain of upstream stages). */
+  readonly command: Command
+  /** The whole command line with its secrets redacted (`describe`), for errors. */
+  readonly line: string
+  /** The stages, first to last: one for a single command. */
+  readonly stages: readonly [SpawnStage, ...Array<SpawnStage>]
+  /** The first stage's stdin: `Pipe` is written through `SpawnedProcess.stdin`. */
+  readonly stdin: SpawnInput
+  /** The last stage's stdout: `Pipe` is read through `SpawnedProcess.stdout`. */
+  readonly stdout: SpawnOutput
+  /** The last stage's stderr: `Pipe` is read through `SpawnedProcess.stderr`. */
+  readonly stderr: SpawnErrorOutput
+}
+
+/**
+ * The executor primitive. It receives a `SpawnPlan`: a validated command, its stages resolved
+ * and their stdio lowered to what needs the OS. It starts every stage and joins them. The child
+ * must be killed and reaped when the scope closes (unless detached or daemonized).
  *
  * @example
  * ```ts
@@ -210,15 +347,15 @@ export interface StartOptions {
  * import { Effect, Layer } from "effect"
  *
  * // The primitive of an executor that refuses to run anything.
- * const refuse: CommandExecutor.Spawn = (command) =>
- *   Effect.fail(new CommandError.SpawnError({ reason: "PermissionDenied", command: command.program }))
+ * const refuse: CommandExecutor.Spawn = (plan) =>
+ *   Effect.fail(new CommandError.SpawnError({ reason: "PermissionDenied", command: plan.line }))
  * const layer = Layer.succeed(CommandExecutor.CommandExecutor, CommandExecutor.make(refuse))
  * ```
  *
  * @since 0.1.0
  * @category models
  */
-export type Spawn = (command: Command) => Effect.Effect<SpawnedProcess, CommandError, Scope.Scope>
+export type Spawn = (plan: SpawnPlan) => Effect.Effect<SpawnedProcess, CommandError, Scope.Scope>
 
 /**
  * The service.
@@ -268,8 +405,8 @@ export const CommandExecutor: Context.Tag<CommandExecutor, CommandExecutor> = ta
  * import { Command, CommandError, CommandExecutor } from "@effect-command/core"
  * import { Effect } from "effect"
  *
- * const refuseAll = CommandExecutor.make((command) =>
- *   Effect.fail(new CommandError.SpawnError({ reason: "PermissionDenied", command: command.program, detail: "sandboxed" }))
+ * const refuseAll = CommandExecutor.make((plan) =>
+ *   Effect.fail(new CommandError.SpawnError({ reason: "PermissionDenied", command: plan.line, detail: "sandboxed" }))
  * )
  * const program = Effect.flip(Command.exitCode(Command.make("rm", "-rf", "/tmp/cache")))
  * Effect.runPromise(Effect.provideService(program, CommandExecutor.CommandExecutor, refuseAll)).then((error) => console.log(error._tag)) // SpawnError

@@ -22,6 +22,7 @@ import { CommandUsageError } from "./CommandError.js"
 import * as CommandExecutor from "./CommandExecutor.js"
 import * as ExitStatus from "./ExitStatus.js"
 import { durationOf, show } from "./internal/command.js"
+import { update } from "./internal/model.js"
 import { describe } from "./internal/render.js"
 import { sleep } from "./internal/sleep.js"
 import * as Signal from "./Signal.js"
@@ -55,7 +56,22 @@ export interface Recorded {
   readonly cwd: string | undefined
   /** Everything written to the child's stdin, up to its end. */
   readonly stdin: Uint8Array
+  /**
+   * The stage as the executor got it: its stdio lowered (fed input and captured output as `Pipe`,
+   * an unspecified output the run helpers keep a tail of as `Pipe`).
+   */
   readonly command: Command.Command
+}
+
+/** A stage of the plan as a Command again, with the stdio the plan gives the pipeline's ends. */
+const asRun = (plan: CommandExecutor.SpawnPlan, stage: CommandExecutor.SpawnStage, i: number): Command.Command => {
+  const first = i === 0
+  const last = i === plan.stages.length - 1
+  if (!first && !last) return stage.command
+  return update(stage.command, {
+    ...(first ? { stdin: plan.stdin } : {}),
+    ...(last ? { stdout: plan.stdout, stderr: plan.stderr } : {})
+  })
 }
 
 /**
@@ -270,15 +286,14 @@ export const layer = (
     const pids = yield* Ref.make(100_000)
     const environment = options?.environment ?? {}
 
-    const spawn: CommandExecutor.Spawn = (command) =>
+    const spawn: CommandExecutor.Spawn = (plan) =>
       Effect.gen(function*() {
         const pid = yield* Ref.getAndUpdate(pids, (n) => n + 1)
         const input = yield* Deferred.make<Uint8Array>()
         const outcome = yield* Deferred.make<Outcome, CommandUsageError>()
         const chunks: Array<Uint8Array> = []
-        const stages = Command.stages(command)
-        const joints = Command.joints(command)
-        if (stages[0]!.stdin?._tag !== "Pipe") yield* Deferred.succeed(input, new Uint8Array(0))
+        const { command, stages } = plan
+        if (plan.stdin._tag !== "Pipe") yield* Deferred.succeed(input, new Uint8Array(0))
         /** One stage: recorded, then answered by the handler. */
         const answerStage = (stage: Command.Command, stdin: Uint8Array) =>
           Effect.gen(function*() {
@@ -318,13 +333,13 @@ export const layer = (
             stderr: new Uint8Array(0)
           }
           for (const [i, stage] of stages.entries()) {
-            const reply = yield* answerStage(stage, stdin)
+            const reply = yield* answerStage(asRun(plan, stage, i), stdin)
             statuses.push(reply.status)
             last = reply
-            const from = joints[i]
-            stdin = from === "stderr"
+            // What goes on to the next stage, through its joint.
+            stdin = stage.stdout._tag !== "ToNext"
               ? reply.stderr
-              : from === "both"
+              : stage.stderr._tag === "ToNext"
               ? concat(reply.stdout, reply.stderr)
               : reply.stdout
           }
@@ -352,9 +367,9 @@ export const layer = (
           end(command.killPolicy.signal),
           Effect.catchAllCause(wait, () => Effect.succeed(ExitStatus.signaled(command.killPolicy.signal)))
         )
-        const joined = command.stderr?._tag === "ToStdout"
-        const output = (which: "stdout" | "stderr", to: Command.ErrorOutput | undefined) =>
-          to?._tag === "Pipe"
+        const joined = plan.stderr._tag === "ToStdout"
+        const output = (which: "stdout" | "stderr", to: CommandExecutor.SpawnErrorOutput) =>
+          to._tag === "Pipe"
             ? Stream.fromEffect(
               Effect.map(finished, (o) => (which === "stdout" && joined ? concat(o.stdout, o.stderr) : o[which])).pipe(
                 Effect.catchAllCause(() => Effect.succeed(new Uint8Array(0)))
@@ -362,15 +377,15 @@ export const layer = (
             ).pipe(Stream.filter((bytes) => bytes.length > 0))
             : Stream.empty
         const noHandshake = Effect.fail(
-          new CommandUsageError({ reasons: ["the command does not require a handshake"], command: describe(command) })
+          new CommandUsageError({ reasons: ["the command does not require a handshake"], command: plan.line })
         )
         return {
           pid,
           stdin: Sink.forEach((bytes: Uint8Array) => Effect.sync(() => void chunks.push(bytes))).pipe(
             Sink.ensuring(Effect.suspend(() => Deferred.succeed(input, chunks.reduce(concat, new Uint8Array(0)))))
           ),
-          stdout: output("stdout", command.stdout),
-          stderr: output("stderr", command.stderr),
+          stdout: output("stdout", plan.stdout),
+          stderr: output("stderr", plan.stderr),
           wait,
           waitStages,
           kill: (signal = "SIGTERM") => Effect.asVoid(end(signal)),

@@ -27,8 +27,9 @@ import {
 } from "../CommandError.js"
 import type * as CommandExecutor from "../CommandExecutor.js"
 import * as ExitStatus from "../ExitStatus.js"
-import { firstStage, mapFirstStage, show, stagesOf } from "./command.js"
+import { firstStage, show, stagesOf } from "./command.js"
 import { update, wordValue } from "./model.js"
+import { spawnPlan } from "./plan.js"
 import { describe, validate } from "./render.js"
 import { sleep } from "./sleep.js"
 import { CommandExecutor as Tag } from "./tag.js"
@@ -135,9 +136,9 @@ type Drain =
   | { readonly _tag: "Sink"; readonly sink: Sink.Sink<unknown, Uint8Array, unknown, unknown> }
 
 const planOutput = (
-  output: Command.Output | Command.ErrorOutput | undefined,
+  output: Command.Output | undefined,
   captureUnspecified: boolean
-): [Command.Output | Command.ErrorOutput, Drain] => {
+): [CommandExecutor.SpawnOutput, Drain] => {
   if (output === undefined) {
     return captureUnspecified
       ? [{ _tag: "Pipe" }, { _tag: "Capture", tail: tailBytes }]
@@ -156,7 +157,7 @@ const planOutput = (
 const planInput = (
   command: Command.Command,
   input: Command.Input | undefined
-): [Command.Input, Stream.Stream<Uint8Array, IoError> | undefined] => {
+): [CommandExecutor.SpawnInput, Stream.Stream<Uint8Array, IoError> | undefined] => {
   if (input === undefined) return [{ _tag: "Null" }, undefined]
   switch (input._tag) {
     case "Bytes":
@@ -411,10 +412,8 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
       const [stderr, errPlan] = valid.stderr?._tag === "ToStdout"
         ? [valid.stderr, { _tag: "None" } as const]
         : planOutput(valid.stderr, captureUnspecified)
-      const lowered = mapFirstStage(update(valid, { stdout: stdout as Command.Output, stderr }), (first) =>
-        update(first, { stdin }))
       yield* Effect.logDebug(`About to run ${line}`)
-      const spawned = yield* spawn(lowered)
+      const spawned = yield* spawn(spawnPlan(valid, line, stdin, stdout, stderr))
       yield* annotate({ "process.pid": spawned.pid })
       let bytesIn = 0
       let bytesOut = 0
@@ -424,8 +423,7 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
           valid,
           "stdin",
           Stream.run(
-            counting(input, (n) =>
-              void (bytesIn += n)),
+            counting(input, (n) => void (bytesIn += n)),
             spawned.stdin
           ),
           spawned.abort

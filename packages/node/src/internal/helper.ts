@@ -5,6 +5,7 @@
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 
+import type { CommandExecutor } from "@effect-command/core"
 import { Command, CommandError, Signal } from "@effect-command/core"
 
 import { buildHint, findNative } from "./native-files.js"
@@ -49,15 +50,15 @@ export interface HelperFds {
   readonly handshakeWait: number | undefined
 }
 
-export const helperFds = (command: Command.Command): HelperFds => {
-  const taken = new Set([...command.passFds.map((p) => p.fd), ...command.inputFds.map((p) => p.fd)])
+export const helperFds = (stage: CommandExecutor.SpawnStage): HelperFds => {
+  const taken = new Set([...stage.passFds.map((p) => p.fd), ...stage.inputFds.map((p) => p.fd)])
   // Low numbers, whatever fds the command passes: the highest one + 1 could be past the fd limit.
   const free: Array<number> = []
   for (let fd = 3; free.length < 3; fd++) if (!taken.has(fd)) free.push(fd)
   return {
     status: free[0]!,
-    handshakeReady: command.setup.handshake ? free[1] : undefined,
-    handshakeWait: command.setup.handshake ? free[2] : undefined
+    handshakeReady: stage.setup.handshake ? free[1] : undefined,
+    handshakeWait: stage.setup.handshake ? free[2] : undefined
   }
 }
 
@@ -65,24 +66,24 @@ export const helperFds = (command: Command.Command): HelperFds => {
  * The signal number a child gets when its parent dies (PR_SET_PDEATHSIG), or undefined: non-daemon
  * children die with the parent unless told otherwise. Set by the helper or the native engine.
  */
-export const deathSignal = (command: Command.Command): number | undefined => {
-  const signal = command.setup.dieWithParent ?? (command.setup.daemonize ? false : "SIGKILL")
+export const deathSignal = (stage: CommandExecutor.SpawnStage): number | undefined => {
+  const signal = stage.setup.dieWithParent ?? (stage.setup.daemonize ? false : "SIGKILL")
   return signal === false ? undefined : Signal.numbers[signal]
 }
 
 /** The helper's argv, up to and including `--`; the target's path and argv follow. */
 export const helperArgs = (
-  command: Command.Command,
+  stage: CommandExecutor.SpawnStage,
   fds: HelperFds,
   options: { readonly stderrToStdout: boolean; readonly links: ReadonlyArray<string> }
 ): Array<string> => {
-  const { setup } = command
+  const { setup } = stage
   const args = ["--status-fd", String(fds.status)]
   if (setup.umask !== undefined) args.push("--umask", setup.umask.toString(8))
-  for (const { fd } of [...command.passFds, ...command.inputFds]) args.push("--keep-fd", String(fd))
+  for (const { fd } of [...stage.passFds, ...stage.inputFds]) args.push("--keep-fd", String(fd))
   if (options.stderrToStdout) args.push("--stderr-to-stdout")
   args.push("--pgid", setup.processGroup)
-  const signal = deathSignal(command)
+  const signal = deathSignal(stage)
   if (signal !== undefined) args.push("--pdeathsig", String(signal), "--parent-pid", String(process.pid))
   if (setup.daemonize) args.push("--daemonize")
   if (setup.pidFile !== undefined) args.push("--pidfile", setup.pidFile)
@@ -111,7 +112,7 @@ export const helperArgs = (
   if (setup.groups !== undefined) args.push("--groups", setup.groups.join(","))
   if (setup.clearCaps) args.push("--clear-caps")
   for (const capability of setup.allowCaps) args.push("--allow-cap", String(Command.capabilities[capability]))
-  if (command.cwd !== undefined) args.push("--cwd", command.cwd)
+  if (stage.cwd !== undefined) args.push("--cwd", stage.cwd)
   if (fds.handshakeReady !== undefined && fds.handshakeWait !== undefined) {
     args.push("--handshake-ready", String(fds.handshakeReady), "--handshake-wait", String(fds.handshakeWait))
   }
@@ -132,7 +133,7 @@ export const parseStatus = (record: string): { readonly stage: string; readonly 
 /** The typed error for a helper's failure record. */
 export const setupError = (
   record: string,
-  command: Command.Command,
+  command: CommandExecutor.SpawnStage,
   line: string
 ): CommandError.SpawnError | CommandError.DaemonError => {
   const parsed = parseStatus(record)

@@ -4,16 +4,15 @@
  * fail instead, before anything runs, with a CommandUsageError that names the option.
  */
 import type { CommandExecutor } from "@effect-command/core"
-import { Command, CommandError } from "@effect-command/core"
+import { CommandError } from "@effect-command/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 
 import type { Options } from "../NodeCommandExecutor.js"
 import { engineUnavailableReason, loadEngine } from "./engine.js"
 import { findHelper } from "./helper.js"
-import { makeSpawn } from "./process.js"
+import { makeSpawn } from "./primitive.js"
 
 /**
  * A duration, or undefined for what is not one. `Duration.decode` turns NaN and negative input into
@@ -55,13 +54,7 @@ const problems = (options: Options): Array<string> => {
 export const spawnFor = (options: Options): CommandExecutor.Spawn => {
   const reasons = problems(options)
   if (reasons.length > 0) {
-    return (command) =>
-      Effect.fail(
-        new CommandError.CommandUsageError({
-          reasons,
-          command: Either.getOrElse(Command.toString(command), () => command.program)
-        })
-      )
+    return (plan) => Effect.fail(new CommandError.CommandUsageError({ reasons, command: plan.line }))
   }
   const helper = findHelper(options.helper ?? "auto")
   return makeSpawn({

@@ -13,6 +13,8 @@ import { isMainThread } from "node:worker_threads"
 
 import type { Engine, EngineChild, EngineExit } from "./engine.js"
 import { loadEngine, StdioClosed, StdioDevNull } from "./engine.js"
+import { paced } from "./pace.js"
+import { keepBuffered, userBufferReader } from "./read-into.js"
 
 /** What the child gets at one fd number. */
 export type StdioSource =
@@ -43,6 +45,10 @@ export interface SpawnSpec {
   readonly deathSignal: number | undefined
 }
 
+/** An error of a child's pipe that only says the child closed its end: not a failure of ours. */
+export const isClosedByPeer = (error: NodeJS.ErrnoException): boolean =>
+  error.code === "EPIPE" || error.code === "ECONNRESET" || error.code === "ERR_STREAM_DESTROYED"
+
 export interface ExitInfo {
   readonly code: number | null
   readonly signal: NodeJS.Signals | null
@@ -60,33 +66,6 @@ export interface Child {
   readonly exited: () => boolean
   /** Lets the parent exit while the child runs. */
   readonly unref: () => void
-}
-
-/**
- * Spawns, exits and the ends of outputs are handed on a few per event-loop turn. Each one resumes
- * a fiber that may work for a millisecond (collect the result, close the scope, start the next
- * child) before it waits again: 32 children that exit together, handled in one turn, would keep
- * timers from firing for tens of milliseconds. The first ones of a turn go on in that turn
- * (setImmediate runs right after the poll phase that saw them), so a lone one is not delayed.
- */
-const perTurn = 4
-const pending: Array<() => void> = []
-let scheduled = false
-const deliverPending = () => {
-  try {
-    for (let n = 0; n < perTurn && pending.length > 0; n++) pending.shift()!()
-  } finally {
-    // Even after a callback threw: the rest must still come.
-    scheduled = pending.length > 0
-    if (scheduled) setImmediate(deliverPending)
-  }
-}
-export const paced = (deliver: () => void): void => {
-  pending.push(deliver)
-  if (!scheduled) {
-    scheduled = true
-    setImmediate(deliverPending)
-  }
 }
 
 /** Exit bookkeeping shared by both engines. */
@@ -120,19 +99,6 @@ const toNode = (source: StdioSource): ChildProcess.IOType | number | Net.Socket 
       return source.socket
   }
 }
-
-/**
- * Whether a pipe out of the child ended before anyone listened. child_process reads its pipes from
- * the start: an empty one's EOF ends and closes it by itself (a non-empty one waits for a reader).
- */
-export const endedUnread = (pipe: Readable): boolean => pipe.readableEnded || pipe.destroyed
-
-/**
- * A 'readable' listener that only keeps Node from discarding a child's output: at the child's
- * exit, child_process reads and drops what is in pipes nobody listens to yet (flushStdio). Every
- * pipe out of the child gets one (the helper's status pipe too): its reader may come a turn later.
- */
-const keepBuffered = () => {}
 
 /**
  * The highest child fd child_process is given: its `stdio` option is an array indexed by fd
@@ -217,54 +183,6 @@ const closeQuietly = (fd: number) => {
   } catch {
     // already closed
   }
-}
-
-/**
- * The native engine's output pipes are read into one buffer that every such pipe of this thread
- * shares (libuv reads one socket at a time and hands the bytes over synchronously): no Buffer is
- * allocated per read. Whoever reads the pipe installs where the bytes go (`readInto`); until then
- * it is not read at all, so its bytes stay in the kernel.
- */
-const sharedReadBuffer = Buffer.allocUnsafe(256 * 1024)
-const sinks = new WeakMap<Readable, { take: ((bytes: Uint8Array) => boolean) | undefined }>()
-
-const userBufferReader = (fd: number): Net.Socket => {
-  const slot: { take: ((bytes: Uint8Array) => boolean) | undefined } = { take: undefined }
-  const socket = new Net.Socket({
-    fd,
-    readable: true,
-    writable: false,
-    pauseOnCreate: true,
-    onread: {
-      buffer: sharedReadBuffer,
-      // A plain Uint8Array view (a Buffer's slice() would not copy); false stops reading until `resume()`.
-      callback: (n: number, buffer: Uint8Array) =>
-        slot.take?.(new Uint8Array(buffer.buffer, buffer.byteOffset, n)) ?? false
-    }
-  } as Net.SocketConstructorOpts)
-  sinks.set(socket, slot)
-  return socket
-}
-
-/**
- * Starts reading a child's output into `take`, which returns false to stop reading (until
- * `resume()`). `lent`: the bytes are a view of the shared read buffer, valid only during the call
- * (native engine pipes); otherwise they are a Buffer of the caller's own ('data' events, first
- * what Node buffered while the pipe was paused).
- */
-export const readInto = (pipe: Readable, take: (bytes: Uint8Array, lent: boolean) => boolean): void => {
-  const slot = sinks.get(pipe)
-  if (slot !== undefined) {
-    slot.take = (view) => take(view, true)
-    pipe.resume()
-    return
-  }
-  const buffered = pipe.read() as Buffer | null
-  pipe.off("readable", keepBuffered)
-  pipe.on("data", (bytes: Buffer) => void (take(bytes, false) || pipe.pause()))
-  // Before the buffered bytes: their consumer may pause the pipe again (resume flows only later).
-  pipe.resume()
-  if (buffered !== null && !take(buffered, false)) pipe.pause()
 }
 
 const envp = (env: Readonly<Record<string, string | undefined>>): Array<string> => {

@@ -1,0 +1,78 @@
+/**
+ * Kill-and-reap (virCommandAbort): a child is signalled with its kill policy's signal, given its
+ * grace, SIGKILLed, and always reaped; what is left of its process group after it goes the same way.
+ */
+import type { CommandExecutor } from "@effect-command/core"
+import { ExitStatus, type Signal } from "@effect-command/core"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+
+import type { Engine } from "./engine.js"
+import { remainingGroupMembers, signalGroup } from "./group.js"
+import * as RealTime from "./realtime.js"
+import type { Child, ExitInfo } from "./spawn.js"
+
+/** How the engine's exit report reads as an ExitStatus. */
+export const toStatus = (info: ExitInfo): ExitStatus.ExitStatus =>
+  info.code !== null
+    ? ExitStatus.exited(info.code)
+    : ExitStatus.signaled((info.signal ?? "SIGKILL") as Signal.Signal, info.coreDumped)
+
+/** Whether the child leads its own process group: a setsid action makes it lead one (and a session) whatever `processGroup` says. */
+export const leadsGroup = (stage: CommandExecutor.SpawnStage): boolean =>
+  stage.setup.processGroup === "new" || stage.setup.preExec.some((a) => a._tag === "Setsid")
+
+/** Signals a child not reaped yet (a reaped pid may be someone else's): its group when it leads one. */
+export const signalChild = (child: Child, sig: Signal.Signal, newGroup: boolean): void => {
+  if (child.exited()) return
+  try {
+    process.kill(newGroup ? -child.pid : child.pid, sig)
+  } catch {
+    // ESRCH for the group: the helper may not have called setpgid yet; the child itself then.
+    try {
+      if (newGroup) process.kill(child.pid, sig)
+    } catch {
+      // ESRCH: nothing left to signal
+    }
+  }
+}
+
+/** The policy's signal, its grace, SIGKILL; returns how the child ended, once it was reaped. */
+export const abortChild = (
+  child: Child,
+  exit: Deferred.Deferred<ExitStatus.ExitStatus>,
+  policy: CommandExecutor.SpawnStage["killPolicy"],
+  newGroup: boolean
+): Effect.Effect<ExitStatus.ExitStatus> =>
+  Effect.uninterruptible(Effect.gen(function*() {
+    if (!child.exited()) {
+      signalChild(child, policy.signal, newGroup)
+      // Interruptible inside the uninterruptible abort, or the timeout could not cut it short.
+      const inTime = yield* RealTime.timeoutOption(Effect.interruptible(Deferred.await(exit)), policy.grace)
+      if (Option.isNone(inTime)) signalChild(child, "SIGKILL", newGroup)
+    }
+    return yield* Deferred.await(exit)
+  }))
+
+/** Members of the child's own group that outlived it: the policy's signal, grace, SIGKILL. */
+export const killGroupRemnants = (
+  pid: number,
+  policy: CommandExecutor.SpawnStage["killPolicy"],
+  engine: Engine | null
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    if (remainingGroupMembers(pid, engine) === 0) return
+    if (!signalGroup(pid, policy.signal, engine)) return
+    const deadline = Date.now() + Duration.toMillis(policy.grace)
+    while (remainingGroupMembers(pid, engine) > 0 && Date.now() < deadline) {
+      yield* RealTime.sleep("10 millis")
+    }
+    if (!signalGroup(pid, "SIGKILL", engine)) return
+    // SIGKILL is not instant: return only once the group is gone (bounded, in case of D state).
+    const killDeadline = Date.now() + 1000
+    while (remainingGroupMembers(pid, engine) > 0 && Date.now() < killDeadline) {
+      yield* RealTime.sleep("1 millis")
+    }
+  }).pipe(Effect.uninterruptible)

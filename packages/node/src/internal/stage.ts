@@ -1,0 +1,219 @@
+/**
+ * One process of a plan (a whole command, or one stage of a pipeline with its joints): checked,
+ * prepared, spawned, its kill-and-reap registered in the current scope, and presented as the
+ * `SpawnedProcess` core drives.
+ */
+import type { Readable, Writable } from "node:stream"
+
+import type { CommandExecutor } from "@effect-command/core"
+import { CommandError, type ExitStatus, Signal } from "@effect-command/core"
+import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import type * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+
+import type { Engine } from "./engine.js"
+import { closeAll } from "./fds.js"
+import { handshakeOf } from "./handshake.js"
+import * as Helper from "./helper.js"
+import type { StageLinks } from "./joints.js"
+import { abortChild, killGroupRemnants, leadsGroup, signalChild, toStatus } from "./lifecycle.js"
+import { pipeReader, readAll } from "./pipe-reader.js"
+import { writable } from "./pipe-writer.js"
+import { preflight } from "./preflight.js"
+import { prepare, type Prepared } from "./prepare.js"
+import * as Spawn from "./spawn.js"
+
+export interface Options {
+  /** After the child exited, how long a read may wait for EOF (a grandchild may hold the pipe). */
+  readonly drainDelay: Duration.Duration
+  /** The child-side setup helper, or null to spawn directly (fewer powers, see `needsHelper`). */
+  readonly helper: string | null
+  /** Why `helper` is null, for the HelperMissing error: "it is not built: …". */
+  readonly helperMissing: string
+  /** The native spawn engine, or null for child_process. */
+  readonly engine: Engine | null
+}
+
+/** A spawned stage, and the effect that waits until its target was exec'd (or its setup failed). */
+export interface Spawned {
+  readonly process: CommandExecutor.SpawnedProcess
+  readonly execed: Effect.Effect<void, CommandError.SpawnError | CommandError.DaemonError>
+}
+
+/** A child the engine started, with the notifications its handle waits for. */
+interface Started {
+  readonly child: Spawn.Child
+  readonly prepared: Prepared
+  /** How it ended, once reaped. */
+  readonly exit: Deferred.Deferred<ExitStatus.ExitStatus>
+  /** The helper's report: "" once the target was exec'd, else `<stage> <errno>`. */
+  readonly helperReport: Deferred.Deferred<string>
+}
+
+/** Why `Process.kill` refuses a value that is no signal name (a JavaScript caller may pass anything). */
+const unknownSignal = (sig: unknown): string =>
+  `unknown signal ${typeof sig === "string" ? JSON.stringify(sig) : String(sig)}: give a name such as "SIGTERM"`
+
+/** Hands the prepared spec to the engine; the parent's copies of the child's ends are closed at once. */
+const startChild = (
+  engine: Engine | null,
+  prepared: Prepared,
+  execFailure: (error: NodeJS.ErrnoException) => CommandError.SpawnError
+) =>
+  Effect.async<Started, CommandError.SpawnError>((resume) => {
+    Spawn.spawn(engine, prepared.spec, (result) => {
+      closeAll(prepared.closeAfterSpawn)
+      prepared.joinedChildEnd?.destroy()
+      if (result instanceof Error) {
+        prepared.joined?.destroy()
+        return resume(Effect.fail(execFailure(result)))
+      }
+      const exit = Deferred.unsafeMake<ExitStatus.ExitStatus>(FiberId.none)
+      const helperReport = Deferred.unsafeMake<string>(FiberId.none)
+      result.onExit((info) => Deferred.unsafeDone(exit, Exit.succeed(toStatus(info))))
+      if (prepared.helperFds !== undefined) {
+        readAll(result.pipes.get(prepared.helperFds.status) as Readable, (text) =>
+          Deferred.unsafeDone(helperReport, Exit.succeed(text)))
+      }
+      resume(Effect.succeed({ child: result, prepared, exit, helperReport }))
+    })
+  })
+
+/** Destroys the parent's ends of the child's pipes. */
+const closePipes = ({ child, prepared }: Started) => {
+  for (const pipe of child.pipes.values()) pipe.destroy()
+  prepared.joined?.destroy()
+}
+
+/** A setup failure the helper reported: reap the helper, release its pipes, fail with the stage. */
+const setupFailed = (stage: CommandExecutor.SpawnStage, started: Started, report: string) =>
+  Effect.zipRight(
+    Effect.zipRight(Deferred.await(started.exit), Effect.sync(() => closePipes(started))),
+    Effect.fail(Helper.setupError(report, stage, stage.line))
+  )
+
+/** What the handshake effects do: the helper's pipes, or a usage error for a command without one. */
+const handshakeFor = (stage: CommandExecutor.SpawnStage, { child, helperReport, prepared }: Started) => {
+  const fds = prepared.helperFds
+  if (stage.setup.handshake && fds?.handshakeReady !== undefined && fds.handshakeWait !== undefined) {
+    return handshakeOf(
+      child.pipes.get(fds.handshakeReady) as Readable,
+      child.pipes.get(fds.handshakeWait) as Writable,
+      Deferred.await(helperReport),
+      (report) => Helper.setupError(report, stage, stage.line),
+      stage.line
+    )
+  }
+  const noHandshake = Effect.failSync(() =>
+    new CommandError.CommandUsageError({ reasons: ["the command does not require a handshake"], command: stage.line })
+  )
+  return { wait: noHandshake, notify: noHandshake }
+}
+
+/** The handle core drives: streams and sinks on the pipes, signals, kill-and-reap, detach, handshake. */
+const handleOf = (
+  options: Options,
+  stage: CommandExecutor.SpawnStage,
+  started: Started,
+  newGroup: boolean,
+  detach: () => void
+): CommandExecutor.SpawnedProcess => {
+  const { child, exit, prepared } = started
+  const { line } = stage
+  const stdoutPipe = prepared.joined ?? (child.pipes.get(1) as Readable | undefined)
+  const stdinPipe = child.pipes.get(0) as Writable | undefined
+  const stderrPipe = prepared.joined !== undefined ? undefined : (child.pipes.get(2) as Readable | undefined)
+  const readers = {
+    stdout: stdoutPipe !== undefined ? pipeReader(stdoutPipe, "stdout", line, child, options.drainDelay) : undefined,
+    stderr: stderrPipe !== undefined ? pipeReader(stderrPipe, "stderr", line, child, options.drainDelay) : undefined
+  }
+  const wait = Deferred.await(exit)
+  const abort = abortChild(child, exit, stage.killPolicy, newGroup)
+  const handshake = handshakeFor(stage, started)
+  return {
+    pid: child.pid,
+    stdin: stdinPipe !== undefined
+      ? writable(stdinPipe, "stdin", line)
+      : Sink.failSync(() =>
+        new CommandError.IoError({ stream: "stdin", command: line, cause: new Error("stdin is not a pipe") })
+      ),
+    stdout: readers.stdout?.stream ?? Stream.empty,
+    stderr: readers.stderr?.stream ?? Stream.empty,
+    collect: (output, onBytes) => readers[output]?.collect(onBytes) ?? Effect.succeed(Effect.void),
+    wait,
+    waitStages: Effect.map(wait, (status) => [status]),
+    kill: (sig = "SIGTERM") =>
+      Signal.isSignal(sig)
+        ? Effect.sync(() => signalChild(child, sig, newGroup))
+        : Effect.fail(new CommandError.CommandUsageError({ reasons: [unknownSignal(sig)], command: line })),
+    abort,
+    detach: Effect.sync(() => {
+      detach()
+      child.unref()
+      return { pid: child.pid, wait, abort }
+    }),
+    handshakeWait: handshake.wait,
+    handshakeNotify: handshake.notify
+  }
+}
+
+/**
+ * Spawns one stage and registers its kill-and-reap finalizer in the current scope. With
+ * `deferExec` it returns before the helper's report; pipeline stages need that, since each blocks
+ * until its neighbour opens the FIFO they share.
+ */
+export const spawnStage = (
+  options: Options,
+  stage: CommandExecutor.SpawnStage,
+  links: StageLinks,
+  deferExec: boolean
+): Effect.Effect<Spawned, CommandError.CommandError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { engine } = options
+    const { execFailure, helper, path } = yield* preflight(stage, engine, options)
+    const spawned = Effect.flatMap(
+      prepare(stage, path, helper, engine, links),
+      (prepared) => startChild(engine, prepared, execFailure)
+    )
+    // Without a handshake, `start` returns once the target runs (or its setup failed).
+    const acquire = Effect.flatMap(spawned, (started) =>
+      started.prepared.helperFds === undefined || stage.setup.handshake || deferExec
+        ? Effect.succeed(started)
+        : Effect.flatMap(
+          Deferred.await(started.helperReport),
+          (report) =>
+            report === "" ? Effect.succeed(started) : setupFailed(stage, started, report)
+        ))
+    const newGroup = leadsGroup(stage)
+    let detached = false
+    const started = yield* Effect.acquireRelease(acquire, (started) =>
+      Effect.gen(function*() {
+        if (!detached) {
+          yield* abortChild(started.child, started.exit, stage.killPolicy, newGroup)
+          // A daemon left its group on purpose: it outlives the scope.
+          if (newGroup && !stage.setup.daemonize) {
+            yield* killGroupRemnants(started.child.pid, stage.killPolicy, engine)
+          }
+        }
+        closePipes(started)
+      }))
+    for (const { bytes, fd } of stage.inputFds) {
+      const pipe = started.child.pipes.get(fd) as Writable
+      pipe.on("error", () => {}) // the child may close it early: not an error
+      pipe.end(bytes)
+    }
+    const execed = started.prepared.helperFds === undefined
+      ? Effect.void
+      : Effect.flatMap(Deferred.await(started.helperReport), (report) =>
+        report === "" ? Effect.void : Effect.fail(Helper.setupError(report, stage, stage.line)))
+    return {
+      process: handleOf(options, stage, started, newGroup, () =>
+        void (detached = true)),
+      execed
+    }
+  })
