@@ -12,7 +12,7 @@
  */
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type * as Either from "effect/Either"
+import * as Either from "effect/Either"
 import type * as Equal from "effect/Equal"
 import type * as Inspectable from "effect/Inspectable"
 import type { Pipeable } from "effect/Pipeable"
@@ -26,9 +26,11 @@ import type { CommandExecutor, Process, RunResult } from "./CommandExecutor.js"
 import type { ExitStatus } from "./ExitStatus.js"
 import { capabilities as capabilityTable } from "./internal/capabilities.js"
 import * as internal from "./internal/command.js"
-import * as executor from "./internal/executor.js"
+import * as environment from "./internal/env.js"
 import * as model from "./internal/model.js"
 import * as render from "./internal/render.js"
+import * as executor from "./internal/run.js"
+import * as validation from "./internal/validate.js"
 import type { Signal } from "./Signal.js"
 
 // =============================================================================================
@@ -1447,7 +1449,7 @@ export const joints: (self: Command) => ReadonlyArray<PipeSource> = internal.joi
  * @since 0.1.0
  * @category validation
  */
-export const validate: (self: Command) => Either.Either<Command, CommandUsageError> = render.validate
+export const validate: (self: Command) => Either.Either<Command, CommandUsageError> = validation.validate
 
 /**
  * virCommandToString: env assignments then argv, each word quoted so that `sh -c` parses it back
@@ -1470,7 +1472,8 @@ export const validate: (self: Command) => Either.Either<Command, CommandUsageErr
 export const toString: (
   self: Command,
   options?: { readonly linebreaks?: boolean; readonly environment?: Readonly<Record<string, string | undefined>> }
-) => Either.Either<string, CommandUsageError> = render.toString
+) => Either.Either<string, CommandUsageError> = (self, options) =>
+  Either.map(validation.validate(self), (valid) => render.render(valid, { ...options, escape: true }))
 
 /**
  * virCommandWriteArgLog's line: env assignments and argv separated by spaces, unquoted; Redacted
@@ -1491,7 +1494,8 @@ export const toString: (
 export const toLogLine: (
   self: Command,
   options?: { readonly environment?: Readonly<Record<string, string | undefined>> }
-) => Either.Either<string, CommandUsageError> = render.toLogLine
+) => Either.Either<string, CommandUsageError> = (self, options) =>
+  Either.map(validation.validate(self), (valid) => render.render(valid, { ...options, escape: false }))
 
 /**
  * Quote one word for a POSIX shell with libvirt's rules.
@@ -1727,7 +1731,7 @@ export const streamLines: (self: Command) => Stream.Stream<string, CommandError,
 export const resolveEnv: (
   self: Command,
   parent: Readonly<Record<string, string | undefined>>
-) => Record<string, Word> = render.resolveEnv
+) => Record<string, Word> = environment.resolveEnv
 
 /**
  * The value of a word, Redacted or not: what reaches the child.

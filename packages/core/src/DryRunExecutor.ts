@@ -21,6 +21,7 @@ import * as Command from "./Command.js"
 import { CommandUsageError } from "./CommandError.js"
 import * as CommandExecutor from "./CommandExecutor.js"
 import * as ExitStatus from "./ExitStatus.js"
+import { concat } from "./internal/buffers.js"
 import { durationOf, show } from "./internal/command.js"
 import { update } from "./internal/model.js"
 import { describe } from "./internal/render.js"
@@ -209,13 +210,6 @@ export interface Options {
 const toBytes = (data: string | Uint8Array | undefined): Uint8Array =>
   data === undefined ? new Uint8Array(0) : typeof data === "string" ? new TextEncoder().encode(data) : data
 
-const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a)
-  out.set(b, a.length)
-  return out
-}
-
 const statusProblems = (status: Response["status"]): ReadonlyArray<string> => {
   const code = typeof status === "number" ? status : ExitStatus.isExited(status) ? status.code : undefined
   if (code !== undefined) {
@@ -257,6 +251,84 @@ interface Outcome {
   readonly stderr: Uint8Array
 }
 
+/** What answers a dry run: the handler, and where its entries are recorded. */
+interface Script {
+  readonly log: Ref.Ref<ReadonlyArray<Recorded>>
+  readonly handler: Handler
+  readonly environment: Readonly<Record<string, string | undefined>>
+  readonly linebreaks: boolean
+}
+
+/** One stage: recorded, then answered by the handler. */
+const answerStage = (script: Script, stage: Command.Command, stdin: Uint8Array) =>
+  Effect.gen(function*() {
+    const { environment } = script
+    const line = Command.toString(stage, { linebreaks: script.linebreaks, environment })
+    const entry: Recorded = {
+      line: line._tag === "Right" ? line.right : describe(stage),
+      program: stage.program,
+      args: stage.args,
+      env: Command.resolveEnv(stage, environment),
+      cwd: stage.cwd,
+      stdin,
+      command: stage
+    }
+    yield* Ref.update(script.log, (entries) => [...entries, entry])
+    const reply = yield* Effect.suspend(() => {
+      const r = script.handler(entry)
+      return Effect.isEffect(r) ? r : Effect.succeed(r)
+    })
+    const problems = responseProblems(reply)
+    if (problems.length > 0) {
+      return yield* new CommandUsageError({ reasons: problems, command: describe(stage) })
+    }
+    if (reply.delay !== undefined) yield* sleep(reply.delay)
+    const status = reply.status === undefined
+      ? ExitStatus.exited(0)
+      : typeof reply.status === "number"
+      ? ExitStatus.exited(reply.status)
+      : reply.status
+    return { status, stdout: toBytes(reply.stdout), stderr: toBytes(reply.stderr) }
+  })
+
+/** A pipeline's stages answer in order, each reading what the one before wrote to the pipe. */
+const answerPlan = (script: Script, plan: CommandExecutor.SpawnPlan, input: Uint8Array) =>
+  Effect.gen(function*() {
+    let stdin = input
+    const statuses: Array<ExitStatus.ExitStatus> = []
+    let last: { readonly stdout: Uint8Array; readonly stderr: Uint8Array } = {
+      stdout: new Uint8Array(0),
+      stderr: new Uint8Array(0)
+    }
+    for (const [i, stage] of plan.stages.entries()) {
+      const reply = yield* answerStage(script, asRun(plan, stage, i), stdin)
+      statuses.push(reply.status)
+      last = reply
+      // What goes on to the next stage, through its joint.
+      stdin = stage.stdout._tag !== "ToNext"
+        ? reply.stderr
+        : stage.stderr._tag === "ToNext"
+        ? concat([reply.stdout, reply.stderr])
+        : reply.stdout
+    }
+    return { stages: statuses, stdout: last.stdout, stderr: last.stderr } satisfies Outcome
+  })
+
+/** One piped output of a dry run: what the handler scripted for it, once the run has ended. */
+const outputStream = (
+  finished: Effect.Effect<Outcome, CommandUsageError>,
+  plan: CommandExecutor.SpawnPlan,
+  which: "stdout" | "stderr"
+): Stream.Stream<Uint8Array> =>
+  plan[which]._tag === "Pipe"
+    ? Stream.fromEffect(
+      Effect.map(
+        finished,
+        (o) => (which === "stdout" && plan.stderr._tag === "ToStdout" ? concat([o.stdout, o.stderr]) : o[which])
+      ).pipe(Effect.catchAllCause(() => Effect.succeed(new Uint8Array(0))))
+    ).pipe(Stream.filter((bytes) => bytes.length > 0))
+    : Stream.empty
+
 /**
  * A `CommandExecutor` that records and scripts instead of running, with its `DryRunLog`.
  *
@@ -293,58 +365,12 @@ export const layer = (
         const outcome = yield* Deferred.make<Outcome, CommandUsageError>()
         const chunks: Array<Uint8Array> = []
         const { command, stages } = plan
+        const script: Script = { log, handler, environment, linebreaks: options?.linebreaks ?? false }
         if (plan.stdin._tag !== "Pipe") yield* Deferred.succeed(input, new Uint8Array(0))
-        /** One stage: recorded, then answered by the handler. */
-        const answerStage = (stage: Command.Command, stdin: Uint8Array) =>
-          Effect.gen(function*() {
-            const line = Command.toString(stage, { linebreaks: options?.linebreaks ?? false, environment })
-            const entry: Recorded = {
-              line: line._tag === "Right" ? line.right : describe(stage),
-              program: stage.program,
-              args: stage.args,
-              env: Command.resolveEnv(stage, environment),
-              cwd: stage.cwd,
-              stdin,
-              command: stage
-            }
-            yield* Ref.update(log, (entries) => [...entries, entry])
-            const reply = yield* Effect.suspend(() => {
-              const r = handler(entry)
-              return Effect.isEffect(r) ? r : Effect.succeed(r)
-            })
-            const problems = responseProblems(reply)
-            if (problems.length > 0) {
-              return yield* new CommandUsageError({ reasons: problems, command: describe(stage) })
-            }
-            if (reply.delay !== undefined) yield* sleep(reply.delay)
-            const status = reply.status === undefined
-              ? ExitStatus.exited(0)
-              : typeof reply.status === "number"
-              ? ExitStatus.exited(reply.status)
-              : reply.status
-            return { status, stdout: toBytes(reply.stdout), stderr: toBytes(reply.stderr) }
-          })
-        // A pipeline's stages answer in order, each reading what the one before wrote to the pipe.
-        const answer = Effect.gen(function*() {
-          let stdin = yield* Deferred.await(input)
-          const statuses: Array<ExitStatus.ExitStatus> = []
-          let last: { readonly stdout: Uint8Array; readonly stderr: Uint8Array } = {
-            stdout: new Uint8Array(0),
-            stderr: new Uint8Array(0)
-          }
-          for (const [i, stage] of stages.entries()) {
-            const reply = yield* answerStage(asRun(plan, stage, i), stdin)
-            statuses.push(reply.status)
-            last = reply
-            // What goes on to the next stage, through its joint.
-            stdin = stage.stdout._tag !== "ToNext"
-              ? reply.stderr
-              : stage.stderr._tag === "ToNext"
-              ? concat(reply.stdout, reply.stderr)
-              : reply.stdout
-          }
-          yield* Deferred.succeed(outcome, { stages: statuses, stdout: last.stdout, stderr: last.stderr })
-        })
+        const answer = Effect.flatMap(
+          Effect.flatMap(Deferred.await(input), (stdin) => answerPlan(script, plan, stdin)),
+          (o) => Deferred.succeed(outcome, o)
+        )
         const end = (signal: Command.KillPolicy["signal"]) =>
           Deferred.succeed(outcome, {
             stages: stages.map(() => ExitStatus.signaled(signal)),
@@ -367,25 +393,16 @@ export const layer = (
           end(command.killPolicy.signal),
           Effect.catchAllCause(wait, () => Effect.succeed(ExitStatus.signaled(command.killPolicy.signal)))
         )
-        const joined = plan.stderr._tag === "ToStdout"
-        const output = (which: "stdout" | "stderr", to: CommandExecutor.SpawnErrorOutput) =>
-          to._tag === "Pipe"
-            ? Stream.fromEffect(
-              Effect.map(finished, (o) => (which === "stdout" && joined ? concat(o.stdout, o.stderr) : o[which])).pipe(
-                Effect.catchAllCause(() => Effect.succeed(new Uint8Array(0)))
-              )
-            ).pipe(Stream.filter((bytes) => bytes.length > 0))
-            : Stream.empty
         const noHandshake = Effect.fail(
           new CommandUsageError({ reasons: ["the command does not require a handshake"], command: plan.line })
         )
         return {
           pid,
           stdin: Sink.forEach((bytes: Uint8Array) => Effect.sync(() => void chunks.push(bytes))).pipe(
-            Sink.ensuring(Effect.suspend(() => Deferred.succeed(input, chunks.reduce(concat, new Uint8Array(0)))))
+            Sink.ensuring(Effect.suspend(() => Deferred.succeed(input, concat(chunks))))
           ),
-          stdout: output("stdout", plan.stdout),
-          stderr: output("stderr", plan.stderr),
+          stdout: outputStream(finished, plan, "stdout"),
+          stderr: outputStream(finished, plan, "stderr"),
           wait,
           waitStages,
           kill: (signal = "SIGTERM") => Effect.asVoid(end(signal)),

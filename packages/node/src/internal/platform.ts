@@ -270,18 +270,6 @@ const startWith = (
 // the executor
 // ---------------------------------------------------------------------------------------------
 
-const concat = (chunks: Chunk.Chunk<Uint8Array>): Uint8Array => {
-  let size = 0
-  for (const chunk of chunks) size += chunk.length
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const chunk of chunks) {
-    out.set(chunk, at)
-    at += chunk.length
-  }
-  return out
-}
-
 /** Reads a stream to its end in the background of the current scope, ignoring what it gives. */
 const drainInBackground = (stream: Stream.Stream<unknown, unknown>) =>
   Effect.forkScoped(Effect.ignore(Stream.runDrain(stream)))
@@ -315,7 +303,7 @@ export const make = (
         const decoder = new TextDecoder(encoding)
         const process = yield* startOwned(command)
         yield* drainInBackground(process.stderr)
-        return decoder.decode(concat(yield* Stream.runCollect(process.stdout)))
+        return decoder.decode(Buffer.concat(Chunk.toReadonlyArray(yield* Stream.runCollect(process.stdout))))
       })),
     lines: (command, encoding = "utf-8") =>
       Effect.map(Stream.runCollect(streamLines(command, encoding)), Chunk.toArray),
