@@ -19,10 +19,10 @@ import type { Readable } from "node:stream"
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "@effect/vitest"
 
 import { parseReport, probePath } from "./probe.js"
+import { collect } from "./support/collect.js"
 import {
   buildHelper,
   capsOf,
-  collect,
   helperPath,
   killLeftovers,
   limitsOf,

@@ -9,11 +9,13 @@ import { randomUUID } from "node:crypto"
 import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import type { Readable, Writable } from "node:stream"
+import type { Writable } from "node:stream"
 
 import { afterEach, describe, expect, it } from "@effect/vitest"
 
 import { between, betweenBytes, parseReport, pattern, ProbeExit, probePath, withInheritedFds } from "./probe.js"
+import type { Collected } from "./support/collect.js"
+import { collect } from "./support/collect.js"
 
 const must = <A>(a: A | null | undefined, what: string): A => {
   if (a === null || a === undefined) throw new Error(`missing ${what}`)
@@ -32,49 +34,6 @@ const runSh = (script: string, args: ReadonlyArray<string>, options: SpawnSyncOp
   const r = spawnSync("sh", ["-c", script, probePath, ...args], { maxBuffer: 64 * 1024 * 1024, ...options })
   if (r.error !== undefined) throw r.error
   return { status: r.status, signal: r.signal, stdout: String(r.stdout), stderr: String(r.stderr) }
-}
-
-interface Collected {
-  readonly text: () => string
-  readonly bytes: () => Buffer
-  readonly ended: () => boolean
-  /** Resolves with the first match of `re` in everything received so far; rejects at end of stream. */
-  readonly until: (re: RegExp) => Promise<RegExpExecArray>
-}
-
-const collect = (stream: Readable): Collected => {
-  const chunks: Array<Buffer> = []
-  const listeners = new Set<() => void>()
-  let ended = false
-  const notify = () => {
-    for (const l of [...listeners]) l()
-  }
-  stream.on("data", (chunk: Buffer) => {
-    chunks.push(chunk)
-    notify()
-  })
-  stream.on("end", () => {
-    ended = true
-    notify()
-  })
-  const bytes = () => Buffer.concat(chunks)
-  const text = () => bytes().toString("utf8")
-  const until = (re: RegExp) =>
-    new Promise<RegExpExecArray>((resolve, reject) => {
-      const check = () => {
-        const m = re.exec(text())
-        if (m !== null) {
-          listeners.delete(check)
-          resolve(m)
-        } else if (ended) {
-          listeners.delete(check)
-          reject(new Error(`stream ended without ${String(re)}; got ${JSON.stringify(text())}`))
-        }
-      }
-      listeners.add(check)
-      check()
-    })
-  return { text, bytes, ended: () => ended, until }
 }
 
 interface Started {

@@ -26,8 +26,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "@effect/vi
 import { Effect, Stream } from "effect"
 
 import { parseReport, probePath } from "./probe.js"
-import type { Collected } from "./support/helper.js"
-import { capsOf, collect, helperPath, limitsOf, statField, statusField } from "./support/helper.js"
+import type { Collected } from "./support/collect.js"
+import { collect } from "./support/collect.js"
+import { capsOf, helperPath, limitsOf, statField, statusField } from "./support/helper.js"
 import { eventually, isAlive, marker, withMarker, zombieChildren } from "./support/procs.js"
 import { evidence, failsCleanly, interleaved, makeTempDir, probe, removeTempDir } from "./support/run.js"
 

@@ -3,11 +3,13 @@
  * with node:child_process: where it is, how to build it, how to run it with
  * its status fd on stdio index 3, and parsers for what the targets print.
  */
-import { Buffer } from "node:buffer"
 import type { ChildProcess, IOType } from "node:child_process"
 import { spawn, spawnSync } from "node:child_process"
 import type { Readable, Writable } from "node:stream"
 import { fileURLToPath } from "node:url"
+
+import type { Collected } from "./collect.js"
+import { collect } from "./collect.js"
 
 /** The helper binary, as scripts/build-native.mjs writes it. */
 export const helperPath: string = fileURLToPath(new URL("../../build/effect-command-helper", import.meta.url))
@@ -30,52 +32,6 @@ export const buildHelper = (): void => {
 
 /** The helper's status fd in every run here: stdio index 3. */
 export const STATUS_FD = 3
-
-export interface Collected {
-  readonly text: () => string
-  readonly ended: () => boolean
-  /** Resolves with the first match of `re` in everything received so far; rejects at end of stream. */
-  readonly until: (re: RegExp) => Promise<RegExpExecArray>
-  /** Resolves with all the text at end of stream. */
-  readonly end: Promise<string>
-}
-
-export const collect = (stream: Readable): Collected => {
-  const chunks: Array<Buffer> = []
-  const listeners = new Set<() => void>()
-  let ended = false
-  const text = () => Buffer.concat(chunks).toString("utf8")
-  const notify = () => [...listeners].forEach((l) => l())
-  const end = new Promise<string>((resolve) => {
-    stream.on("data", (chunk: Buffer) => {
-      chunks.push(chunk)
-      notify()
-    })
-    // A socket that the other side reset still counts as the end here.
-    stream.on("error", () => {})
-    stream.on("close", () => {
-      ended = true
-      notify()
-      resolve(text())
-    })
-  })
-  const until = (re: RegExp) =>
-    new Promise<RegExpExecArray>((resolve, reject) => {
-      const check = () => {
-        const m = re.exec(text())
-        if (m !== null) {
-          listeners.delete(check)
-          resolve(m)
-        } else if (ended) {
-          listeners.delete(check)
-          reject(new Error(`stream ended without ${String(re)}; got ${JSON.stringify(text())}`))
-        }
-      }
-      listeners.add(check)
-      check()
-    })
-  return { text, ended: () => ended, until, end }
-}
 
 export interface Exit {
   readonly code: number | null
