@@ -7,6 +7,7 @@
  */
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
+import * as Inspectable from "effect/Inspectable"
 
 import type { ExitStatus } from "./ExitStatus.js"
 import type { Signal } from "./Signal.js"
@@ -202,6 +203,14 @@ export class CommandTimeoutError extends Data.TaggedError("CommandTimeoutError")
   override get message(): string {
     return `child process (${this.command}) timed out after ${Duration.format(this.timeout)}`
   }
+  /** The output as its length and a short preview, not an array of numbers. */
+  override toJSON(): unknown {
+    return { ...(super.toJSON() as object), stdout: preview(this.stdout), stderr: preview(this.stderr) }
+  }
+  /** @internal */
+  override [Inspectable.NodeInspectSymbol](): unknown {
+    return inspected(this)
+  }
 }
 
 /**
@@ -231,6 +240,14 @@ export class OutputLimitError extends Data.TaggedError("OutputLimitError")<{
 }> {
   override get message(): string {
     return `child process (${this.command}) wrote more than ${this.limit} bytes to ${this.stream}; it was killed`
+  }
+  /** The output as its length and a short preview, not an array of numbers. */
+  override toJSON(): unknown {
+    return { ...(super.toJSON() as object), output: preview(this.output) }
+  }
+  /** @internal */
+  override [Inspectable.NodeInspectSymbol](): unknown {
+    return inspected(this)
   }
 }
 
@@ -327,3 +344,19 @@ export type CommandError =
   | IoError
 
 const tail = (stderr: string): string => (stderr.length > 0 ? `: ${stderr}` : "")
+
+/** How many bytes of output an error's printed form shows. */
+const previewBytes = 64
+
+/** Bytes as a person reads them in a printed error: how many, and the first few decoded. */
+const preview = (bytes: Uint8Array): string => {
+  if (bytes.length === 0) return "0 bytes"
+  const shown = new TextDecoder().decode(bytes.subarray(0, previewBytes))
+  return `${bytes.length} bytes: ${JSON.stringify(shown)}${bytes.length > previewBytes ? "…" : ""}`
+}
+
+/** An error with output fields as `console.log` shows it: its stack, then its fields with the output previewed. */
+const inspected = (error: Error & { toJSON(): unknown }): string => {
+  const { message: _, ...fields } = error.toJSON() as Record<string, unknown>
+  return `${error.stack ?? error.message}\n${Inspectable.format(fields)}`
+}
