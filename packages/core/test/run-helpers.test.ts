@@ -57,8 +57,18 @@ describe("run", () => {
   it.effect("names the helper that could not take stdout", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Command.lines(cmd.pipe(Command.stdout("inherit"))))
-      expect(error.message).toContain("lines reads stdout, but stdout is set to Inherit")
+      expect(error.message).toContain(`lines reads stdout, but stdout is set to "inherit"`)
+      const filed = yield* Effect.flip(Command.string(cmd.pipe(Command.stdout(Command.Output.file("/tmp/out")))))
+      expect(filed.message).toContain(`string reads stdout, but stdout is set to Output.file("/tmp/out")`)
+      const fd = yield* Effect.flip(Command.bytes(cmd.pipe(Command.stdout(Command.Output.fd(7)))))
+      expect(fd.message).toContain("bytes reads stdout, but stdout is set to Output.fd(7)")
     }).pipe(answering({})))
+
+  it.effect("an error's stderr tail starts at its first line that is not blank and ends at its last", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Command.run(cmd))
+      expect(error._tag === "ExitError" && error.stderrTail).toBe("  error: bad input\nsee --help")
+    }).pipe(answering({ status: 2, stderr: "\n \n\t\n  error: bad input\nsee --help\n\n  " })))
 
   it.effect("returns the exit status, and no output unless asked to capture it", () =>
     Effect.gen(function*() {
@@ -221,7 +231,7 @@ describe("stdout helpers", () => {
       const error = yield* Effect.flip(Command.string(cmd.pipe(Command.stdout("null"))))
       expect(error).toMatchObject({
         _tag: "CommandUsageError",
-        reasons: [expect.stringMatching(/reads stdout, but stdout is set to Null/)]
+        reasons: [expect.stringMatching(/reads stdout, but stdout is set to "null"/)]
       })
       const streamed = yield* Effect.flip(Stream.runDrain(Command.stream(cmd.pipe(Command.stdout("capture")))))
       expect(streamed._tag).toBe("CommandUsageError")

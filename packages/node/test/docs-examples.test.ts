@@ -120,7 +120,7 @@ const expected: Record<string, ReadonlyArray<Expected>> = {
     "ExitError 2, stderr: bad input",
     "SignalError SIGKILL",
     "SpawnError NotFound (ENOENT)",
-    "CommandUsageError: string reads stdout, but stdout is set to Inherit"
+    "CommandUsageError: string reads stdout, but stdout is set to \"inherit\""
   ],
   "dry-run.ts": [
     "br0: already there",

@@ -261,6 +261,15 @@ export const envInherit = (self: Command.Command): Command.Command =>
   update(self, { env: { base: "inherit", entries: self.env.entries } })
 
 /** @internal */
+export const envExtend = dual<
+  (variables: Readonly<Record<string, Command.Word>>) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, variables: Readonly<Record<string, Command.Word>>) => Command.Command
+>(
+  2,
+  (self, variables) => Object.entries(variables).reduce((cmd, [name, value]) => env(cmd, name, value), envInherit(self))
+)
+
+/** @internal */
 export const envClear = (self: Command.Command): Command.Command =>
   update(self, { env: { base: "empty", entries: [] } })
 
@@ -326,6 +335,26 @@ const shorthands: Record<string, string> = {
   pipe: "Pipe",
   capture: "Capture",
   stdout: "ToStdout"
+}
+
+/**
+ * A stdio value in the words a user writes it: its shorthand (`"pipe"`) where it has one, else
+ * the constructor (`Output.file("/log")`).
+ */
+export const spokenStdio = (
+  io: Command.Input | Command.Output | Command.ErrorOutput,
+  namespace: "Input" | "Output"
+): string => {
+  const shorthand = Object.keys(shorthands).find((word) => shorthands[word] === io._tag)
+  if (shorthand !== undefined) return JSON.stringify(shorthand)
+  switch (io._tag) {
+    case "Fd":
+      return `${namespace}.fd(${io.fd})`
+    case "File":
+      return `${namespace}.file(${JSON.stringify(io.path)})`
+    default:
+      return `${namespace}.${io._tag.charAt(0).toLowerCase()}${io._tag.slice(1)}(…)`
+  }
 }
 
 const stdioShorthand = <A extends { readonly _tag: string }>(

@@ -9,7 +9,7 @@ import { CommandUsageError, ExitError, SignalError } from "../CommandError.js"
 import type * as CommandExecutor from "../CommandExecutor.js"
 import type * as ExitStatus from "../ExitStatus.js"
 import { decoder, empty } from "./buffers.js"
-import { firstStage, show, stagesOf } from "./command.js"
+import { firstStage, show, spokenStdio, stagesOf } from "./command.js"
 import { tailBytes } from "./drain.js"
 import { update } from "./model.js"
 import { spanName, traced } from "./observe.js"
@@ -37,7 +37,10 @@ const asked = (command: Command.Command, result: CommandExecutor.RunResult): Com
 })
 
 const stderrTail = (command: Command.Command, result: CommandExecutor.RunResult): string =>
-  scrubbed(command, command.stderr?._tag === "ToStdout" ? result.stdout : result.stderr, tailBytes).trimEnd()
+  scrubbed(command, command.stderr?._tag === "ToStdout" ? result.stdout : result.stderr, tailBytes).trimEnd().replace(
+    /^(?:[ \t]*\r?\n)+/,
+    ""
+  )
 
 const statusError = (
   command: Command.Command,
@@ -135,7 +138,7 @@ const takeStdout = (
     ? Effect.succeed(update(command, { stdout: to as Command.Output }))
     : Effect.fail(
       new CommandUsageError({
-        reasons: [`${helper} reads stdout, but stdout is set to ${command.stdout._tag}`],
+        reasons: [`${helper} reads stdout, but stdout is set to ${spokenStdio(command.stdout, "Output")}`],
         command: describe(command)
       })
     )
