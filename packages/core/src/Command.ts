@@ -821,6 +821,27 @@ export const envUnset: {
 export const envInherit: (self: Command) => Command = internal.envInherit
 
 /**
+ * The parent's environment plus these variables: what `env` in execa or `@effect/platform` does.
+ * (`Command.env` alone starts from an empty environment, libvirt's rule.) The same as
+ * `envInherit` followed by one `env` per entry; entries set before or after apply too.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * const cmd = Command.make("make").pipe(Command.envExtend({ CC: "clang", CFLAGS: "-O2" }))
+ * console.log(Command.resolveEnv(cmd, { PATH: "/usr/bin" })) // { PATH: '/usr/bin', CC: 'clang', CFLAGS: '-O2' }
+ * ```
+ *
+ * @since 0.2.0
+ * @category environment
+ */
+export const envExtend: {
+  (variables: Readonly<Record<string, Word>>): (self: Command) => Command
+  (self: Command, variables: Readonly<Record<string, Word>>): Command
+} = internal.envExtend
+
+/**
  * Start from an empty environment, dropping every entry set so far.
  *
  * @example

@@ -215,6 +215,18 @@ describe("environment", () => {
     })
   })
 
+  it("envExtend adds to the parent's environment; a bad name or value is a recorded problem", () => {
+    const cmd = base.pipe(Command.env("A", "1"), Command.envExtend({ B: "2", A: "3" }))
+    expect(cmd.env).toEqual({
+      base: "inherit",
+      entries: [{ _tag: "Set", name: "A", value: "3" }, { _tag: "Set", name: "B", value: "2" }]
+    })
+    expect(Command.resolveEnv(cmd, { PATH: "/bin", B: "0" })).toEqual({ PATH: "/bin", A: "3", B: "2" })
+    expect(base.pipe(Command.envExtend({})).env).toEqual({ base: "inherit", entries: [] })
+    const bad = base.pipe(Command.envExtend({ "X=Y": "1", Z: "a\0b" }))
+    expect(bad.problems.length).toBe(2)
+  })
+
   it("envClear drops every entry and stops inheritance", () => {
     const cmd = base.pipe(Command.envInherit, Command.env("A", "1"), Command.envClear)
     expect(cmd.env).toEqual({ base: "empty", entries: [] })
