@@ -134,6 +134,8 @@ export class SpawnError extends Data.TaggedError("SpawnError")<{
 export class ExitError extends Data.TaggedError("ExitError")<{
   readonly exitCode: number
   readonly stderrTail: string
+  /** When the run captured stdout (`string`, `lines`, `bytes`, `"capture"`): its tail, like `stderrTail`. */
+  readonly stdoutTail?: string
   readonly command: string
   /** For a pipeline: every stage's status, first to last (the error is the rightmost failure's). */
   readonly stages?: ReadonlyArray<ExitStatus>
@@ -165,6 +167,8 @@ export class SignalError extends Data.TaggedError("SignalError")<{
   readonly signal: Signal
   readonly coreDumped: boolean
   readonly stderrTail: string
+  /** When the run captured stdout (`string`, `lines`, `bytes`, `"capture"`): its tail, like `stderrTail`. */
+  readonly stdoutTail?: string
   readonly command: string
   /** For a pipeline: every stage's status, first to last (the error is the rightmost failure's). */
   readonly stages?: ReadonlyArray<ExitStatus>

@@ -64,6 +64,18 @@ describe("run", () => {
       expect(fd.message).toContain("bytes reads stdout, but stdout is set to Output.fd(7)")
     }).pipe(answering({})))
 
+  it.effect("a failed run that captured stdout carries its tail too, secrets blanked", () =>
+    Effect.gen(function*() {
+      const captured = yield* Effect.flip(Command.string(cmd))
+      expect(captured._tag === "ExitError" && captured.stdoutTail).toBe("partial: <redacted>")
+      expect(captured._tag === "ExitError" && captured.stderrTail).toBe("oops")
+      const uncaptured = yield* Effect.flip(Command.run(cmd))
+      expect(uncaptured._tag === "ExitError" && "stdoutTail" in uncaptured).toBe(false)
+      // With 2>&1 the joined output is the stderr tail already.
+      const joined = yield* Effect.flip(Command.string(cmd.pipe(Command.stderr("stdout"))))
+      expect(joined._tag === "ExitError" && "stdoutTail" in joined).toBe(false)
+    }).pipe(answering({ status: 3, stdout: "\npartial: hidden\n", stderr: "oops\n" })))
+
   it.effect("an error's stderr tail starts at its first line that is not blank and ends at its last", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Command.run(cmd))

@@ -36,35 +36,36 @@ const asked = (command: Command.Command, result: CommandExecutor.RunResult): Com
   stderr: command.stderr?._tag === "Capture" ? result.stderr : empty
 })
 
-const stderrTail = (command: Command.Command, result: CommandExecutor.RunResult): string =>
-  scrubbed(command, command.stderr?._tag === "ToStdout" ? result.stdout : result.stderr, tailBytes).trimEnd().replace(
-    /^(?:[ \t]*\r?\n)+/,
-    ""
-  )
+/** The last bytes of an output as an error shows them: secrets blanked, blank lines at the start and white space at the end trimmed. */
+const tailOf = (command: Command.Command, bytes: Uint8Array): string =>
+  scrubbed(command, bytes, tailBytes).trimEnd().replace(/^(?:[ \t]*\r?\n)+/, "")
+
+/**
+ * What an error shows of the outputs: stderr's tail (the joined output's with `2>&1`), and
+ * stdout's when the run captured it apart from stderr.
+ */
+const tails = (command: Command.Command, result: CommandExecutor.RunResult) => {
+  const joined = command.stderr?._tag === "ToStdout"
+  return {
+    stderrTail: tailOf(command, joined ? result.stdout : result.stderr),
+    ...(command.stdout?._tag === "Capture" && !joined ? { stdoutTail: tailOf(command, result.stdout) } : {})
+  }
+}
 
 const statusError = (
   command: Command.Command,
   result: CommandExecutor.RunResult
 ): ExitError | SignalError | undefined => {
   const { status } = result
-  const stages = result.stages.length > 1 ? { stages: result.stages } : {}
-  if (status._tag === "Exited") {
-    return status.code === 0
-      ? undefined
-      : new ExitError({
-        exitCode: status.code,
-        stderrTail: stderrTail(command, result),
-        command: describe(command),
-        ...stages
-      })
-  }
-  return new SignalError({
-    signal: status.signal,
-    coreDumped: status.coreDumped,
-    stderrTail: stderrTail(command, result),
+  const facts = {
+    ...tails(command, result),
     command: describe(command),
-    ...stages
-  })
+    ...(result.stages.length > 1 ? { stages: result.stages } : {})
+  }
+  if (status._tag === "Exited") {
+    return status.code === 0 ? undefined : new ExitError({ exitCode: status.code, ...facts })
+  }
+  return new SignalError({ signal: status.signal, coreDumped: status.coreDumped, ...facts })
 }
 
 /**
