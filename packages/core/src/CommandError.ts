@@ -207,7 +207,11 @@ export class CommandTimeoutError extends Data.TaggedError("CommandTimeoutError")
   override get message(): string {
     return `child process (${this.command}) timed out after ${Duration.format(this.timeout)}`
   }
-  /** The output as its length and a short preview, not an array of numbers. */
+  /**
+   * The output as its length and a short preview, not an array of numbers.
+   *
+   * @since 0.2.0
+   */
   override toJSON(): unknown {
     return { ...(super.toJSON() as object), stdout: preview(this.stdout), stderr: preview(this.stderr) }
   }
@@ -245,7 +249,11 @@ export class OutputLimitError extends Data.TaggedError("OutputLimitError")<{
   override get message(): string {
     return `child process (${this.command}) wrote more than ${this.limit} bytes to ${this.stream}; it was killed`
   }
-  /** The output as its length and a short preview, not an array of numbers. */
+  /**
+   * The output as its length and a short preview, not an array of numbers.
+   *
+   * @since 0.2.0
+   */
   override toJSON(): unknown {
     return { ...(super.toJSON() as object), output: preview(this.output) }
   }
@@ -283,6 +291,45 @@ export class DaemonError extends Data.TaggedError("DaemonError")<{
   override get message(): string {
     const where = this.pidFile !== undefined ? ` (pid file ${this.pidFile})` : ""
     return `${this.reason}: daemonizing failed${where}: ${this.command}`
+  }
+}
+
+/**
+ * `Process.waitFor` did not see its pattern: the output ended without it, or the timeout passed.
+ * The child is left as it is (the caller decides: `abort`, `kill`, or wait longer).
+ *
+ * @example
+ * ```ts
+ * import { Command, DryRunExecutor } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const layer = DryRunExecutor.layer(() => ({ stdout: "error: address in use\n", status: 1 }))
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const server = yield* Command.start(Command.make("server").pipe(Command.stdout("pipe")))
+ *   return yield* server.waitFor(/listening on (\d+)/)
+ * })).pipe(Effect.catchTag("ReadinessError", (error) => Effect.succeed(`${error.reason}: ${error.output}`)))
+ * Effect.runPromise(Effect.provide(program, layer)).then(console.log) // Ended: error: address in use
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class ReadinessError extends Data.TaggedError("ReadinessError")<{
+  readonly reason: "Ended" | "Timeout"
+  /** The pattern waited for, as written (`/listening on (\d+)/`). */
+  readonly pattern: string
+  readonly stream: "stdout" | "stderr"
+  /** With `reason: "Timeout"`: how long it waited. */
+  readonly timeout?: Duration.Duration
+  /** The last 8 KiB read while waiting, like an `ExitError`'s `stderrTail`: what the child said instead. */
+  readonly output: string
+  readonly command: string
+}> {
+  override get message(): string {
+    const why = this.reason === "Timeout" && this.timeout !== undefined
+      ? `did not print ${this.pattern} on ${this.stream} within ${Duration.format(this.timeout)}`
+      : `ended its ${this.stream} without printing ${this.pattern}`
+    return `child process (${this.command}) ${why}${tail(this.output)}`
   }
 }
 
@@ -345,6 +392,7 @@ export type CommandError =
   | CommandTimeoutError
   | OutputLimitError
   | DaemonError
+  | ReadinessError
   | IoError
 
 const tail = (stderr: string): string => (stderr.length > 0 ? `: ${stderr}` : "")

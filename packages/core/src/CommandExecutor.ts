@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
@@ -113,6 +114,19 @@ export interface Process extends Omit<SpawnedProcess, "collect"> {
    * more than once: it returns the same result.
    */
   readonly result: Effect.Effect<RunResult, CommandError>
+  /**
+   * Waits until a piped output (stdout unless `stream` says `"stderr"`) shows a match of
+   * `pattern`, and returns it: readiness of a server that says "listening on …". It reads ahead
+   * without taking anything away: every byte it read is still given, first, to the next reader
+   * of that output. The pattern is matched against the last 64 Ki characters read, UTF-8
+   * decoded. Fails with `ReadinessError` when the output ends first or `timeout` passes (no
+   * timeout by default), leaving the child as it is; with `CommandUsageError` when the output is
+   * not set to `"pipe"`.
+   */
+  readonly waitFor: (
+    pattern: RegExp,
+    options?: { readonly stream?: "stdout" | "stderr"; readonly timeout?: Duration.DurationInput }
+  ) => Effect.Effect<RegExpExecArray, CommandError>
 }
 
 /**

@@ -314,20 +314,26 @@ const answerPlan = (script: Script, plan: CommandExecutor.SpawnPlan, input: Uint
     return { stages: statuses, stdout: last.stdout, stderr: last.stderr } satisfies Outcome
   })
 
-/** One piped output of a dry run: what the handler scripted for it, once the run has ended. */
+/**
+ * One piped output of a dry run: what the handler scripted for it, once the run has ended. Like a
+ * pipe, it is read once: a later reader gets what is left, nothing.
+ */
 const outputStream = (
   finished: Effect.Effect<Outcome, CommandUsageError>,
   plan: CommandExecutor.SpawnPlan,
   which: "stdout" | "stderr"
-): Stream.Stream<Uint8Array> =>
-  plan[which]._tag === "Pipe"
-    ? Stream.fromEffect(
-      Effect.map(
-        finished,
-        (o) => (which === "stdout" && plan.stderr._tag === "ToStdout" ? concat([o.stdout, o.stderr]) : o[which])
-      ).pipe(Effect.catchAllCause(() => Effect.succeed(new Uint8Array(0))))
-    ).pipe(Stream.filter((bytes) => bytes.length > 0))
-    : Stream.empty
+): Stream.Stream<Uint8Array> => {
+  if (plan[which]._tag !== "Pipe") return Stream.empty
+  let taken = false
+  const bytes = Effect.map(
+    finished,
+    (o) => (which === "stdout" && plan.stderr._tag === "ToStdout" ? concat([o.stdout, o.stderr]) : o[which])
+  ).pipe(Effect.catchAllCause(() => Effect.succeed(new Uint8Array(0))))
+  return Stream.suspend(() => {
+    if (taken) return Stream.empty
+    return Stream.fromEffect(Effect.tap(bytes, () => void (taken = true)))
+  }).pipe(Stream.filter((chunk) => chunk.length > 0))
+}
 
 /**
  * A `CommandExecutor` that records and scripts instead of running, with its `DryRunLog`.

@@ -5,5 +5,5 @@ declare class TextEncoder {
 }
 declare class TextDecoder {
   constructor(label?: string)
-  decode(input?: Uint8Array): string
+  decode(input?: Uint8Array, options?: { readonly stream?: boolean }): string
 }

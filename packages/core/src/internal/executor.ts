@@ -18,6 +18,7 @@ import type { CallerIo, Drain, Drained, Drainer } from "./drain.js"
 import { counting, drain, none, planInput, planOutput, runCallerIo } from "./drain.js"
 import { annotate, debugEnabled, logDebugLazily } from "./observe.js"
 import { spawnPlan } from "./plan.js"
+import { peekable, waitFor } from "./ready.js"
 import { describe } from "./render.js"
 import { encoder, scrubbed } from "./scrub.js"
 import { sleep } from "./sleep.js"
@@ -181,12 +182,20 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
         timedOut: () => timedOut,
         counts: () => ({ bytesIn, bytesOut })
       }))
+      // An output the caller reads itself (a "pipe": `stream`, `start`) can be waited on, and
+      // counts as bytes out too.
+      const outPeek = stdout._tag === "Pipe" && outPlan._tag === "None"
+        ? peekable(valid, "stdout", spawned.stdout)
+        : undefined
+      const errPeek = stderr._tag === "Pipe" && errPlan._tag === "None"
+        ? peekable(valid, "stderr", spawned.stderr)
+        : undefined
       const { collect: _, ...handle } = spawned
       return {
         ...handle,
-        // An output the caller reads itself (a "pipe": `stream`, `start`) counts as bytes out too.
-        stdout: outPlan._tag === "None" ? counting(spawned.stdout, count) : spawned.stdout,
-        stderr: errPlan._tag === "None" ? counting(spawned.stderr, count) : spawned.stderr,
+        stdout: outPeek !== undefined ? counting(outPeek.stream, count) : spawned.stdout,
+        stderr: errPeek !== undefined ? counting(errPeek.stream, count) : spawned.stderr,
+        waitFor: waitFor(valid, { stdout: outPeek, stderr: errPeek }),
         result
       } satisfies CommandExecutor.Process
     })
