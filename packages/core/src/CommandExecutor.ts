@@ -120,8 +120,9 @@ export interface Process extends Omit<SpawnedProcess, "collect"> {
    * without taking anything away: every byte it read is still given, first, to the next reader
    * of that output. The pattern is matched against the last 64 Ki characters read, UTF-8
    * decoded. Fails with `ReadinessError` when the output ends first or `timeout` passes (no
-   * timeout by default), leaving the child as it is; with `CommandUsageError` when the output is
-   * not set to `"pipe"`.
+   * timeout by default), leaving the child as it is; with `OutputLimitError` when more than the
+   * command's `maxOutput` was read ahead and not yet taken; with `CommandUsageError` when the
+   * output is not set to `"pipe"`.
    */
   readonly waitFor: (
     pattern: RegExp,

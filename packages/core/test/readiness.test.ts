@@ -35,6 +35,14 @@ describe("waitFor", () => {
       )
     }).pipe(answering({ stdout: "\nbad token s3cret\n", status: 1 })))
 
+  it.scoped("what is read ahead is bounded by maxOutput: OutputLimitError past it", () =>
+    Effect.gen(function*() {
+      const process = yield* Command.start(server.pipe(Command.maxOutput(10)))
+      const error = yield* Effect.flip(process.waitFor(/ready/))
+      expect(error).toMatchObject({ _tag: "OutputLimitError", stream: "stdout", limit: 10 })
+      expect(error._tag === "OutputLimitError" && decode(error.output)).toBe("0123456789")
+    }).pipe(answering({ stdout: "0123456789abc ready\n" })))
+
   it.scoped("stderr when asked", () =>
     Effect.gen(function*() {
       const process = yield* Command.start(server.pipe(Command.stderr("pipe")))

@@ -10,7 +10,7 @@ import * as Stream from "effect/Stream"
 
 import type * as Command from "../Command.js"
 import type { IoError } from "../CommandError.js"
-import { CommandUsageError, ReadinessError } from "../CommandError.js"
+import { CommandUsageError, OutputLimitError, ReadinessError } from "../CommandError.js"
 import type * as CommandExecutor from "../CommandExecutor.js"
 import { concat } from "./buffers.js"
 import { durationOf, show } from "./command.js"
@@ -28,7 +28,7 @@ export interface Peekable {
   readonly waitFor: (
     pattern: RegExp,
     timeout: Duration.DurationInput | undefined
-  ) => Effect.Effect<RegExpExecArray, ReadinessError | IoError>
+  ) => Effect.Effect<RegExpExecArray, ReadinessError | OutputLimitError | IoError>
 }
 
 /**
@@ -42,9 +42,11 @@ export const peekable = (
   stream: Stream.Stream<Uint8Array, IoError>
 ): Peekable => {
   let ahead: Array<Uint8Array> = []
+  let aheadBytes = 0
   const replayed = Stream.suspend(() => {
     const chunks = ahead
     ahead = []
+    aheadBytes = 0
     return chunks.length === 0 ? stream : Stream.concat(Stream.fromIterable(chunks), stream)
   })
   const waitFor = (pattern: RegExp, timeout: Duration.DurationInput | undefined) => {
@@ -76,7 +78,18 @@ export const peekable = (
         }
         for (const bytes of chunk.right) {
           ahead.push(bytes)
+          aheadBytes += bytes.length
           add(bytes)
+        }
+        // What was read ahead is kept for the next reader: as much as a capture may hold.
+        if (aheadBytes > command.maxOutput) {
+          const output = concat(ahead).slice(0, command.maxOutput)
+          return yield* new OutputLimitError({
+            stream: name,
+            limit: command.maxOutput,
+            output,
+            command: describe(command)
+          })
         }
         match = re.exec(text)
       }
