@@ -327,7 +327,11 @@ describe("PlatformCommandExecutor", () => {
         directory: Command.make(dir)
       }
       const run = Effect.forEach(Object.values(commands), (command) =>
-        Effect.map(failure(Command.string(command)), shape))
+        Effect.map(failure(Command.string(command)), (error) => ({
+          ...shape(error),
+          syscall: error._tag === "SystemError" ? error.syscall : undefined,
+          description: error.description
+        })))
       const [onStock, onOurs] = yield* Effect.ensuring(
         Effect.all([Effect.provide(run, stock), Effect.provide(run, ours)]),
         Effect.sync(() =>
@@ -341,24 +345,40 @@ describe("PlatformCommandExecutor", () => {
         reason: "NotFound",
         module: "Command",
         method: "spawn",
-        pathOrDescriptor: "/nonexistent/program arg"
+        pathOrDescriptor: "/nonexistent/program arg",
+        syscall: "spawn /nonexistent/program",
+        description: "spawn /nonexistent/program ENOENT"
       })
       const error = yield* failure(Command.exitCode(commands.missingAbsolute)).pipe(Effect.provide(ours))
       expect(isPlatformError(error)).toBe(true)
       expect(error.message).toContain("NotFound: Command.spawn (/nonexistent/program arg)")
     }))
 
-  it.live("a missing working directory is NotFound; a command we cannot build is a BadArgument", () =>
+  it.live("a missing working directory is FileSystem.access's NotFound, as on the stock executor", () =>
     Effect.gen(function*() {
-      const missingCwd = yield* failure(
-        Command.exitCode(Command.make("pwd").pipe(Command.workingDirectory("/nonexistent/dir")))
+      const run = Effect.map(
+        failure(Command.exitCode(Command.make("pwd").pipe(Command.workingDirectory("/nonexistent/dir")))),
+        (error) => ({
+          ...shape(error),
+          syscall: error._tag === "SystemError" ? error.syscall : undefined,
+          description: error.description
+        })
       )
-      expect(shape(missingCwd)).toMatchObject({
+      const [onStock, onOurs] = yield* Effect.all([Effect.provide(run, stock), Effect.provide(run, ours)])
+      expect(onOurs).toEqual(onStock)
+      expect(onOurs).toEqual({
         _tag: "SystemError",
         reason: "NotFound",
-        module: "Command",
-        method: "spawn"
+        module: "FileSystem",
+        method: "access",
+        pathOrDescriptor: "/nonexistent/dir",
+        syscall: "access",
+        description: "ENOENT: no such file or directory, access '/nonexistent/dir'"
       })
+    }))
+
+  it.live("a command we cannot build is a BadArgument", () =>
+    Effect.gen(function*() {
       const nul = yield* failure(Command.exitCode(Command.make("echo", "a\0b")))
       expect(shape(nul)).toMatchObject({ _tag: "BadArgument", module: "Command", method: "spawn" })
       expect(zombieChildren()).toEqual([])

@@ -4,6 +4,10 @@
  * `Process` values. Loaded lazily by PlatformCommandExecutor.ts, so that `@effect/platform` stays an
  * optional peer dependency.
  */
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Util from "node:util"
+
 import type { CommandError, ExitStatus } from "@effect-command/core"
 import { Command, CommandExecutor, Signal } from "@effect-command/core"
 import * as PlatformCommand from "@effect/platform/Command"
@@ -64,12 +68,60 @@ const spawnReasons: Partial<Record<CommandError.SpawnErrorReason, SystemErrorRea
   BadWorkingDirectory: "NotFound"
 }
 
+/** Node's text for an errno name: "no such file or directory" for ENOENT. */
+const errnoText = (code: string): string => {
+  const number = (Os.constants.errno as Record<string, number | undefined>)[code]
+  return (number !== undefined ? Util.getSystemErrorMap().get(-number)?.[1] : undefined) ?? code
+}
+
+/**
+ * A spawn failure as the stock executor reports it. It checks the working directory first, with
+ * `FileSystem.access`: a directory that check refuses is that check's error. Otherwise it is
+ * Node's spawn error: `syscall: "spawn <program>"`, `description: "spawn <program> ENOENT"`.
+ */
+const spawnFailure = (error: CommandError.SpawnError, line: string, stage: PlatformCommand.StandardCommand) => {
+  if (error.reason === "BadWorkingDirectory" && Option.isSome(stage.cwd)) {
+    const dir = stage.cwd.value
+    try {
+      Fs.accessSync(dir)
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? "ENOENT"
+      return new SystemError({
+        reason: errnoReasons[code] ?? "Unknown",
+        module: "FileSystem",
+        method: "access",
+        pathOrDescriptor: dir,
+        syscall: "access",
+        description: `${code}: ${errnoText(code)}, access '${dir}'`,
+        cause: error
+      })
+    }
+  }
+  const code = error.errno ??
+    (error.reason === "NotFound" || error.reason === "BadWorkingDirectory" ? "ENOENT" : "EACCES")
+  return new SystemError({
+    reason: errnoReasons[code] ?? spawnReasons[error.reason] ?? "Unknown",
+    module: "Command",
+    method: "spawn",
+    pathOrDescriptor: line,
+    syscall: `spawn ${stage.command}`,
+    description: `spawn ${stage.command} ${code}`,
+    cause: error
+  })
+}
+
 /** Our error as the platform error the stock executor gives in the same situation. */
-const toPlatformError = (error: CommandError.CommandError, method: string, line: string): PlatformError => {
+const toPlatformError = (
+  error: CommandError.CommandError,
+  method: string,
+  line: string,
+  stage?: PlatformCommand.StandardCommand
+): PlatformError => {
   switch (error._tag) {
     case "CommandUsageError":
       return new BadArgument({ module: "Command", method, description: error.reasons.join("; "), cause: error })
     case "SpawnError": {
+      if (stage !== undefined) return spawnFailure(error, line, stage)
       const reason = (error.errno !== undefined ? errnoReasons[error.errno] : undefined) ??
         spawnReasons[error.reason] ??
         "Unknown"
@@ -217,7 +269,7 @@ const startWith = (
         ? Command.Output.inherit
         : Command.Output.null
       const process = yield* engine.start(toCommand(stage, { stdin, stdout, stderr }, policy)).pipe(
-        Effect.mapError((error) => toPlatformError(error, "spawn", line))
+        Effect.mapError((error) => toPlatformError(error, "spawn", line, stage))
       )
       started.push(process)
       upstream = process.stdout
