@@ -492,6 +492,8 @@ export interface Command extends Pipeable, Inspectable.Inspectable, Equal.Equal 
   readonly timeout: Duration.Duration | undefined
   /** Bytes a captured stdout or stderr may hold (default 100 MiB); more kills the child and fails with `OutputLimitError`. */
   readonly maxOutput: number
+  /** Whether being killed by SIGPIPE counts as success in the run's status (see `allowSigpipe`). */
+  readonly allowSigpipe: boolean
   /** In a pipeline, the stage before this one; its output is this stage's stdin through a kernel pipe. */
   readonly upstream: Upstream | undefined
   /** Usage problems recorded by the combinators; see `validate`. */
@@ -1471,6 +1473,25 @@ export const joints: (self: Command) => ReadonlyArray<PipeSource> = internal.joi
  * @category validation
  */
 export const validate: (self: Command) => Either.Either<Command, CommandUsageError> = validation.validate
+
+/**
+ * A death by SIGPIPE counts as success in the run's status: the stage (or command) was writing
+ * when its reader had finished and gone, which is how `yes | head -1` or `producer | grep -m1`
+ * end. `set -o pipefail` would fail such a pipeline with the writer's signal. Applied to one
+ * stage: give it before `pipeTo`. `RunResult.stages` still shows the signal.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * // `yes` dies of SIGPIPE once `head` has its line: not a failure.
+ * const first = Command.make("yes").pipe(Command.allowSigpipe, Command.pipeTo(Command.make("head", "-n", "1")))
+ * ```
+ *
+ * @since 0.2.0
+ * @category pipelines
+ */
+export const allowSigpipe: (self: Command) => Command = internal.allowSigpipe
 
 /**
  * virCommandToString: env assignments then argv, each word quoted so that `sh -c` parses it back

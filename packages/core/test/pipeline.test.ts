@@ -431,3 +431,46 @@ describe("dry-run pipelines", () => {
       expect(decode((error as CommandError.OutputLimitError).output)).toBe("B\nA")
     }).pipe(dryRun))
 })
+
+describe("allowSigpipe", () => {
+  /** A dry run where the program named `writer` dies of SIGPIPE and every other stage exits 0. */
+  const sigpipe = Effect.provide(
+    DryRunExecutor.layer(({ program }) =>
+      program === "writer" ? { status: ExitStatus.signaled("SIGPIPE") } : { stdout: "first\n" }
+    )
+  )
+  const writer = Command.make("writer")
+  const reader = Command.make("head", "-n", "1")
+
+  it.effect("a stage that allows it and dies of SIGPIPE: the run succeeds, its stage status still says SIGPIPE", () =>
+    Effect.gen(function*() {
+      const pipeline = writer.pipe(Command.allowSigpipe, Command.pipeTo(reader))
+      expect(yield* Command.string(pipeline)).toBe("first\n")
+      const result = yield* Command.run(pipeline)
+      expect(result.status).toEqual(ExitStatus.exited(0))
+      expect(result.stages).toEqual([ExitStatus.signaled("SIGPIPE"), ExitStatus.exited(0)])
+    }).pipe(sigpipe))
+
+  it.effect("without it, or on another stage, SIGPIPE fails the run like set -o pipefail", () =>
+    Effect.gen(function*() {
+      const plain = yield* Effect.flip(Command.run(Command.pipeTo(writer, reader)))
+      expect(plain).toMatchObject({ _tag: "SignalError", signal: "SIGPIPE" })
+      const elsewhere = yield* Effect.flip(Command.run(Command.pipeTo(writer, reader).pipe(Command.allowSigpipe)))
+      expect(elsewhere).toMatchObject({ _tag: "SignalError", signal: "SIGPIPE" })
+    }).pipe(sigpipe))
+
+  it.effect("a single command too; another signal is still a failure", () =>
+    Effect.gen(function*() {
+      expect((yield* Command.run(writer.pipe(Command.allowSigpipe))).status).toEqual(ExitStatus.exited(0))
+      const killed = yield* Effect.flip(Command.run(Command.make("x").pipe(Command.allowSigpipe)))
+      expect(killed).toMatchObject({ _tag: "SignalError", signal: "SIGTERM" })
+    }).pipe(Effect.provide(DryRunExecutor.layer(({ program }) => ({
+      status: ExitStatus.signaled(program === "writer" ? "SIGPIPE" : "SIGTERM")
+    })))))
+
+  it("is part of the value: equality and JSON", () => {
+    expect(Equal.equals(writer.pipe(Command.allowSigpipe), writer)).toBe(false)
+    expect(Equal.equals(writer.pipe(Command.allowSigpipe), writer.pipe(Command.allowSigpipe))).toBe(true)
+    expect((writer.pipe(Command.allowSigpipe).toJSON() as { allowSigpipe: boolean }).allowSigpipe).toBe(true)
+  })
+})

@@ -70,6 +70,7 @@ const fromWords = (program: string, args: ReadonlyArray<Command.Word>): Command.
     killPolicy: defaultKillPolicy,
     timeout: undefined,
     maxOutput: defaultMaxOutput,
+    allowSigpipe: false,
     upstream: undefined,
     problems
   })
@@ -733,6 +734,9 @@ export const timeout = dual<
   }
   return update(self, { timeout: Duration.isFinite(duration) ? duration : undefined })
 })
+
+/** @internal */
+export const allowSigpipe = (self: Command.Command): Command.Command => update(self, { allowSigpipe: true })
 
 /** @internal */
 export const maxOutput = dual<

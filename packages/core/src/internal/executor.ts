@@ -40,11 +40,36 @@ const once = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> => {
   })
 }
 
+/**
+ * The run's status: the executor's (`set -o pipefail`'s over the stages), except that a stage
+ * that allows it and died of SIGPIPE counts as exited 0.
+ */
+const statusPolicy = (
+  plan: CommandExecutor.SpawnPlan,
+  spawned: CommandExecutor.SpawnedProcess
+): Effect.Effect<ExitStatus.ExitStatus, CommandError> => {
+  const allowed = plan.stages.map((stage) => stage.command.allowSigpipe)
+  if (!allowed.includes(true)) return spawned.wait
+  return Effect.map(
+    spawned.waitStages,
+    (stages) =>
+      ExitStatus.pipefail(
+        stages.map((status, i) =>
+          allowed[i] === true && status._tag === "Signaled" && status.signal === "SIGPIPE"
+            ? ExitStatus.exited(0)
+            : status
+        )
+      )
+  )
+}
+
 /** A started run, as `result` sees it. */
 interface Started {
   readonly command: Command.Command
   readonly line: string
   readonly spawned: CommandExecutor.SpawnedProcess
+  /** The run's status, by the command's own rules (`allowSigpipe`). */
+  readonly wait: Effect.Effect<ExitStatus.ExitStatus, CommandError>
   readonly feeder: CallerIo | undefined
   readonly stdout: Output
   readonly stderr: Output
@@ -68,7 +93,7 @@ const settle = (run: Started): Effect.Effect<CommandExecutor.RunResult, CommandE
   Effect.gen(function*() {
     const { command, feeder, spawned } = run
     const stages = yield* spawned.waitStages
-    const status = yield* spawned.wait
+    const status = yield* run.wait
     // Once the child is gone nobody reads the rest of the input: stop feeding (a failure is kept).
     if (feeder !== undefined) yield* feeder.stop
     const fed = feeder === undefined ? Either.void : yield* Effect.either(feeder.done)
@@ -144,7 +169,9 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
         ? [valid.stderr, { _tag: "None" } as const]
         : planOutput(valid.stderr, captureUnspecified)
       yield* Effect.logDebug(`About to run ${line}`)
-      const spawned = yield* spawn(spawnPlan(valid, line, stdin, stdout, stderr))
+      const plan = spawnPlan(valid, line, stdin, stdout, stderr)
+      const spawned = yield* spawn(plan)
+      const wait = statusPolicy(plan, spawned)
       yield* annotate({ "process.pid": spawned.pid })
       let bytesIn = 0
       let bytesOut = 0
@@ -175,6 +202,7 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
         command: valid,
         line,
         spawned,
+        wait,
         feeder,
         stdout: { plan: outPlan, drainer: outDrain },
         stderr: { plan: errPlan, drainer: errDrain },
@@ -196,6 +224,7 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
         stdout: outPeek !== undefined ? counting(outPeek.stream, count) : spawned.stdout,
         stderr: errPeek !== undefined ? counting(errPeek.stream, count) : spawned.stderr,
         waitFor: waitFor(valid, { stdout: outPeek, stderr: errPeek }),
+        wait,
         result
       } satisfies CommandExecutor.Process
     })

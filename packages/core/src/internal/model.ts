@@ -77,6 +77,7 @@ const fields = [
   "killPolicy",
   "timeout",
   "maxOutput",
+  "allowSigpipe",
   "upstream",
   "problems"
 ] as const
@@ -118,6 +119,7 @@ const Proto = {
       killPolicy: { signal: this.killPolicy.signal, grace: this.killPolicy.grace.toJSON() },
       timeout: this.timeout?.toJSON(),
       maxOutput: this.maxOutput,
+      allowSigpipe: this.allowSigpipe,
       upstream: this.upstream === undefined
         ? undefined
         : { from: this.upstream.from, command: Inspectable.toJSON(this.upstream.command) },
