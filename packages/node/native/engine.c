@@ -104,6 +104,7 @@
 #include <sanitizer/asan_interface.h>
 #endif
 #include <node_api.h>
+#include "setup.h"
 #include <uv.h>
 
 #define ENGINE_ABI 4
@@ -111,9 +112,6 @@
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
-
-/* stdio markers */
-enum { STDIO_DEV_NULL = -1, STDIO_CLOSED = -2 };
 
 typedef struct engine engine_t;
 typedef struct child child_t;
@@ -344,9 +342,8 @@ typedef struct {
     char **argv;                   /* NULL-terminated */
     char **envp;                   /* NULL-terminated */
     char *cwd;                     /* or NULL */
-    int *targets;                  /* the child's fds, ascending, distinct */
-    int *sources;                  /* sources[i]: the parent fd targets[i] gets, or a marker */
-    size_t nstdio;
+    struct ec_fd *fds;             /* the fd plan, sorted by target, distinct */
+    size_t nfds;
     bool new_group;
     bool new_session;
     int death_signal;              /* PR_SET_PDEATHSIG in the child; 0: none */
@@ -365,8 +362,7 @@ static void free_spec(spec_t *spec)
     free_strings(spec->argv);
     free_strings(spec->envp);
     free(spec->cwd);
-    free(spec->targets);
-    free(spec->sources);
+    free(spec->fds);
     memset(spec, 0, sizeof *spec);
 }
 
@@ -449,8 +445,8 @@ static bool get_int_in(napi_env env, napi_value value, double min, double max, i
 
 static int compare_stdio(const void *a, const void *b)
 {
-    const int *x = a, *y = b;
-    return (x[0] > y[0]) - (x[0] < y[0]);
+    const struct ec_fd *x = a, *y = b;
+    return (x->target > y->target) - (x->target < y->target);
 }
 
 /* spec.stdio: [childFd, source] pairs, in any order; kept sorted by child fd. Its cost follows the
@@ -470,11 +466,8 @@ static bool read_stdio(napi_env env, napi_value object, spec_t *spec)
         throw_type_error(env, "ERR_INVALID_ARG_VALUE", "spec.stdio is too long");
         return false;
     }
-    int *pairs = malloc(((size_t)n + 1) * 2 * sizeof *pairs);
-    spec->targets = malloc(((size_t)n + 1) * sizeof *spec->targets);
-    spec->sources = malloc(((size_t)n + 1) * sizeof *spec->sources);
-    if (pairs == NULL || spec->targets == NULL || spec->sources == NULL) {
-        free(pairs);
+    spec->fds = malloc(((size_t)n + 1) * sizeof *spec->fds);
+    if (spec->fds == NULL) {
         throw_errno(env, ENOMEM, "malloc", NULL);
         return false;
     }
@@ -482,35 +475,29 @@ static bool read_stdio(napi_env env, napi_value object, spec_t *spec)
         napi_value pair, target, source;
         bool pair_is_array = false;
         uint32_t length = 0;
-        if (!check(env, napi_get_element(env, array, i, &pair))) goto fail;
+        if (!check(env, napi_get_element(env, array, i, &pair))) return false;
         if (napi_is_array(env, pair, &pair_is_array) != napi_ok || !pair_is_array
             || napi_get_array_length(env, pair, &length) != napi_ok || length != 2
             || !check(env, napi_get_element(env, pair, 0, &target)) || !check(env, napi_get_element(env, pair, 1, &source))
-            || !get_int_in(env, target, 0, INT_MAX, &pairs[2 * i])
-            || !get_int_in(env, source, STDIO_CLOSED, INT_MAX, &pairs[2 * i + 1])) {
+            || !get_int_in(env, target, 0, INT_MAX, &spec->fds[i].target)
+            || !get_int_in(env, source, EC_FD_CLOSED, INT_MAX, &spec->fds[i].source)) {
             char msg[160];
             snprintf(msg, sizeof msg, "spec.stdio[%u] must be [childFd, parent fd | -1 (/dev/null) | -2 (closed)]", i);
             throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
-            goto fail;
+            return false;
         }
     }
-    qsort(pairs, n, 2 * sizeof *pairs, compare_stdio);
-    for (uint32_t i = 0; i < n; i++) {
-        if (i > 0 && pairs[2 * i] == pairs[2 * i - 2]) {
+    qsort(spec->fds, n, sizeof *spec->fds, compare_stdio);
+    for (uint32_t i = 1; i < n; i++) {
+        if (spec->fds[i].target == spec->fds[i - 1].target) {
             char msg[160];
-            snprintf(msg, sizeof msg, "spec.stdio gives child fd %d twice", pairs[2 * i]);
+            snprintf(msg, sizeof msg, "spec.stdio gives child fd %d twice", spec->fds[i].target);
             throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
-            goto fail;
+            return false;
         }
-        spec->targets[i] = pairs[2 * i];
-        spec->sources[i] = pairs[2 * i + 1];
     }
-    spec->nstdio = n;
-    free(pairs);
+    spec->nfds = n;
     return true;
-fail:
-    free(pairs);
-    return false;
 }
 
 static bool read_spec(napi_env env, napi_value object, spec_t *spec)
@@ -550,160 +537,6 @@ static bool read_spec(napi_env env, napi_value object, spec_t *spec)
 fail:
     free_spec(spec);
     return false;
-}
-
-/*
- * The stdio plan: child fd targets[i] gets parent fd sources[i], then every other fd is closed.
- * A source that is another entry's target, given something else there, would be overwritten
- * before it is read: the child first copies such a source (`endangered`) to a free fd that is no
- * target (`staged`, written by the child), which the final close closes. Everything here costs
- * in the number of entries, whatever the fd numbers are.
- */
-typedef struct {
-    bool *endangered;
-    int *staged;
-} plan_t;
-
-static void free_plan(plan_t *plan)
-{
-    free(plan->endangered);
-    free(plan->staged);
-}
-
-/* Where child fd `fd` is in the sorted targets, or -1. Async-signal-safe. */
-static long find_target(const spec_t *spec, int fd)
-{
-    size_t lo = 0, hi = spec->nstdio;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (spec->targets[mid] == fd) return (long)mid;
-        if (spec->targets[mid] < fd) lo = mid + 1;
-        else hi = mid;
-    }
-    return -1;
-}
-
-static int plan_stdio(plan_t *plan, const spec_t *spec)
-{
-    const size_t n = spec->nstdio;
-    plan->endangered = calloc(n + 1, sizeof *plan->endangered);
-    plan->staged = calloc(n + 1, sizeof *plan->staged);
-    if (plan->endangered == NULL || plan->staged == NULL) {
-        free_plan(plan);
-        return ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const int source = spec->sources[i];
-        if (source < 0 || source == spec->targets[i]) continue;
-        long j = find_target(spec, source);
-        plan->endangered[i] = j >= 0 && spec->sources[j] != source;
-    }
-    return 0;
-}
-
-/* Closes every fd that is no target: close_range over the gaps between them (Linux 5.9), else
- * one close per fd up to the fd limit. Async-signal-safe. */
-static int close_other_fds(const spec_t *s)
-{
-    unsigned int lo = 0;
-    long rc = 0;
-    for (size_t i = 0; i < s->nstdio && rc == 0; i++) {
-        const unsigned int target = (unsigned int)s->targets[i];
-        if (target > lo) rc = syscall(SYS_close_range, lo, target - 1, 0);
-        lo = target + 1;
-    }
-    if (rc == 0 && syscall(SYS_close_range, lo, ~0U, 0) == 0) return 0;
-    /* Before Linux 5.9 the first call fails (ENOSYS) and nothing was closed yet. */
-    struct rlimit limit;
-    if (errno != ENOSYS || getrlimit(RLIMIT_NOFILE, &limit) < 0) return -1;
-    for (rlim_t fd = 0; fd < limit.rlim_cur && fd < (rlim_t)INT_MAX; fd++) {
-        if (find_target(s, (int)fd) < 0) close((int)fd);
-    }
-    return 0;
-}
-
-/* The kernel's sigset_t (64 signals), for the raw rt_sig* calls: glibc's wrappers leave out its
- * own internal signals (32, 33), which must be blocked and reset too. */
-#define KERNEL_SIGSET_SIZE 8
-
-/*
- * The child, between clone(CLONE_VM | CLONE_VFORK) and exec. It runs in the parent's memory on
- * its own stack while the spawning thread waits: only system calls, no allocation, no locks
- * (async-signal-safe). Every signal is blocked on entry (the parent blocked them for the clone).
- * A failed step records errno and the step's name where the parent reads them, and exits 127.
- */
-typedef struct {
-    const spec_t *spec;
-    plan_t *plan;
-    pid_t parent;
-    int err;
-    const char *step;
-} launch_t;
-
-static _Noreturn void launch_failed(launch_t *l, const char *step)
-{
-    l->err = errno != 0 ? errno : EINVAL;
-    l->step = step;
-    _exit(127);
-}
-
-static int launch_child(void *arg)
-{
-    launch_t *l = arg;
-    const spec_t *s = l->spec;
-    plan_t *plan = l->plan;
-    /* Every handler back to the default before anything can be delivered: the parent's (Node's)
-     * handlers must never run in this copy of its address space, and an ignored signal (Node
-     * ignores SIGPIPE) would stay ignored across exec. SIG_DFL is 0: an all-zero kernel sigaction. */
-    unsigned long dfl[4] = { 0, 0, 0, 0 };
-    for (int sig = 1; sig <= 64; sig++) {
-        if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, dfl, NULL, KERNEL_SIGSET_SIZE);
-    }
-    if (s->new_session) {
-        if (setsid() < 0) launch_failed(l, "setsid");
-    } else if (s->new_group && setpgid(0, 0) < 0) {
-        launch_failed(l, "setpgid");
-    }
-    if (s->death_signal != 0) {
-        if (prctl(PR_SET_PDEATHSIG, (unsigned long)s->death_signal, 0, 0, 0) < 0) launch_failed(l, "prctl");
-        /* The parent died before the prctl: nobody will send the signal, so send it ourselves
-         * (delivered once the mask is cleared below). */
-        if (getppid() != l->parent) kill(getpid(), s->death_signal);
-    }
-    for (size_t i = 0; i < s->nstdio; i++) {
-        if (!plan->endangered[i]) continue;
-        /* The lowest free fd that is no target; one that is stays open as a placeholder until
-         * its own entry below replaces or closes it. */
-        int copy;
-        do {
-            if ((copy = fcntl(s->sources[i], F_DUPFD_CLOEXEC, 0)) < 0) launch_failed(l, "dup2");
-        } while (find_target(s, copy) >= 0);
-        plan->staged[i] = copy;
-    }
-    for (size_t i = 0; i < s->nstdio; i++) {
-        const int target = s->targets[i], source = plan->endangered[i] ? plan->staged[i] : s->sources[i];
-        if (source == STDIO_DEV_NULL) {
-            /* Closed first, like posix_spawn's open action: a parent at its fd limit still can. */
-            close(target);
-            int fd = open("/dev/null", O_RDWR);
-            if (fd < 0) launch_failed(l, "open");
-            if (fd != target && (dup2(fd, target) < 0 || close(fd) < 0)) launch_failed(l, "dup2");
-        } else if (source == STDIO_CLOSED) {
-            close(target);
-        } else if (source == target) {
-            /* Passed at its own number: only FD_CLOEXEC has to go. */
-            int flags = fcntl(target, F_GETFD);
-            if (flags < 0 || fcntl(target, F_SETFD, flags & ~FD_CLOEXEC) < 0) launch_failed(l, "fcntl");
-        } else if (dup2(source, target) < 0) {
-            launch_failed(l, "dup2");
-        }
-    }
-    if (close_other_fds(s) < 0) launch_failed(l, "close_range");
-    if (s->cwd != NULL && chdir(s->cwd) < 0) launch_failed(l, "chdir");
-    unsigned long none = 0;
-    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, KERNEL_SIGSET_SIZE);
-    execve(s->path, s->argv, s->envp);
-    launch_failed(l, "execve");
 }
 
 /* ------------------------------------------------------------------ children */
@@ -918,60 +751,97 @@ static napi_value js_child_constructor(napi_env env, napi_callback_info info)
 /* The child's stack, until its exec: it only makes system calls. */
 #define LAUNCH_STACK_SIZE (64 * 1024)
 
-/*
- * Spawn and pidfd_open: what may run off the loop thread. 0, or an errno with `syscall` set to
- * the failing step ("execve", "chdir", ...); on success *pid and *pidfd are the running child's
- * (a failed pidfd_open kills and reaps it). Like glibc's posix_spawn: clone(CLONE_VM |
- * CLONE_VFORK) returns once the child exec'd or exited, so nothing of the parent is copied, and a
- * failed step is known here (the child wrote it into our memory) and its child already reaped.
- */
-static int do_spawn(const spec_t *spec, pid_t *pid, int *pidfd, const char **syscall_name)
+/* The child, between clone(CLONE_VM | CLONE_VFORK) and exec: setup.c's steps (async-signal-safe),
+ * on its own stack in the parent's memory while the spawning thread waits. */
+static int launch_child(void *arg)
 {
+    ec_setup_and_exec(arg);
+}
+
+/* Step names as the engine has always reported them (setup.c's own names are the helper's). */
+static const char *engine_step(const char *stage)
+{
+    if (strcmp(stage, "pdeathsig") == 0) return "prctl";
+    if (strcmp(stage, "keep-fd") == 0) return "fcntl";
+    if (strcmp(stage, "close-fds") == 0) return "close_range";
+    return stage;
+}
+
+/*
+ * Spawn and pidfd_open: what may run off the loop thread. 0, or an errno with `failure` naming the
+ * failing step ("execve", "chdir", ...); on success *pid and *pidfd are the running child's (a
+ * failed pidfd_open kills and reaps it). Like glibc's posix_spawn: clone(CLONE_VM | CLONE_VFORK)
+ * returns once the child exec'd or exited, so nothing of the parent is copied, and a failed step
+ * is known here (the child wrote it into our memory) and its child already reaped.
+ */
+static int do_spawn(const spec_t *spec, pid_t *pid, int *pidfd, struct ec_failure *failure)
+{
+    static const struct ec_action new_session = { EC_ACT_SETSID, 0, 0 };
     *pid = -1;
     *pidfd = -1;
-    plan_t plan;
-    int err = plan_stdio(&plan, spec);
-    if (err != 0) {
-        *syscall_name = "malloc";
-        return err;
-    }
-    void *stack = mmap(NULL, LAUNCH_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    int *staged = calloc(spec->nfds + 1, sizeof *staged);
+    void *stack = staged == NULL ? MAP_FAILED
+        : mmap(NULL, LAUNCH_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) {
-        err = errno;
-        free_plan(&plan);
-        *syscall_name = "mmap";
+        int err = staged == NULL ? ENOMEM : errno;
+        snprintf(failure->stage, sizeof failure->stage, "%s", staged == NULL ? "malloc" : "mmap");
+        free(staged);
         return err;
     }
-    launch_t launch = { spec, &plan, getpid(), 0, NULL };
+    memset(failure, 0, sizeof *failure);
+    struct ec_setup setup = {
+        .reset_signals = 1,
+        .umask = -1,
+        .fds = spec->fds,
+        .n_fds = spec->nfds,
+        .staged = staged,
+        .close_from = 0,
+        .status_fd = -1,
+        .failure = failure,
+        .new_pgid = spec->new_group,
+        .pdeathsig = spec->death_signal,
+        .parent_pid = getpid(),
+        .actions = spec->new_session ? &new_session : NULL,
+        .n_actions = spec->new_session ? 1 : 0,
+        .gid = EC_UNSET_ID,
+        .uid = EC_UNSET_ID,
+        .cwd = spec->cwd,
+        .handshake_ready_fd = -1,
+        .handshake_wait_fd = -1,
+        .path = spec->path,
+        .argv = spec->argv,
+        .envp = spec->envp,
+    };
     unsigned long all = ~0UL, old = 0;
-    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, KERNEL_SIGSET_SIZE);
-    pid_t child = clone(launch_child, (char *)stack + LAUNCH_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &launch);
-    err = child < 0 ? errno : 0;
-    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, KERNEL_SIGSET_SIZE);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, EC_KERNEL_SIGSET_SIZE);
+    pid_t child = clone(launch_child, (char *)stack + LAUNCH_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &setup);
+    int err = child < 0 ? errno : 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, EC_KERNEL_SIGSET_SIZE);
 #if defined(__SANITIZE_ADDRESS__)
     /* An ASan build: the child ran instrumented code on this stack and never returned, so its
      * redzones are still poisoned, and memory mapped here later would seem to overflow. */
     __asan_unpoison_memory_region(stack, LAUNCH_STACK_SIZE);
 #endif
     munmap(stack, LAUNCH_STACK_SIZE);
-    free_plan(&plan);
+    free(staged);
     if (child < 0) {
-        *syscall_name = "clone";
+        snprintf(failure->stage, sizeof failure->stage, "clone");
         return err;
     }
-    if (launch.err != 0) {
-        /* The child exited 127 before its exec: reap it. */
+    if (failure->err != 0) {
+        /* The child exited before its exec: reap it. */
         while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
         }
-        *syscall_name = launch.step;
-        return launch.err;
+        const char *step = engine_step(failure->stage);
+        if (step != failure->stage) snprintf(failure->stage, sizeof failure->stage, "%s", step);
+        return failure->err;
     }
     *pid = child;
     /* The child runs: from here on a failure kills and reaps it. */
     if ((*pidfd = sys_pidfd_open(*pid)) < 0) {
         err = errno;
         kill_and_reap_pid(*pid);
-        *syscall_name = "pidfd_open";
+        snprintf(failure->stage, sizeof failure->stage, "pidfd_open");
         return err;
     }
     return 0;
@@ -1061,9 +931,9 @@ static napi_value js_spawn(napi_env env, napi_callback_info info)
     if (!read_spec(env, argv[0], &spec)) return NULL;
     pid_t pid;
     int pidfd;
-    const char *syscall_name = NULL;
-    int err = do_spawn(&spec, &pid, &pidfd, &syscall_name);
-    if (err != 0) throw_errno(env, err, syscall_name, step_path(&spec, syscall_name));
+    struct ec_failure failure;
+    int err = do_spawn(&spec, &pid, &pidfd, &failure);
+    if (err != 0) throw_errno(env, err, failure.stage, step_path(&spec, failure.stage));
     free_spec(&spec);
     return err != 0 ? NULL : track_child(env, e, pid, pidfd, argv[1]);
 }
@@ -1081,14 +951,14 @@ typedef struct {
     pid_t pid;
     int pidfd;
     int err;
-    const char *syscall_name;
+    struct ec_failure failure;
 } spawn_work_t;
 
 static void spawn_execute(napi_env env, void *data)
 {
     (void)env;
     spawn_work_t *w = data;
-    w->err = do_spawn(&w->spec, &w->pid, &w->pidfd, &w->syscall_name);
+    w->err = do_spawn(&w->spec, &w->pid, &w->pidfd, &w->failure);
 }
 
 static void spawn_complete(napi_env env, napi_status status, void *data)
@@ -1113,7 +983,7 @@ static void spawn_complete(napi_env env, napi_status status, void *data)
             napi_get_reference_value(env, w->on_exit, &on_exit);
             napi_get_global(env, &global);
             if (w->err != 0) {
-                throw_errno(env, w->err, w->syscall_name, step_path(&w->spec, w->syscall_name));
+                throw_errno(env, w->err, w->failure.stage, step_path(&w->spec, w->failure.stage));
             } else {
                 args[1] = track_child(env, e, w->pid, w->pidfd, on_exit);
             }

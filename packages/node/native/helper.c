@@ -328,6 +328,23 @@ static void find_status_fd(int argc, char **argv)
     }
 }
 
+static int compare_fd(const void *a, const void *b)
+{
+    const struct ec_fd *x = a, *y = b;
+    return (x->target > y->target) - (x->target < y->target);
+}
+
+/* The fd plan is sorted by target, each target once (--keep-fd may repeat one). */
+static void sort_unique(struct ec_fd *fds, size_t *n)
+{
+    size_t out = 0;
+    qsort(fds, *n, sizeof *fds, compare_fd);
+    for (size_t i = 0; i < *n; i++)
+        if (out == 0 || fds[out - 1].target != fds[i].target)
+            fds[out++] = fds[i];
+    *n = out;
+}
+
 static void once(int *seen, const char *opt)
 {
     if ((*seen)++ != 0)
@@ -353,7 +370,7 @@ int main(int argc, char **argv)
         .handshake_wait_fd = -1,
     };
     /* No option list is longer than argv. */
-    int *keep = xcalloc((size_t)argc, sizeof *keep);
+    struct ec_fd *keep = xcalloc((size_t)argc, sizeof *keep);
     struct ec_rlimit *rlimits = xcalloc((size_t)argc, sizeof *rlimits);
     struct ec_action *actions = xcalloc((size_t)argc, sizeof *actions);
     const char *uid_arg = NULL, *gid_arg = NULL, *groups_arg = NULL;
@@ -384,7 +401,8 @@ int main(int argc, char **argv)
             once(&seen_umask, opt);
             s.umask = (int)parse_long(opt, val, 8, 0, 0777);
         } else if (strcmp(opt, "--keep-fd") == 0) {
-            keep[s.n_keep_fds++] = (int)parse_long(opt, val, 10, 0, INT_MAX);
+            int fd = (int)parse_long(opt, val, 10, 0, INT_MAX);
+            keep[s.n_fds++] = (struct ec_fd){ fd, fd };
         } else if (strcmp(opt, "--stderr-to-stdout") == 0) {
             once(&seen_stderr, opt);
             s.stderr_to_stdout = 1;
@@ -475,9 +493,9 @@ int main(int argc, char **argv)
         usage("--handshake-ready and --handshake-wait go together");
     if (s.handshake_ready_fd == s.status_fd || s.handshake_wait_fd == s.status_fd)
         usage("the handshake fds must differ from the status fd");
-    for (size_t k = 0; k < s.n_keep_fds; k++)
-        if (keep[k] == s.status_fd || keep[k] == s.handshake_ready_fd || keep[k] == s.handshake_wait_fd)
-            usage("--keep-fd %d: the status and handshake fds are never passed on", keep[k]);
+    for (size_t k = 0; k < s.n_fds; k++)
+        if (keep[k].target == s.status_fd || keep[k].target == s.handshake_ready_fd || keep[k].target == s.handshake_wait_fd)
+            usage("--keep-fd %d: the status and handshake fds are never passed on", keep[k].target);
 
     s.cap_last_cap = cap_last_cap();
     if (s.cap_last_cap < 63 && s.allowed_caps >> s.cap_last_cap >> 1 != 0)
@@ -485,7 +503,10 @@ int main(int argc, char **argv)
 
     resolve_ids(&s, uid_arg, gid_arg, groups_arg);
 
-    s.keep_fds = keep;
+    sort_unique(keep, &s.n_fds);
+    s.fds = keep;
+    s.staged = xcalloc(s.n_fds, sizeof *s.staged);
+    s.close_from = 3;
     s.rlimits = rlimits;
     s.actions = actions;
     s.path = argv[i + 1];

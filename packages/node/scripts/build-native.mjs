@@ -6,7 +6,7 @@
 //   build/effect-command-helper  the child-side setup helper
 //     musl-gcc -static -O2 -Wall -Wextra -Werror -o build/effect-command-helper native/helper.c native/setup.c
 //   build/engine.node            the native spawn engine (an N-API addon; no node-gyp, no downloads)
-//     cc -O2 -Wall -Wextra -Werror -shared -fPIC -I<node include dir> -o build/engine.node native/engine.c
+//     cc -O2 -Wall -Wextra -Werror -shared -fPIC -I<node include dir> -o build/engine.node native/engine.c native/setup.c
 //
 // The helper is linked statically against musl (Debian: `apt-get install musl-tools`) where
 // musl-gcc is on the PATH, so one binary runs on glibc and musl systems alike; otherwise it is
@@ -138,15 +138,15 @@ const targets = [
   {
     what: "the native engine",
     output: join(outputDir(true), "engine.node"),
-    sources: ["native/engine.c"],
-    headers: [],
+    sources: ["native/engine.c", "native/setup.c"],
+    headers: ["native/setup.h"],
     compile: () => ({ compiler: cc, flags: [...flags, ...addonFlags()] })
   },
   {
     what: "the engine with AddressSanitizer and UBSan (for scripts/test-sanitized.mjs)",
     output: join(root, "build", "engine-sanitized.node"),
-    sources: ["native/engine.c"],
-    headers: [],
+    sources: ["native/engine.c", "native/setup.c"],
+    headers: ["native/setup.h"],
     sanitized: true,
     compile: () => ({
       compiler: cc,
