@@ -174,30 +174,60 @@ static child_t *unwrap_this(napi_env env, napi_callback_info info, size_t *argc,
     return data;
 }
 
+/* Whether the child of `pidfd` is not reaped yet (running, or a zombie): then neither its pid nor
+ * the id of the process group it leads (its pid) can be reused. ECHILD: something reaped it. */
+bool unreaped(int pidfd)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    return !(waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD);
+}
+
+/*
+ * Signals an unreaped child, or with `group` its process group: 0, or the errno (ESRCH: nobody got
+ * it), `step` naming the call. The group is kill(-pid): while the child is unreaped, a group with
+ * that id can only be the one it leads. ESRCH there: it leads none (yet: a helper makes its group
+ * itself), and the child alone gets the signal, through its pidfd.
+ */
+static int signal_child(const child_t *c, int sig, bool group, const char **step)
+{
+    if (group && unreaped(c->pidfd)) {
+        *step = "kill";
+        if (kill(-c->pid, sig) == 0) return 0;
+        if (errno != ESRCH) return errno;
+    }
+    *step = "pidfd_send_signal";
+    return sys_pidfd_send_signal(c->pidfd, sig) == 0 ? 0 : errno;
+}
+
+/* kill(signal, group?) -> whether it was delivered. The child is reaped on this thread only (on the
+ * loop, see on_readable), so it cannot be reaped between the check and the signal. */
 napi_value js_kill(napi_env env, napi_callback_info info)
 {
-    size_t argc = 1;
-    napi_value argv[1], result = NULL;
+    size_t argc = 2;
+    napi_value argv[2], result = NULL;
     child_t *c = unwrap_this(env, info, &argc, argv);
     if (c == NULL) return NULL;
     int sig = 0;
+    bool group = false;
     napi_valuetype type;
     /* Checked as a double: an int32 conversion would wrap 2**32 + 9 to SIGKILL. */
     if (argc < 1 || napi_typeof(env, argv[0], &type) != napi_ok || type != napi_number
         || !get_int_in(env, argv[0], 0, SIGRTMAX, &sig)) {
-        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "kill(signal): signal must be a signal number (0 to probe)");
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "kill(signal, group?): signal must be a signal number (0 to probe)");
         return NULL;
     }
-    bool sent = false;
-    if (!c->reaped && c->pidfd >= 0) {
-        if (sys_pidfd_send_signal(c->pidfd, sig) == 0) {
-            sent = true;
-        } else if (errno != ESRCH) {
-            throw_errno(env, errno, "pidfd_send_signal", NULL);
-            return NULL;
-        }
+    if (argc >= 2 && !is_nullish(env, argv[1]) && napi_get_value_bool(env, argv[1], &group) != napi_ok) {
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "kill(signal, group?): group must be a boolean");
+        return NULL;
     }
-    napi_get_boolean(env, sent, &result);
+    const char *step = NULL;
+    int err = c->reaped || c->pidfd < 0 ? ESRCH : signal_child(c, sig, group, &step);
+    if (err != 0 && err != ESRCH) {
+        throw_errno(env, err, step, NULL);
+        return NULL;
+    }
+    napi_get_boolean(env, err == 0, &result);
     return result;
 }
 

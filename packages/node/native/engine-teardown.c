@@ -17,9 +17,7 @@
  */
 static void kill_tree(int pidfd, pid_t pid)
 {
-    siginfo_t info;
-    memset(&info, 0, sizeof info);
-    if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD) return;
+    if (!unreaped(pidfd)) return;
     if (getpgid(pid) == pid) kill(-pid, SIGKILL);
     sys_pidfd_send_signal(pidfd, SIGKILL);
 }

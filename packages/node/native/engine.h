@@ -128,6 +128,7 @@ const char *step_path(const spec_t *spec, const char *step);
 /* engine-child.c */
 int reap_pidfd(int pidfd, siginfo_t *info);
 void close_child(child_t *c);
+bool unreaped(int pidfd);
 napi_value js_kill(napi_env env, napi_callback_info info);
 napi_value js_ref(napi_env env, napi_callback_info info);
 napi_value js_unref(napi_env env, napi_callback_info info);

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url"
 import { buildCommand, findNative } from "./native-files.js"
 
 /** The API version this file expects; the addon exports its own as `abi`. */
-export const ENGINE_ABI = 4
+export const ENGINE_ABI = 5
 
 /** A child fd gets this parent fd: the fd number, or one of these markers. */
 export const StdioDevNull = -1
@@ -53,10 +53,14 @@ export interface EngineExit {
 export interface EngineChild {
   readonly pid: number
   /**
-   * Sends a signal number (`os.constants.signals`) through the child's pidfd: false once the child
-   * was reaped, so a reused pid is never signalled. Call it as a method.
+   * Sends a signal number (`os.constants.signals`; 0 probes) to the child through its pidfd, or
+   * with `group` to the process group it leads (`kill(-pid)`; the child alone while it leads none,
+   * such as before the setup helper's setpgid). Whether anyone got it: false, not an exception,
+   * once the child was reaped or when nobody is there (ESRCH). The engine reaps the child on this
+   * same thread, so it is never reaped in between: neither a reused pid nor a reused group id is
+   * ever signalled. Call it as a method.
    */
-  kill(signal: number): boolean
+  kill(signal: number, group?: boolean): boolean
   /** Lets the loop (and so the process or worker) end while the child runs. */
   unref(): void
   /** Undoes `unref`: the running child keeps the loop alive again (the default). */

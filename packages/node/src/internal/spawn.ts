@@ -11,6 +11,8 @@ import * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
 import { isMainThread } from "node:worker_threads"
 
+import { Signal } from "@effect-command/core"
+
 import type { Engine, EngineChild, EngineExit } from "./engine.js"
 import { loadEngine, StdioClosed, StdioDevNull } from "./engine.js"
 import { paced } from "./pace.js"
@@ -64,6 +66,12 @@ export interface Child {
   readonly onExit: (callback: (info: ExitInfo) => void) => void
   /** Whether the child was reaped. */
   readonly exited: () => boolean
+  /**
+   * Sends a signal to the child, or with `group` to the process group it leads (the child alone
+   * while it leads none yet). Whether anyone got it: never once the child was reaped, so a reused
+   * pid or group id is never hit.
+   */
+  readonly kill: (signal: Signal.Signal, group: boolean) => boolean
   /** Lets the parent exit while the child runs. */
   readonly unref: () => void
 }
@@ -123,6 +131,27 @@ const denseStdio = (stdio: ReadonlyMap<number, StdioSource>): Array<ChildProcess
  */
 const adopter = (): Engine | null => (isMainThread ? null : loadEngine())
 
+/**
+ * child_process's children have no pidfd: signalled by pid, and only while not reaped (libuv reaps
+ * them on this thread, and the exit is known at once).
+ */
+const killByPid = (pid: number, exited: () => boolean) => (signal: Signal.Signal, group: boolean): boolean => {
+  if (exited()) return false
+  try {
+    process.kill(group ? -pid : pid, signal)
+    return true
+  } catch {
+    // ESRCH for the group: the helper may not have called setpgid yet; the child itself then.
+    if (!group) return false
+    try {
+      process.kill(pid, signal)
+      return true
+    } catch {
+      return false // ESRCH: nothing left to signal
+    }
+  }
+}
+
 const spawnChildProcess = (spec: SpawnSpec, callback: (result: Child | NodeJS.ErrnoException) => void): void => {
   let child: ChildProcess.ChildProcess
   try {
@@ -161,6 +190,7 @@ const spawnChildProcess = (spec: SpawnSpec, callback: (result: Child | NodeJS.Er
       pipes,
       onExit: notifier.onExit,
       exited: notifier.exited,
+      kill: killByPid(child.pid!, notifier.exited),
       unref: () => {
         child.unref()
         engine?.leave(child.pid!)
@@ -266,6 +296,7 @@ const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child |
       pipes,
       onExit: notifier.onExit,
       exited: notifier.exited,
+      kill: (signal, group) => child.kill(Signal.numbers[signal], group),
       unref: () => {
         child.unref()
         for (const pipe of pipes.values()) (pipe as Net.Socket).unref()
