@@ -1,8 +1,9 @@
 /**
  * The native spawn engine (native/engine.c; shipped in prebuilds/, or built to build/engine.node by
  * scripts/build-native.mjs): its typed interface and a loader. clone(CLONE_VM | CLONE_VFORK) like
- * posix_spawn (the cost does not grow with the parent's memory) with a few setup steps of its own
- * before the exec, real pipes, exit through a pidfd on the libuv loop. Linux only.
+ * posix_spawn (the cost does not grow with the parent's memory), the child running the setup
+ * helper's own steps (native/setup.c) before the exec, real pipes, exit through a pidfd on the libuv
+ * loop. Linux only. This file is where the engine's JS API is described.
  */
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
