@@ -328,169 +328,240 @@ static void find_status_fd(int argc, char **argv)
     }
 }
 
-static void once(int *seen, const char *opt)
+static int compare_fd(const void *a, const void *b)
 {
-    if ((*seen)++ != 0)
-        usage("%s given twice", opt);
+    const struct ec_fd *x = a, *y = b;
+    return (x->target > y->target) - (x->target < y->target);
 }
 
-static const char *fifo_path(const char *opt, const char *val)
+/* The fd plan is sorted by target, each target once (--keep-fd may repeat one). */
+static void sort_unique(struct ec_fd *fds, size_t *n)
 {
-    if (*val == '\0')
-        usage("%s: empty path", opt);
-    return val;
+    size_t out = 0;
+    qsort(fds, *n, sizeof *fds, compare_fd);
+    for (size_t i = 0; i < *n; i++)
+        if (out == 0 || fds[out - 1].target != fds[i].target)
+            fds[out++] = fds[i];
+    *n = out;
 }
 
-int main(int argc, char **argv)
+/* What the options say, before the names are resolved and the lists handed to the setup. */
+struct args {
+    struct ec_setup s;
+    struct ec_fd *keep; /* no option list is longer than argv */
+    struct ec_rlimit *rlimits;
+    struct ec_action *actions;
+    const char *uid, *gid, *groups;
+};
+
+static void keep_fd(struct args *a, const char *opt, const char *val)
 {
-    struct ec_setup s = {
-        .umask = -1,
-        .status_fd = -1,
-        .new_pgid = 1,
-        .gid = EC_UNSET_ID,
-        .uid = EC_UNSET_ID,
-        .handshake_ready_fd = -1,
-        .handshake_wait_fd = -1,
-    };
-    /* No option list is longer than argv. */
-    int *keep = xcalloc((size_t)argc, sizeof *keep);
-    struct ec_rlimit *rlimits = xcalloc((size_t)argc, sizeof *rlimits);
-    struct ec_action *actions = xcalloc((size_t)argc, sizeof *actions);
-    const char *uid_arg = NULL, *gid_arg = NULL, *groups_arg = NULL;
-    int seen_status = 0, seen_umask = 0, seen_pgid = 0, seen_sig = 0, seen_ppid = 0, seen_daemon = 0,
-        seen_pidfile = 0, seen_uid = 0, seen_gid = 0, seen_groups = 0, seen_clear = 0, seen_cwd = 0,
-        seen_ready = 0, seen_wait = 0, seen_stderr = 0, seen_in_fifo = 0, seen_out_fifo = 0, seen_err_fifo = 0;
+    int fd = (int)parse_long(opt, val, 10, 0, INT_MAX);
+    a->keep[a->s.n_fds++] = (struct ec_fd){ fd, fd };
+}
+
+static void pgid(struct args *a, const char *opt, const char *val)
+{
+    (void)opt;
+    if (strcmp(val, "new") != 0 && strcmp(val, "inherit") != 0)
+        usage("--pgid: expected new or inherit, got '%s'", val);
+    a->s.new_pgid = strcmp(val, "new") == 0;
+}
+
+/* SIGRTMAX is no constant (a libc call): not a table's INT. */
+static void pdeathsig(struct args *a, const char *opt, const char *val)
+{
+    a->s.pdeathsig = (int)parse_long(opt, val, 10, 1, SIGRTMAX);
+}
+
+static void rlimit(struct args *a, const char *opt, const char *val)
+{
+    (void)opt;
+    a->rlimits[a->s.n_rlimits++] = parse_rlimit(val);
+}
+
+static void ioprio(struct args *a, const char *opt, const char *val)
+{
+    (void)opt;
+    a->actions[a->s.n_actions++] = parse_ioprio(val);
+}
+
+static void allow_cap(struct args *a, const char *opt, const char *val)
+{
+    a->s.allowed_caps |= 1ULL << parse_long(opt, val, 10, 0, 63);
+}
+
+/*
+ * One row per option.  SET writes 1 to an int, INT a number in [min, max]
+ * (in base `base`), PATH a non-empty string, STRING any string, ACTION adds a
+ * pre-exec action (with a number in [min, max] when the option takes a
+ * value); CUSTOM calls `custom`.  `at` is the field, in struct args.
+ */
+enum kind { SET, INT, PATH, STRING, ACTION, CUSTOM };
+
+struct option {
+    const char *name;
+    int value; /* takes the next argument */
+    int once;  /* a second one is a usage error */
+    enum kind kind;
+    size_t at;
+    long min, max;
+    int base;
+    enum ec_action_kind action;
+    void (*custom)(struct args *a, const char *opt, const char *val);
+};
+
+#define FIELD(f) .at = offsetof(struct args, f)
+#define FD_RANGE .min = 3, .max = INT_MAX, .base = 10
+
+static const struct option options[] = {
+    { "--status-fd", 1, 1, INT, FIELD(s.status_fd), FD_RANGE },
+    { "--umask", 1, 1, INT, FIELD(s.umask), .min = 0, .max = 0777, .base = 8 },
+    { "--keep-fd", 1, 0, CUSTOM, .custom = keep_fd },
+    { "--stderr-to-stdout", 0, 1, SET, FIELD(s.stderr_to_stdout) },
+    { "--stdin-fifo", 1, 1, PATH, FIELD(s.stdin_fifo) },
+    { "--stdout-fifo", 1, 1, PATH, FIELD(s.stdout_fifo) },
+    { "--stderr-fifo", 1, 1, PATH, FIELD(s.stderr_fifo) },
+    { "--pgid", 1, 1, CUSTOM, .custom = pgid },
+    { "--pdeathsig", 1, 1, CUSTOM, .custom = pdeathsig },
+    { "--parent-pid", 1, 1, INT, FIELD(s.parent_pid), .min = 1, .max = INT_MAX, .base = 10 },
+    { "--daemonize", 0, 1, SET, FIELD(s.daemonize) },
+    { "--pidfile", 1, 1, PATH, FIELD(s.pidfile) },
+    { "--rlimit", 1, 0, CUSTOM, .custom = rlimit },
+    { "--nice", 1, 0, ACTION, .min = -40, .max = 40, .action = EC_ACT_NICE },
+    { "--setsid", 0, 0, ACTION, .action = EC_ACT_SETSID },
+    { "--no-new-privs", 0, 0, ACTION, .action = EC_ACT_NO_NEW_PRIVS },
+    /* The kernel checks the range (-1000..1000) and reports EINVAL. */
+    { "--oom-score-adj", 1, 0, ACTION, .min = INT_MIN, .max = INT_MAX, .action = EC_ACT_OOM_SCORE_ADJ },
+    { "--ioprio", 1, 0, CUSTOM, .custom = ioprio },
+    { "--uid", 1, 1, STRING, FIELD(uid) },
+    { "--gid", 1, 1, STRING, FIELD(gid) },
+    { "--groups", 1, 1, STRING, FIELD(groups) },
+    { "--clear-caps", 0, 1, SET, FIELD(s.clear_caps) },
+    { "--allow-cap", 1, 0, CUSTOM, .custom = allow_cap },
+    { "--cwd", 1, 1, STRING, FIELD(s.cwd) },
+    { "--handshake-ready", 1, 1, INT, FIELD(s.handshake_ready_fd), FD_RANGE },
+    { "--handshake-wait", 1, 1, INT, FIELD(s.handshake_wait_fd), FD_RANGE },
+};
+
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+static void apply(struct args *a, const struct option *o, const char *val)
+{
+    void *field = (char *)a + o->at;
+    switch (o->kind) {
+    case SET:
+        *(int *)field = 1;
+        break;
+    case INT:
+        *(int *)field = (int)parse_long(o->name, val, o->base, o->min, o->max);
+        break;
+    case PATH:
+        if (*val == '\0')
+            usage("%s: empty path", o->name);
+        /* fall through */
+    case STRING:
+        *(const char **)field = val;
+        break;
+    case ACTION:
+        a->actions[a->s.n_actions++] =
+            (struct ec_action){ o->action, val != NULL ? (int)parse_long(o->name, val, 10, o->min, o->max) : 0, 0 };
+        break;
+    case CUSTOM:
+        o->custom(a, o->name, val);
+        break;
+    }
+}
+
+/* Reads the options up to "--"; returns the index of "--" (argc when there is none). */
+static int parse_options(struct args *a, int argc, char **argv)
+{
+    unsigned char seen[N_OPTIONS] = { 0 };
     int i;
-
-    find_status_fd(argc, argv);
-
     for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-        const char *opt = argv[i];
-        /* Every option but the flags takes the next argument. */
-        int flag = strcmp(opt, "--stderr-to-stdout") == 0 || strcmp(opt, "--daemonize") == 0 ||
-                   strcmp(opt, "--setsid") == 0 || strcmp(opt, "--no-new-privs") == 0 ||
-                   strcmp(opt, "--clear-caps") == 0;
-        const char *val = NULL;
-        if (!flag) {
+        const char *opt = argv[i], *val = NULL;
+        size_t k = 0;
+        while (k < N_OPTIONS && strcmp(opt, options[k].name) != 0)
+            k++;
+        /* Every option but the flags takes the next argument (an unknown one too). */
+        if (k == N_OPTIONS || options[k].value) {
             if (i + 1 >= argc)
                 usage("%s needs a value", opt);
             val = argv[++i];
         }
-
-        if (strcmp(opt, "--status-fd") == 0) {
-            once(&seen_status, opt);
-            s.status_fd = (int)parse_long(opt, val, 10, 3, INT_MAX);
-        } else if (strcmp(opt, "--umask") == 0) {
-            once(&seen_umask, opt);
-            s.umask = (int)parse_long(opt, val, 8, 0, 0777);
-        } else if (strcmp(opt, "--keep-fd") == 0) {
-            keep[s.n_keep_fds++] = (int)parse_long(opt, val, 10, 0, INT_MAX);
-        } else if (strcmp(opt, "--stderr-to-stdout") == 0) {
-            once(&seen_stderr, opt);
-            s.stderr_to_stdout = 1;
-        } else if (strcmp(opt, "--stdin-fifo") == 0) {
-            once(&seen_in_fifo, opt);
-            s.stdin_fifo = fifo_path(opt, val);
-        } else if (strcmp(opt, "--stdout-fifo") == 0) {
-            once(&seen_out_fifo, opt);
-            s.stdout_fifo = fifo_path(opt, val);
-        } else if (strcmp(opt, "--stderr-fifo") == 0) {
-            once(&seen_err_fifo, opt);
-            s.stderr_fifo = fifo_path(opt, val);
-        } else if (strcmp(opt, "--pgid") == 0) {
-            once(&seen_pgid, opt);
-            if (strcmp(val, "new") != 0 && strcmp(val, "inherit") != 0)
-                usage("--pgid: expected new or inherit, got '%s'", val);
-            s.new_pgid = strcmp(val, "new") == 0;
-        } else if (strcmp(opt, "--pdeathsig") == 0) {
-            once(&seen_sig, opt);
-            s.pdeathsig = (int)parse_long(opt, val, 10, 1, SIGRTMAX);
-        } else if (strcmp(opt, "--parent-pid") == 0) {
-            once(&seen_ppid, opt);
-            s.parent_pid = (pid_t)parse_long(opt, val, 10, 1, INT_MAX);
-        } else if (strcmp(opt, "--daemonize") == 0) {
-            once(&seen_daemon, opt);
-            s.daemonize = 1;
-        } else if (strcmp(opt, "--pidfile") == 0) {
-            once(&seen_pidfile, opt);
-            if (*val == '\0')
-                usage("--pidfile: empty path");
-            s.pidfile = val;
-        } else if (strcmp(opt, "--rlimit") == 0) {
-            rlimits[s.n_rlimits++] = parse_rlimit(val);
-        } else if (strcmp(opt, "--nice") == 0) {
-            actions[s.n_actions++] = (struct ec_action){ EC_ACT_NICE, (int)parse_long(opt, val, 10, -40, 40), 0 };
-        } else if (strcmp(opt, "--setsid") == 0) {
-            actions[s.n_actions++] = (struct ec_action){ EC_ACT_SETSID, 0, 0 };
-        } else if (strcmp(opt, "--no-new-privs") == 0) {
-            actions[s.n_actions++] = (struct ec_action){ EC_ACT_NO_NEW_PRIVS, 0, 0 };
-        } else if (strcmp(opt, "--oom-score-adj") == 0) {
-            /* The kernel checks the range (-1000..1000) and reports EINVAL. */
-            actions[s.n_actions++] = (struct ec_action){ EC_ACT_OOM_SCORE_ADJ, (int)parse_long(opt, val, 10, INT_MIN, INT_MAX), 0 };
-        } else if (strcmp(opt, "--ioprio") == 0) {
-            actions[s.n_actions++] = parse_ioprio(val);
-        } else if (strcmp(opt, "--uid") == 0) {
-            once(&seen_uid, opt);
-            uid_arg = val;
-        } else if (strcmp(opt, "--gid") == 0) {
-            once(&seen_gid, opt);
-            gid_arg = val;
-        } else if (strcmp(opt, "--groups") == 0) {
-            once(&seen_groups, opt);
-            groups_arg = val;
-        } else if (strcmp(opt, "--clear-caps") == 0) {
-            once(&seen_clear, opt);
-            s.clear_caps = 1;
-        } else if (strcmp(opt, "--allow-cap") == 0) {
-            s.allowed_caps |= 1ULL << parse_long(opt, val, 10, 0, 63);
-        } else if (strcmp(opt, "--cwd") == 0) {
-            once(&seen_cwd, opt);
-            s.cwd = val;
-        } else if (strcmp(opt, "--handshake-ready") == 0) {
-            once(&seen_ready, opt);
-            s.handshake_ready_fd = (int)parse_long(opt, val, 10, 3, INT_MAX);
-        } else if (strcmp(opt, "--handshake-wait") == 0) {
-            once(&seen_wait, opt);
-            s.handshake_wait_fd = (int)parse_long(opt, val, 10, 3, INT_MAX);
-        } else {
+        if (k == N_OPTIONS)
             usage("unknown option '%s'", opt);
-        }
+        if (options[k].once && seen[k]++ != 0)
+            usage("%s given twice", opt);
+        apply(a, &options[k], val);
     }
+    return i;
+}
+
+/* Options that only make sense together, or must differ. */
+static void check_combinations(const struct args *a)
+{
+    const struct ec_setup *s = &a->s;
+    if (s->pidfile != NULL && !s->daemonize)
+        usage("--pidfile needs --daemonize");
+    if ((s->pdeathsig != 0) != (s->parent_pid != 0))
+        usage("--pdeathsig and --parent-pid go together");
+    if (s->pdeathsig != 0 && s->daemonize)
+        usage("--pdeathsig cannot be used with --daemonize: a daemon outlives its parent");
+    if (s->stderr_fifo != NULL && s->stderr_to_stdout)
+        usage("--stderr-fifo and --stderr-to-stdout both say where stderr goes");
+    if (s->stdin_fifo != NULL && ((s->stdout_fifo != NULL && strcmp(s->stdin_fifo, s->stdout_fifo) == 0) ||
+                                 (s->stderr_fifo != NULL && strcmp(s->stdin_fifo, s->stderr_fifo) == 0)))
+        usage("--stdin-fifo %s: the same FIFO as this stage's output; it would wait for itself", s->stdin_fifo);
+    if ((s->handshake_ready_fd >= 0) != (s->handshake_wait_fd >= 0))
+        usage("--handshake-ready and --handshake-wait go together");
+    if (s->handshake_ready_fd == s->status_fd || s->handshake_wait_fd == s->status_fd)
+        usage("the handshake fds must differ from the status fd");
+    for (size_t k = 0; k < s->n_fds; k++)
+        if (a->keep[k].target == s->status_fd || a->keep[k].target == s->handshake_ready_fd || a->keep[k].target == s->handshake_wait_fd)
+            usage("--keep-fd %d: the status and handshake fds are never passed on", a->keep[k].target);
+}
+
+int main(int argc, char **argv)
+{
+    struct args a = {
+        .s = {
+            .umask = -1,
+            .status_fd = -1,
+            .new_pgid = 1,
+            .gid = EC_UNSET_ID,
+            .uid = EC_UNSET_ID,
+            .handshake_ready_fd = -1,
+            .handshake_wait_fd = -1,
+        },
+        .keep = xcalloc((size_t)argc, sizeof *a.keep),
+        .rlimits = xcalloc((size_t)argc, sizeof *a.rlimits),
+        .actions = xcalloc((size_t)argc, sizeof *a.actions),
+    };
+    struct ec_setup *s = &a.s;
+
+    find_status_fd(argc, argv);
+    int i = parse_options(&a, argc, argv);
     /* argv[i] is "--", then PATH and ARGV0 at least. */
     if (i >= argc || argc - (i + 1) < 2)
         usage("expected -- PATH ARGV0 [ARGS...] after the options");
+    check_combinations(&a);
 
-    if (s.pidfile != NULL && !s.daemonize)
-        usage("--pidfile needs --daemonize");
-    if ((s.pdeathsig != 0) != (s.parent_pid != 0))
-        usage("--pdeathsig and --parent-pid go together");
-    if (s.pdeathsig != 0 && s.daemonize)
-        usage("--pdeathsig cannot be used with --daemonize: a daemon outlives its parent");
-    if (s.stderr_fifo != NULL && s.stderr_to_stdout)
-        usage("--stderr-fifo and --stderr-to-stdout both say where stderr goes");
-    if (s.stdin_fifo != NULL && ((s.stdout_fifo != NULL && strcmp(s.stdin_fifo, s.stdout_fifo) == 0) ||
-                                 (s.stderr_fifo != NULL && strcmp(s.stdin_fifo, s.stderr_fifo) == 0)))
-        usage("--stdin-fifo %s: the same FIFO as this stage's output; it would wait for itself", s.stdin_fifo);
-    if ((s.handshake_ready_fd >= 0) != (s.handshake_wait_fd >= 0))
-        usage("--handshake-ready and --handshake-wait go together");
-    if (s.handshake_ready_fd == s.status_fd || s.handshake_wait_fd == s.status_fd)
-        usage("the handshake fds must differ from the status fd");
-    for (size_t k = 0; k < s.n_keep_fds; k++)
-        if (keep[k] == s.status_fd || keep[k] == s.handshake_ready_fd || keep[k] == s.handshake_wait_fd)
-            usage("--keep-fd %d: the status and handshake fds are never passed on", keep[k]);
+    s->cap_last_cap = cap_last_cap();
+    if (s->cap_last_cap < 63 && s->allowed_caps >> s->cap_last_cap >> 1 != 0)
+        usage("--allow-cap: the kernel knows capabilities 0..%d only", s->cap_last_cap);
 
-    s.cap_last_cap = cap_last_cap();
-    if (s.cap_last_cap < 63 && s.allowed_caps >> s.cap_last_cap >> 1 != 0)
-        usage("--allow-cap: the kernel knows capabilities 0..%d only", s.cap_last_cap);
+    resolve_ids(s, a.uid, a.gid, a.groups);
 
-    resolve_ids(&s, uid_arg, gid_arg, groups_arg);
-
-    s.keep_fds = keep;
-    s.rlimits = rlimits;
-    s.actions = actions;
-    s.path = argv[i + 1];
-    s.argv = &argv[i + 2];
-    s.envp = environ;
+    sort_unique(a.keep, &s->n_fds);
+    s->fds = a.keep;
+    s->staged = xcalloc(s->n_fds, sizeof *s->staged);
+    s->close_from = 3;
+    s->rlimits = a.rlimits;
+    s->actions = a.actions;
+    s->path = argv[i + 1];
+    s->argv = &argv[i + 2];
+    s->envp = environ;
     fflush(NULL); /* nothing buffered may be lost at exec */
-    ec_setup_and_exec(&s);
+    ec_setup_and_exec(s);
 }

@@ -4,13 +4,17 @@
  * The steps, in libvirt's virExec order, each one small function below.  A
  * failing step writes "<stage> <errno>\n" to the status fd and exits 125:
  *
+ *   0.  signals (vfork callers only): every handler to    -
+ *       the default, before anything can be delivered
  *   1.  umask (when set; 0 allowed)                        -
- *   2.  close every fd >= 3 except the keep fds, the       "close-fds"
- *       status fd and the handshake fds;
- *       keep fds lose FD_CLOEXEC (the target gets them);   "keep-fd"
- *       status and handshake fds get FD_CLOEXEC (the       "cloexec"
- *       target never sees them; the parent reads EOF on
- *       the status fd at exec)
+ *   2.  the fd plan: child fd <- parent fd, /dev/null or   "dup2" "open"
+ *       nothing; a source that is another entry's target
+ *       is copied away first; a fd passed at its own
+ *       number loses FD_CLOEXEC (the target gets it);      "keep-fd"
+ *       then every other fd from close_from up is closed   "close-fds"
+ *       but the status and handshake fds, which get
+ *       FD_CLOEXEC (the target never sees them; the        "cloexec"
+ *       parent reads EOF on the status fd at exec)
  *   2b. stdio: the FIFOs of a pipeline, stdin first,       "mkfifo" "fifo-open"
  *       then stdout, then stderr: mkfifo(path, 0600)       "fifo-unlink" "dup2"
  *       unless it exists, a blocking open (the
@@ -40,11 +44,12 @@
  *                                                          "capbset-drop" "ambient"
  *   10. chdir(cwd)                                         "chdir"
  *   11. handshake: write '1', wait for '1'                 "handshake"
- *   12. execve; failure exits 127 (ENOENT) or 126          "execve"
+ *   12. every signal unblocked (vfork callers only),       "execve"
+ *       execve; failure exits 127 (ENOENT) or 126
  *
- * Async-signal-safe on purpose (a native spawn engine will call it right
- * after vfork): only system calls and plain code - no malloc, no stdio, no
- * locale, no name service, and raw syscalls where glibc's wrapper does more
+ * Async-signal-safe on purpose (the native spawn engine calls it right
+ * after vfork, in a child that shares the parent's memory): only system
+ * calls and plain code - no malloc, no stdio, no locale, no name service, and raw syscalls where glibc's wrapper does more
  * than the system call (setresuid & co. signal every thread of the process).
  */
 #define _GNU_SOURCE
@@ -128,10 +133,16 @@ static _Noreturn void fail_exit(const struct ec_setup *s, const char *stage, int
 {
     char rec[96];
     size_t n = append(rec, 0, sizeof rec - 22, stage);
+    if (s->failure != 0) {
+        size_t k = append(s->failure->stage, 0, sizeof s->failure->stage - 1, stage);
+        s->failure->stage[k] = '\0';
+        s->failure->err = err != 0 ? err : EINVAL;
+    }
     rec[n++] = ' ';
     n += fmt_uint(rec + n, (unsigned)err);
     rec[n++] = '\n';
-    (void)write1(s->status_fd, rec, n); /* nobody to tell if this fails */
+    if (s->status_fd >= 0)
+        (void)write1(s->status_fd, rec, n); /* nobody to tell if this fails */
     _exit(code);
 }
 
@@ -165,6 +176,28 @@ const char *ec_rlimit_name(int resource)
     }
 }
 
+/* ------------------------------------------------------------ 0. signals */
+
+/* Before anything can be delivered: the parent's handlers must never run in
+ * its shared memory, and an ignored signal (Node ignores SIGPIPE) would stay
+ * ignored across exec.  SIG_DFL is 0: an all-zero kernel sigaction. */
+static void reset_signals(const struct ec_setup *s)
+{
+    unsigned long dfl[4] = { 0, 0, 0, 0 };
+    if (!s->reset_signals)
+        return;
+    for (int sig = 1; sig <= 64; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            syscall(SYS_rt_sigaction, sig, dfl, 0, EC_KERNEL_SIGSET_SIZE);
+}
+
+static void unblock_signals(const struct ec_setup *s)
+{
+    unsigned long none = 0;
+    if (s->reset_signals)
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, 0, EC_KERNEL_SIGSET_SIZE);
+}
+
 /* ------------------------------------------------------------ 1. umask */
 
 static void set_umask(const struct ec_setup *s)
@@ -173,40 +206,118 @@ static void set_umask(const struct ec_setup *s)
         umask((mode_t)s->umask);
 }
 
-/* ------------------------------------------------------------ 2. close fds */
+/* ------------------------------------------------------------ 2. fds */
 
-static int is_kept(const struct ec_setup *s, int fd)
+/* Where child fd `fd` is in the sorted plan, or -1. */
+static long find_target(const struct ec_setup *s, long fd)
 {
-    if (fd == s->status_fd || fd == s->handshake_ready_fd || fd == s->handshake_wait_fd)
-        return 1;
-    for (size_t i = 0; i < s->n_keep_fds; i++)
-        if (s->keep_fds[i] == fd)
-            return 1;
-    return 0;
+    size_t lo = 0, hi = s->n_fds;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->fds[mid].target == fd)
+            return (long)mid;
+        if (s->fds[mid].target < fd)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static int is_private(const struct ec_setup *s, long fd)
+{
+    return fd >= 0 && (fd == s->status_fd || fd == s->handshake_ready_fd || fd == s->handshake_wait_fd);
+}
+
+static int is_kept(const struct ec_setup *s, long fd)
+{
+    return fd < s->close_from || is_private(s, fd) || find_target(s, fd) >= 0;
+}
+
+static void set_cloexec(const struct ec_setup *s, int fd, int on, const char *stage)
+{
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0 || fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC) < 0)
+        fail(s, stage, errno);
+}
+
+/* A source that is another entry's target, given something else there, would
+ * be overwritten before it is read. */
+static int endangered(const struct ec_setup *s, size_t i)
+{
+    int source = s->fds[i].source;
+    if (source < 0 || source == s->fds[i].target)
+        return 0;
+    long j = find_target(s, source);
+    return j >= 0 && s->fds[j].source != source;
+}
+
+/*
+ * The plan, in the number of its entries whatever the fd numbers are: each
+ * endangered source is first copied to the lowest free fd that is no target
+ * (close-on-exec; closed by the close step); a copy that lands on a target
+ * stays open as a placeholder until that target's own entry replaces it.
+ */
+static void apply_fd_plan(const struct ec_setup *s)
+{
+    for (size_t i = 0; i < s->n_fds; i++) {
+        if (!endangered(s, i))
+            continue;
+        int copy;
+        do
+            if ((copy = fcntl(s->fds[i].source, F_DUPFD_CLOEXEC, 0)) < 0)
+                fail(s, "dup2", errno);
+        while (find_target(s, copy) >= 0);
+        s->staged[i] = copy;
+    }
+    for (size_t i = 0; i < s->n_fds; i++) {
+        const int target = s->fds[i].target, source = endangered(s, i) ? s->staged[i] : s->fds[i].source;
+        if (source == EC_FD_DEV_NULL) {
+            /* Closed first, like posix_spawn's open action: a parent at its fd limit still can. */
+            close(target);
+            int fd = open("/dev/null", O_RDWR);
+            if (fd < 0)
+                fail(s, "open", errno);
+            if (fd != target && (dup2(fd, target) < 0 || close(fd) < 0))
+                fail(s, "dup2", errno);
+        } else if (source == EC_FD_CLOSED) {
+            close(target);
+        } else if (source == target) {
+            set_cloexec(s, target, 0, "keep-fd");
+        } else if (dup2(source, target) < 0) { /* dup2 leaves the copy without FD_CLOEXEC */
+            fail(s, "dup2", errno);
+        }
+    }
 }
 
 #if defined(SYS_close_range) && !defined(EC_FORCE_PROC_FD_SCAN)
-/* The smallest kept fd >= from, or -1.  Quadratic, but the lists are tiny
- * and this needs no sorted copy (no memory to put it in). */
+/* The smallest kept fd >= from (from >= close_from), or -1: the plan is
+ * sorted, so a binary search, then the three private fds. */
 static long next_kept(const struct ec_setup *s, long from)
 {
-    long best = -1;
-    const int special[3] = { s->status_fd, s->handshake_ready_fd, s->handshake_wait_fd };
-    for (size_t i = 0; i < 3 + s->n_keep_fds; i++) {
-        long fd = i < 3 ? special[i] : s->keep_fds[i - 3];
-        if (fd >= from && (best < 0 || fd < best))
-            best = fd;
+    size_t lo = 0, hi = s->n_fds;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->fds[mid].target < from)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
+    long best = lo < s->n_fds ? s->fds[lo].target : -1;
+    const int special[3] = { s->status_fd, s->handshake_ready_fd, s->handshake_wait_fd };
+    for (size_t i = 0; i < 3; i++)
+        if (special[i] >= from && (best < 0 || special[i] < best))
+            best = special[i];
     return best;
 }
 
-/* close_range(2) (Linux 5.9) over the gaps between kept fds: a handful of
- * system calls, whatever the fd limit.  -1 with ENOSYS on older kernels (or
+/* close_range(2) (Linux 5.9) over the gaps between kept fds: one system call
+ * per kept fd, whatever the fd limit.  -1 with ENOSYS on older kernels (or
  * EPERM from a seccomp filter that does not know it), before anything was
  * closed. */
 static int close_gaps(const struct ec_setup *s)
 {
-    long lo = 3;
+    long lo = s->close_from;
     for (;;) {
         long kept = next_kept(s, lo);
         unsigned int hi = kept < 0 ? ~0U : (unsigned int)(kept - 1);
@@ -261,7 +372,7 @@ static int close_listed(const struct ec_setup *s)
                 continue; /* "." and ".." */
             for (const char *p = d->d_name; *p >= '0' && *p <= '9'; p++)
                 fd = fd * 10 + (*p - '0');
-            if (fd >= 3 && fd != dir && !is_kept(s, (int)fd))
+            if (fd != dir && !is_kept(s, fd))
                 close((int)fd);
         }
     }
@@ -269,20 +380,13 @@ static int close_listed(const struct ec_setup *s)
     return 0;
 }
 
-static void set_cloexec(const struct ec_setup *s, int fd, int on, const char *stage)
+static void setup_fds(const struct ec_setup *s)
 {
-    int flags = fcntl(fd, F_GETFD);
-    if (flags < 0 || fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC) < 0)
-        fail(s, stage, errno);
-}
-
-static void close_fds(const struct ec_setup *s)
-{
+    apply_fd_plan(s);
     if (close_gaps(s) < 0 && ((errno != ENOSYS && errno != EPERM) || close_listed(s) < 0))
         fail(s, "close-fds", errno);
-    for (size_t i = 0; i < s->n_keep_fds; i++)
-        set_cloexec(s, s->keep_fds[i], 0, "keep-fd");
-    set_cloexec(s, s->status_fd, 1, "cloexec");
+    if (s->status_fd >= 0)
+        set_cloexec(s, s->status_fd, 1, "cloexec");
     if (s->handshake_ready_fd >= 0) {
         set_cloexec(s, s->handshake_ready_fd, 1, "cloexec");
         set_cloexec(s, s->handshake_wait_fd, 1, "cloexec");
@@ -674,8 +778,9 @@ static void handshake(const struct ec_setup *s)
 
 _Noreturn void ec_setup_and_exec(const struct ec_setup *s)
 {
+    reset_signals(s);
     set_umask(s);
-    close_fds(s);
+    setup_fds(s);
     setup_stdio(s);
     new_process_group(s);
     die_with_parent(s);
@@ -686,6 +791,7 @@ _Noreturn void ec_setup_and_exec(const struct ec_setup *s)
     set_caps(s);
     change_directory(s);
     handshake(s);
+    unblock_signals(s);
     execve(s->path, s->argv, s->envp);
     int err = errno;
     fail_exit(s, "execve", err, err == ENOENT ? EC_EXIT_NOENT : EC_EXIT_NOEXEC);

@@ -2,11 +2,13 @@
  * setup.h - the child-side setup of effect-command: everything libvirt's
  * virExec does between fork and exec, as one async-signal-safe routine.
  *
- * The caller (helper.c) resolves every name to a number first, fills a struct ec_setup and calls
+ * Its callers (helper.c after its own exec, the engine in its vfork child)
+ * resolve every name to a number first, fill a struct ec_setup and call
  * ec_setup_and_exec(), which applies the setup in libvirt's order and execs
  * the target in place.  It never returns: on failure it writes
- * "<stage> <errno>\n" to status_fd in one write(2) and exits 125 (126/127
- * when execve itself fails).  See the list of steps at the top of setup.c.
+ * "<stage> <errno>\n" to status_fd in one write(2) (and the same into
+ * *failure, when given) and exits 125 (126/127 when execve itself fails).
+ * See the list of steps at the top of setup.c.
  */
 #ifndef EC_SETUP_H
 #define EC_SETUP_H
@@ -15,6 +17,11 @@
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
+
+/* The kernel's sigset_t (64 signals), for the raw rt_sig* calls: glibc's
+ * wrappers leave out its own internal signals (32, 33), which must be reset,
+ * blocked and unblocked too. */
+#define EC_KERNEL_SIGSET_SIZE 8
 
 /* "Leave unchanged" for uid and gid: setresuid/setresgid treat -1 the same way. */
 #define EC_UNSET_ID ((unsigned int)-1)
@@ -45,14 +52,40 @@ struct ec_rlimit {
     rlim_t hard;
 };
 
+/* An fd plan entry: child fd `target` gets parent fd `source`, without
+ * FD_CLOEXEC (source == target: the fd is passed at its own number), or
+ * /dev/null (O_RDWR) or nothing. */
+enum { EC_FD_DEV_NULL = -1, EC_FD_CLOSED = -2 };
+
+struct ec_fd {
+    int target;
+    int source;
+};
+
+/* Where a vfork parent reads which step failed (the child shares its memory). */
+struct ec_failure {
+    int err;
+    char stage[40];
+};
+
 struct ec_setup {
+    /* Every signal handler back to the default first, and every signal
+     * unblocked just before execve: for a child that still shares its
+     * parent's memory and handlers (vfork; the parent blocked every signal). */
+    int reset_signals;
+
     int umask; /* -1: inherit; 0 is a valid mask */
 
-    /* fds >= 3 that the target keeps (their FD_CLOEXEC is cleared) */
-    const int *keep_fds;
-    size_t n_keep_fds;
+    /* The fd plan, sorted by target, each target once; staged: n_fds ints of
+     * scratch the child writes (no allocation after vfork).  Every other fd
+     * from close_from up is closed but the status and handshake fds. */
+    const struct ec_fd *fds;
+    size_t n_fds;
+    int *staged;
+    int close_from;
 
-    int status_fd;        /* failure records go here; close-on-exec */
+    int status_fd;               /* failure records go here (-1: none); close-on-exec */
+    struct ec_failure *failure;  /* NULL, or where a failure is recorded as well */
 
     /* FIFO stdio for pipelines (NULL: leave the fd alone).  Each is created
      * with mkfifo(path, 0600) unless it exists, opened blocking (the open is

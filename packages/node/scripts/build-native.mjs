@@ -6,7 +6,8 @@
 //   build/effect-command-helper  the child-side setup helper
 //     musl-gcc -static -O2 -Wall -Wextra -Werror -o build/effect-command-helper native/helper.c native/setup.c
 //   build/engine.node            the native spawn engine (an N-API addon; no node-gyp, no downloads)
-//     cc -O2 -Wall -Wextra -Werror -shared -fPIC -I<node include dir> -o build/engine.node native/engine.c
+//     cc -O2 -Wall -Wextra -Werror -shared -fPIC -fvisibility=hidden -I<node include dir> -o build/engine.node native/engine.c \
+//       native/engine-*.c native/setup.c        (the list: engineSources below)
 //
 // The helper is linked statically against musl (Debian: `apt-get install musl-tools`) where
 // musl-gcc is on the PATH, so one binary runs on glibc and musl systems alike; otherwise it is
@@ -116,7 +117,11 @@ const nodeIncludeDir = () => {
   return candidates.find((dir) => existsSync(join(dir, "node_api.h")) && existsSync(join(dir, "uv.h")))
 }
 
-/** What an N-API addon needs: position-independent, shared, Node's headers. */
+/**
+ * What an N-API addon needs: position-independent, shared, Node's headers. Only the module's init
+ * is exported (hidden visibility): the engine's functions, spread over several files, must neither
+ * be interposed by nor interpose same-named symbols of the node binary.
+ */
 const addonFlags = () => {
   const include = nodeIncludeDir()
   if (include === undefined) {
@@ -124,8 +129,21 @@ const addonFlags = () => {
       "node_api.h and uv.h not found (looked next to the node binary and in /usr/include/node; set NODE_INCLUDE_DIR)"
     )
   }
-  return ["-shared", "-fPIC", `-I${include}`]
+  return ["-shared", "-fPIC", "-fvisibility=hidden", `-I${include}`]
 }
+
+/** The engine's C files: its own (engine.c first) and the child-side steps it shares with the helper. */
+const engineSources = [
+  "native/engine.c",
+  "native/engine-napi.c",
+  "native/engine-spec.c",
+  "native/engine-launch.c",
+  "native/engine-child.c",
+  "native/engine-spawn.c",
+  "native/engine-teardown.c",
+  "native/setup.c"
+]
+const engineHeaders = ["native/engine.h", "native/setup.h"]
 
 const targets = [
   {
@@ -138,15 +156,15 @@ const targets = [
   {
     what: "the native engine",
     output: join(outputDir(true), "engine.node"),
-    sources: ["native/engine.c"],
-    headers: [],
+    sources: engineSources,
+    headers: engineHeaders,
     compile: () => ({ compiler: cc, flags: [...flags, ...addonFlags()] })
   },
   {
     what: "the engine with AddressSanitizer and UBSan (for scripts/test-sanitized.mjs)",
     output: join(root, "build", "engine-sanitized.node"),
-    sources: ["native/engine.c"],
-    headers: [],
+    sources: engineSources,
+    headers: engineHeaders,
     sanitized: true,
     compile: () => ({
       compiler: cc,

@@ -16,7 +16,7 @@ import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 
-import { afterAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it, onTestFinished } from "@effect/vitest"
 
 import type { Engine, EngineChild, EngineExit, EngineSpawnSpec } from "../src/internal/engine.js"
 import {
@@ -352,6 +352,42 @@ parentPort.postMessage("queued");
         expect(child.kill(S.SIGKILL)).toBe(false)
         expect(child.kill(0)).toBe(false)
       }
+    })
+
+    it("kill(signal, true): the group the child leads while it is unreaped, else the child alone; false once reaped", async () => {
+      // A member of the child's group holds the pipe: EOF comes only once the group kill reached it.
+      const [r, w] = engine().makePipe()
+      let leader: Started
+      try {
+        leader = sh("sleep 1000 & echo ready; wait", { newGroup: true, stdio: [StdioDevNull, w, StdioDevNull] })
+      } finally {
+        Fs.closeSync(w)
+      }
+      onTestFinished(() => void engine().signalProcess(-leader.child.pid, S.SIGKILL))
+      const delivered: Array<boolean> = []
+      const output = new Promise<string>((resolve) => {
+        const socket = new Net.Socket({ fd: r, readable: true, writable: false })
+        let text = ""
+        socket.on("data", (chunk: Buffer) => {
+          text += chunk.toString()
+          if (text === "ready\n") delivered.push(leader.child.kill(S.SIGTERM, true))
+        })
+        socket.on("end", () => {
+          socket.destroy()
+          resolve(text)
+        })
+      })
+      expect(await leader.exit).toEqual(killedBy("SIGTERM"))
+      expect(await output).toBe("ready\n")
+      expect(delivered).toEqual([true])
+      // Reaped: its pid (and group id) may be someone else's now. Nothing is sent, nothing thrown.
+      expect(leader.child.kill(S.SIGTERM, true)).toBe(false)
+      expect(leader.child.kill(0, true)).toBe(false)
+
+      // A child that leads no group: the signal goes to it alone (never to our own group).
+      const alone = start("/bin/sleep", ["1000"])
+      expect(alone.child.kill(S.SIGTERM, true)).toBe(true)
+      expect(await alone.exit).toEqual(killedBy("SIGTERM"))
     })
 
     it("a signal the child raises itself", async () => {

@@ -64,6 +64,26 @@ describe("kill-and-reap", () => {
       expect(withMarker("EC_MARKER", mark)).toEqual([])
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
+  it.live("Process.kill reaches the process group the child leads: a member it started goes too", () =>
+    Effect.gen(function*() {
+      const { gone, status } = yield* Effect.scoped(Effect.gen(function*() {
+        const process = yield* Command.start(sh("sleep 100 & echo $!; wait"))
+        const [line] = yield* process.stdout.pipe(
+          Stream.decodeText(),
+          Stream.splitLines,
+          Stream.take(1),
+          Stream.runCollect
+        )
+        yield* process.kill("SIGTERM")
+        const status = yield* process.wait
+        // Before the scope's own kill of the group's remnants: only Process.kill could have ended it.
+        const member = Number(line)
+        return { status, gone: yield* Effect.promise(() => eventually(() => !isAlive(member))) }
+      }))
+      expect(status).toEqual(ExitStatus.signaled("SIGTERM"))
+      expect(gone).toBe(true)
+    }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+
   it.live("kills group members left behind by a child that exited 0", () =>
     Effect.gen(function*() {
       const mark = marker()

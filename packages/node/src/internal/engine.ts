@@ -1,8 +1,9 @@
 /**
  * The native spawn engine (native/engine.c; shipped in prebuilds/, or built to build/engine.node by
  * scripts/build-native.mjs): its typed interface and a loader. clone(CLONE_VM | CLONE_VFORK) like
- * posix_spawn (the cost does not grow with the parent's memory) with a few setup steps of its own
- * before the exec, real pipes, exit through a pidfd on the libuv loop. Linux only.
+ * posix_spawn (the cost does not grow with the parent's memory), the child running the setup
+ * helper's own steps (native/setup.c) before the exec, real pipes, exit through a pidfd on the libuv
+ * loop. Linux only. This file is where the engine's JS API is described.
  */
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
@@ -10,7 +11,7 @@ import { fileURLToPath } from "node:url"
 import { buildCommand, findNative } from "./native-files.js"
 
 /** The API version this file expects; the addon exports its own as `abi`. */
-export const ENGINE_ABI = 4
+export const ENGINE_ABI = 5
 
 /** A child fd gets this parent fd: the fd number, or one of these markers. */
 export const StdioDevNull = -1
@@ -53,10 +54,14 @@ export interface EngineExit {
 export interface EngineChild {
   readonly pid: number
   /**
-   * Sends a signal number (`os.constants.signals`) through the child's pidfd: false once the child
-   * was reaped, so a reused pid is never signalled. Call it as a method.
+   * Sends a signal number (`os.constants.signals`; 0 probes) to the child through its pidfd, or
+   * with `group` to the process group it leads (`kill(-pid)`; the child alone while it leads none,
+   * such as before the setup helper's setpgid). Whether anyone got it: false, not an exception,
+   * once the child was reaped or when nobody is there (ESRCH). The engine reaps the child on this
+   * same thread, so it is never reaped in between: neither a reused pid nor a reused group id is
+   * ever signalled. Call it as a method.
    */
-  kill(signal: number): boolean
+  kill(signal: number, group?: boolean): boolean
   /** Lets the loop (and so the process or worker) end while the child runs. */
   unref(): void
   /** Undoes `unref`: the running child keeps the loop alive again (the default). */

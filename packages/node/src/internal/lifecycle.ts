@@ -24,21 +24,6 @@ export const toStatus = (info: ExitInfo): ExitStatus.ExitStatus =>
 export const leadsGroup = (stage: CommandExecutor.SpawnStage): boolean =>
   stage.setup.processGroup === "new" || stage.setup.preExec.some((a) => a._tag === "Setsid")
 
-/** Signals a child not reaped yet (a reaped pid may be someone else's): its group when it leads one. */
-export const signalChild = (child: Child, sig: Signal.Signal, newGroup: boolean): void => {
-  if (child.exited()) return
-  try {
-    process.kill(newGroup ? -child.pid : child.pid, sig)
-  } catch {
-    // ESRCH for the group: the helper may not have called setpgid yet; the child itself then.
-    try {
-      if (newGroup) process.kill(child.pid, sig)
-    } catch {
-      // ESRCH: nothing left to signal
-    }
-  }
-}
-
 /** The policy's signal, its grace, SIGKILL; returns how the child ended, once it was reaped. */
 export const abortChild = (
   child: Child,
@@ -48,10 +33,10 @@ export const abortChild = (
 ): Effect.Effect<ExitStatus.ExitStatus> =>
   Effect.uninterruptible(Effect.gen(function*() {
     if (!child.exited()) {
-      signalChild(child, policy.signal, newGroup)
+      child.kill(policy.signal, newGroup)
       // Interruptible inside the uninterruptible abort, or the timeout could not cut it short.
       const inTime = yield* RealTime.timeoutOption(Effect.interruptible(Deferred.await(exit)), policy.grace)
-      if (Option.isNone(inTime)) signalChild(child, "SIGKILL", newGroup)
+      if (Option.isNone(inTime)) child.kill("SIGKILL", newGroup)
     }
     return yield* Deferred.await(exit)
   }))

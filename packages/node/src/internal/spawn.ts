@@ -11,7 +11,9 @@ import * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
 import { isMainThread } from "node:worker_threads"
 
-import type { Engine, EngineChild, EngineExit } from "./engine.js"
+import { Signal } from "@effect-command/core"
+
+import type { Engine, EngineChild, EngineExit, EngineSpawnSpec } from "./engine.js"
 import { loadEngine, StdioClosed, StdioDevNull } from "./engine.js"
 import { paced } from "./pace.js"
 import { keepBuffered, userBufferReader } from "./read-into.js"
@@ -64,6 +66,12 @@ export interface Child {
   readonly onExit: (callback: (info: ExitInfo) => void) => void
   /** Whether the child was reaped. */
   readonly exited: () => boolean
+  /**
+   * Sends a signal to the child, or with `group` to the process group it leads (the child alone
+   * while it leads none yet). Whether anyone got it: never once the child was reaped, so a reused
+   * pid or group id is never hit.
+   */
+  readonly kill: (signal: Signal.Signal, group: boolean) => boolean
   /** Lets the parent exit while the child runs. */
   readonly unref: () => void
 }
@@ -123,6 +131,27 @@ const denseStdio = (stdio: ReadonlyMap<number, StdioSource>): Array<ChildProcess
  */
 const adopter = (): Engine | null => (isMainThread ? null : loadEngine())
 
+/**
+ * child_process's children have no pidfd: signalled by pid, and only while not reaped (libuv reaps
+ * them on this thread, and the exit is known at once).
+ */
+const killByPid = (pid: number, exited: () => boolean) => (signal: Signal.Signal, group: boolean): boolean => {
+  if (exited()) return false
+  try {
+    process.kill(group ? -pid : pid, signal)
+    return true
+  } catch {
+    // ESRCH for the group: the helper may not have called setpgid yet; the child itself then.
+    if (!group) return false
+    try {
+      process.kill(pid, signal)
+      return true
+    } catch {
+      return false // ESRCH: nothing left to signal
+    }
+  }
+}
+
 const spawnChildProcess = (spec: SpawnSpec, callback: (result: Child | NodeJS.ErrnoException) => void): void => {
   let child: ChildProcess.ChildProcess
   try {
@@ -161,6 +190,7 @@ const spawnChildProcess = (spec: SpawnSpec, callback: (result: Child | NodeJS.Er
       pipes,
       onExit: notifier.onExit,
       exited: notifier.exited,
+      kill: killByPid(child.pid!, notifier.exited),
       unref: () => {
         child.unref()
         engine?.leave(child.pid!)
@@ -197,95 +227,115 @@ export const largePipe = 1 << 20
 /** The fd under a Node socket (a socket pair end made for a child). */
 const socketFd = (socket: Net.Socket): number => (socket as unknown as { _handle: { fd: number } })._handle.fd
 
-const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child | NodeJS.ErrnoException) => void) => {
-  const childEnds: Array<number> = []
-  /** Our end of each `Pipe` source, by child fd. */
-  const parentEnds = new Map<number, number>()
-  const release = () => {
-    for (const fd of childEnds) closeQuietly(fd)
-  }
-  /** Nothing started: every end made for it is closed. */
-  const failed = (error: NodeJS.ErrnoException) => {
-    release()
-    for (const fd of parentEnds.values()) closeQuietly(fd)
-    callback(error)
-  }
-  const stdio: Array<[number, number]> = []
-  try {
-    for (const [fd, source] of spec.stdio) {
-      switch (source._tag) {
-        case "Ignore":
-          stdio.push([fd, fd <= 2 ? StdioDevNull : StdioClosed])
-          break
-        case "Inherit":
-          stdio.push([fd, fd])
-          break
-        case "Fd":
-          stdio.push([fd, source.fd])
-          break
-        case "Socket":
-          stdio.push([fd, socketFd(source.socket)])
-          break
-        case "Pipe": {
-          // Into the child, a socket pair: a pipe wakes its writer whenever the reader frees any
-          // room (feeding `wc -c`, 16 KiB writes), a socket once half its buffer is free. Out of
-          // the child, a pipe; stdout's with a larger kernel buffer, so a fast writer and a Node
-          // reader meet less often. Only stdout's: an unprivileged user's pipes share a budget
-          // (pipe-user-pages-soft, 64 MiB), past which all of that user's new pipes get tiny ones.
-          const [ours, theirs] = source.toChild
-            ? engine.makeSocketPair()
-            : engine.makePipe(fd === 1 ? largePipe : undefined)
-          childEnds.push(theirs!)
-          parentEnds.set(fd, ours!)
-          stdio.push([fd, theirs!])
-          break
-        }
+/** The fds made for one native spawn: the child's ends (closed once it started) and ours, by child fd. */
+interface NativeEnds {
+  readonly child: Array<number>
+  readonly parent: Map<number, number>
+}
+
+/** Closes the fds made for a spawn: the child's ends, and with `all` ours too (nothing started). */
+const closeEnds = (ends: NativeEnds, all: boolean) => {
+  for (const fd of ends.child) closeQuietly(fd)
+  if (all) { for (const fd of ends.parent.values()) closeQuietly(fd) }
+}
+
+/** The engine's `[childFd, source]` pairs; the pipes and socket pairs made for them go into `ends`. */
+const nativeStdio = (engine: Engine, stdio: SpawnSpec["stdio"], ends: NativeEnds): Array<[number, number]> => {
+  const pairs: Array<[number, number]> = []
+  for (const [fd, source] of stdio) {
+    switch (source._tag) {
+      case "Ignore":
+        pairs.push([fd, fd <= 2 ? StdioDevNull : StdioClosed])
+        break
+      case "Inherit":
+        pairs.push([fd, fd])
+        break
+      case "Fd":
+        pairs.push([fd, source.fd])
+        break
+      case "Socket":
+        pairs.push([fd, socketFd(source.socket)])
+        break
+      case "Pipe": {
+        // Into the child, a socket pair: a pipe wakes its writer whenever the reader frees any
+        // room (feeding `wc -c`, 16 KiB writes), a socket once half its buffer is free. Out of
+        // the child, a pipe; stdout's with a larger kernel buffer, so a fast writer and a Node
+        // reader meet less often. Only stdout's: an unprivileged user's pipes share a budget
+        // (pipe-user-pages-soft, 64 MiB), past which all of that user's new pipes get tiny ones.
+        const [ours, theirs] = source.toChild
+          ? engine.makeSocketPair()
+          : engine.makePipe(fd === 1 ? largePipe : undefined)
+        ends.child.push(theirs!)
+        ends.parent.set(fd, ours!)
+        pairs.push([fd, theirs!])
+        break
       }
     }
+  }
+  return pairs
+}
+
+const nativeSpec = (spec: SpawnSpec, stdio: Array<[number, number]>): EngineSpawnSpec => ({
+  path: spec.path,
+  argv: spec.argv,
+  // On the main thread the engine copies C's environ, which is what process.env holds there.
+  envp: spec.env === undefined && isMainThread ? null : envp(spec.env ?? process.env),
+  cwd: spec.cwd ?? null,
+  stdio,
+  newGroup: spec.newGroup,
+  deathSignal: spec.deathSignal ?? null
+})
+
+/** The started child as `Child`: our pipe ends become streams. */
+const nativeChild = (
+  child: EngineChild,
+  spec: SpawnSpec,
+  parentEnds: ReadonlyMap<number, number>,
+  notifier: ReturnType<typeof exitNotifier>
+): Child => {
+  const pipes = new Map<number, Readable | Writable>()
+  for (const [childFd, fd] of parentEnds) {
+    const source = spec.stdio.get(childFd) as { readonly toChild: boolean }
+    pipes.set(childFd, source.toChild ? new Net.Socket({ fd, readable: false, writable: true }) : userBufferReader(fd))
+  }
+  return {
+    pid: child.pid,
+    pipes,
+    onExit: notifier.onExit,
+    exited: notifier.exited,
+    kill: (signal, group) => child.kill(Signal.numbers[signal], group),
+    unref: () => {
+      child.unref()
+      for (const pipe of pipes.values()) (pipe as Net.Socket).unref()
+    }
+  }
+}
+
+const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child | NodeJS.ErrnoException) => void) => {
+  const ends: NativeEnds = { child: [], parent: new Map() }
+  let stdio: Array<[number, number]>
+  try {
+    stdio = nativeStdio(engine, spec.stdio, ends)
   } catch (error) {
-    return failed(error as NodeJS.ErrnoException)
+    closeEnds(ends, true)
+    return callback(error as NodeJS.ErrnoException)
   }
   const notifier = exitNotifier()
-  /** The spawn failed: nothing of it runs. */
+  /** The spawn failed: nothing of it runs, and every end made for it is closed. */
   const notStarted = (error: NodeJS.ErrnoException) => {
     nativeInFlight--
-    failed(error)
+    closeEnds(ends, true)
+    callback(error)
   }
   const started = (child: EngineChild) => {
-    release()
-    const pipes = new Map<number, Readable | Writable>()
-    for (const [childFd, fd] of parentEnds) {
-      const source = spec.stdio.get(childFd) as { readonly toChild: boolean }
-      pipes.set(
-        childFd,
-        source.toChild ? new Net.Socket({ fd, readable: false, writable: true }) : userBufferReader(fd)
-      )
-    }
-    callback({
-      pid: child.pid,
-      pipes,
-      onExit: notifier.onExit,
-      exited: notifier.exited,
-      unref: () => {
-        child.unref()
-        for (const pipe of pipes.values()) (pipe as Net.Socket).unref()
-      }
-    })
-  }
-  const engineSpec = {
-    path: spec.path,
-    argv: spec.argv,
-    // On the main thread the engine copies C's environ, which is what process.env holds there.
-    envp: spec.env === undefined && isMainThread ? null : envp(spec.env ?? process.env),
-    cwd: spec.cwd ?? null,
-    stdio,
-    newGroup: spec.newGroup,
-    deathSignal: spec.deathSignal ?? null
+    closeEnds(ends, false)
+    callback(nativeChild(child, spec, ends.parent, notifier))
   }
   const exited = (exit: EngineExit) => {
     nativeInFlight--
     notifier.done(exit)
   }
+  const engineSpec = nativeSpec(spec, stdio)
   const alone = nativeInFlight++ === 0
   let child: EngineChild
   try {

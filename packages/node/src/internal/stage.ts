@@ -21,7 +21,7 @@ import { closeAll } from "./fds.js"
 import { handshakeOf } from "./handshake.js"
 import * as Helper from "./helper.js"
 import type { StageLinks } from "./joints.js"
-import { abortChild, killGroupRemnants, leadsGroup, signalChild, toStatus } from "./lifecycle.js"
+import { abortChild, killGroupRemnants, leadsGroup, toStatus } from "./lifecycle.js"
 import { pipeReader, readAll } from "./pipe-reader.js"
 import { writable } from "./pipe-writer.js"
 import { preflight } from "./preflight.js"
@@ -149,7 +149,7 @@ const handleOf = (
     waitStages: Effect.map(wait, (status) => [status]),
     kill: (sig = "SIGTERM") =>
       Signal.isSignal(sig)
-        ? Effect.sync(() => signalChild(child, sig, newGroup))
+        ? Effect.sync(() => void child.kill(sig, newGroup))
         : Effect.fail(new CommandError.CommandUsageError({ reasons: [unknownSignal(sig)], command: line })),
     abort,
     detach: Effect.sync(() => {

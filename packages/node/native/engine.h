@@ -1,0 +1,149 @@
+/* engine.h - the native engine's internal declarations, shared by its files (see engine.c). */
+#ifndef EC_ENGINE_H
+#define EC_ENGINE_H
+
+#define _GNU_SOURCE
+#define NAPI_VERSION 8
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+#include <node_api.h>
+#include <uv.h>
+
+#include "setup.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+typedef struct engine engine_t;
+typedef struct child child_t;
+typedef struct adopted adopted_t;
+
+struct child {
+    child_t *prev, *next;          /* in engine->children while the poll handle is open */
+    engine_t *engine;
+    uv_poll_t poll;
+    pid_t pid;
+    int pidfd;                     /* -1 once closed */
+    int refs;                      /* the JS wrapper, the open handle */
+    bool reaped;
+    bool closing;                  /* uv_close was called */
+    bool unrefd;
+    napi_ref on_exit;              /* until the callback was called */
+    napi_async_context async_context;
+};
+
+/* A child_process child of this env (see adopt): only killed and reaped at teardown. */
+struct adopted {
+    adopted_t *next;
+    pid_t pid;
+    int pidfd;
+    bool left;                     /* detached: reaped when it ends, never killed */
+};
+
+struct engine {
+    napi_env env;
+    uv_loop_t *loop;
+    child_t *children;
+    adopted_t *adopted;
+    size_t open_handles;
+    size_t spawning;               /* spawnAsync calls not completed yet */
+    bool tearing_down;
+    napi_async_cleanup_hook_handle cleanup;
+    napi_ref child_class;
+};
+
+typedef struct {
+    char *path;
+    char **argv;                   /* NULL-terminated */
+    char **envp;                   /* NULL-terminated */
+    char *cwd;                     /* or NULL */
+    struct ec_fd *fds;             /* the fd plan, sorted by target, distinct */
+    size_t nfds;
+    bool new_group;
+    bool new_session;
+    int death_signal;              /* PR_SET_PDEATHSIG in the child; 0: none */
+} spec_t;
+
+/* Leaves a pending exception and jumps to `fail` when a napi call fails. */
+#define CHECK(call) \
+    do { \
+        if (!check(env, (call))) goto fail; \
+    } while (0)
+
+static inline int sys_pidfd_open(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static inline int sys_pidfd_send_signal(int pidfd, int sig)
+{
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/* engine-napi.c */
+bool check(napi_env env, napi_status status);
+void throw_type_error(napi_env env, const char *code, const char *msg);
+void throw_errno(napi_env env, int err, const char *syscall_name, const char *path);
+char *get_string(napi_env env, napi_value value, const char *what);
+bool get_property(napi_env env, napi_value object, const char *name, napi_value *out);
+bool is_nullish(napi_env env, napi_value value);
+bool get_int_in(napi_env env, napi_value value, double min, double max, int *out);
+bool is_function(napi_env env, napi_value value);
+
+/* engine-spec.c */
+void free_spec(spec_t *spec);
+bool read_spec(napi_env env, napi_value object, spec_t *spec);
+
+/* engine-launch.c */
+void kill_and_reap_pid(pid_t pid);
+int do_spawn(const spec_t *spec, pid_t *pid, int *pidfd, struct ec_failure *failure);
+const char *step_path(const spec_t *spec, const char *step);
+
+/* engine-child.c */
+int reap_pidfd(int pidfd, siginfo_t *info);
+void close_child(child_t *c);
+bool unreaped(int pidfd);
+napi_value js_kill(napi_env env, napi_callback_info info);
+napi_value js_ref(napi_env env, napi_callback_info info);
+napi_value js_unref(napi_env env, napi_callback_info info);
+napi_value js_child_constructor(napi_env env, napi_callback_info info);
+napi_value track_child(napi_env env, engine_t *e, pid_t pid, int pidfd, napi_value on_exit);
+
+/* engine-spawn.c */
+napi_value js_spawn(napi_env env, napi_callback_info info);
+napi_value js_spawn_async(napi_env env, napi_callback_info info);
+
+/* engine-teardown.c */
+napi_value js_adopt(napi_env env, napi_callback_info info);
+napi_value js_forget(napi_env env, napi_callback_info info);
+napi_value js_leave(napi_env env, napi_callback_info info);
+void engine_finish(engine_t *e);
+void engine_cleanup(napi_async_cleanup_hook_handle handle, void *arg);
+
+#endif
