@@ -9,6 +9,9 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Inspectable from "effect/Inspectable"
 
+import type { Previews } from "./internal/previews-key.js"
+import { previewsKey } from "./internal/previews-key.js"
+
 import type { ExitStatus } from "./ExitStatus.js"
 import type { Signal } from "./Signal.js"
 
@@ -213,7 +216,11 @@ export class CommandTimeoutError extends Data.TaggedError("CommandTimeoutError")
    * @since 0.2.0
    */
   override toJSON(): unknown {
-    return { ...(super.toJSON() as object), stdout: preview(this.stdout), stderr: preview(this.stderr) }
+    return {
+      ...(super.toJSON() as object),
+      stdout: preview(this, "stdout", this.stdout),
+      stderr: preview(this, "stderr", this.stderr)
+    }
   }
   /** @internal */
   override [Inspectable.NodeInspectSymbol](): unknown {
@@ -255,7 +262,7 @@ export class OutputLimitError extends Data.TaggedError("OutputLimitError")<{
    * @since 0.2.0
    */
   override toJSON(): unknown {
-    return { ...(super.toJSON() as object), output: preview(this.output) }
+    return { ...(super.toJSON() as object), output: preview(this, "output", this.output) }
   }
   /** @internal */
   override [Inspectable.NodeInspectSymbol](): unknown {
@@ -397,15 +404,12 @@ export type CommandError =
 
 const tail = (stderr: string): string => (stderr.length > 0 ? `: ${stderr}` : "")
 
-/** How many bytes of output an error's printed form shows. */
-const previewBytes = 64
-
-/** Bytes as a person reads them in a printed error: how many, and the first few decoded. */
-const preview = (bytes: Uint8Array): string => {
-  if (bytes.length === 0) return "0 bytes"
-  const shown = new TextDecoder().decode(bytes.subarray(0, previewBytes))
-  return `${bytes.length} bytes: ${JSON.stringify(shown)}${bytes.length > previewBytes ? "…" : ""}`
-}
+/**
+ * An output field as an error prints it: the preview its run attached (secrets blanked), else
+ * only its length (an error made elsewhere has no list of secrets to blank).
+ */
+const preview = (error: object, field: keyof Previews, bytes: Uint8Array): string =>
+  (error as { readonly [previewsKey]?: Previews })[previewsKey]?.[field] ?? `${bytes.length} bytes`
 
 /** An error with output fields as `console.log` shows it: its stack, then its fields with the output previewed. */
 const inspected = (error: Error & { toJSON(): unknown }): string => {

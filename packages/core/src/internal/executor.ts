@@ -18,6 +18,7 @@ import type { CallerIo, Drain, Drained, Drainer } from "./drain.js"
 import { counting, drain, none, planInput, planOutput, runCallerIo } from "./drain.js"
 import { annotate, debugEnabled, logDebugLazily } from "./observe.js"
 import { spawnPlan } from "./plan.js"
+import { preview, withPreviews } from "./previews.js"
 import { peekable, waitFor } from "./ready.js"
 import { describe } from "./render.js"
 import { encoder, scrubbed } from "./scrub.js"
@@ -118,12 +119,13 @@ const settle = (run: Started): Effect.Effect<CommandExecutor.RunResult, CommandE
     }
     for (const [name, drained] of [["stdout", out], ["stderr", err]] as const) {
       if (drained.overflow) {
-        return yield* new OutputLimitError({
+        const error = new OutputLimitError({
           stream: name,
           limit: command.maxOutput,
           output: drained.bytes,
           command: run.line
         })
+        return yield* Effect.fail(withPreviews(error, { output: preview(command, drained.bytes) }))
       }
     }
     return { status, stages, stdout: out.bytes, stderr: err.bytes }
@@ -143,12 +145,12 @@ const timeoutError = (
     plan._tag === "Capture" && plan.tail !== undefined
       ? encoder.encode(scrubbed(command, drained.bytes, plan.tail))
       : drained.bytes
-  return new CommandTimeoutError({
-    timeout: command.timeout!,
-    stdout: captured(run.stdout.plan, out),
-    stderr: captured(run.stderr.plan, err),
-    command: run.line
-  })
+  const stdout = captured(run.stdout.plan, out)
+  const stderr = captured(run.stderr.plan, err)
+  return withPreviews(
+    new CommandTimeoutError({ timeout: command.timeout!, stdout, stderr, command: run.line }),
+    { stdout: preview(command, stdout), stderr: preview(command, stderr) }
+  )
 }
 
 /** @internal */

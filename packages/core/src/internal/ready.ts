@@ -15,6 +15,7 @@ import type * as CommandExecutor from "../CommandExecutor.js"
 import { concat } from "./buffers.js"
 import { durationOf, show } from "./command.js"
 import { tailBytes } from "./drain.js"
+import { preview, withPreviews } from "./previews.js"
 import { describe } from "./render.js"
 import { scrubbed } from "./scrub.js"
 import { sleep } from "./sleep.js"
@@ -84,12 +85,13 @@ export const peekable = (
         // What was read ahead is kept for the next reader: as much as a capture may hold.
         if (aheadBytes > command.maxOutput) {
           const output = concat(ahead).slice(0, command.maxOutput)
-          return yield* new OutputLimitError({
+          const error = new OutputLimitError({
             stream: name,
             limit: command.maxOutput,
             output,
             command: describe(command)
           })
+          return yield* Effect.fail(withPreviews(error, { output: preview(command, output) }))
         }
         match = re.exec(text)
       }
