@@ -313,6 +313,7 @@ const expectedOf = (spec: Spec): Expected => {
         ? empty
         : streams.stderr
       const tail = source.subarray(Math.max(0, source.length - TAIL)).toString("latin1").trimEnd()
+        .replace(/^(?:[ \t]*\r?\n)+/, "") // blank lines at the start dropped, as errors.md says
       const end = spec.end
       return {
         _tag: "Failure",
