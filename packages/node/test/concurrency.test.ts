@@ -9,7 +9,7 @@ import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Stream } from "effect"
 
-import { between, parseReport, probePath } from "./probe.js"
+import { between, parseReport, probePath } from "./support/probe.js"
 import { marker, withMarker, zombieChildren } from "./support/procs.js"
 import { binary, buf, interleaved, probe, text } from "./support/run.js"
 

@@ -27,9 +27,9 @@ import {
   StdioClosed,
   StdioDevNull
 } from "../src/internal/engine.js"
-import { between, inheritableFds, parseReport, probePath } from "./probe.js"
-import { buildScriptPath } from "./support/helper.js"
+import { between, inheritableFds, parseReport, probePath } from "./support/probe.js"
 import { isAlive, marker, openFdCount, withMarker, zombieChildren } from "./support/procs.js"
+import { buildScriptPath } from "./support/raw-helper.js"
 
 const S = Os.constants.signals
 const E = Os.constants.errno

@@ -9,7 +9,7 @@ import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 
-import { parseReport, probePath } from "./probe.js"
+import { parseReport, probePath } from "./support/probe.js"
 import { parentEnv, probe, rendered, withEnv } from "./support/run.js"
 
 /** The environment the probe reports for `command`. */

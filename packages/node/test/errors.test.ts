@@ -13,7 +13,7 @@ import { NodeCommandExecutor } from "@effect-command/node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Redacted, Stream } from "effect"
 
-import { pattern, probePath } from "./probe.js"
+import { pattern, probePath } from "./support/probe.js"
 import { evidence, failsCleanly, interleaved, makeTempDir, probe, removeTempDir, rendered } from "./support/run.js"
 
 const repoRoot = Path.resolve(import.meta.dirname, "../../..")

@@ -10,7 +10,7 @@ import { NodeCommandExecutor } from "@effect-command/node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 
-import { between, betweenBytes, parseReport } from "./probe.js"
+import { between, betweenBytes, parseReport } from "./support/probe.js"
 import { openFdCount, zombieChildren } from "./support/procs.js"
 import { binary, buf, evidence, makeTempDir, probe, removeTempDir, text } from "./support/run.js"
 

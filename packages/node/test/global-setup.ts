@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs"
 import { dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 
-import { probePath, probeSourcePath } from "./probe.js"
+import { probePath, probeSourcePath } from "./support/probe.js"
 
 const CFLAGS = ["-O2", "-Wall", "-Wextra", "-Werror"]
 

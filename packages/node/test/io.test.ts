@@ -12,7 +12,7 @@ import { NodeCommandExecutor } from "@effect-command/node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Redacted, Sink, Stream } from "effect"
 
-import { between, betweenBytes, parseReport, pattern, probePath } from "./probe.js"
+import { between, betweenBytes, parseReport, pattern, probePath } from "./support/probe.js"
 import { binary, buf, interleaved, makeTempDir, probe, removeTempDir, text, utf8 } from "./support/run.js"
 
 let dir = ""

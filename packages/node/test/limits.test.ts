@@ -14,7 +14,7 @@ import { describe, expect, it } from "@effect/vitest"
 import type { Layer } from "effect"
 import { Chunk, Duration, Effect, Sink, Stream } from "effect"
 
-import { pattern } from "./probe.js"
+import { pattern } from "./support/probe.js"
 import { isAlive, marker, withMarker, zombieChildren } from "./support/procs.js"
 import { probe, rendered, text } from "./support/run.js"
 

@@ -18,8 +18,9 @@ import type { Readable } from "node:stream"
 
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "@effect/vitest"
 
-import { parseReport, probePath } from "./probe.js"
 import { collect } from "./support/collect.js"
+import { parseReport, probePath } from "./support/probe.js"
+import { isAlive } from "./support/procs.js"
 import {
   buildHelper,
   capsOf,
@@ -32,8 +33,7 @@ import {
   statField,
   statusField,
   track
-} from "./support/helper.js"
-import { isAlive } from "./support/procs.js"
+} from "./support/raw-helper.js"
 
 const E = constants.errno
 const EXIT_SETUP = 125

@@ -14,7 +14,7 @@ import { describe, expect, it } from "@effect/vitest"
 import type { Layer } from "effect"
 import { Chunk, Deferred, Effect, Exit, Fiber, Stream } from "effect"
 
-import { between, parseReport } from "./probe.js"
+import { between, parseReport } from "./support/probe.js"
 import { isAlive, marker, withMarker, zombieChildren } from "./support/procs.js"
 import {
   binary,

@@ -15,7 +15,7 @@ import { isPlatformError } from "@effect/platform/Error"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Option, Sink, Stream } from "effect"
 
-import { probePath } from "./probe.js"
+import { probePath } from "./support/probe.js"
 import { eventually, isAlive, marker, withMarker, zombieChildren } from "./support/procs.js"
 import { makeTempDir, removeTempDir } from "./support/run.js"
 

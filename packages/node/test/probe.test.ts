@@ -13,9 +13,9 @@ import type { Writable } from "node:stream"
 
 import { afterEach, describe, expect, it } from "@effect/vitest"
 
-import { between, betweenBytes, parseReport, pattern, ProbeExit, probePath, withInheritedFds } from "./probe.js"
 import type { Collected } from "./support/collect.js"
 import { collect } from "./support/collect.js"
+import { between, betweenBytes, parseReport, pattern, ProbeExit, probePath, withInheritedFds } from "./support/probe.js"
 
 const must = <A>(a: A | null | undefined, what: string): A => {
   if (a === null || a === undefined) throw new Error(`missing ${what}`)

@@ -25,11 +25,11 @@ import { NodeCommandExecutor } from "@effect-command/node"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 
-import { parseReport, probePath } from "./probe.js"
 import type { Collected } from "./support/collect.js"
 import { collect } from "./support/collect.js"
-import { capsOf, helperPath, limitsOf, statField, statusField } from "./support/helper.js"
+import { parseReport, probePath } from "./support/probe.js"
 import { eventually, isAlive, marker, withMarker, zombieChildren } from "./support/procs.js"
+import { capsOf, helperPath, limitsOf, statField, statusField } from "./support/raw-helper.js"
 import { evidence, failsCleanly, interleaved, makeTempDir, probe, removeTempDir } from "./support/run.js"
 
 const repoRoot = Path.resolve(import.meta.dirname, "../../..")

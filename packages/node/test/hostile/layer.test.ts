@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import type { Layer } from "effect"
 import { Duration, Effect } from "effect"
 
-import { helperPath } from "../support/helper.js"
+import { helperPath } from "../support/raw-helper.js"
 import { evidence, failsCleanly, makeTempDir, removeTempDir, withEnv } from "../support/run.js"
 
 const repoRoot = Path.resolve(import.meta.dirname, "../../../..")

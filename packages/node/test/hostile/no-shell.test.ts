@@ -14,7 +14,7 @@ import { NodeCommandExecutor } from "@effect-command/node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 
-import { probePath } from "../probe.js"
+import { probePath } from "../support/probe.js"
 import { failsCleanly, makeTempDir, removeTempDir, withEnv } from "../support/run.js"
 
 let dir = ""

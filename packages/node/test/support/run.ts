@@ -9,7 +9,7 @@ import { Command } from "@effect-command/core"
 import { expect } from "@effect/vitest"
 import { Effect } from "effect"
 
-import { probePath } from "../probe.js"
+import { probePath } from "./probe.js"
 import { openFdCount, zombieChildren } from "./procs.js"
 
 /** The probe with these arguments. */

@@ -21,8 +21,8 @@ import { NodeCommandExecutor } from "@effect-command/node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Redacted } from "effect"
 
-import { helperPath } from "../support/helper.js"
 import { marker, openFdCount, withMarker, zombieChildren } from "../support/procs.js"
+import { helperPath } from "../support/raw-helper.js"
 import { makeTempDir, removeTempDir } from "../support/run.js"
 
 const MARK = "EC_TORTURE_MARK"

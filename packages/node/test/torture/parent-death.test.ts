@@ -21,7 +21,7 @@ import * as Path from "node:path"
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 
-import { probePath } from "../probe.js"
+import { probePath } from "../support/probe.js"
 import { isAlive, marker, withMarker } from "../support/procs.js"
 
 const repoRoot = Path.resolve(import.meta.dirname, "../../../..")

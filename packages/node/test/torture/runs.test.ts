@@ -31,9 +31,9 @@ import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Deferred, Duration, Effect, Equal, Exit, Fiber, Option } from "effect"
 
-import { probePath } from "../probe.js"
-import { helperPath } from "../support/helper.js"
+import { probePath } from "../support/probe.js"
 import { marker, openFdCount, withMarker, zombieChildren } from "../support/procs.js"
+import { helperPath } from "../support/raw-helper.js"
 
 // ---------------------------------------------------------------------------------------------
 // size and seed

@@ -7,10 +7,10 @@ import { readdirSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
 /** Absolute path of the compiled probe binary. */
-export const probePath: string = fileURLToPath(new URL("../build/probe", import.meta.url))
+export const probePath: string = fileURLToPath(new URL("../../build/probe", import.meta.url))
 
 /** Absolute path of the probe's C source. */
-export const probeSourcePath: string = fileURLToPath(new URL("./fixtures/probe.c", import.meta.url))
+export const probeSourcePath: string = fileURLToPath(new URL("../fixtures/probe.c", import.meta.url))
 
 /** Exit codes the probe uses for its own failures. */
 export const ProbeExit = { usage: 64, osError: 71, ioError: 74 } as const
