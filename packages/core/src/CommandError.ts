@@ -116,6 +116,28 @@ export class SpawnError extends Data.TaggedError("SpawnError")<{
 }
 
 /**
+ * What `ExitError` and `SignalError` both tell of a run that ended badly.
+ *
+ * @example
+ * ```ts
+ * import type { CommandError } from "@effect-command/core"
+ *
+ * const lastLine = (facts: CommandError.StatusFacts): string => facts.stderrTail.split("\n").at(-1) ?? ""
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export interface StatusFacts {
+  readonly stderrTail: string
+  /** When the run captured stdout (`string`, `lines`, `bytes`, `"capture"`): its tail, like `stderrTail`. */
+  readonly stdoutTail?: string
+  readonly command: string
+  /** For a pipeline: every stage's status, first to last (the error is the rightmost failure's). */
+  readonly stages?: ReadonlyArray<ExitStatus>
+}
+
+/**
  * The child exited with a non-zero code. `stderrTail` holds the last bytes (at most 8 KiB) of its
  * stderr when stderr was captured, by the caller or by the run helpers' default capture.
  *
@@ -134,15 +156,11 @@ export class SpawnError extends Data.TaggedError("SpawnError")<{
  * @since 0.1.0
  * @category errors
  */
-export class ExitError extends Data.TaggedError("ExitError")<{
-  readonly exitCode: number
-  readonly stderrTail: string
-  /** When the run captured stdout (`string`, `lines`, `bytes`, `"capture"`): its tail, like `stderrTail`. */
-  readonly stdoutTail?: string
-  readonly command: string
-  /** For a pipeline: every stage's status, first to last (the error is the rightmost failure's). */
-  readonly stages?: ReadonlyArray<ExitStatus>
-}> {
+export class ExitError extends Data.TaggedError("ExitError")<
+  {
+    readonly exitCode: number
+  } & StatusFacts
+> {
   override get message(): string {
     return `child process (${this.command}) unexpected exit status ${this.exitCode}${tail(this.stderrTail)}`
   }
@@ -166,16 +184,12 @@ export class ExitError extends Data.TaggedError("ExitError")<{
  * @since 0.1.0
  * @category errors
  */
-export class SignalError extends Data.TaggedError("SignalError")<{
-  readonly signal: Signal
-  readonly coreDumped: boolean
-  readonly stderrTail: string
-  /** When the run captured stdout (`string`, `lines`, `bytes`, `"capture"`): its tail, like `stderrTail`. */
-  readonly stdoutTail?: string
-  readonly command: string
-  /** For a pipeline: every stage's status, first to last (the error is the rightmost failure's). */
-  readonly stages?: ReadonlyArray<ExitStatus>
-}> {
+export class SignalError extends Data.TaggedError("SignalError")<
+  {
+    readonly signal: Signal
+    readonly coreDumped: boolean
+  } & StatusFacts
+> {
   override get message(): string {
     const core = this.coreDumped ? " (core dumped)" : ""
     return `child process (${this.command}) unexpected fatal signal ${this.signal}${core}${tail(this.stderrTail)}`
