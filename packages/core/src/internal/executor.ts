@@ -49,16 +49,14 @@ const statusPolicy = (
   plan: CommandExecutor.SpawnPlan,
   spawned: CommandExecutor.SpawnedProcess
 ): Effect.Effect<ExitStatus.ExitStatus, CommandError> => {
-  const allowed = plan.stages.map((stage) => stage.command.allowSigpipe)
-  if (!allowed.includes(true)) return spawned.wait
+  const allows = (i: number) => plan.stages[i]?.command.allowSigpipe === true
+  if (!plan.stages.some((_, i) => allows(i))) return spawned.wait
   return Effect.map(
     spawned.waitStages,
     (stages) =>
       ExitStatus.pipefail(
         stages.map((status, i) =>
-          allowed[i] === true && status._tag === "Signaled" && status.signal === "SIGPIPE"
-            ? ExitStatus.exited(0)
-            : status
+          allows(i) && status._tag === "Signaled" && status.signal === "SIGPIPE" ? ExitStatus.exited(0) : status
         )
       )
   )
