@@ -14,14 +14,6 @@ import { listen } from "./pipe-reader.js"
 import { endedUnread } from "./read-into.js"
 import type { Child, ExitInfo } from "./spawn.js"
 
-/** CPU time and peak memory of a whole tree, as the supervisor measured it once every process was reaped. */
-export interface TreeUsage {
-  readonly userMicros: number
-  readonly systemMicros: number
-  /** The largest peak resident set of any one process of the tree, in KiB. */
-  readonly maxRssKiB: number
-}
-
 /** A contained stage: the target as a Child, and what only the supervisor can do. */
 export interface Supervision {
   readonly target: Child
@@ -29,8 +21,6 @@ export interface Supervision {
   readonly supervisor: Child
   /** Sends a signal to every process of the tree (stopped ones get SIGCONT after it). */
   readonly signalTree: (signal: Signal.Signal) => void
-  /** The tree's resource usage, once the supervisor reported it. */
-  readonly usage: () => TreeUsage | undefined
 }
 
 const signalNames = new Map(Object.entries(Os.constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]))
@@ -59,7 +49,6 @@ export const supervise = (
   let exit: ExitInfo | undefined
   /** The target's exit when the supervisor said nothing else is left: told once the supervisor is gone too. */
   let last: ExitInfo | undefined
-  let usage: TreeUsage | undefined
   let reported = false
   let readied = false
   const waiters: Array<(info: ExitInfo) => void> = []
@@ -74,7 +63,6 @@ export const supervise = (
   const supervision = (pid: number): Supervision => ({
     supervisor,
     signalTree: (signal) => send(TREE + Signal.numbers[signal]),
-    usage: () => usage,
     target: {
       pid,
       pipes: supervisor.pipes,
@@ -113,7 +101,7 @@ export const supervise = (
       if (rest[1] === "last") return void (last = exitInfoOf(numbers[0]!))
       return exited(exitInfoOf(numbers[0]!))
     }
-    if (word === "usage") return void (usage = { userMicros: numbers[0]!, systemMicros: numbers[1]!, maxRssKiB: numbers[2]! })
+    if (word === "usage") return // the tree's CPU time and peak RSS: not surfaced
     // A failure record, "<stage> <errno>": of the target's setup, or of the helper before the fork.
     report(text)
     ready(supervisor, undefined)
