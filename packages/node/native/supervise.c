@@ -61,6 +61,8 @@
 
 #define TREE 128
 
+extern char **environ;
+
 struct supervisor {
     int status_fd, control_fd, report_fd, signal_fd;
     pid_t self, target;
@@ -361,9 +363,9 @@ _Noreturn void ec_supervise(struct ec_setup *s, int control_fd, long grace_ms, v
     if (v.mark == NULL) die("malloc", ENOMEM);
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) die("subreaper", errno);
 
-    sigset_t all, watched;
+    sigset_t all, watched, before;
     sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, NULL); /* the target unblocks them (reset_signals) */
+    sigprocmask(SIG_SETMASK, &all, &before);
     sigemptyset(&watched);
     sigaddset(&watched, SIGCHLD);
     sigaddset(&watched, SIGTERM);
@@ -373,12 +375,18 @@ _Noreturn void ec_supervise(struct ec_setup *s, int control_fd, long grace_ms, v
     int report[2];
     if (pipe2(report, O_CLOEXEC) < 0) die("pipe", errno);
     s->status_fd = report[1];
-    s->reset_signals = 1;
     if (s->pdeathsig != 0) s->parent_pid = v.self; /* the target dies with the supervisor */
 
     v.target = fork();
     if (v.target < 0) die("fork", errno);
-    if (v.target == 0) ec_setup_and_exec(s);
+    if (v.target == 0) {
+        /* The target's setup takes signals as the helper did (a handshake waits in it). */
+        sigprocmask(SIG_SETMASK, &before, NULL);
+        ec_setup_and_exec(s);
+    }
+    /* Nothing of the command's environment stays readable in the supervisor's /proc/PID/environ
+     * (secrets; processes counted by a variable): the target has its own copy. */
+    for (char **e = environ; *e != NULL; e++) memset(*e, 0, strlen(*e));
 
     close(report[1]);
     v.report_fd = report[0];

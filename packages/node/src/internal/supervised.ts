@@ -43,7 +43,10 @@ export const supervise = (
   supervisor: Child,
   status: Readable,
   control: Writable,
-  on: { readonly ready: (child: Child, supervision: Supervision | undefined) => void; readonly report: (text: string) => void }
+  on: {
+    readonly ready: (child: Child, supervision: Supervision | undefined) => void
+    readonly report: (text: string) => void
+  }
 ): void => {
   control.on("error", () => {}) // the supervisor may be gone
   let exit: ExitInfo | undefined
