@@ -158,6 +158,12 @@ static struct proc *processes(size_t *n)
 /* Marks the supervisor's descendants in v->mark (the supervisor too); returns the list. */
 static struct proc *tree(struct supervisor *v, size_t *n)
 {
+    if (v->mark == NULL) {
+        /* Only a command whose tree is signalled needs it (pid_max bytes: up to 4 MiB). */
+        v->pid_max = read_pid_max();
+        v->mark = malloc((size_t)v->pid_max);
+        if (v->mark == NULL) return NULL;
+    }
     struct proc *all = processes(n);
     if (all == NULL) return NULL;
     memset(v->mark, 0, (size_t)v->pid_max);
@@ -358,9 +364,6 @@ _Noreturn void ec_supervise(struct ec_setup *s, int control_fd, long grace_ms, v
     };
     for (size_t i = 0; i < s->n_actions; i++)
         v.target_group |= s->actions[i].kind == EC_ACT_SETSID;
-    v.pid_max = read_pid_max();
-    v.mark = calloc((size_t)v.pid_max, 1);
-    if (v.mark == NULL) die("malloc", ENOMEM);
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) die("subreaper", errno);
 
     sigset_t all, watched, before;
