@@ -30,8 +30,9 @@
  *   end of file      the parent died or gave up the command: the death
  *                    signal to the tree, SIGKILL after the grace (at once
  *                    for SIGKILL; nothing without a death signal)
- * SIGTERM to the supervisor itself (the engine's teardown of a terminated
- * worker) SIGKILLs the tree at once.  Every other signal stays blocked: the
+ * SIGTERM to the supervisor itself from its parent (the engine's teardown of
+ * a terminated worker) SIGKILLs the tree at once; from anyone else it is
+ * ignored.  Every other signal stays blocked: the
  * supervisor leaves only by SIGKILL, or when its tree is gone.
  *
  * The tree's members are found in /proc: pid and parent pid of every
@@ -298,7 +299,10 @@ static void handle_signals(struct supervisor *v)
 {
     struct signalfd_siginfo info;
     while (read(v->signal_fd, &info, sizeof info) == (ssize_t)sizeof info) {
-        if (info.ssi_signo == SIGTERM && !v->killing) start_killing(v);
+        /* Only the parent's (a worker's teardown): a SIGTERM to the parent's whole process group
+         * (`timeout`, a process manager) reaches the target too, and Node's own shutdown then
+         * closes its scopes with the kill policy's grace. */
+        if (info.ssi_signo == SIGTERM && (pid_t)info.ssi_pid == getppid() && !v->killing) start_killing(v);
     }
 }
 

@@ -806,8 +806,9 @@ describe("effect-command-helper", () => {
 
     /** A target that ignores SIGTERM, with a setsid'd grandchild; their pids once both run. */
     const tree = async () => {
-      const p = supervised("setsid sleep 300 & echo $!; trap '' TERM; echo ready; exec sleep 300")
-      const out = await p.stdout.until(/(\d+)\nready\n/)
+      // The grandchild says its pid once it is in its own session (out of the target's group).
+      const p = supervised("setsid sh -c 'echo $$; exec sleep 300' & trap '' TERM; echo ready; exec sleep 300")
+      const [out] = await Promise.all([p.stdout.until(/^(\d+)$/m), p.stdout.until(/^ready$/m)])
       const pid = Number(lines(await p.status.until(/exec\n/).then((m) => m.input))[0]!.split(" ")[1])
       return { p, target: track(pid), grandchild: track(Number(out[1])) }
     }
@@ -840,7 +841,19 @@ describe("effect-command-helper", () => {
       expect([isAlive(target), isAlive(grandchild)]).toEqual([false, false])
     })
 
-    it("SIGTERM to the supervisor (a worker's teardown) SIGKILLs the tree", async () => {
+    it("SIGTERM to the supervisor from anyone but its parent (a signal to the parent's group) is ignored", async () => {
+      const { grandchild, p, target } = await tree()
+      expect(spawnSync("kill", ["-TERM", String(p.pid)]).status).toBe(0)
+      // Ignored: a signal byte for the target still gets its status reported.
+      p.control.write(Buffer.of(9))
+      await p.status.until(/status 9\n/)
+      expect(isAlive(grandchild)).toBe(true)
+      expect(isAlive(target)).toBe(false)
+      p.control.end()
+      expect(await p.exit).toEqual({ code: 0, signal: null })
+    })
+
+    it("SIGTERM to the supervisor from its parent (a worker's teardown) SIGKILLs the tree", async () => {
       const { grandchild, p, target } = await tree()
       p.child.kill("SIGTERM")
       expect(await p.exit).toEqual({ code: 0, signal: null })

@@ -5,7 +5,6 @@
  * exact wait status, and the target is presented as a `Child` whose signals go through the
  * supervisor's control pipe.
  */
-import * as Os from "node:os"
 import type { Readable, Writable } from "node:stream"
 
 import type { CommandExecutor } from "@effect-command/core"
@@ -27,13 +26,17 @@ export interface Supervision {
   readonly usage: () => CommandExecutor.ResourceUsage | undefined
 }
 
-const signalNames = new Map(Object.entries(Os.constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]))
+/** A signal's name as the native engine reports it: the canonical name (SIGABRT, not SIGIOT), SIGRTMIN+n for real-time ones (glibc's SIGRTMIN is 34). */
+const signalName = (n: number): NodeJS.Signals => {
+  const name = Signal.signals.find((s) => Signal.numbers[s] === n)
+  return (name ?? (n >= 34 ? `SIGRTMIN+${n - 34}` : `SIG${n}`)) as NodeJS.Signals
+}
 
 /** A raw wait status (`status W`) as the engine reports exits. */
 export const exitInfoOf = (status: number): ExitInfo =>
   (status & 0x7f) === 0
     ? { code: (status >> 8) & 0xff, signal: null, coreDumped: false }
-    : { code: null, signal: signalNames.get(status & 0x7f) ?? "SIGKILL", coreDumped: (status & 0x80) !== 0 }
+    : { code: null, signal: signalName(status & 0x7f), coreDumped: (status & 0x80) !== 0 }
 
 /** The control byte that asks for a signal to every process of the tree (else: to the target). */
 const TREE = 128
