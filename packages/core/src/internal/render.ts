@@ -47,13 +47,11 @@ const renderProgram = (program: string, escape: boolean): string =>
 /** A name a shell takes for a variable in an assignment word. */
 const isShellName = (name: string): boolean => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)
 
-const renderAssignments = (
-  self: Command.Command,
-  escape: boolean,
-  environment: Readonly<Record<string, string | undefined>> | undefined
-): Array<string> =>
-  self.env.entries.flatMap((entry) => {
-    const name = escape && !isShellName(entry.name) ? quote(entry.name) : entry.name
+const renderAssignments = (self: Command.Command, options: RenderOptions): Array<string> => {
+  const { environment, escape } = options
+  return self.env.entries.flatMap((entry) => {
+    // libvirt writes a name as it is; `env` needs one with spaces quoted.
+    const name = escape && options.libvirt !== true && !isShellName(entry.name) ? quote(entry.name) : entry.name
     switch (entry._tag) {
       case "Set":
         return [`${name}=${renderWord(entry.value, escape)}`]
@@ -68,6 +66,7 @@ const renderAssignments = (
         return []
     }
   })
+}
 
 /**
  * What sets up the child's environment, before the program: `env -i` when it starts empty, `env
@@ -76,7 +75,7 @@ const renderAssignments = (
  * virCommandToString writes them.
  */
 const renderEnv = (self: Command.Command, options: RenderOptions): Array<string> => {
-  const assignments = renderAssignments(self, options.escape, options.environment)
+  const assignments = renderAssignments(self, options)
   if (options.libvirt === true) return assignments
   const unset = self.env.entries.flatMap((e) => e._tag === "Unset" ? ["-u", renderWord(e.name, options.escape)] : [])
   const env = self.env.base === "empty"
