@@ -724,7 +724,7 @@ export const argPair: {
  * import { Either, Redacted } from "effect"
  *
  * const cmd = Command.make("make").pipe(Command.env("CC", "clang"), Command.env("TOKEN", Redacted.make("s3cret")))
- * console.log(Either.getOrThrow(Command.toString(cmd))) // CC=clang TOKEN=<redacted> make
+ * console.log(Either.getOrThrow(Command.toString(cmd))) // env -i CC=clang TOKEN=<redacted> make
  * ```
  *
  * @since 0.1.0
@@ -1525,8 +1525,12 @@ export const validate: (self: Command) => Either.Either<Command, CommandUsageErr
 export const allowSigpipe: (self: Command) => Command = internal.allowSigpipe
 
 /**
- * virCommandToString: env assignments then argv, each word quoted so that `sh -c` parses it back
- * to the same word (libvirt's rules), Redacted values as `<redacted>`. `linebreaks` puts each
+ * The command as a `/bin/sh` line: its environment, then argv, each word quoted so that `sh -c`
+ * parses it back to the same word (libvirt's rules), Redacted values as `<redacted>`. The line
+ * gives the child the environment it gets: `env -i NAME=value …` when the environment starts
+ * empty (after `env`, `envPass`, `envClear`…), `env -u NAME …` for each variable `envUnset`
+ * removes from an inherited one, `NAME=value …` alone when variables are only added to it. With
+ * `libvirt: true`, the assignments only, as virCommandToString writes them. `linebreaks` puts each
  * option with its values on its own line. `Pass` entries are shown with the values in
  * `environment` when given, as `NAME="$NAME"` otherwise.
  *
@@ -1536,7 +1540,10 @@ export const allowSigpipe: (self: Command) => Command = internal.allowSigpipe
  * import { Either } from "effect"
  *
  * const cmd = Command.make("echo", "hello world").pipe(Command.env("LANG", "C"))
- * console.log(Either.getOrThrow(Command.toString(cmd))) // LANG=C echo 'hello world'
+ * console.log(Either.getOrThrow(Command.toString(cmd))) // env -i LANG=C echo 'hello world'
+ * console.log(Either.getOrThrow(Command.toString(cmd, { libvirt: true }))) // LANG=C echo 'hello world'
+ * const extended = Command.make("make").pipe(Command.envExtend({ CC: "clang" }), Command.envUnset("MAKEFLAGS"))
+ * console.log(Either.getOrThrow(Command.toString(extended))) // env -u MAKEFLAGS CC=clang make
  * ```
  *
  * @since 0.1.0
@@ -1544,13 +1551,17 @@ export const allowSigpipe: (self: Command) => Command = internal.allowSigpipe
  */
 export const toString: (
   self: Command,
-  options?: { readonly linebreaks?: boolean; readonly environment?: Readonly<Record<string, string | undefined>> }
+  options?: {
+    readonly linebreaks?: boolean
+    readonly environment?: Readonly<Record<string, string | undefined>>
+    readonly libvirt?: boolean
+  }
 ) => Either.Either<string, CommandUsageError> = (self, options) =>
   Either.map(validation.validate(self), (valid) => render.render(valid, { ...options, escape: true }))
 
 /**
- * virCommandWriteArgLog's line: env assignments and argv separated by spaces, unquoted; Redacted
- * values as `<redacted>`.
+ * virCommandWriteArgLog's line: the environment as `toString` shows it (`libvirt: true`: the
+ * assignments only) and argv, separated by spaces, unquoted; Redacted values as `<redacted>`.
  *
  * @example
  * ```ts
@@ -1558,7 +1569,8 @@ export const toString: (
  * import { Either } from "effect"
  *
  * const cmd = Command.make("echo", "hello world").pipe(Command.env("LANG", "C"))
- * console.log(Either.getOrThrow(Command.toLogLine(cmd))) // LANG=C echo hello world
+ * console.log(Either.getOrThrow(Command.toLogLine(cmd))) // env -i LANG=C echo hello world
+ * console.log(Either.getOrThrow(Command.toLogLine(cmd, { libvirt: true }))) // LANG=C echo hello world
  * ```
  *
  * @since 0.1.0
@@ -1566,7 +1578,10 @@ export const toString: (
  */
 export const toLogLine: (
   self: Command,
-  options?: { readonly environment?: Readonly<Record<string, string | undefined>> }
+  options?: {
+    readonly environment?: Readonly<Record<string, string | undefined>>
+    readonly libvirt?: boolean
+  }
 ) => Either.Either<string, CommandUsageError> = (self, options) =>
   Either.map(validation.validate(self), (valid) => render.render(valid, { ...options, escape: false }))
 
@@ -1726,9 +1741,12 @@ export const string: (self: Command, encoding?: string) => Effect.Effect<string,
 export const lines: (self: Command) => Effect.Effect<Array<string>, CommandError, CommandExecutor> = executor.lines
 
 /**
- * virCommandRunNul: stdout split on `separator` (default NUL) into groups of `columns` tokens (a
- * short last group is kept); fails like `run`. `columns` is a whole number ≥ 1 (default 1) and
- * the separator is not empty, else the run fails with `CommandUsageError`.
+ * virCommandRunNul: stdout split on `separator` (default NUL) into groups of `columns` tokens;
+ * fails like `run`. `columns` is a whole number ≥ 1 (default 1) and the separator is not empty,
+ * else the run fails with `CommandUsageError`. A short last group is kept, as libvirt does; with
+ * `strict: true` it fails the run with `RecordsError` instead, so every record has exactly
+ * `columns` fields and the result is typed as tuples (`Array<readonly [string, string]>` for
+ * `columns: 2`).
  *
  * @example
  * ```ts
@@ -1736,17 +1754,43 @@ export const lines: (self: Command) => Effect.Effect<Array<string>, CommandError
  * import { NodeCommandExecutor } from "@effect-command/node"
  * import { Effect } from "effect"
  *
- * const pairs = Command.records(Command.make("printf", "a\\0001\\000b\\0002\\000"), { columns: 2 })
- * Effect.runPromise(Effect.provide(pairs, NodeCommandExecutor.layer)).then(console.log) // [ [ 'a', '1' ], [ 'b', '2' ] ]
+ * const pairs = Command.records(Command.make("printf", "a\\0001\\000b\\0002\\000"), { columns: 2, strict: true })
+ * const program = Effect.map(pairs, (rows) => rows.map(([name, value]) => `${name}=${value}`))
+ * Effect.runPromise(Effect.provide(program, NodeCommandExecutor.layer)).then(console.log) // [ 'a=1', 'b=2' ]
  * ```
  *
  * @since 0.1.0
  * @category execution
  */
-export const records: (
-  self: Command,
-  options?: { readonly separator?: string; readonly columns?: number }
-) => Effect.Effect<Array<Array<string>>, CommandError, CommandExecutor> = executor.records
+export const records: {
+  <const N extends number>(
+    self: Command,
+    options: { readonly separator?: string; readonly columns: N; readonly strict: true }
+  ): Effect.Effect<Array<Row<N>>, CommandError, CommandExecutor>
+  (
+    self: Command,
+    options?: { readonly separator?: string; readonly columns?: number; readonly strict?: false }
+  ): Effect.Effect<Array<Array<string>>, CommandError, CommandExecutor>
+} = executor.records as never
+
+/**
+ * A record of `records` with `strict: true`: a tuple of `N` strings (`readonly [string, string]`
+ * for 2), or a readonly array when `N` is not a literal.
+ *
+ * @example
+ * ```ts
+ * import type { Command } from "@effect-command/core"
+ *
+ * const pair: Command.Row<2> = ["name", "value"]
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Row<N extends number, Fields extends ReadonlyArray<string> = readonly []> = number extends N
+  ? ReadonlyArray<string>
+  : Fields["length"] extends N ? Fields
+  : Row<N, readonly [...Fields, string]>
 
 /**
  * Stream stdout; after the last chunk the exit status is checked like `run`.

@@ -1,7 +1,9 @@
 /**
  * Every way running a command can fail, as tagged errors. Each carries `command`: the command line
- * rendered with `Command.toString` (Redacted values shown as `<redacted>`), so a message can be acted
- * on without the value that failed.
+ * rendered with `Command.toString(…, { libvirt: true })` (Redacted values shown as `<redacted>`), so a message can be acted
+ * on without the value that failed. Each `message` is one line of at most 300 characters: the
+ * program and its arguments (without what sets up the environment; a long line loses its middle),
+ * what happened, and the last line of the output the error keeps; the fields keep every fact whole.
  *
  * @since 0.1.0
  */
@@ -9,6 +11,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Inspectable from "effect/Inspectable"
 
+import { headline } from "./internal/headline.js"
 import type { Previews } from "./internal/previews-key.js"
 import { previewsKey } from "./internal/previews-key.js"
 
@@ -39,7 +42,7 @@ export class CommandUsageError extends Data.TaggedError("CommandUsageError")<{
   readonly command: string
 }> {
   override get message(): string {
-    return `invalid command ${this.command}: ${this.reasons.join("; ")}`
+    return headline(this.command, `invalid command: ${this.reasons.join("; ")}`)
   }
 }
 
@@ -110,8 +113,7 @@ export class SpawnError extends Data.TaggedError("SpawnError")<{
   override get message(): string {
     const what = this.stage !== undefined ? `${this.stage} failed` : "spawn failed"
     const errno = this.errno !== undefined ? `: ${this.errno}` : ""
-    const detail = this.detail !== undefined ? ` (${this.detail})` : ""
-    return `${this.reason}: ${what}${errno}${detail}: ${this.command}`
+    return headline(this.command, `${this.reason}: ${what}${errno}`, { detail: this.detail })
   }
 }
 
@@ -162,7 +164,7 @@ export class ExitError extends Data.TaggedError("ExitError")<
   } & StatusFacts
 > {
   override get message(): string {
-    return `child process (${this.command}) unexpected exit status ${this.exitCode}${tail(this.stderrTail)}`
+    return headline(this.command, `unexpected exit status ${this.exitCode}`, { output: this.stderrTail })
   }
 }
 
@@ -192,7 +194,7 @@ export class SignalError extends Data.TaggedError("SignalError")<
 > {
   override get message(): string {
     const core = this.coreDumped ? " (core dumped)" : ""
-    return `child process (${this.command}) unexpected fatal signal ${this.signal}${core}${tail(this.stderrTail)}`
+    return headline(this.command, `unexpected fatal signal ${this.signal}${core}`, { output: this.stderrTail })
   }
 }
 
@@ -222,7 +224,7 @@ export class CommandTimeoutError extends Data.TaggedError("CommandTimeoutError")
   readonly command: string
 }> {
   override get message(): string {
-    return `child process (${this.command}) timed out after ${Duration.format(this.timeout)}`
+    return headline(this.command, `timed out after ${Duration.format(this.timeout)}`)
   }
   /**
    * The output as its length and a short preview, not an array of numbers.
@@ -268,7 +270,7 @@ export class OutputLimitError extends Data.TaggedError("OutputLimitError")<{
   readonly command: string
 }> {
   override get message(): string {
-    return `child process (${this.command}) wrote more than ${this.limit} bytes to ${this.stream}; it was killed`
+    return headline(this.command, `wrote more than ${this.limit} bytes to ${this.stream}; it was killed`)
   }
   /**
    * The output as its length and a short preview, not an array of numbers.
@@ -311,7 +313,7 @@ export class DaemonError extends Data.TaggedError("DaemonError")<{
 }> {
   override get message(): string {
     const where = this.pidFile !== undefined ? ` (pid file ${this.pidFile})` : ""
-    return `${this.reason}: daemonizing failed${where}: ${this.command}`
+    return headline(this.command, `${this.reason}: daemonizing failed${where}`)
   }
 }
 
@@ -350,7 +352,7 @@ export class ReadinessError extends Data.TaggedError("ReadinessError")<{
     const why = this.reason === "Timeout" && this.timeout !== undefined
       ? `did not print ${this.pattern} on ${this.stream} within ${Duration.format(this.timeout)}`
       : `ended its ${this.stream} without printing ${this.pattern}`
-    return `child process (${this.command}) ${why}${tail(this.output)}`
+    return headline(this.command, why, { output: this.output })
   }
 }
 
@@ -385,7 +387,43 @@ export class IoError extends Data.TaggedError("IoError")<{
       : this.cause === undefined
       ? ""
       : `: ${String(this.cause)}`
-    return `I/O on ${this.stream} failed${cause}: ${this.command}`
+    return headline(this.command, `I/O on ${this.stream} failed${cause}`)
+  }
+}
+
+/**
+ * `Command.records` with `strict: true` found a short last record: the output ended `fields`
+ * tokens into a record of `columns`, after `records` whole ones. (Without `strict`, the short
+ * record is returned, as libvirt does.)
+ *
+ * @example
+ * ```ts
+ * import { Command, DryRunExecutor } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const layer = DryRunExecutor.layer(() => ({ stdout: "a\x001\x00b\x00" }))
+ * const program = Command.records(Command.make("list-pairs"), { columns: 2, strict: true }).pipe(
+ *   Effect.catchTag("RecordsError", (error) => Effect.succeed(`${error.fields} of ${error.columns}`))
+ * )
+ * Effect.runPromise(Effect.provide(program, layer)).then(console.log) // 1 of 2
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class RecordsError extends Data.TaggedError("RecordsError")<{
+  readonly columns: number
+  /** How many tokens the short last record has (fewer than `columns`). */
+  readonly fields: number
+  /** How many whole records came before it. */
+  readonly records: number
+  readonly command: string
+}> {
+  override get message(): string {
+    return headline(
+      this.command,
+      `output ends with a record of ${this.fields} of ${this.columns} fields, after ${this.records} whole ones`
+    )
   }
 }
 
@@ -415,8 +453,7 @@ export type CommandError =
   | DaemonError
   | ReadinessError
   | IoError
-
-const tail = (stderr: string): string => (stderr.length > 0 ? `: ${stderr}` : "")
+  | RecordsError
 
 /**
  * An output field as an error prints it: the preview its run attached (secrets blanked), else

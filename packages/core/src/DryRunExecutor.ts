@@ -48,7 +48,11 @@ import * as Signal from "./Signal.js"
  * @category models
  */
 export interface Recorded {
-  /** `Command.toString` of the command (with `linebreaks` if the layer asks for them). */
+  /**
+   * The line virCommandSetDryRun records: `Command.toString` of the command with `libvirt: true`
+   * (added variables only; `env` holds the whole environment), with `linebreaks` if the layer
+   * asks for them.
+   */
   readonly line: string
   readonly program: string
   readonly args: ReadonlyArray<Command.Word>
@@ -263,7 +267,7 @@ interface Script {
 const answerStage = (script: Script, stage: Command.Command, stdin: Uint8Array) =>
   Effect.gen(function*() {
     const { environment } = script
-    const line = Command.toString(stage, { linebreaks: script.linebreaks, environment })
+    const line = Command.toString(stage, { linebreaks: script.linebreaks, environment, libvirt: true })
     const entry: Recorded = {
       line: line._tag === "Right" ? line.right : describe(stage),
       program: stage.program,

@@ -20,7 +20,7 @@ describe("errors with output", () => {
       expect(error._tag === "OutputLimitError" && decode(error.output)).toBe(`token ${secret} ok`)
       expect(JSON.parse(JSON.stringify(error)).output).toBe(`19 bytes: "token <redacted> ok"`)
       const shown = Util.inspect(error)
-      expect(shown).toContain("OutputLimitError: child process (server --token <redacted>) wrote more than 19 bytes")
+      expect(shown).toContain("OutputLimitError: server --token <redacted>: wrote more than 19 bytes")
       expect(shown).toContain(`19 bytes: \\"token <redacted> ok\\"`)
       expect(shown).not.toContain(secret)
       expect(shown).not.toMatch(/\b116, 111, 107\b/) // "tok" as numbers

@@ -131,9 +131,9 @@ describe("rendering", () => {
       )
     )
     const text = line(p)
-    expect(text).toBe("A='one two' gen --count 3 | TOKEN=<redacted> grep -e 'a b' <redacted>")
+    expect(text).toBe("env -i A='one two' gen --count 3 | env -i TOKEN=<redacted> grep -e 'a b' <redacted>")
     expect(Either.getOrThrow(Command.toLogLine(p))).toBe(
-      "A=one two gen --count 3 | TOKEN=<redacted> grep -e a b <redacted>"
+      "env -i A=one two gen --count 3 | env -i TOKEN=<redacted> grep -e a b <redacted>"
     )
     for (const shown of [text, String(p), JSON.stringify(p), Util.inspect(p, { depth: Infinity })]) {
       expect(shown).not.toContain("hidden-")
@@ -257,7 +257,7 @@ describe("problems", () => {
       const error = yield* Effect.flip(Command.run(p))
       expect(error).toBeInstanceOf(CommandError.CommandUsageError)
       expect(error.message).toBe(
-        "invalid command gen --count 3 | sort -r: stage 2: a pipeline stage after the first cannot set its own stdin"
+        "gen --count 3 | sort -r: invalid command: stage 2: a pipeline stage after the first cannot set its own stdin"
       )
       yield* Effect.flip(Effect.scoped(Command.start(p)))
       expect(yield* DryRunExecutor.recorded).toEqual([])

@@ -10,9 +10,9 @@ import { line } from "./support.js"
  * The oracle: runs shell lines with `/bin/sh -c`, one after another, each followed by an `END`
  * marker, and returns what each printed as NUL-terminated tokens. Only the test uses node here.
  */
-const runLines = (lines: ReadonlyArray<string>): Array<Array<string>> => {
+const runLines = (lines: ReadonlyArray<string>, env?: NodeJS.ProcessEnv): Array<Array<string>> => {
   const script = lines.map((l) => `${l}\nprintf 'END\\0'\n`).join("")
-  const result = spawnSync("/bin/sh", ["-c", script], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 })
+  const result = spawnSync("/bin/sh", ["-c", script], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env })
   if (result.status !== 0) throw new Error(`sh failed (${result.status}): ${result.stderr}`)
   const tokens = result.stdout.split("\0")
   const outputs: Array<Array<string>> = []
@@ -88,6 +88,47 @@ describe("quoting round-trips through /bin/sh", () => {
         return true
       }),
       { numRuns: 100 }
+    )
+  })
+
+  it("sh -c runs toString's line with the environment the child gets", () => {
+    // The shell's own environment: what an inheriting command starts from. (Only names a shell
+    // assigns: dash drops the others from what it inherits.)
+    const parent: Record<string, string> = { A: "parent a", KEEP: "k", PATH: process.env.PATH ?? "" }
+    const name = fc.constantFrom("A", "B", "KEEP", "my-var", "x y", "LC_ALL")
+    const step = fc.oneof(
+      fc.tuple(name, word).map(([n, v]) => Command.env(n, v)),
+      name.map((n) => Command.envUnset(n)),
+      name.map((n) => Command.envPass(n)),
+      fc.constant(Command.envInherit),
+      fc.constant(Command.envClear)
+    )
+    const batch = 20
+    fc.assert(
+      fc.property(fc.array(fc.array(step, { maxLength: 6 }), { minLength: batch, maxLength: batch }), (cases) => {
+        const commands = cases.map((steps) => steps.reduce((cmd, f) => f(cmd), Command.make("/usr/bin/env", "-0")))
+        const lines = commands.map((cmd) => line(cmd, { environment: parent }))
+        const outputs = runLines(lines, parent)
+        commands.forEach((cmd, i) => {
+          const got = new Map(
+            outputs[i]!.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)])
+          )
+          const want = new Map(Object.entries(Command.resolveEnv(cmd, parent)) as Array<[string, string]>)
+          // A shell may add variables of its own (PWD) to what it inherits, never to `env -i`.
+          const names = cmd.env.base === "empty"
+            ? [...got.keys(), ...want.keys()]
+            : [...Object.keys(parent), ...want.keys()]
+          for (const n of names) {
+            if (got.get(n) !== want.get(n)) {
+              throw new Error(
+                `${JSON.stringify(lines[i])}: ${n} is ${JSON.stringify(got.get(n))}, not ${JSON.stringify(want.get(n))}`
+              )
+            }
+          }
+        })
+        return true
+      }),
+      { numRuns: 50 }
     )
   })
 })

@@ -31,7 +31,7 @@ describe("waitFor", () => {
       expect(error).toMatchObject({ reason: "Ended", pattern: "/listening/", stream: "stdout" })
       expect(error._tag === "ReadinessError" && error.output).toBe("bad token <redacted>")
       expect(error.message).toBe(
-        "child process (server --token <redacted>) ended its stdout without printing /listening/: bad token <redacted>"
+        "server --token <redacted>: ended its stdout without printing /listening/: bad token <redacted>"
       )
     }).pipe(answering({ stdout: "\nbad token s3cret\n", status: 1 })))
 

@@ -45,7 +45,8 @@ describe("redaction", () => {
   })
 
   it("toString and toLogLine show <redacted> for each Redacted value", () => {
-    const expected = "PASSWORD=<redacted> API_KEY=<redacted> /usr/bin/login --user bob <redacted> <redacted> <redacted>"
+    const expected =
+      "env -i PASSWORD=<redacted> API_KEY=<redacted> /usr/bin/login --user bob <redacted> <redacted> <redacted>"
     expect(Command.toString(withSecrets)).toEqual(Either.right(expected))
     expect(Command.toLogLine(withSecrets)).toEqual(Either.right(expected))
     expect(Command.toString(withSecrets, { linebreaks: true }).pipe(Either.getOrThrow)).not.toMatch(/SECRET/)

@@ -12,7 +12,29 @@ const test16 = Command.make("true", "F", "G  H").pipe(Command.env("A", "B"), Com
 
 describe("toString", () => {
   it("renders env assignments then argv, quoting what needs it (libvirt test16)", () => {
-    expect(Command.toString(test16)).toEqual(Either.right("A=B C='D  E' true F 'G  H'"))
+    expect(Command.toString(test16, { libvirt: true })).toEqual(Either.right("A=B C='D  E' true F 'G  H'"))
+  })
+
+  it("renders an environment that starts empty as env -i and its assignments", () => {
+    expect(Command.toString(test16)).toEqual(Either.right("env -i A=B C='D  E' true F 'G  H'"))
+    expect(line(Command.make("cc").pipe(Command.envClear))).toBe("env -i cc")
+  })
+
+  it("renders variables added to an inherited environment as assignments alone, unset ones as env -u", () => {
+    expect(line(Command.make("cc").pipe(Command.envExtend({ CC: "clang" })))).toBe("CC=clang cc")
+    expect(line(Command.make("make").pipe(Command.envUnset("MAKEFLAGS")))).toBe("env -u MAKEFLAGS make")
+    expect(line(Command.make("make").pipe(Command.envUnset("A B"), Command.env("CC", "clang")))).toBe(
+      "env -u 'A B' CC=clang make"
+    )
+  })
+
+  it("puts env in front of a name a shell would not assign, and runs a program containing = through sh", () => {
+    const odd = Command.make("p").pipe(Command.envExtend({ "my-var": "1", "a b": "2" }))
+    expect(line(odd)).toBe("env my-var=1 'a b'=2 p")
+    expect(line(odd, { libvirt: true })).toBe("my-var=1 a b=2 p")
+    expect(line(Command.make("./a=b", "c").pipe(Command.env("A", "1")))).toBe(
+      "env -i A=1 sh -c 'exec \"$@\"' sh './a=b' c"
+    )
   })
 
   it("does not resolve the program against PATH", () => {
@@ -57,45 +79,49 @@ describe("toString", () => {
       Command.argPair("--token", Redacted.make("t0k")),
       Command.env("PASSWORD", Redacted.make("pw"))
     )
-    expect(line(cmd)).toBe("PASSWORD=<redacted> login --user bob <redacted> <redacted>")
-    expect(logLine(cmd)).toBe("PASSWORD=<redacted> login --user bob <redacted> <redacted>")
+    expect(line(cmd)).toBe("env -i PASSWORD=<redacted> login --user bob <redacted> <redacted>")
+    expect(logLine(cmd)).toBe("env -i PASSWORD=<redacted> login --user bob <redacted> <redacted>")
   })
 
   it("renders a Pass entry as NAME=\"$NAME\" when no environment is given", () => {
     const cmd = Command.make("xterm").pipe(Command.envPass("DISPLAY"))
-    expect(line(cmd)).toBe("DISPLAY=\"$DISPLAY\" xterm")
+    expect(line(cmd)).toBe("env -i DISPLAY=\"$DISPLAY\" xterm")
   })
 
   it("renders a Pass entry with its value in the given environment, quoted", () => {
     const cmd = Command.make("xterm").pipe(Command.envPass("DISPLAY", "HOME"))
-    expect(line(cmd, { environment: { DISPLAY: ":0", HOME: "/home/a b" } })).toBe("DISPLAY=:0 HOME='/home/a b' xterm")
+    expect(line(cmd, { environment: { DISPLAY: ":0", HOME: "/home/a b" } })).toBe(
+      "env -i DISPLAY=:0 HOME='/home/a b' xterm"
+    )
   })
 
   it("omits a Pass entry the given environment does not have", () => {
     const cmd = Command.make("xterm").pipe(Command.envPass("DISPLAY", "XAUTHORITY"), Command.env("TERM", "xterm"))
-    expect(line(cmd, { environment: { XAUTHORITY: undefined } })).toBe("TERM=xterm xterm")
+    expect(line(cmd, { environment: { XAUTHORITY: undefined } })).toBe("env -i TERM=xterm xterm")
   })
 
-  it("shows neither Unset entries nor the inherited environment", () => {
+  it("shows neither Unset entries nor the inherited environment with libvirt: true", () => {
     const cmd = Command.make("env").pipe(Command.envInherit, Command.envUnset("SECRET"), Command.env("A", "1"))
-    expect(line(cmd, { environment: { SECRET: "s", PATH: "/bin" } })).toBe("A=1 env")
+    expect(line(cmd, { environment: { SECRET: "s", PATH: "/bin" }, libvirt: true })).toBe("A=1 env")
+    expect(line(cmd, { environment: { SECRET: "s", PATH: "/bin" } })).toBe("env -u SECRET A=1 env")
   })
 
   it("renders env entries in their order, a replaced one at its first position", () => {
     const cmd = Command.make("p").pipe(Command.env("A", "1"), Command.env("B", "2"), Command.env("A", "3"))
-    expect(line(cmd)).toBe("A=3 B=2 p")
+    expect(line(cmd)).toBe("env -i A=3 B=2 p")
   })
 })
 
 describe("toLogLine", () => {
   it("joins env assignments and argv with spaces, unquoted (libvirt test16)", () => {
-    expect(Command.toLogLine(test16)).toEqual(Either.right("A=B C=D  E true F G  H"))
+    expect(Command.toLogLine(test16, { libvirt: true })).toEqual(Either.right("A=B C=D  E true F G  H"))
+    expect(Command.toLogLine(test16)).toEqual(Either.right("env -i A=B C=D  E true F G  H"))
   })
 
   it("renders a Pass entry as NAME=$NAME, or its value in the given environment", () => {
     const cmd = Command.make("xterm").pipe(Command.envPass("DISPLAY", "XAUTHORITY"))
-    expect(logLine(cmd)).toBe("DISPLAY=$DISPLAY XAUTHORITY=$XAUTHORITY xterm")
-    expect(logLine(cmd, { environment: { DISPLAY: ":0 1" } })).toBe("DISPLAY=:0 1 xterm")
+    expect(logLine(cmd)).toBe("env -i DISPLAY=$DISPLAY XAUTHORITY=$XAUTHORITY xterm")
+    expect(logLine(cmd, { environment: { DISPLAY: ":0 1" } })).toBe("env -i DISPLAY=:0 1 xterm")
   })
 
   it("keeps empty words and quotes as they are", () => {
@@ -124,7 +150,7 @@ describe("toString with linebreaks", () => {
       "bang",
       "wallop"
     ).pipe(Command.env("A", "B"), Command.env("C", "D  E"))
-    expect(line(cmd, { linebreaks: true })).toBe(
+    expect(line(cmd, { linebreaks: true, libvirt: true })).toBe(
       [
         "A=B \\",
         "C='D  E' \\",
@@ -166,6 +192,6 @@ describe("toString with linebreaks", () => {
 
   it("puts env entries alone on their lines, Pass entries included", () => {
     const cmd = Command.make("xterm", "-e", "top").pipe(Command.envPass("DISPLAY"), Command.env("TERM", "vt100"))
-    expect(line(cmd, { linebreaks: true })).toBe("DISPLAY=\"$DISPLAY\" \\\nTERM=vt100 \\\nxterm \\\n-e top")
+    expect(line(cmd, { linebreaks: true })).toBe("env -i \\\nDISPLAY=\"$DISPLAY\" \\\nTERM=vt100 \\\nxterm \\\n-e top")
   })
 })

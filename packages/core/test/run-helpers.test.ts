@@ -107,7 +107,7 @@ describe("run", () => {
         stderrTail: "no such file",
         command: "/bin/tool --flag <redacted>"
       })
-      expect(error.message).toBe("child process (/bin/tool --flag <redacted>) unexpected exit status 3: no such file")
+      expect(error.message).toBe("/bin/tool --flag <redacted>: unexpected exit status 3: no such file")
     }).pipe(answering({ status: 3, stdout: "partial", stderr: "no such file\n" })))
 
   it.effect("keeps only the last 8 KiB of stderr in ExitError", () =>
@@ -128,7 +128,7 @@ describe("run", () => {
     Effect.gen(function*() {
       const error = yield* Effect.flip(Command.run(cmd.pipe(Command.stderr("null"))))
       expect(error).toMatchObject({ _tag: "ExitError", exitCode: 1, stderrTail: "" })
-      expect(error.message).toBe("child process (/bin/tool --flag <redacted>) unexpected exit status 1")
+      expect(error.message).toBe("/bin/tool --flag <redacted>: unexpected exit status 1")
     }).pipe(answering({ status: 1, stderr: "lost" })))
 
   it.effect("fails with SignalError when the child is killed by a signal", () =>

@@ -28,7 +28,7 @@ const expected: Record<string, ReadonlyArray<Expected>> = {
     "stdout: hello, world",
     "sorted: apple fig pear",
     "error: ExitError 3",
-    /^message: child process \(sh -c .*\) unexpected exit status 3: no space left$/m,
+    /^message: sh -c .*: unexpected exit status 3: no space left$/m,
     "status: exit status 3"
   ],
   "arguments.ts": [
@@ -42,11 +42,11 @@ const expected: Record<string, ReadonlyArray<Expected>> = {
     /^default: \d+ variables, DOCS_SECRET_TOKEN included$/m,
     /^envPassCommon: .*\bLC_ALL\b.*$/m,
     "explicit: API_KEY=s3cret DISPLAY=:7 LANG=C.UTF-8 TERM=xterm",
-    "rendered: DISPLAY=\"$DISPLAY\" NOT_SET_IN_PARENT=\"$NOT_SET_IN_PARENT\" TERM=xterm LANG=C.UTF-8 API_KEY=<redacted> env",
-    "resolved: DISPLAY=:7 TERM=xterm LANG=C.UTF-8 API_KEY=<redacted> env",
+    "rendered: env -i DISPLAY=\"$DISPLAY\" NOT_SET_IN_PARENT=\"$NOT_SET_IN_PARENT\" TERM=xterm LANG=C.UTF-8 API_KEY=<redacted> env",
+    "resolved: env -i DISPLAY=:7 TERM=xterm LANG=C.UTF-8 API_KEY=<redacted> env",
     /^envUnset: \d+ variables, DOCS_SECRET_TOKEN gone$/m,
     "envClear: []",
-    "CommandUsageError: invalid command BAD=NAME=x env: the environment variable name \"BAD=NAME\" contains \"=\""
+    "CommandUsageError: env: invalid command: the environment variable name \"BAD=NAME\" contains \"=\""
   ],
   "daemons.ts": [
     "run: exit status 0 (the intermediate process); the daemon is alive",
@@ -62,7 +62,7 @@ const expected: Record<string, ReadonlyArray<Expected>> = {
         "clearCaps + allowCap(CAP_NET_BIND_SERVICE): CapPrm: 0000000000000400 | CapEff: 0000000000000400 | CapBnd: 0000000000000400",
         /^uid\(nobody\): uid=65534\(nobody\) gid=65534\(\w+\) groups=65534\(\w+\)$/m,
         /^uid\(65534\) \+ gid \+ groups: uid=65534\(nobody\) gid=65534\(\w+\) groups=65534\(\w+\)$/m,
-        "unknown user: SetupFailed: getpwnam failed: ENOENT (unknown user no-such-user-here): id"
+        "unknown user: id: SetupFailed: getpwnam failed: ENOENT (unknown user no-such-user-here)"
       ]
       : [
         "clearCaps + allowCap(CAP_NET_BIND_SERVICE): (dry run) grep -E '^Cap(Prm|Eff|Bnd)' /proc/self/status",
@@ -97,13 +97,13 @@ const expected: Record<string, ReadonlyArray<Expected>> = {
     "default: the parent's directory",
     "cat notes.txt in the temp dir: hello from the temp dir",
     "missing directory: SpawnError BadWorkingDirectory",
-    "set twice: invalid command cat notes.txt: the working directory is set twice",
+    "set twice: cat notes.txt: invalid command: the working directory is set twice",
     /^daemon with a directory: .*always runs in \/ and cannot set a working directory$/m
   ],
   "logging.ts": [
-    /^LC_ALL=C .*PATH="\$PATH" .*TOKEN=<redacted> \/usr\/bin\/dnsmasq --strict-order --except-interface lo '--conf-file=\/etc\/dnsmasq conf\/main.conf'$/m,
+    /^env -i LC_ALL=C .*PATH="\$PATH" .*TOKEN=<redacted> \/usr\/bin\/dnsmasq --strict-order --except-interface lo '--conf-file=\/etc\/dnsmasq conf\/main.conf'$/m,
     "--except-interface lo \\",
-    /^LC_ALL=C .*PATH=\$PATH .*TOKEN=<redacted> \/usr\/bin\/dnsmasq .* --conf-file=\/etc\/dnsmasq conf\/main.conf$/m,
+    /^env -i LC_ALL=C .*PATH=\$PATH .*TOKEN=<redacted> \/usr\/bin\/dnsmasq .* --conf-file=\/etc\/dnsmasq conf\/main.conf$/m,
     "JSON.stringify / inspect / String: no secret",
     "debug: About to run TOKEN=<redacted> sh -c 'echo \"token is $TOKEN\"'",
     "debug: Result exit status 0, stdout: 'token is <redacted>",
@@ -141,7 +141,7 @@ const expected: Record<string, ReadonlyArray<Expected>> = {
     "detached: alive after its scope; abort: fatal signal SIGTERM"
   ],
   "timeouts.ts": [
-    /^child process \(sh -c .*\) timed out after 1s; output so far: partial$/m,
+    /^sh -c .*: timed out after 1s; output so far: partial$/m,
     "ignores SIGTERM: killed after timeout + grace, not after the 30 s sleep",
     "Effect.timeout: TimeoutException",
     "drain delay: child done, not after the 30 s sleep"

@@ -136,7 +136,7 @@ describe("environment", () => {
       )
       const env = yield* childEnv(cmd)
       expect(env).toEqual({ SECRET: "s3cret value", TOKEN: "t0k" })
-      expect(rendered(cmd)).toBe(`SECRET=<redacted> TOKEN=<redacted> ${probePath} --no-stdin --quiet-io`)
+      expect(rendered(cmd)).toBe(`env -i SECRET=<redacted> TOKEN=<redacted> ${probePath} --no-stdin --quiet-io`)
       // An error shows the redacted line too.
       const error = yield* Effect.flip(Command.run(cmd.pipe(Command.arg("--exit"), Command.arg("3"))))
       expect(error.message).not.toContain("s3cret")

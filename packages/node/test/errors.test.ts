@@ -14,7 +14,16 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Redacted, Stream } from "effect"
 
 import { pattern, probePath } from "./support/probe.js"
-import { evidence, failsCleanly, interleaved, makeTempDir, probe, removeTempDir, rendered } from "./support/run.js"
+import {
+  evidence,
+  expectHeadline,
+  failsCleanly,
+  interleaved,
+  makeTempDir,
+  probe,
+  removeTempDir,
+  rendered
+} from "./support/run.js"
 
 const repoRoot = Path.resolve(import.meta.dirname, "../../..")
 
@@ -46,7 +55,12 @@ describe("exit status", () => {
       expect(error.stderrTail).toBe(pattern(20000).slice(-8192))
       expect(error.command).toBe(rendered(cmd))
       expect(error.command).toBe(`${probePath} --no-report --quiet-io --no-stdin --write-stderr 20000 --exit 3`)
-      expect(error.message).toBe(`child process (${error.command}) unexpected exit status 3: ${error.stderrTail}`)
+      // The message shows the tail's last line, cut at 100 characters.
+      expectHeadline(error.message, {
+        program: probePath,
+        what: "unexpected exit status 3",
+        tail: `${error.stderrTail.slice(0, 99)}…`
+      })
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
   it.live("stderr shorter than the tail is kept whole; captured stderr is used for the tail too", () =>
@@ -84,9 +98,7 @@ describe("exit status", () => {
         Command.run(quiet("--write-stderr", "10", "--exit", "5").pipe(Command.stderr("null")))
       )
       expect(toNull._tag === "ExitError" && toNull.stderrTail).toBe("")
-      expect(toNull.message).toBe(
-        `child process (${toNull._tag === "ExitError" ? toNull.command : ""}) unexpected exit status 5`
-      )
+      expectHeadline(toNull.message, { program: probePath, what: "unexpected exit status 5" })
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
   it.live("a Redacted argument is shown as <redacted> in the error", () =>
@@ -109,7 +121,11 @@ describe("exit status", () => {
         expect(error.coreDumped).toBe(false)
         expect(error.stderrTail).toBe(pattern(26))
         expect(error.command).toBe(rendered(cmd))
-        expect(error.message).toBe(`child process (${error.command}) unexpected fatal signal ${signal}: ${pattern(26)}`)
+        expectHeadline(error.message, {
+          program: probePath,
+          what: `unexpected fatal signal ${signal}`,
+          tail: pattern(26)
+        })
         // exitCode fails the same way; status returns it.
         const viaExitCode = yield* Effect.flip(Command.exitCode(cmd))
         expect(viaExitCode._tag === "SignalError" && viaExitCode.signal).toBe(signal)
@@ -148,15 +164,16 @@ describe("exit status", () => {
 })
 
 describe("spawn errors", () => {
-  it.live("a bare name not on PATH: NotFound, the message names the PATH searched", () =>
+  it.live("a bare name not on PATH: NotFound, the detail names the PATH searched, the message its start", () =>
     Effect.gen(function*() {
       const name = `ec-no-such-program-${process.pid}`
       const error = asSpawnError(yield* failsCleanly(Command.run(Command.make(name, "arg"))))
       expect(error.reason).toBe("NotFound")
       expect(error.errno).toBe("ENOENT")
       expect(error.command).toBe(`${name} arg`)
-      expect(error.message).toContain(`PATH=${process.env.PATH}`)
-      expect(error.message).toContain(name)
+      expect(error.detail).toBe(`${name} is not in PATH=${process.env.PATH}`)
+      expect(error.message).toContain(`(${name} is not in PATH=${process.env.PATH!.slice(0, 20)}`)
+      expect(error.message.startsWith(`${name} arg: NotFound`)).toBe(true)
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
   it.live("a missing absolute path, or relative path: NotFound", () =>

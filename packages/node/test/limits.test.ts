@@ -14,9 +14,9 @@ import { describe, expect, it } from "@effect/vitest"
 import type { Layer } from "effect"
 import { Chunk, Duration, Effect, Sink, Stream } from "effect"
 
-import { pattern } from "./support/probe.js"
+import { pattern, probePath } from "./support/probe.js"
 import { isAlive, marker, withMarker, zombieChildren } from "./support/procs.js"
-import { probe, rendered, text } from "./support/run.js"
+import { expectHeadline, probe, rendered, text } from "./support/run.js"
 
 const repoRoot = Path.resolve(import.meta.dirname, "../../..")
 
@@ -78,7 +78,7 @@ for (const [engine, , layer] of engines) {
         expect(isAlive(pid)).toBe(false)
         expect(Duration.toMillis(error.timeout)).toBe(300)
         expect(error.command).toBe(rendered(cmd))
-        expect(error.message).toBe(`child process (${rendered(cmd)}) timed out after 300ms`)
+        expectHeadline(error.message, { program: probePath, what: "timed out after 300ms" })
         nothingLeft(mark)
       }).pipe(Effect.provide(layer)))
 
@@ -214,9 +214,10 @@ for (const [engine, , layer] of engines) {
           expect(error.output.length).toBe(1000)
           expect(text(error.output)).toBe(pattern(1000))
           expect(error.command).toBe(rendered(cmd))
-          expect(error.message).toBe(
-            `child process (${rendered(cmd)}) wrote more than 1000 bytes to ${stream}; it was killed`
-          )
+          expectHeadline(error.message, {
+            program: probePath,
+            what: `wrote more than 1000 bytes to ${stream}; it was killed`
+          })
           nothingLeft(mark)
         }).pipe(Effect.provide(layer)))
 

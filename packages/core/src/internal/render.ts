@@ -44,26 +44,47 @@ const renderProgram = (program: string, escape: boolean): string =>
     ? `'${program}'`
     : renderWord(program, escape)
 
-const renderEnv = (
-  self: Command.Command,
-  escape: boolean,
-  environment: Readonly<Record<string, string | undefined>> | undefined
-): Array<string> =>
-  self.env.entries.flatMap((entry) => {
+/** A name a shell takes for a variable in an assignment word. */
+const isShellName = (name: string): boolean => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)
+
+const renderAssignments = (self: Command.Command, options: RenderOptions): Array<string> => {
+  const { environment, escape } = options
+  return self.env.entries.flatMap((entry) => {
+    // libvirt writes a name as it is; `env` needs one with spaces quoted.
+    const name = escape && options.libvirt !== true && !isShellName(entry.name) ? quote(entry.name) : entry.name
     switch (entry._tag) {
       case "Set":
-        return [`${entry.name}=${renderWord(entry.value, escape)}`]
+        return [`${name}=${renderWord(entry.value, escape)}`]
       case "Pass": {
         if (environment === undefined) {
-          return [escape ? `${entry.name}="$${entry.name}"` : `${entry.name}=$${entry.name}`]
+          return [escape ? `${name}="$${entry.name}"` : `${name}=$${entry.name}`]
         }
         const value = environment[entry.name]
-        return value === undefined ? [] : [`${entry.name}=${renderWord(value, escape)}`]
+        return value === undefined ? [] : [`${name}=${renderWord(value, escape)}`]
       }
       case "Unset":
         return []
     }
   })
+}
+
+/**
+ * What sets up the child's environment, before the program: `env -i` when it starts empty, `env
+ * -u NAME` for each variable removed from an inherited one (also `env` alone when a name is not
+ * one a shell assigns), then the assignments. With `libvirt`, the assignments only, as
+ * virCommandToString writes them.
+ */
+const renderEnv = (self: Command.Command, options: RenderOptions): Array<string> => {
+  const assignments = renderAssignments(self, options)
+  if (options.libvirt === true) return assignments
+  const unset = self.env.entries.flatMap((e) => e._tag === "Unset" ? ["-u", renderWord(e.name, options.escape)] : [])
+  const env = self.env.base === "empty"
+    ? "env -i"
+    : unset.length > 0 || self.env.entries.some((e) => e._tag !== "Unset" && !isShellName(e.name))
+    ? ["env", ...unset].join(" ")
+    : undefined
+  return env === undefined ? assignments : [env, ...assignments]
+}
 
 const isOption = (word: Command.Word): boolean => typeof word === "string" && word.startsWith("-")
 
@@ -86,9 +107,13 @@ const pipeSymbols: Record<Command.PipeSource, string> = {
   both: " 2>&1 | "
 }
 
-/** How to render: quoted for a shell (`escape`) or not, one option a line, `Pass` variables' values. */
+/**
+ * How to render: quoted for a shell (`escape`) or not, one option a line, `Pass` variables'
+ * values, the environment as libvirt shows it (added variables only).
+ */
 export interface RenderOptions {
   readonly linebreaks?: boolean
+  readonly libvirt?: boolean
   readonly escape: boolean
   readonly environment?: Readonly<Record<string, string | undefined>> | undefined
 }
@@ -111,10 +136,11 @@ const renderStage = (
 ): string => {
   const linebreaks = options.linebreaks === true
   let out = ""
-  for (const assignment of renderEnv(self, options.escape, options.environment)) {
-    out += assignment + " " + (linebreaks ? "\\\n" : "")
-  }
+  const env = renderEnv(self, options)
+  for (const word of env) out += word + " " + (linebreaks ? "\\\n" : "")
   const words: ReadonlyArray<Command.Word> = [self.program, ...self.args]
+  // `env` takes a program containing "=" for an assignment: a shell runs it instead.
+  if (/^env( |$)/.test(env[0] ?? "") && self.program.includes("=")) out += `sh -c 'exec "$@"' sh `
   out += renderProgram(self.program, options.escape)
   for (let i = 1; i < words.length; i++) {
     out += " " + (linebreaks && breaksBefore(words, i) ? "\\\n" : "") + renderWord(words[i]!, options.escape)
@@ -122,5 +148,9 @@ const renderStage = (
   return out
 }
 
-/** A best-effort rendering for error messages: never fails, NUL bytes shown as `\0`. */
-export const describe = (self: Command.Command): string => render(self, { escape: true }).replaceAll("\0", "\\0")
+/**
+ * The line errors, logs and spans carry: libvirt's (added variables only, as they always showed
+ * it), best effort: never fails, NUL bytes shown as `\0`.
+ */
+export const describe = (self: Command.Command): string =>
+  render(self, { escape: true, libvirt: true }).replaceAll("\0", "\\0")

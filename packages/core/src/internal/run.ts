@@ -5,7 +5,7 @@ import * as Stream from "effect/Stream"
 
 import type * as Command from "../Command.js"
 import type { CommandError } from "../CommandError.js"
-import { CommandUsageError, ExitError, SignalError } from "../CommandError.js"
+import { CommandUsageError, ExitError, RecordsError, SignalError } from "../CommandError.js"
 import type * as CommandExecutor from "../CommandExecutor.js"
 import type * as ExitStatus from "../ExitStatus.js"
 import { decoder, empty } from "./buffers.js"
@@ -202,7 +202,7 @@ export const lines = (
 /** @internal */
 export const records = (
   command: Command.Command,
-  options?: { readonly separator?: string; readonly columns?: number }
+  options?: { readonly separator?: string; readonly columns?: number; readonly strict?: boolean }
 ): Effect.Effect<Array<Array<string>>, CommandError, CommandExecutor.CommandExecutor> => {
   const separator = options?.separator ?? "\0"
   const columns = options?.columns ?? 1
@@ -218,14 +218,16 @@ export const records = (
       })
     )
   }
-  return Effect.map(captureStdout(command, "records"), (stdout) => {
+  return Effect.flatMap(captureStdout(command, "records"), (stdout) => {
     const text = decode(stdout, undefined)
-    if (text.length === 0) return []
-    const tokens = text.split(separator)
+    const tokens = text.length === 0 ? [] : text.split(separator)
     if (tokens[tokens.length - 1] === "") tokens.pop()
     const out: Array<Array<string>> = []
     for (let i = 0; i < tokens.length; i += columns) out.push(tokens.slice(i, i + columns))
-    return out
+    const short = tokens.length % columns
+    return options?.strict === true && short !== 0
+      ? Effect.fail(new RecordsError({ columns, fields: short, records: out.length - 1, command: describe(command) }))
+      : Effect.succeed(out)
   })
 }
 

@@ -109,3 +109,20 @@ export const rendered = (command: Command.Command): string => {
   if (line._tag === "Left") throw line.left
   return line.right
 }
+
+/**
+ * An error's message as every error writes it: one line of at most 300 characters, the program
+ * (`program`, then its arguments, perhaps shortened in the middle), then `: what`, then `: tail`
+ * when given (the output's last line, as it ends the message).
+ */
+export const expectHeadline = (
+  message: string,
+  parts: { readonly program: string; readonly what: string; readonly tail?: string }
+): void => {
+  expect(message).not.toMatch(/[\n\r\u2028\u2029]/)
+  expect(message.length).toBeLessThanOrEqual(300)
+  expect(message.startsWith(`${parts.program} `) || message.startsWith(`${parts.program}:`)).toBe(true)
+  expect(message).toContain(`: ${parts.what}`)
+  if (parts.tail !== undefined) expect(message.endsWith(`: ${parts.what}: ${parts.tail}`)).toBe(true)
+  else expect(message.endsWith(`: ${parts.what}`)).toBe(true)
+}
