@@ -1,0 +1,152 @@
+/**
+ * Containment changes nothing the caller sees: `Process.pid` is the target's, exit codes, signals
+ * and `coreDumped` are what they are uncontained (`Command.contain(false)`), and so are the run
+ * helpers' errors. Only the tree differs: the target's parent is the supervisor, a child of this
+ * process. A pipeline's stages are each contained: a setsid'd grandchild of a middle stage is
+ * gone after the run (and outlives it uncontained).
+ */
+import "../fixtures/ensure-helper.js"
+
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+import { Command, ExitStatus } from "@effect-command/core"
+import { NodeCommandExecutor } from "@effect-command/node"
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+
+import { GRACE_MS, killMarked, marked, MARK, survivorsAfter } from "../support/contain.js"
+import { eventually, marker } from "../support/procs.js"
+
+const SETTLE_MS = GRACE_MS + 1_000
+const uncontained = Command.contain(false)
+
+// Core files land in the working directory (kernel.core_pattern "core"): a directory of our own.
+const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "ec-contain-"))
+afterAll(() => Fs.rmSync(dir, { recursive: true, force: true }))
+
+const sh = (script: string) => Command.make("sh", "-c", script).pipe(Command.workingDirectory(dir))
+
+/** How a command ends, started and waited for. */
+const statusOf = (command: Command.Command) => Effect.scoped(Effect.flatMap(Command.start(command), (p) => p.wait))
+
+/** What the run helper's error says (or "ok"), the fields that depend on the status. */
+const runOutcome = (command: Command.Command) =>
+  Effect.map(Effect.either(Command.run(command)), (either) => {
+    if (either._tag === "Right") return { ok: ExitStatus.format(either.right.status) }
+    const error = either.left
+    switch (error._tag) {
+      case "ExitError":
+        return { _tag: error._tag, exitCode: error.exitCode, stderrTail: error.stderrTail }
+      case "SignalError":
+        return { _tag: error._tag, signal: error.signal, coreDumped: error.coreDumped, stderrTail: error.stderrTail }
+      default:
+        return { _tag: error._tag, message: error.message }
+    }
+  })
+
+const statuses: ReadonlyArray<{ readonly script: string; readonly expected?: ExitStatus }> = [
+  { script: "exit 0", expected: ExitStatus.exited(0) },
+  { script: "echo oops >&2; exit 3", expected: ExitStatus.exited(3) },
+  { script: "exit 255", expected: ExitStatus.exited(255) },
+  { script: "kill -TERM $$", expected: ExitStatus.signaled("SIGTERM") },
+  { script: "kill -KILL $$", expected: ExitStatus.signaled("SIGKILL") },
+  // coreDumped as this process's core limit makes it, contained or not
+  { script: "kill -SEGV $$" },
+  { script: "ulimit -c unlimited; kill -SEGV $$", expected: ExitStatus.signaled("SIGSEGV", true) },
+  { script: "ulimit -c 0; kill -ABRT $$", expected: ExitStatus.signaled("SIGABRT", false) }
+]
+
+describe.concurrent("containment: statuses as uncontained", () => {
+  it.live.each(statuses)("sh -c '$script'", ({ expected, script }) =>
+    Effect.gen(function*() {
+      const contained = yield* statusOf(sh(script))
+      expect(contained).toEqual(yield* statusOf(sh(script).pipe(uncontained)))
+      if (expected !== undefined) expect(contained).toEqual(expected)
+      expect(yield* runOutcome(sh(script))).toEqual(yield* runOutcome(sh(script).pipe(uncontained)))
+    }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+
+  it.live("Command.run: `exit 3` is ExitError 3, `kill -SEGV $$` SignalError SIGSEGV", () =>
+    Effect.gen(function*() {
+      expect(yield* runOutcome(sh("echo oops >&2; exit 3"))).toEqual({
+        _tag: "ExitError",
+        exitCode: 3,
+        stderrTail: "oops\n"
+      })
+      const segv = yield* runOutcome(sh("kill -SEGV $$"))
+      expect(segv).toMatchObject({ _tag: "SignalError", signal: "SIGSEGV" })
+    }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+})
+
+const parentOf = (pid: number): number => {
+  const text = Fs.readFileSync(`/proc/${pid}/stat`, "latin1")
+  return Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[1])
+}
+
+describe("containment: the process", () => {
+  it.live("Process.pid is the target's; its parent is a supervisor, a child of this process", () =>
+    Effect.gen(function*() {
+      const run = (command: Command.Command) =>
+        Effect.scoped(Effect.gen(function*() {
+          const process = yield* Command.start(Command.stdout(command, "pipe"))
+          const match = yield* process.waitFor(/^(\d+)$/m)
+          return { pid: process.pid, said: Number(match[1]), parent: parentOf(process.pid) }
+        }))
+      const contained = yield* run(sh("echo $$; exec sleep 300"))
+      expect(contained.said).toBe(contained.pid)
+      expect(contained.parent).not.toBe(process.pid)
+      expect(parentOf(contained.parent)).toBe(process.pid)
+      const plain = yield* run(sh("echo $$; exec sleep 300").pipe(uncontained))
+      expect(plain.said).toBe(plain.pid)
+      expect(plain.parent).toBe(process.pid)
+    }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+})
+
+/** `echo a | sh -c 'setsid sleep 300 … & cat' | cat`, every stage marked; `adjust` applies to each. */
+const pipeline = (mark: string, adjust: (command: Command.Command) => Command.Command) =>
+  Command.pipeline(
+    ...[
+      Command.make("echo", "a"),
+      Command.make("sh", "-c", "setsid sleep 300 </dev/null >/dev/null 2>&1 & cat"),
+      Command.make("cat")
+    ].map((stage) => adjust(stage.pipe(Command.envExtend({ [MARK]: mark }), Command.killGrace(`${GRACE_MS} millis`))))
+  )
+
+describe.concurrent("containment: pipelines", () => {
+  it.live("each stage is contained: a setsid'd grandchild of the middle stage is gone after the run", () => {
+    const mark = marker()
+    return Effect.gen(function*() {
+      expect(yield* Command.string(pipeline(mark, (stage) => stage))).toBe("a\n")
+      expect(yield* Effect.promise(() => survivorsAfter(mark, SETTLE_MS))).toEqual([])
+    }).pipe(Effect.ensuring(Effect.promise(() => killMarked(mark))), Effect.provide(NodeCommandExecutor.layer))
+  })
+
+  it.live("in contrast, uncontained stages: it outlives the run", () => {
+    const mark = marker()
+    return Effect.gen(function*() {
+      expect(yield* Command.string(pipeline(mark, uncontained))).toBe("a\n")
+      expect(yield* Effect.promise(() => eventually(() => marked(mark).length === 0, SETTLE_MS))).toBe(false)
+    }).pipe(Effect.ensuring(Effect.promise(() => killMarked(mark))), Effect.provide(NodeCommandExecutor.layer))
+  })
+
+  it.live("a pipeline's scope closed while its stages run: nothing left", () => {
+    const mark = marker()
+    return Effect.gen(function*() {
+      yield* Effect.scoped(Effect.gen(function*() {
+        const process = yield* Command.start(
+          Command.pipeline(
+            ...[
+              Command.make("sh", "-c", "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo ready; exec sleep 300"),
+              Command.make("sh", "-c", "setsid sleep 300 </dev/null >/dev/null 2>&1 & exec cat")
+            ].map((stage) => stage.pipe(Command.envExtend({ [MARK]: mark }), Command.killGrace(`${GRACE_MS} millis`)))
+          ).pipe(Command.stdout("pipe"))
+        )
+        yield* process.waitFor(/^ready$/m)
+        // both stages and both grandchildren
+        expect(yield* Effect.promise(() => eventually(() => marked(mark).length >= 4))).toBe(true)
+      }))
+      expect(yield* Effect.promise(() => survivorsAfter(mark, SETTLE_MS))).toEqual([])
+    }).pipe(Effect.ensuring(Effect.promise(() => killMarked(mark))), Effect.provide(NodeCommandExecutor.layer))
+  })
+})
