@@ -33,7 +33,25 @@ export const goals = (results: ReadonlyMap<string, Workload>): Array<Goal> => {
     verdicts.some((v) => v === undefined)
       ? undefined
       : { met: verdicts.every((v) => v!.met), value: verdicts.map((v) => v!.value).join(", ") }
+  /** Containment's cost: the default (contained) layer's ratio over the uncontained one's. */
+  const containment = (w: string, op: "≤" | "≥", bound: number) => (ours: string) => {
+    const contained = ratio(w, "ours")
+    const uncontained = ratio(w, "ours-uncontained")
+    if (ours !== "ours" || contained === undefined || uncontained === undefined) return undefined
+    const r = contained / uncontained
+    return Number.isNaN(r) ? { met: false, value: "failed" } : { met: op === "≤" ? r <= bound : r >= bound, value: fmtRatio(r) }
+  }
   return [
+    {
+      target: "library",
+      text: "containment: W1 contained Command.exitCode ≤ 1.25× uncontained (time)",
+      judge: containment("W1", "≤", 1.25)
+    },
+    {
+      target: "library",
+      text: "containment: W2 contained spawns/s ≥ 0.8× uncontained",
+      judge: containment("W2", "≥", 0.8)
+    },
     {
       target: "library",
       text: "W1 spawn+wait `/bin/true` (Command.exitCode) ≤ 1.3× raw node",

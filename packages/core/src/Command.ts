@@ -387,6 +387,11 @@ export interface ChildSetup {
   readonly daemonize: boolean
   /** The daemon's pid file, written and locked before `run` returns. Needs `daemonize`. */
   readonly pidFile?: string
+  /**
+   * Containment: every process the command starts, at any depth, ends with it (see `contain`).
+   * Unset: the executor's default.
+   */
+  readonly contain?: boolean
   /** The child waits for `Process.handshakeNotify` before exec (virCommandRequireHandshake). */
   readonly handshake: boolean
   readonly preExec: ReadonlyArray<PreExecAction>
@@ -1220,6 +1225,32 @@ export const daemonize: {
   (options?: { readonly pidFile?: string }): (self: Command) => Command
   (self: Command, options?: { readonly pidFile?: string }): Command
 } = internal.daemonize
+
+/**
+ * Containment: whether every process the command starts, at any depth, is killed and reaped when
+ * its run ends (success, failure, interruption, timeout, `abort`, scope close, a terminated worker
+ * thread, the Node process killed), however it tried to leave: `setsid`, a double fork, a new
+ * process group, ignoring SIGTERM, forking as fast as it can, stopped. Unset: the executor's
+ * default (the Node executor contains every command wherever its child-side helper runs; its
+ * layer option `contain` changes that). `false` opts a command out: only the child's process group
+ * is killed. `true` requires it: without the helper the command fails before anything runs.
+ * A daemon is never contained: it leaves on purpose.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ *
+ * // A build that starts a long-lived server on purpose, which should outlive it:
+ * const build = Command.make("make", "serve-in-background").pipe(Command.contain(false))
+ * ```
+ *
+ * @since 0.3.0
+ * @category child setup
+ */
+export const contain: {
+  (enabled: boolean): (self: Command) => Command
+  (self: Command, enabled: boolean): Command
+} = internal.contain
 
 /**
  * The daemon's pid file (virCommandSetPidFile); a usage problem without `daemonize`.

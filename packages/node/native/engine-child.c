@@ -275,7 +275,7 @@ napi_value js_child_constructor(napi_env env, napi_callback_info info)
 
 /* Tracks a spawned child (its pidfd polled on the loop) and returns its JS object, or NULL with
  * an exception pending (the child was then killed and reaped). Takes over `pidfd`. */
-napi_value track_child(napi_env env, engine_t *e, pid_t pid, int pidfd, napi_value on_exit)
+napi_value track_child(napi_env env, engine_t *e, pid_t pid, int pidfd, bool supervisor, napi_value on_exit)
 {
     int err;
     child_t *c = calloc(1, sizeof *c);
@@ -288,6 +288,7 @@ napi_value track_child(napi_env env, engine_t *e, pid_t pid, int pidfd, napi_val
     c->engine = e;
     c->pid = pid;
     c->pidfd = pidfd;
+    c->supervisor = supervisor;
     if ((err = uv_poll_init(e->loop, &c->poll, pidfd)) != 0) {
         close(pidfd);
         free(c);
@@ -319,9 +320,8 @@ napi_value track_child(napi_env env, engine_t *e, pid_t pid, int pidfd, napi_val
     }
     return object;
 fail: {
-        siginfo_t ignored;
-        sys_pidfd_send_signal(c->pidfd, SIGKILL);
-        reap_pidfd(c->pidfd, &ignored);
+        end_child(c->pidfd, c->pid, c->supervisor);
+        reap_ended(c->pidfd, c->supervisor);
         c->reaped = true;
         close_child(c);
         return NULL;

@@ -18,8 +18,9 @@ napi_value js_spawn(napi_env env, napi_callback_info info)
     struct ec_failure failure;
     int err = do_spawn(&spec, &pid, &pidfd, &failure);
     if (err != 0) throw_errno(env, err, failure.stage, step_path(&spec, failure.stage));
+    bool supervisor = spec.supervisor;
     free_spec(&spec);
-    return err != 0 ? NULL : track_child(env, e, pid, pidfd, argv[1]);
+    return err != 0 ? NULL : track_child(env, e, pid, pidfd, supervisor, argv[1]);
 }
 
 /*
@@ -54,9 +55,8 @@ static void spawn_complete(napi_env env, napi_status status, void *data)
     if (e->tearing_down || !ran) {
         /* Nobody is left to hand the child to: it must not outlive the env unwatched. */
         if (ran && w->err == 0) {
-            siginfo_t ignored;
-            sys_pidfd_send_signal(w->pidfd, SIGKILL);
-            reap_pidfd(w->pidfd, &ignored);
+            end_child(w->pidfd, w->pid, w->spec.supervisor);
+            reap_ended(w->pidfd, w->spec.supervisor);
             close(w->pidfd);
         }
     } else {
@@ -69,7 +69,7 @@ static void spawn_complete(napi_env env, napi_status status, void *data)
             if (w->err != 0) {
                 throw_errno(env, w->err, w->failure.stage, step_path(&w->spec, w->failure.stage));
             } else {
-                args[1] = track_child(env, e, w->pid, w->pidfd, on_exit);
+                args[1] = track_child(env, e, w->pid, w->pidfd, w->spec.supervisor, on_exit);
             }
             /* The failure (ours or track_child's) becomes onSpawn's first argument. */
             bool pending = false;

@@ -167,6 +167,7 @@ bool read_spec(napi_env env, napi_value object, spec_t *spec)
     if (!read_stdio(env, object, spec)) goto fail;
     if (!get_bool(env, object, "newGroup", &spec->new_group)) goto fail;
     if (!get_bool(env, object, "newSession", &spec->new_session)) goto fail;
+    if (!get_bool(env, object, "supervisor", &spec->supervisor)) goto fail;
     if (!get_property(env, object, "deathSignal", &value)) goto fail;
     if (!is_nullish(env, value)) {
         if (!get_int_in(env, value, 1, SIGRTMAX, &spec->death_signal)) {

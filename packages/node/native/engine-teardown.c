@@ -11,15 +11,34 @@
 #include "engine.h"
 
 /*
- * SIGKILL for a child that is still ours (running, or ended but not reaped: its pid and group id
- * cannot be reused yet) and, when it leads its own process group, for the whole group. A child
+ * Ends a child that is still ours (running, or ended but not reaped: its pid and group id cannot
+ * be reused yet): SIGKILL, with its process group when it leads one. A containment supervisor gets
+ * SIGTERM instead: it SIGKILLs its whole tree and exits (a SIGKILL would orphan the tree). A child
  * reaped already (ECHILD) is left alone: its numbers may belong to someone else now.
  */
-static void kill_tree(int pidfd, pid_t pid)
+void end_child(int pidfd, pid_t pid, bool supervisor)
 {
     if (!unreaped(pidfd)) return;
+    if (supervisor) {
+        sys_pidfd_send_signal(pidfd, SIGTERM);
+        return;
+    }
     if (getpgid(pid) == pid) kill(-pid, SIGKILL);
     sys_pidfd_send_signal(pidfd, SIGKILL);
+}
+
+/* Reaps a child end_child ended; a supervisor still there after 2 s (a member of its tree stuck in
+ * the kernel) is SIGKILLed, so that a teardown is bounded. */
+void reap_ended(int pidfd, bool supervisor)
+{
+    siginfo_t ignored;
+    if (supervisor) {
+        struct pollfd p = { pidfd, POLLIN, 0 };
+        int ready;
+        while ((ready = poll(&p, 1, 2000)) < 0 && errno == EINTR) {}
+        if (ready == 0) sys_pidfd_send_signal(pidfd, SIGKILL);
+    }
+    reap_pidfd(pidfd, &ignored); /* ECHILD when libuv reaped it first */
 }
 
 /* The pid argument of adopt/forget/leave: a positive pid, or 0 (with a TypeError pending). */
@@ -36,19 +55,25 @@ static pid_t pid_argument(napi_env env, napi_callback_info info, engine_t **e, c
     return (pid_t)pid;
 }
 
-/* adopt(pid) -> boolean: a child_process child of this env, killed (with its group when it leads
- * one) and reaped at teardown, when no JS runs for libuv to reap it. False: it is gone already. */
+/* adopt(pid, supervisor) -> boolean: a child_process child of this env, ended (end_child) and
+ * reaped at teardown, when no JS runs for libuv to reap it. False: it is gone already. */
 napi_value js_adopt(napi_env env, napi_callback_info info)
 {
     engine_t *e = NULL;
     napi_value result;
     pid_t pid = pid_argument(env, info, &e, "adopt(pid): pid must be a process id");
     if (pid == 0) return NULL;
+    bool supervisor = false;
+    size_t argc = 2;
+    napi_value argv[2];
+    if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL))) return NULL;
+    if (argc >= 2 && !check(env, napi_get_value_bool(env, argv[1], &supervisor))) return NULL;
     int pidfd = sys_pidfd_open(pid);
     adopted_t *a = pidfd >= 0 ? calloc(1, sizeof *a) : NULL;
     if (a != NULL) {
         a->pid = pid;
         a->pidfd = pidfd;
+        a->supervisor = supervisor;
         a->next = e->adopted;
         e->adopted = a;
     } else if (pidfd >= 0) {
@@ -183,19 +208,18 @@ void engine_cleanup(napi_async_cleanup_hook_handle handle, void *arg)
     for (child_t *c = e->children; c != NULL; c = c->next) {
         if (c->reaped || c->closing) continue;
         if (c->unrefd) detached++;
-        else kill_tree(c->pidfd, c->pid);
+        else end_child(c->pidfd, c->pid, c->supervisor);
     }
     for (adopted_t *a = e->adopted; a != NULL; a = a->next) {
         if (a->left) detached++;
-        else kill_tree(a->pidfd, a->pid);
+        else end_child(a->pidfd, a->pid, a->supervisor);
     }
     reaper_t *reaper = detached > 0 ? malloc(sizeof *reaper + detached * sizeof reaper->fds[0]) : NULL;
     if (reaper != NULL) reaper->n = 0;
     for (child_t *c = e->children; c != NULL; c = c->next) {
         if (c->closing) continue;
         if (!c->reaped && !c->unrefd) {
-            siginfo_t ignored;
-            reap_pidfd(c->pidfd, &ignored);
+            reap_ended(c->pidfd, c->supervisor);
             c->reaped = true;
         } else if (!c->reaped && reaper != NULL) {
             uv_poll_stop(&c->poll); /* out of epoll before the fd changes hands */
@@ -211,8 +235,7 @@ void engine_cleanup(napi_async_cleanup_hook_handle handle, void *arg)
         adopted_t *a = e->adopted;
         e->adopted = a->next;
         if (!a->left) {
-            siginfo_t ignored;
-            reap_pidfd(a->pidfd, &ignored); /* ECHILD when libuv reaped it first */
+            reap_ended(a->pidfd, a->supervisor);
             close(a->pidfd);
         } else if (reaper != NULL) {
             reaper->fds[reaper->n].fd = a->pidfd;

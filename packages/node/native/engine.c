@@ -17,7 +17,7 @@
  */
 #include "engine.h"
 
-#define ENGINE_ABI 5
+#define ENGINE_ABI 6
 
 /* [fds[0], fds[1]] as a JS array; on failure both fds are closed and an exception is pending. */
 static napi_value fd_pair(napi_env env, const int fds[2])

@@ -54,6 +54,7 @@ struct child {
     bool reaped;
     bool closing;                  /* uv_close was called */
     bool unrefd;
+    bool supervisor;               /* a containment supervisor: ended with SIGTERM (see reap_ended) */
     napi_ref on_exit;              /* until the callback was called */
     napi_async_context async_context;
 };
@@ -64,6 +65,7 @@ struct adopted {
     pid_t pid;
     int pidfd;
     bool left;                     /* detached: reaped when it ends, never killed */
+    bool supervisor;
 };
 
 struct engine {
@@ -88,6 +90,7 @@ typedef struct {
     bool new_group;
     bool new_session;
     int death_signal;              /* PR_SET_PDEATHSIG in the child; 0: none */
+    bool supervisor;               /* the helper as a containment supervisor */
 } spec_t;
 
 /* Leaves a pending exception and jumps to `fail` when a napi call fails. */
@@ -133,7 +136,7 @@ napi_value js_kill(napi_env env, napi_callback_info info);
 napi_value js_ref(napi_env env, napi_callback_info info);
 napi_value js_unref(napi_env env, napi_callback_info info);
 napi_value js_child_constructor(napi_env env, napi_callback_info info);
-napi_value track_child(napi_env env, engine_t *e, pid_t pid, int pidfd, napi_value on_exit);
+napi_value track_child(napi_env env, engine_t *e, pid_t pid, int pidfd, bool supervisor, napi_value on_exit);
 
 /* engine-spawn.c */
 napi_value js_spawn(napi_env env, napi_callback_info info);
@@ -143,6 +146,8 @@ napi_value js_spawn_async(napi_env env, napi_callback_info info);
 napi_value js_adopt(napi_env env, napi_callback_info info);
 napi_value js_forget(napi_env env, napi_callback_info info);
 napi_value js_leave(napi_env env, napi_callback_info info);
+void end_child(int pidfd, pid_t pid, bool supervisor);
+void reap_ended(int pidfd, bool supervisor);
 void engine_finish(engine_t *e);
 void engine_cleanup(napi_async_cleanup_hook_handle handle, void *arg);
 

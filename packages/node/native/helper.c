@@ -54,6 +54,12 @@
  *   --cwd DIR
  *   --handshake-ready FD --handshake-wait FD
  *                              write '1' to READY, wait for '1' on WAIT
+ *   --contain FD [--contain-grace MS]
+ *                              containment (supervise.c): stay as the
+ *                              target's supervisor, commanded through the
+ *                              pipe FD; the death signal (--pdeathsig) goes
+ *                              to the whole tree when FD ends, SIGKILL MS
+ *                              later (default: never); not with --daemonize
  *   PATH                       executed as is (no PATH search)
  *
  * Every failure, here or in the setup, is one record "<stage> <errno>\n" on
@@ -66,6 +72,7 @@
  */
 #define _GNU_SOURCE
 #include "setup.h"
+#include "supervise.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -352,6 +359,8 @@ struct args {
     struct ec_rlimit *rlimits;
     struct ec_action *actions;
     const char *uid, *gid, *groups;
+    int contain_fd;    /* -1: no containment */
+    int contain_grace; /* ms; -1: forever */
 };
 
 static void keep_fd(struct args *a, const char *opt, const char *val)
@@ -442,6 +451,8 @@ static const struct option options[] = {
     { "--cwd", 1, 1, STRING, FIELD(s.cwd) },
     { "--handshake-ready", 1, 1, INT, FIELD(s.handshake_ready_fd), FD_RANGE },
     { "--handshake-wait", 1, 1, INT, FIELD(s.handshake_wait_fd), FD_RANGE },
+    { "--contain", 1, 1, INT, FIELD(contain_fd), FD_RANGE },
+    { "--contain-grace", 1, 1, INT, FIELD(contain_grace), .min = 0, .max = INT_MAX, .base = 10 },
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -518,8 +529,20 @@ static void check_combinations(const struct args *a)
     if (s->handshake_ready_fd == s->status_fd || s->handshake_wait_fd == s->status_fd)
         usage("the handshake fds must differ from the status fd");
     for (size_t k = 0; k < s->n_fds; k++)
-        if (a->keep[k].target == s->status_fd || a->keep[k].target == s->handshake_ready_fd || a->keep[k].target == s->handshake_wait_fd)
-            usage("--keep-fd %d: the status and handshake fds are never passed on", a->keep[k].target);
+        if (a->keep[k].target == s->status_fd || a->keep[k].target == s->handshake_ready_fd || a->keep[k].target == s->handshake_wait_fd ||
+            a->keep[k].target == a->contain_fd)
+            usage("--keep-fd %d: the status, handshake and control fds are never passed on", a->keep[k].target);
+    if (a->contain_fd >= 0 && s->daemonize)
+        usage("--contain cannot be used with --daemonize: a daemon leaves on purpose");
+    if (a->contain_grace >= 0 && a->contain_fd < 0)
+        usage("--contain-grace needs --contain");
+    if (a->contain_fd >= 0 && (a->contain_fd == s->status_fd || a->contain_fd == s->handshake_ready_fd || a->contain_fd == s->handshake_wait_fd))
+        usage("--contain %d: the control fd must differ from the status and handshake fds", a->contain_fd);
+}
+
+static _Noreturn void die_errno(const char *stage, int err)
+{
+    die(stage, err, "%s: %s", stage, strerror(err));
 }
 
 int main(int argc, char **argv)
@@ -537,6 +560,8 @@ int main(int argc, char **argv)
         .keep = xcalloc((size_t)argc, sizeof *a.keep),
         .rlimits = xcalloc((size_t)argc, sizeof *a.rlimits),
         .actions = xcalloc((size_t)argc, sizeof *a.actions),
+        .contain_fd = -1,
+        .contain_grace = -1,
     };
     struct ec_setup *s = &a.s;
 
@@ -563,5 +588,7 @@ int main(int argc, char **argv)
     s->argv = &argv[i + 2];
     s->envp = environ;
     fflush(NULL); /* nothing buffered may be lost at exec */
+    if (a.contain_fd >= 0)
+        ec_supervise(s, a.contain_fd, a.contain_grace, die_errno);
     ec_setup_and_exec(s);
 }

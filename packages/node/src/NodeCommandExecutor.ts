@@ -59,6 +59,15 @@ export interface Options {
    * (`native` or `child_process`) overrides `"auto"`.
    */
   readonly engine?: "auto" | "child_process"
+  /**
+   * Containment of the layer's commands (see `Command.contain`): `true` (default) runs every
+   * command under a small supervisor (the helper, staying as the child's parent) wherever the
+   * helper runs, so that every process a command starts, at any depth, ends with its run, even
+   * when the Node process is SIGKILLed. `false`: only the child and its process group are killed
+   * and reaped, as by other process libraries; a command can still ask for it with
+   * `Command.contain(true)`. Daemons are never contained.
+   */
+  readonly contain?: boolean
 }
 
 /**

@@ -32,12 +32,32 @@ const direct = (links: StageLinks = {}): SpecInputs => ({
   links,
   files: [],
   joined: undefined,
-  env: undefined
+  env: undefined,
+  contained: false
 })
 
 const throughHelper: SpecInputs = { ...direct(), helper: "/lib/helper" }
 
 describe("spawnSpec", () => {
+  it.effect("a contained spawn: the helper as supervisor, its control pipe and the grace for a parent's death", () =>
+    Effect.gen(function*() {
+      const [stage] = (yield* planOf(Command.make("prog").pipe(Command.killGrace("1500 millis")))).stages
+      const { helperFds, spec } = spawnSpec(stage, { ...throughHelper, contained: true })
+      expect(helperFds).toEqual({ status: 3, handshakeReady: undefined, handshakeWait: undefined, control: 6 })
+      expect(spec.supervisor).toBe(true)
+      expect(spec.deathSignal).toBeUndefined()
+      expect(spec.stdio.get(6)).toEqual({ _tag: "Pipe", toChild: true })
+      const args = spec.argv.slice(0, spec.argv.indexOf("--"))
+      expect(args.slice(args.indexOf("--contain"))).toEqual(["--contain", "6", "--contain-grace", "1500"])
+      const long = spawnSpec((yield* planOf(Command.make("prog").pipe(Command.killGrace("30 days")))).stages[0], {
+        ...throughHelper,
+        contained: true
+      })
+      expect(long.spec.argv).toContain(String(2 ** 31 - 1))
+      expect(spawnSpec(stage, throughHelper).spec.argv).not.toContain("--contain")
+    }))
+
+
   it.effect("a direct spawn: argv as given, stdio by fd, nothing else open", () =>
     Effect.gen(function*() {
       const plan = yield* planOf(

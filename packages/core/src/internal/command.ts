@@ -619,6 +619,15 @@ export const dieWithParent = dual<
     : withProblem(self, `unknown signal ${show(signal)}`))
 
 /** @internal */
+export const contain = dual<
+  (enabled: boolean) => (self: Command.Command) => Command.Command,
+  (self: Command.Command, enabled: boolean) => Command.Command
+>(2, (self, enabled) =>
+  typeof enabled === "boolean"
+    ? setSetup(self, { contain: enabled })
+    : withProblem(self, `contain takes true or false, not ${show(enabled)}`))
+
+/** @internal */
 export const pidFile = dual<
   (path: string) => (self: Command.Command) => Command.Command,
   (self: Command.Command, path: string) => Command.Command

@@ -60,6 +60,7 @@ const stageProblems = (self: Command.Command): ReadonlyArray<string> => {
       found.push("a daemon outlives its parent: it cannot die with it")
     }
     if (self.cwd !== undefined) found.push("a daemonized command always runs in / and cannot set a working directory")
+    if (setup.contain === true) found.push("a daemon leaves on purpose: it cannot be contained")
     if ([self.stdin, self.stdout, self.stderr].some(isStringIo) || self.inputFds.length > 0) {
       found.push("cannot mix string I/O with a daemon: give a daemon's stdio as fds, files or null")
     }

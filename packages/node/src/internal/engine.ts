@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url"
 import { buildCommand, findNative } from "./native-files.js"
 
 /** The API version this file expects; the addon exports its own as `abi`. */
-export const ENGINE_ABI = 5
+export const ENGINE_ABI = 6
 
 /** A child fd gets this parent fd: the fd number, or one of these markers. */
 export const StdioDevNull = -1
@@ -41,6 +41,8 @@ export interface EngineSpawnSpec {
   readonly newSession?: boolean
   /** The signal (a number) the child gets when the spawning thread ends (PR_SET_PDEATHSIG). */
   readonly deathSignal?: number | null
+  /** A containment supervisor: at teardown SIGTERM (it then SIGKILLs its tree), SIGKILL 2 s later. */
+  readonly supervisor?: boolean
 }
 
 export interface EngineExit {
@@ -94,9 +96,10 @@ export interface Engine {
   /**
    * Takes a child that child_process spawned in this thread: when the thread's env is torn down
    * (a terminated worker, whose libuv would never reap it), it is SIGKILLed with its process group
-   * (when it leads one) and reaped, like the engine's own. False: the pid is gone already.
+   * (when it leads one) and reaped, like the engine's own; a `supervisor` gets SIGTERM first (it
+   * then SIGKILLs its tree). False: the pid is gone already.
    */
-  adopt(pid: number): boolean
+  adopt(pid: number, supervisor?: boolean): boolean
   /** The adopted child exited and was reaped: drop it (before its pid can be reused). */
   forget(pid: number): void
   /** The adopted child was detached: at teardown it is left running, and reaped once it ends. */

@@ -6,6 +6,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 
 import type { CommandExecutor } from "@effect-command/core"
+import * as Duration from "effect/Duration"
 import { Command, CommandError, Signal } from "@effect-command/core"
 
 import { buildHint, findNative } from "./native-files.js"
@@ -48,17 +49,20 @@ export interface HelperFds {
   readonly status: number
   readonly handshakeReady: number | undefined
   readonly handshakeWait: number | undefined
+  /** The supervisor's control pipe, when the stage is contained. */
+  readonly control: number | undefined
 }
 
-export const helperFds = (stage: CommandExecutor.SpawnStage): HelperFds => {
+export const helperFds = (stage: CommandExecutor.SpawnStage, contained: boolean): HelperFds => {
   const taken = new Set([...stage.passFds.map((p) => p.fd), ...stage.inputFds.map((p) => p.fd)])
   // Low numbers, whatever fds the command passes: the highest one + 1 could be past the fd limit.
   const free: Array<number> = []
-  for (let fd = 3; free.length < 3; fd++) if (!taken.has(fd)) free.push(fd)
+  for (let fd = 3; free.length < 4; fd++) if (!taken.has(fd)) free.push(fd)
   return {
     status: free[0]!,
     handshakeReady: stage.setup.handshake ? free[1] : undefined,
-    handshakeWait: stage.setup.handshake ? free[2] : undefined
+    handshakeWait: stage.setup.handshake ? free[2] : undefined,
+    control: contained ? free[3] : undefined
   }
 }
 
@@ -115,6 +119,11 @@ export const helperArgs = (
   if (stage.cwd !== undefined) args.push("--cwd", stage.cwd)
   if (fds.handshakeReady !== undefined && fds.handshakeWait !== undefined) {
     args.push("--handshake-ready", String(fds.handshakeReady), "--handshake-wait", String(fds.handshakeWait))
+  }
+  if (fds.control !== undefined) {
+    // The grace between a death signal other than SIGKILL and SIGKILL (always finite; at most ~24 days).
+    const grace = Math.min(Math.ceil(Duration.toMillis(stage.killPolicy.grace)), 2 ** 31 - 1)
+    args.push("--contain", String(fds.control), "--contain-grace", String(grace))
   }
   args.push(...options.links, "--")
   return args

@@ -13,6 +13,7 @@ import type { Engine } from "./engine.js"
 import { remainingGroupMembers, signalGroup } from "./group.js"
 import * as RealTime from "./realtime.js"
 import type { Child, ExitInfo } from "./spawn.js"
+import type { Supervision } from "./supervised.js"
 
 /** How the engine's exit report reads as an ExitStatus. */
 export const toStatus = (info: ExitInfo): ExitStatus.ExitStatus =>
@@ -37,6 +38,28 @@ export const abortChild = (
       // Interruptible inside the uninterruptible abort, or the timeout could not cut it short.
       const inTime = yield* RealTime.timeoutOption(Effect.interruptible(Deferred.await(exit)), policy.grace)
       if (Option.isNone(inTime)) child.kill("SIGKILL", newGroup)
+    }
+    return yield* Deferred.await(exit)
+  }))
+
+/**
+ * A contained stage's kill-and-reap: the policy's signal to every process of the tree, its grace,
+ * SIGKILL to the tree (the supervisor repeats it until the tree is gone); returns how the target
+ * ended, once the supervisor was reaped (so every process of the tree was).
+ */
+export const abortTree = (
+  supervision: Supervision,
+  exit: Deferred.Deferred<ExitStatus.ExitStatus>,
+  policy: CommandExecutor.SpawnStage["killPolicy"]
+): Effect.Effect<ExitStatus.ExitStatus> =>
+  Effect.uninterruptible(Effect.gen(function*() {
+    const { signalTree, supervisor } = supervision
+    const gone = Effect.async<void>((resume) => supervisor.onExit(() => resume(Effect.void)))
+    if (!supervisor.exited()) {
+      signalTree(policy.signal)
+      const inTime = yield* RealTime.timeoutOption(Effect.interruptible(gone), policy.grace)
+      if (Option.isNone(inTime)) signalTree("SIGKILL")
+      yield* gone
     }
     return yield* Deferred.await(exit)
   }))

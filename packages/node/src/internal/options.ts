@@ -44,6 +44,9 @@ const problems = (options: Options): Array<string> => {
   if (options.engine !== undefined && options.engine !== "auto" && options.engine !== "child_process") {
     found.push(`the layer option engine must be "auto" or "child_process", not ${show(options.engine)}`)
   }
+  if (options.contain !== undefined && typeof options.contain !== "boolean") {
+    found.push(`the layer option contain must be true or false, not ${show(options.contain)}`)
+  }
   if (options.helper !== undefined && (typeof options.helper !== "string" || options.helper === "")) {
     found.push(`the layer option helper must be "auto", "never" or a path, not ${show(options.helper)}`)
   }
@@ -61,7 +64,8 @@ export const spawnFor = (options: Options): CommandExecutor.Spawn => {
     engine: engineOf(options),
     drainDelay: decodeDuration(options.drainDelay ?? "1 second")!,
     helper: helper.path,
-    helperMissing: helper.missing
+    helperMissing: helper.missing,
+    contain: options.contain ?? true
   })
 }
 

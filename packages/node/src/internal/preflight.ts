@@ -15,6 +15,8 @@ import { checkExecutableFormat, checkWorkingDirectory, fromErrno, resolveProgram
 export interface Cleared {
   /** The setup helper to spawn it through, or null to spawn the program itself. */
   readonly helper: string | null
+  /** Whether the helper stays as the stage's supervisor (containment). */
+  readonly contained: boolean
   /** The program's path: resolved, or absolute as given when a failed execve is explained afterwards. */
   readonly path: string
   /** The error for a failed spawn. */
@@ -28,6 +30,7 @@ export interface Cleared {
 const needsHelper = (stage: CommandExecutor.SpawnStage, engine: Engine | null): ReadonlyArray<string> => {
   const { setup } = stage
   const found: Array<string> = []
+  if (setup.contain === true) found.push("containment")
   if (setup.umask !== undefined) found.push("umask")
   if (setup.limits.length > 0) found.push("resource limits")
   if (setup.uid !== undefined || setup.gid !== undefined || setup.groups !== undefined) found.push("credentials")
@@ -43,11 +46,20 @@ const needsHelper = (stage: CommandExecutor.SpawnStage, engine: Engine | null): 
 const listed = (items: ReadonlyArray<string>): string =>
   items.length < 2 ? items.join("") : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`
 
+/**
+ * Whether a stage is contained: as the command says, else as the layer says wherever the helper
+ * runs. A daemon never is (validation refuses `contain(true)` with `daemonize`).
+ */
+const isContained = (
+  stage: CommandExecutor.SpawnStage,
+  options: { readonly helper: string | null; readonly contain: boolean }
+): boolean => !stage.setup.daemonize && (stage.setup.contain ?? (options.contain && options.helper !== null))
+
 /** The checks, in order; a refusal closes the fds the stage would have closed after its spawn (virCommandPassFD). */
 export const preflight = (
   stage: CommandExecutor.SpawnStage,
   engine: Engine | null,
-  options: { readonly helper: string | null; readonly helperMissing: string }
+  options: { readonly helper: string | null; readonly helperMissing: string; readonly contain: boolean }
 ): Effect.Effect<Cleared, CommandError.SpawnError | CommandError.CommandUsageError> => {
   const { cwd, line, program } = stage
   const refuse = (error: CommandError.SpawnError | CommandError.CommandUsageError) =>
@@ -56,8 +68,9 @@ export const preflight = (
       Effect.fail(error)
     )
   const missing = needsHelper(stage, engine)
+  const contained = isContained(stage, options)
   // With the native engine the helper runs only for what the engine cannot do itself.
-  const helper = engine !== null && missing.length === 0 ? null : options.helper
+  const helper = engine !== null && missing.length === 0 && !contained ? null : options.helper
   if (helper === null && missing.length > 0) {
     return refuse(
       new CommandError.SpawnError({
@@ -84,5 +97,5 @@ export const preflight = (
     const explained = checkAfter && error.syscall === "execve" ? resolveProgram(path, cwd, line) : undefined
     return typeof explained === "object" ? explained : fromErrno(error, line, cwd)
   }
-  return Effect.succeed({ helper, path, execFailure })
+  return Effect.succeed({ helper, contained: contained && helper !== null, path, execFailure })
 }

@@ -60,6 +60,7 @@ export const prepare = (
   stage: CommandExecutor.SpawnStage,
   path: string,
   helper: string | null,
+  contained: boolean,
   engine: Engine | null,
   links: StageLinks
 ): Effect.Effect<Prepared, CommandError.SpawnError> =>
@@ -91,7 +92,8 @@ export const prepare = (
         links,
         files,
         joined: joinedChildEnd,
-        env
+        env,
+        contained
       })
       return {
         spec,

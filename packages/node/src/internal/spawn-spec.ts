@@ -26,6 +26,8 @@ export interface SpecInputs {
   readonly joined: Net.Socket | undefined
   /** The child's environment; undefined: the parent's, unchanged. */
   readonly env: Readonly<Record<string, string>> | undefined
+  /** Whether the helper stays as the stage's supervisor (containment; only with the helper). */
+  readonly contained: boolean
 }
 
 const ignore: StdioSource = { _tag: "Ignore" }
@@ -140,12 +142,14 @@ export const spawnSpec = (
       stdio,
       newGroup: stage.setup.processGroup === "new",
       // Only the native engine sets it without the helper.
-      deathSignal: inputs.native ? Helper.deathSignal(stage) : undefined
+      deathSignal: inputs.native ? Helper.deathSignal(stage) : undefined,
+      supervisor: false
     }
     return { spec, helperFds: undefined }
   }
-  const helperFds = Helper.helperFds(stage)
+  const helperFds = Helper.helperFds(stage, inputs.contained)
   stdio.set(helperFds.status, pipeFromChild)
+  if (helperFds.control !== undefined) stdio.set(helperFds.control, pipeToChild)
   if (helperFds.handshakeReady !== undefined) stdio.set(helperFds.handshakeReady, pipeFromChild)
   if (helperFds.handshakeWait !== undefined) stdio.set(helperFds.handshakeWait, pipeToChild)
   const stderrToStdout = helperJoinsStderr(stage, helper, inputs.links)
@@ -157,7 +161,8 @@ export const spawnSpec = (
     cwd: undefined,
     stdio,
     newGroup: false,
-    deathSignal: undefined
+    deathSignal: undefined,
+    supervisor: inputs.contained
   }
   return { spec, helperFds }
 }

@@ -45,6 +45,12 @@ export interface SpawnSpec {
   readonly newGroup: boolean
   /** The native engine only: the signal the child gets when the parent dies (PR_SET_PDEATHSIG). */
   readonly deathSignal: number | undefined
+  /**
+   * The child is a containment supervisor (the helper with `--contain`): when this thread's
+   * environment is torn down it gets SIGTERM, which makes it SIGKILL its whole tree, instead of a
+   * SIGKILL of its own, which would orphan that tree.
+   */
+  readonly supervisor: boolean
 }
 
 /** An error of a child's pipe that only says the child closed its end: not a failure of ours. */
@@ -177,7 +183,7 @@ const spawnChildProcess = (spec: SpawnSpec, callback: (result: Child | NodeJS.Er
     child.off("error", onError)
     // Later errors (a failed kill) must not crash the process; they are reported where they happen.
     child.on("error", () => {})
-    engine?.adopt(child.pid!)
+    engine?.adopt(child.pid!, spec.supervisor)
     const pipes = new Map<number, Readable | Writable>()
     for (const [fd, source] of spec.stdio) {
       const pipe = child.stdio[fd]
@@ -283,7 +289,8 @@ const nativeSpec = (spec: SpawnSpec, stdio: Array<[number, number]>): EngineSpaw
   cwd: spec.cwd ?? null,
   stdio,
   newGroup: spec.newGroup,
-  deathSignal: spec.deathSignal ?? null
+  deathSignal: spec.deathSignal ?? null,
+  supervisor: spec.supervisor
 })
 
 /** The started child as `Child`: our pipe ends become streams. */

@@ -21,12 +21,13 @@ import { closeAll } from "./fds.js"
 import { handshakeOf } from "./handshake.js"
 import * as Helper from "./helper.js"
 import type { StageLinks } from "./joints.js"
-import { abortChild, killGroupRemnants, leadsGroup, toStatus } from "./lifecycle.js"
+import { abortChild, abortTree, killGroupRemnants, leadsGroup, toStatus } from "./lifecycle.js"
 import { pipeReader, readAll } from "./pipe-reader.js"
 import { writable } from "./pipe-writer.js"
 import { preflight } from "./preflight.js"
 import { prepare, type Prepared } from "./prepare.js"
 import * as Spawn from "./spawn.js"
+import { supervise, type Supervision } from "./supervised.js"
 
 export interface Options {
   /** After the child exited, how long a read may wait for EOF (a grandchild may hold the pipe). */
@@ -35,6 +36,8 @@ export interface Options {
   readonly helper: string | null
   /** Why `helper` is null, for the HelperMissing error: "it is not built: …". */
   readonly helperMissing: string
+  /** The layer's containment default (commands may say otherwise). */
+  readonly contain: boolean
   /** The native spawn engine, or null for child_process. */
   readonly engine: Engine | null
 }
@@ -53,6 +56,8 @@ interface Started {
   readonly exit: Deferred.Deferred<ExitStatus.ExitStatus>
   /** The helper's report: "" once the target was exec'd, else `<stage> <errno>`. */
   readonly helperReport: Deferred.Deferred<string>
+  /** A contained stage's supervisor (then `child` is the target it forked). */
+  readonly supervision: Supervision | undefined
 }
 
 /** Why `Process.kill` refuses a value that is no signal name (a JavaScript caller may pass anything). */
@@ -75,18 +80,30 @@ const startChild = (
       }
       const exit = Deferred.unsafeMake<ExitStatus.ExitStatus>(FiberId.none)
       const helperReport = Deferred.unsafeMake<string>(FiberId.none)
-      result.onExit((info) => Deferred.unsafeDone(exit, Exit.succeed(toStatus(info))))
-      if (prepared.helperFds !== undefined) {
-        readAll(result.pipes.get(prepared.helperFds.status) as Readable, (text) =>
-          Deferred.unsafeDone(helperReport, Exit.succeed(text)))
+      const report = (text: string) => Deferred.unsafeDone(helperReport, Exit.succeed(text))
+      const ready = (child: Spawn.Child, supervision: Supervision | undefined) => {
+        child.onExit((info) => Deferred.unsafeDone(exit, Exit.succeed(toStatus(info))))
+        resume(Effect.succeed({ child, prepared, exit, helperReport, supervision }))
       }
-      resume(Effect.succeed({ child: result, prepared, exit, helperReport }))
+      const fds = prepared.helperFds
+      const pipe = (fd: number | undefined) => (fd === undefined ? undefined : result.pipes.get(fd))
+      if (fds?.control !== undefined) {
+        // Contained: started once the supervisor said which pid the target has.
+        return supervise(result, pipe(fds.status) as Readable, pipe(fds.control) as Writable, { ready, report })
+      }
+      if (fds !== undefined) readAll(pipe(fds.status) as Readable, report)
+      ready(result, undefined)
     })
   })
 
-/** Destroys the parent's ends of the child's pipes. */
-const closePipes = ({ child, prepared }: Started) => {
-  for (const pipe of child.pipes.values()) pipe.destroy()
+/**
+ * Destroys the parent's ends of the child's pipes. A detached contained child keeps its
+ * supervisor's pipes: the end of the control pipe would make the supervisor end the tree, and the
+ * status pipe brings the target's exit.
+ */
+const closePipes = ({ child, prepared, supervision }: Started, detached = false) => {
+  const keep = detached && supervision !== undefined ? [prepared.helperFds?.control, prepared.helperFds?.status] : []
+  for (const [fd, pipe] of child.pipes) if (!keep.includes(fd)) pipe.destroy()
   prepared.joined?.destroy()
 }
 
@@ -133,7 +150,7 @@ const handleOf = (
     stderr: stderrPipe !== undefined ? pipeReader(stderrPipe, "stderr", line, child, options.drainDelay) : undefined
   }
   const wait = Deferred.await(exit)
-  const abort = abortChild(child, exit, stage.killPolicy, newGroup)
+  const abort = abortOf(stage, started, newGroup)
   const handshake = handshakeFor(stage, started)
   return {
     pid: child.pid,
@@ -162,6 +179,12 @@ const handleOf = (
   }
 }
 
+/** Kill-and-reap: of the whole tree when the stage is contained, else of the child (and its group's remnants at scope close). */
+const abortOf = (stage: CommandExecutor.SpawnStage, { child, exit, supervision }: Started, newGroup: boolean) =>
+  supervision !== undefined
+    ? abortTree(supervision, exit, stage.killPolicy)
+    : abortChild(child, exit, stage.killPolicy, newGroup)
+
 /**
  * Spawns one stage and registers its kill-and-reap finalizer in the current scope. With
  * `deferExec` it returns before the helper's report; pipeline stages need that, since each blocks
@@ -175,9 +198,9 @@ export const spawnStage = (
 ): Effect.Effect<Spawned, CommandError.CommandError, Scope.Scope> =>
   Effect.gen(function*() {
     const { engine } = options
-    const { execFailure, helper, path } = yield* preflight(stage, engine, options)
+    const { contained, execFailure, helper, path } = yield* preflight(stage, engine, options)
     const spawned = Effect.flatMap(
-      prepare(stage, path, helper, engine, links),
+      prepare(stage, path, helper, contained, engine, links),
       (prepared) => startChild(engine, prepared, execFailure)
     )
     // Without a handshake, `start` returns once the target runs (or its setup failed).
@@ -194,13 +217,13 @@ export const spawnStage = (
     const started = yield* Effect.acquireRelease(acquire, (started) =>
       Effect.gen(function*() {
         if (!detached) {
-          yield* abortChild(started.child, started.exit, stage.killPolicy, newGroup)
+          yield* abortOf(stage, started, newGroup)
           // A daemon left its group on purpose: it outlives the scope.
-          if (newGroup && !stage.setup.daemonize) {
+          if (newGroup && !stage.setup.daemonize && started.supervision === undefined) {
             yield* killGroupRemnants(started.child.pid, stage.killPolicy, engine)
           }
         }
-        closePipes(started)
+        closePipes(started, detached)
       }))
     for (const { bytes, fd } of stage.inputFds) {
       const pipe = started.child.pipes.get(fd) as Writable
