@@ -6,11 +6,11 @@
  */
 import "../fixtures/ensure-helper.js"
 
-import type { Layer } from "effect"
 import type { CommandExecutor } from "@effect-command/core"
 import { Command, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
+import type { Layer } from "effect"
 import { Effect } from "effect"
 
 import type { Behaviour } from "../support/contain.js"
@@ -66,7 +66,10 @@ describe.concurrent("containment off: escaped descendants outlive the run", () =
   it.live.each(cells)("$how: $behaviour", ({ adjust, behaviour, ending, layer }) => {
     const mark = marker()
     const end = ending === "run"
-      ? Effect.map(Command.run(adjust(tree(behaviour, "exit", mark))), (r) => expect(r.status).toEqual(ExitStatus.exited(0)))
+      ? Effect.map(
+        Command.run(adjust(tree(behaviour, "exit", mark))),
+        (r) => expect(r.status).toEqual(ExitStatus.exited(0))
+      )
       : Effect.scoped(Effect.asVoid(startReady(adjust(tree(behaviour, "run", mark)))))
     return Effect.gen(function*() {
       yield* end

@@ -44,7 +44,7 @@ const inWorker = async (input: Input) => {
     worker.once("error", reject)
     worker.once("exit", (code) => reject(new Error(`the worker exited (${code}) before reporting`)))
   })
-  return { report, end: () => worker.terminate().then(() => undefined) }
+  return { report, end: (): Promise<void> => worker.terminate().then(() => undefined) }
 }
 
 /** A host in a Node process; ending it is SIGKILL, then its exit event. */
@@ -62,11 +62,14 @@ const inProcess = async (input: Input) => {
       const line = /^\{.*\}$/m.exec(text)
       if (line !== null) resolve(JSON.parse(line[0]) as Report)
     })
-    node.once("exit", (code, signal) => reject(new Error(`the host exited (${code ?? signal}) before reporting: ${text}`)))
+    node.once(
+      "exit",
+      (code, signal) => reject(new Error(`the host exited (${code ?? signal}) before reporting: ${text}`))
+    )
   })
   return {
     report,
-    end: () => {
+    end: (): Promise<void> => {
       node.kill("SIGKILL")
       return exited
     }

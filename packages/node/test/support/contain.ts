@@ -5,7 +5,7 @@
 import * as Fs from "node:fs"
 import { fileURLToPath } from "node:url"
 
-import type { CommandExecutor } from "@effect-command/core"
+import type { CommandError, CommandExecutor } from "@effect-command/core"
 import { Command } from "@effect-command/core"
 import { Effect, type Scope } from "effect"
 
@@ -42,7 +42,9 @@ export const tree = (behaviour: Behaviour, tail: Tail, mark: string): Command.Co
   )
 
 /** Starts a tree whose tail prints "ready" (stdout piped), and waits for it: every descendant is up. */
-export const startReady = (command: Command.Command) =>
+export const startReady = (
+  command: Command.Command
+): Effect.Effect<CommandExecutor.Process, CommandError.CommandError, CommandExecutor.CommandExecutor | Scope.Scope> =>
   Effect.tap(Command.start(Command.stdout(command, "pipe")), (process) => process.waitFor(/^ready$/m))
 
 const readOr = (path: string): string => {
