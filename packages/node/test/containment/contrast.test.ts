@@ -1,6 +1,6 @@
 /**
  * The contrast to endings.test.ts: the same trees uncontained (`Command.contain(false)`, a layer
- * with `contain: false`, or one without the helper) leave their escaped descendants behind, so the
+ * with `contain: false`, one without the helper, a daemon) leave their escaped descendants behind, so the
  * matrix can fail. Each cell checks that they are still there the grace + 1 s after the run, then
  * kills them.
  */
@@ -51,6 +51,13 @@ const cells: ReadonlyArray<{
     behaviour: "setsid",
     layer: NodeCommandExecutor.layerWith({ contain: false }),
     adjust: (command) => command,
+    ending: "run"
+  },
+  {
+    how: "Command.daemonize(), never contained, Command.run",
+    behaviour: "setsid",
+    layer: NodeCommandExecutor.layer,
+    adjust: Command.daemonize(),
     ending: "run"
   },
   {
