@@ -1230,18 +1230,18 @@ export const daemonize: {
  * Containment: whether every process the command starts, at any depth, is killed and reaped when
  * its run ends (success, failure, interruption, timeout, `abort`, scope close, a terminated worker
  * thread, the Node process killed), however it tried to leave: `setsid`, a double fork, a new
- * process group, ignoring SIGTERM, forking as fast as it can, stopped. Unset: the executor's
- * default (the Node executor contains every command wherever its child-side helper runs; its
- * layer option `contain` changes that). `false` opts a command out: only the child's process group
- * is killed. `true` requires it: without the helper the command fails before anything runs.
- * A daemon is never contained: it leaves on purpose.
+ * process group, ignoring SIGTERM, forking as fast as it can, stopped. `true` asks for it: without
+ * the child-side helper the command fails before anything runs. `false` opts out: only the child
+ * and its process group are killed and reaped. Unset: the executor's default (the Node
+ * executor's layer option `contain`, off by default). A daemon is never contained: it leaves on
+ * purpose.
  *
  * @example
  * ```ts
  * import { Command } from "@effect-command/core"
  *
- * // A build that starts a long-lived server on purpose, which should outlive it:
- * const build = Command.make("make", "serve-in-background").pipe(Command.contain(false))
+ * // A test harness whose children start servers that detach with setsid:
+ * const suite = Command.make("./run-tests.sh").pipe(Command.contain(true))
  * ```
  *
  * @since 0.3.0

@@ -86,6 +86,39 @@ export interface SpawnedProcess {
   readonly handshakeWait: Effect.Effect<void, CommandError>
   /** virCommandHandshakeNotify: lets the child exec (needs `Command.handshake`). */
   readonly handshakeNotify: Effect.Effect<void, CommandError>
+  /**
+   * What every process of the command used, once all of them were reaped; undefined when the
+   * executor does not know it (an uncontained command, or one whose processes outlived it).
+   */
+  readonly usage?: Effect.Effect<ResourceUsage | undefined>
+}
+
+/**
+ * CPU time and memory of every process a command started, at any depth: what the Node executor
+ * reports for a contained command (see `Command.contain`), measured by its supervisor once the
+ * whole tree was reaped. A pipeline's is its stages' together.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { Duration, Effect } from "effect"
+ *
+ * const cost = Effect.map(
+ *   Command.run(Command.make("make", "-j8").pipe(Command.contain(true))),
+ *   (result) => result.usage === undefined ? "unknown" : Duration.format(result.usage.userTime)
+ * )
+ * ```
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface ResourceUsage {
+  /** CPU time spent in user mode, by all the processes together. */
+  readonly userTime: Duration.Duration
+  /** CPU time spent in the kernel on their behalf. */
+  readonly systemTime: Duration.Duration
+  /** The largest peak resident set size of any one of them, in bytes. */
+  readonly maxRss: number
 }
 
 /**
@@ -183,6 +216,8 @@ export interface RunResult {
   readonly stdout: Uint8Array
   /** The captured stderr; empty when stderr was not captured (or went to stdout). */
   readonly stderr: Uint8Array
+  /** What every process of the command used, when the executor knows it (a contained command). */
+  readonly usage?: ResourceUsage
 }
 
 /**

@@ -61,6 +61,8 @@
 
 #define TREE 128
 
+extern char **environ;
+
 struct supervisor {
     int status_fd, control_fd, report_fd, signal_fd;
     pid_t self, target;
@@ -156,6 +158,12 @@ static struct proc *processes(size_t *n)
 /* Marks the supervisor's descendants in v->mark (the supervisor too); returns the list. */
 static struct proc *tree(struct supervisor *v, size_t *n)
 {
+    if (v->mark == NULL) {
+        /* Only a command whose tree is signalled needs it (pid_max bytes: up to 4 MiB). */
+        v->pid_max = read_pid_max();
+        v->mark = malloc((size_t)v->pid_max);
+        if (v->mark == NULL) return NULL;
+    }
     struct proc *all = processes(n);
     if (all == NULL) return NULL;
     memset(v->mark, 0, (size_t)v->pid_max);
@@ -356,14 +364,11 @@ _Noreturn void ec_supervise(struct ec_setup *s, int control_fd, long grace_ms, v
     };
     for (size_t i = 0; i < s->n_actions; i++)
         v.target_group |= s->actions[i].kind == EC_ACT_SETSID;
-    v.pid_max = read_pid_max();
-    v.mark = calloc((size_t)v.pid_max, 1);
-    if (v.mark == NULL) die("malloc", ENOMEM);
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) die("subreaper", errno);
 
-    sigset_t all, watched;
+    sigset_t all, watched, before;
     sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, NULL); /* the target unblocks them (reset_signals) */
+    sigprocmask(SIG_SETMASK, &all, &before);
     sigemptyset(&watched);
     sigaddset(&watched, SIGCHLD);
     sigaddset(&watched, SIGTERM);
@@ -373,12 +378,18 @@ _Noreturn void ec_supervise(struct ec_setup *s, int control_fd, long grace_ms, v
     int report[2];
     if (pipe2(report, O_CLOEXEC) < 0) die("pipe", errno);
     s->status_fd = report[1];
-    s->reset_signals = 1;
     if (s->pdeathsig != 0) s->parent_pid = v.self; /* the target dies with the supervisor */
 
     v.target = fork();
     if (v.target < 0) die("fork", errno);
-    if (v.target == 0) ec_setup_and_exec(s);
+    if (v.target == 0) {
+        /* The target's setup takes signals as the helper did (a handshake waits in it). */
+        sigprocmask(SIG_SETMASK, &before, NULL);
+        ec_setup_and_exec(s);
+    }
+    /* Nothing of the command's environment stays readable in the supervisor's /proc/PID/environ
+     * (secrets; processes counted by a variable): the target has its own copy. */
+    for (char **e = environ; *e != NULL; e++) memset(*e, 0, strlen(*e));
 
     close(report[1]);
     v.report_fd = report[0];

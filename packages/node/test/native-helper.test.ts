@@ -736,6 +736,9 @@ describe("effect-command-helper", () => {
       ["--allow-cap", String(capLastCap + 1), ...target],
       ["--uid", "4294967295", ...target],
       ["--groups", "nogroup,,daemon", ...target],
+      ["--contain", "3", ...target],
+      ["--contain-grace", "100", ...target],
+      ["--contain", "4", "--daemonize", ...target],
       ["--cwd"]
     ]
 
@@ -761,6 +764,87 @@ describe("effect-command-helper", () => {
           stderr: "effect-command-helper: --status-fd N (an open fd >= 3) is required\n"
         })
       }
+    })
+  })
+
+  describe("containment (--contain)", () => {
+    /** The helper as supervisor, its control pipe at fd 4 (our end: `control`). */
+    const supervised = (script: string, extra: ReadonlyArray<string> = []) => {
+      const p = startHelper([
+        "--contain",
+        "4",
+        "--pdeathsig",
+        "9",
+        "--parent-pid",
+        String(process.pid),
+        ...extra,
+        ...sh(script)
+      ], {
+        extraStdio: ["pipe"]
+      })
+      return { ...p, control: p.fd(4) }
+    }
+    const lines = (status: string) => status.trimEnd().split("\n")
+
+    it("reports the target's pid, its exec and its exact wait status; exits 0 once nothing is left", async () => {
+      const p = supervised("echo $$; exit 3")
+      const [exit, status, stdout] = await Promise.all([p.exit, p.status.end, p.stdout.end])
+      const [pid, exec, wait, usage] = lines(status)
+      expect(pid).toBe(`pid ${stdout.trim()}`)
+      expect(Number(stdout.trim())).not.toBe(p.pid)
+      expect([exec, wait]).toEqual(["exec", `status ${3 << 8} last`])
+      expect(usage).toMatch(/^usage \d+ \d+ \d+$/)
+      expect(exit).toEqual({ code: 0, signal: null })
+    })
+
+    it("relays the target's setup failure record", async () => {
+      const p = startHelper(["--contain", "4", "--", "/nonexistent", "x"], { extraStdio: ["pipe"] })
+      const status = lines(await p.status.end)
+      expect(status[1]).toBe(`execve ${E.ENOENT}`)
+      expect(status[2]).toBe(`status ${127 << 8} last`)
+    })
+
+    /** A target that ignores SIGTERM, with a setsid'd grandchild; their pids once both run. */
+    const tree = async () => {
+      const p = supervised("setsid sleep 300 & echo $!; trap '' TERM; echo ready; exec sleep 300")
+      const out = await p.stdout.until(/(\d+)\nready\n/)
+      const pid = Number(lines(await p.status.until(/exec\n/).then((m) => m.input))[0]!.split(" ")[1])
+      return { p, target: track(pid), grandchild: track(Number(out[1])) }
+    }
+
+    it("a tree byte signals every process, a setsid'd one too; SIGKILL repeats until the tree is gone", async () => {
+      const { grandchild, p, target } = await tree()
+      p.control.write(Buffer.of(128 + 15))
+      await vi.waitFor(() => expect(isAlive(grandchild)).toBe(false))
+      expect(isAlive(target)).toBe(true) // it ignores SIGTERM
+      p.control.write(Buffer.of(128 + 9))
+      expect(lines(await p.status.end)[2]).toBe("status 9 last")
+      expect(await p.exit).toEqual({ code: 0, signal: null })
+    })
+
+    it("a signal byte reaches the target alone", async () => {
+      const { grandchild, p, target } = await tree()
+      p.control.write(Buffer.of(9))
+      await p.status.until(/status 9\n/)
+      expect(isAlive(target)).toBe(false)
+      expect(isAlive(grandchild)).toBe(true) // until the tree is ended
+      p.control.end()
+      await p.exit
+      expect(isAlive(grandchild)).toBe(false)
+    })
+
+    it("the end of the control pipe (the parent died) gives the whole tree the death signal", async () => {
+      const { grandchild, p, target } = await tree()
+      p.control.end()
+      expect(await p.exit).toEqual({ code: 0, signal: null })
+      expect([isAlive(target), isAlive(grandchild)]).toEqual([false, false])
+    })
+
+    it("SIGTERM to the supervisor (a worker's teardown) SIGKILLs the tree", async () => {
+      const { grandchild, p, target } = await tree()
+      p.child.kill("SIGTERM")
+      expect(await p.exit).toEqual({ code: 0, signal: null })
+      expect([isAlive(target), isAlive(grandchild)]).toEqual([false, false])
     })
   })
 

@@ -57,7 +57,6 @@ describe("spawnSpec", () => {
       expect(spawnSpec(stage, throughHelper).spec.argv).not.toContain("--contain")
     }))
 
-
   it.effect("a direct spawn: argv as given, stdio by fd, nothing else open", () =>
     Effect.gen(function*() {
       const plan = yield* planOf(

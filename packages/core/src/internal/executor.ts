@@ -1,5 +1,6 @@
 /** The executor's `start`: one run from a valid command to a process whose `result` says how it ended. */
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
@@ -102,10 +103,16 @@ const settle = (run: Started): Effect.Effect<CommandExecutor.RunResult, CommandE
     if (run.timer !== undefined) yield* Fiber.interrupt(run.timer)
     const out = Either.getOrElse(drainedOut, () => none)
     const err = Either.getOrElse(drainedErr, () => none)
+    const usage = spawned.usage === undefined ? undefined : yield* spawned.usage
     yield* annotate({
       "process.exit_status": ExitStatus.format(status),
       "command.bytes_in": run.counts().bytesIn,
-      "command.bytes_out": run.counts().bytesOut
+      "command.bytes_out": run.counts().bytesOut,
+      ...(usage === undefined ? {} : {
+        "process.cpu.user_ms": Duration.toMillis(usage.userTime),
+        "process.cpu.system_ms": Duration.toMillis(usage.systemTime),
+        "process.max_rss_bytes": usage.maxRss
+      })
     })
     yield* logDebugLazily(() =>
       `Result ${ExitStatus.format(status)}, stdout: '${scrubbed(command, out.bytes, logBytes)}' ` +
@@ -126,7 +133,7 @@ const settle = (run: Started): Effect.Effect<CommandExecutor.RunResult, CommandE
         return yield* Effect.fail(withPreviews(error, { output: preview(command, drained.bytes) }))
       }
     }
-    return { status, stages, stdout: out.bytes, stderr: err.bytes }
+    return { status, stages, stdout: out.bytes, stderr: err.bytes, ...(usage === undefined ? {} : { usage }) }
   })
 
 /**

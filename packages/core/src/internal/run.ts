@@ -33,7 +33,8 @@ const asked = (command: Command.Command, result: CommandExecutor.RunResult): Com
   status: result.status,
   stages: result.stages,
   stdout: command.stdout?._tag === "Capture" ? result.stdout : empty,
-  stderr: command.stderr?._tag === "Capture" ? result.stderr : empty
+  stderr: command.stderr?._tag === "Capture" ? result.stderr : empty,
+  ...(result.usage !== undefined ? { usage: result.usage } : {})
 })
 
 /** The last bytes of an output as an error shows them: secrets blanked, blank lines at the start and white space at the end trimmed. */

@@ -6,8 +6,8 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 
 import type { CommandExecutor } from "@effect-command/core"
-import * as Duration from "effect/Duration"
 import { Command, CommandError, Signal } from "@effect-command/core"
+import * as Duration from "effect/Duration"
 
 import { buildHint, findNative } from "./native-files.js"
 import { stepError } from "./resolve.js"

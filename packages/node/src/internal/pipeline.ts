@@ -5,12 +5,25 @@
  */
 import type { CommandExecutor } from "@effect-command/core"
 import { CommandError, ExitStatus } from "@effect-command/core"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Scope from "effect/Scope"
 
 import { makeJoints } from "./joints.js"
 import { type Options, type Spawned, spawnStage } from "./stage.js"
+
+/** The stages' usage together: CPU times added, the largest peak RSS; unknown when one stage's is. */
+const sumUsage = (
+  usages: ReadonlyArray<CommandExecutor.ResourceUsage | undefined>
+): CommandExecutor.ResourceUsage | undefined =>
+  usages.every((u) => u !== undefined)
+    ? usages.reduce((a, b) => ({
+      userTime: Duration.sum(a.userTime, b.userTime),
+      systemTime: Duration.sum(a.systemTime, b.systemTime),
+      maxRss: Math.max(a.maxRss, b.maxRss)
+    }))
+    : undefined
 
 /** The stages' processes as one: stdin the first's, outputs the last's, statuses `pipefail`'s. */
 const pipelineHandle = (
@@ -37,7 +50,8 @@ const pipelineHandle = (
     abort,
     detach: Effect.map(Effect.all(started.map((p) => p.detach)), () => ({ pid: first.pid, wait, abort })),
     handshakeWait: noHandshake,
-    handshakeNotify: noHandshake
+    handshakeNotify: noHandshake,
+    usage: Effect.map(Effect.all(started.map((p) => p.usage ?? Effect.succeed(undefined))), sumUsage)
   }
 }
 

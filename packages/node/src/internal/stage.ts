@@ -175,7 +175,8 @@ const handleOf = (
       return { pid: child.pid, wait, abort }
     }),
     handshakeWait: handshake.wait,
-    handshakeNotify: handshake.notify
+    handshakeNotify: handshake.notify,
+    ...(started.supervision !== undefined ? { usage: Effect.sync(started.supervision.usage) } : {})
   }
 }
 

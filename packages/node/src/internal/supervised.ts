@@ -8,7 +8,9 @@
 import * as Os from "node:os"
 import type { Readable, Writable } from "node:stream"
 
+import type { CommandExecutor } from "@effect-command/core"
 import { Signal } from "@effect-command/core"
+import * as Duration from "effect/Duration"
 
 import { listen } from "./pipe-reader.js"
 import { endedUnread } from "./read-into.js"
@@ -21,6 +23,8 @@ export interface Supervision {
   readonly supervisor: Child
   /** Sends a signal to every process of the tree (stopped ones get SIGCONT after it). */
   readonly signalTree: (signal: Signal.Signal) => void
+  /** What the whole tree used, once the supervisor reaped all of it. */
+  readonly usage: () => CommandExecutor.ResourceUsage | undefined
 }
 
 const signalNames = new Map(Object.entries(Os.constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]))
@@ -43,12 +47,16 @@ export const supervise = (
   supervisor: Child,
   status: Readable,
   control: Writable,
-  on: { readonly ready: (child: Child, supervision: Supervision | undefined) => void; readonly report: (text: string) => void }
+  on: {
+    readonly ready: (child: Child, supervision: Supervision | undefined) => void
+    readonly report: (text: string) => void
+  }
 ): void => {
   control.on("error", () => {}) // the supervisor may be gone
   let exit: ExitInfo | undefined
   /** The target's exit when the supervisor said nothing else is left: told once the supervisor is gone too. */
   let last: ExitInfo | undefined
+  let usage: CommandExecutor.ResourceUsage | undefined
   let reported = false
   let readied = false
   const waiters: Array<(info: ExitInfo) => void> = []
@@ -63,6 +71,7 @@ export const supervise = (
   const supervision = (pid: number): Supervision => ({
     supervisor,
     signalTree: (signal) => send(TREE + Signal.numbers[signal]),
+    usage: () => usage,
     target: {
       pid,
       pipes: supervisor.pipes,
@@ -101,7 +110,15 @@ export const supervise = (
       if (rest[1] === "last") return void (last = exitInfoOf(numbers[0]!))
       return exited(exitInfoOf(numbers[0]!))
     }
-    if (word === "usage") return // the tree's CPU time and peak RSS: not surfaced
+    if (word === "usage") {
+      // Microseconds of user and system time, and the largest peak RSS in KiB.
+      const [user, system, rss] = numbers
+      return void (usage = {
+        userTime: Duration.micros(BigInt(user!)),
+        systemTime: Duration.micros(BigInt(system!)),
+        maxRss: rss! * 1024
+      })
+    }
     // A failure record, "<stage> <errno>": of the target's setup, or of the helper before the fork.
     report(text)
     ready(supervisor, undefined)
