@@ -1,6 +1,7 @@
 /**
- * The contrast to endings.test.ts: the same trees uncontained (`Command.contain(false)`, a layer
- * with `contain: false`, one without the helper, a daemon) leave their escaped descendants behind, so the
+ * The contrast to endings.test.ts: the same trees uncontained (`Command.contain(false)` on a layer
+ * with `contain: true`, the default layer, a layer with `contain: false`, one without the helper,
+ * a daemon) leave their escaped descendants behind, so the
  * matrix can fail. Each cell checks that they are still there the grace + 1 s after the run, then
  * kills them.
  */
@@ -24,6 +25,8 @@ const outlived = (mark: string) =>
   Effect.promise(async () => !(await eventually(() => marked(mark).length === 0, SETTLE_MS)))
 
 const uncontained = Command.contain(false)
+const asIs = (command: Command.Command) => command
+const containing = NodeCommandExecutor.layerWith({ contain: true })
 
 const cells: ReadonlyArray<{
   readonly how: string
@@ -33,38 +36,45 @@ const cells: ReadonlyArray<{
   readonly ending: "run" | "scope"
 }> = [
   ...(["setsid", "daemon", "pgrp", "noterm", "stopped"] as const).map((behaviour) => ({
-    how: "Command.contain(false), Command.run",
+    how: "contain: true layer, Command.contain(false), Command.run",
     behaviour,
-    layer: NodeCommandExecutor.layer,
+    layer: containing,
     adjust: uncontained,
     ending: "run" as const
   })),
   {
-    how: "Command.contain(false), scope close",
+    how: "contain: true layer, Command.contain(false), scope close",
     behaviour: "setsid",
-    layer: NodeCommandExecutor.layer,
+    layer: containing,
     adjust: uncontained,
     ending: "scope"
+  },
+  {
+    how: "the default layer (containment is opt-in), Command.run",
+    behaviour: "setsid",
+    layer: NodeCommandExecutor.layer,
+    adjust: asIs,
+    ending: "run"
   },
   {
     how: "a layer with contain: false, Command.run",
     behaviour: "setsid",
     layer: NodeCommandExecutor.layerWith({ contain: false }),
-    adjust: (command) => command,
+    adjust: asIs,
     ending: "run"
   },
   {
-    how: "Command.daemonize(), never contained, Command.run",
+    how: "contain: true layer, Command.daemonize() (never contained), Command.run",
     behaviour: "setsid",
-    layer: NodeCommandExecutor.layer,
+    layer: containing,
     adjust: Command.daemonize(),
     ending: "run"
   },
   {
-    how: "a layer without the helper, Command.run",
+    how: "contain: true layer without the helper, Command.run",
     behaviour: "setsid",
-    layer: NodeCommandExecutor.layerWith({ helper: "never" }),
-    adjust: (command) => command,
+    layer: NodeCommandExecutor.layerWith({ helper: "never", contain: true }),
+    adjust: asIs,
     ending: "run"
   }
 ]

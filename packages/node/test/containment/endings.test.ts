@@ -1,5 +1,6 @@
 /**
- * Containment, in this process: every descendant of a command is gone once its run ended, however
+ * Containment (a layer with `contain: true`), in this process: every descendant of a command is
+ * gone once its run ended, however
  * it tried to escape (support/contain.ts: setsid, a daemon's double fork, a new process group,
  * SIGTERM ignored, 200 forks, stopped) and however the run ended (the target's normal exit, scope
  * close, interruption, `Command.timeout`, `Process.abort`). Each cell checks first that its tree
@@ -32,6 +33,9 @@ import {
 import { eventually, marker, zombieChildren } from "../support/procs.js"
 
 const SETTLE_MS = GRACE_MS + 1_000
+
+/** Containment is opt-in: here through the layer option (status.test.ts uses `Command.contain(true)`). */
+const containing = NodeCommandExecutor.layerWith({ contain: true })
 
 const parentOf = (pid: number): number => {
   const text = Fs.readFileSync(`/proc/${pid}/stat`, "latin1")
@@ -170,7 +174,7 @@ describe.each(endings)("containment: $ending", ({ behaviours: kinds, end }) => {
         expect(reaped, `not reaped: ${describeProcs(pids.filter((pid) => !gone(pid))).join("; ")}`).toBe(true)
       }).pipe(
         Effect.ensuring(Effect.promise(() => killMarked(cell.mark))),
-        Effect.provide(NodeCommandExecutor.layer)
+        Effect.provide(containing)
       )
     }, 30_000)
   })

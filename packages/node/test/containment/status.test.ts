@@ -1,6 +1,6 @@
 /**
- * Containment changes nothing the caller sees: `Process.pid` is the target's, exit codes, signals
- * and `coreDumped` are what they are uncontained (`Command.contain(false)`), and so are the run
+ * Containment (`Command.contain(true)`) changes nothing the caller sees: `Process.pid` is the
+ * target's, exit codes, signals and `coreDumped` are what they are uncontained, and so are the run
  * helpers' errors. Only the tree differs: the target's parent is the supervisor, a child of this
  * process. A pipeline's stages are each contained: a setsid'd grandchild of a middle stage is
  * gone after the run (and outlives it uncontained).
@@ -21,6 +21,7 @@ import { GRACE_MS, killMarked, MARK, marked, survivorsAfter } from "../support/c
 import { eventually, marker } from "../support/procs.js"
 
 const SETTLE_MS = GRACE_MS + 1_000
+const contained = Command.contain(true)
 const uncontained = Command.contain(false)
 
 // Core files land in the working directory (kernel.core_pattern "core"): a directory of our own.
@@ -97,10 +98,12 @@ const statusCell = (
   { expected, knownToChildProcess, script }: (typeof statuses)[number]
 ) =>
   Effect.gen(function*() {
-    expect(yield* statusOf(sh(script)), "contained").toEqual(expected)
+    expect(yield* statusOf(sh(script).pipe(contained)), "contained").toEqual(expected)
     if (NodeCommandExecutor.engineInUse() === "native" || knownToChildProcess !== false) {
       expect(yield* statusOf(sh(script).pipe(uncontained)), "uncontained").toEqual(expected)
-      expect(yield* runOutcome(sh(script)), "Command.run").toEqual(yield* runOutcome(sh(script).pipe(uncontained)))
+      expect(yield* runOutcome(sh(script).pipe(contained)), "Command.run").toEqual(
+        yield* runOutcome(sh(script).pipe(uncontained))
+      )
     }
   }).pipe(Effect.provide(NodeCommandExecutor.layer))
 
@@ -113,12 +116,12 @@ describe.concurrent("containment: statuses as uncontained", () => {
 
   it.live("Command.run: `exit 3` is ExitError 3, `kill -SEGV $$` SignalError SIGSEGV", () =>
     Effect.gen(function*() {
-      expect(yield* runOutcome(sh("echo oops >&2; exit 3"))).toEqual({
+      expect(yield* runOutcome(sh("echo oops >&2; exit 3").pipe(contained))).toEqual({
         _tag: "ExitError",
         exitCode: 3,
         stderrTail: "oops"
       })
-      const segv = yield* runOutcome(sh("kill -SEGV $$"))
+      const segv = yield* runOutcome(sh("kill -SEGV $$").pipe(contained))
       expect(segv).toMatchObject({ _tag: "SignalError", signal: "SIGSEGV" })
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 })
@@ -138,10 +141,10 @@ describe("containment: the process", () => {
           const parent = parentOf(process.pid)
           return { pid: process.pid, said: Number(match[1]), parent, grandparent: parentOf(parent) }
         }))
-      const contained = yield* run(sh("echo $$; exec sleep 300"))
-      expect(contained.said).toBe(contained.pid)
-      expect(contained.parent).not.toBe(process.pid)
-      expect(contained.grandparent).toBe(process.pid)
+      const inside = yield* run(sh("echo $$; exec sleep 300").pipe(contained))
+      expect(inside.said).toBe(inside.pid)
+      expect(inside.parent).not.toBe(process.pid)
+      expect(inside.grandparent).toBe(process.pid)
       const plain = yield* run(sh("echo $$; exec sleep 300").pipe(uncontained))
       expect(plain.said).toBe(plain.pid)
       expect(plain.parent).toBe(process.pid)
@@ -173,7 +176,7 @@ describe.concurrent("containment: pipelines", () => {
   it.live("each stage is contained: a setsid'd grandchild of the middle stage is gone after the run", () => {
     const mark = marker()
     return Effect.gen(function*() {
-      expect(yield* Command.string(pipeline(mark, (stage) => stage))).toBe("a\n")
+      expect(yield* Command.string(pipeline(mark, contained))).toBe("a\n")
       expect(yield* Effect.promise(() => survivorsAfter(mark, SETTLE_MS))).toEqual([])
     }).pipe(Effect.ensuring(Effect.promise(() => killMarked(mark))), Effect.provide(NodeCommandExecutor.layer))
   })
@@ -191,7 +194,7 @@ describe.concurrent("containment: pipelines", () => {
     return Effect.gen(function*() {
       yield* Effect.scoped(Effect.gen(function*() {
         const process = yield* Command.start(
-          Command.pipeline(...stages(mark, (stage) => stage, [
+          Command.pipeline(...stages(mark, contained, [
             Command.make("sh", "-c", "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo ready; exec sleep 300"),
             Command.make("sh", "-c", "setsid sleep 300 </dev/null >/dev/null 2>&1 & exec cat")
           ])).pipe(Command.stdout("pipe"))
