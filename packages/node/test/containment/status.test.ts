@@ -59,8 +59,6 @@ const statuses: ReadonlyArray<
     readonly script: string
     readonly expected: ExitStatus.ExitStatus
     readonly knownToChildProcess?: false
-    /** A known bug of the contained status (the test is expected to fail until it is fixed). */
-    readonly bug?: string
   }
 > = [
   { script: "exit 0", expected: ExitStatus.exited(0) },
@@ -77,20 +75,17 @@ const statuses: ReadonlyArray<
   // numbers with two names in os.constants.signals (6: SIGABRT, SIGIOT; 29: SIGIO, SIGPOLL)
   {
     script: "ulimit -c 0; kill -ABRT $$",
-    expected: ExitStatus.signaled("SIGABRT"),
-    bug: "contained: SIGIOT (supervised.ts names 6 by the last entry of os.constants.signals)"
+    expected: ExitStatus.signaled("SIGABRT")
   },
   {
     script: "kill -IO $$",
-    expected: ExitStatus.signaled("SIGIO"),
-    bug: "contained: SIGPOLL (supervised.ts names 29 by the last entry of os.constants.signals)"
+    expected: ExitStatus.signaled("SIGIO")
   },
   // a real-time signal (40: SIGRTMIN+6 with glibc's SIGRTMIN, 34), as the native engine names it
   {
     script: "kill -40 $$",
     expected: ExitStatus.signaled("SIGRTMIN+6" as Signal.Signal),
-    knownToChildProcess: false,
-    bug: "contained: SIGKILL (supervised.ts names a signal it does not know SIGKILL)"
+    knownToChildProcess: false
   }
 ]
 
@@ -109,9 +104,7 @@ const statusCell = (
 
 describe.concurrent("containment: statuses as uncontained", () => {
   for (const cell of statuses) {
-    // A known bug: `fails` keeps the suite green and turns red once the bug is fixed (then drop `bug`).
-    const test = cell.bug === undefined ? it.live : it.live.fails
-    test(`sh -c '${cell.script}'${cell.bug === undefined ? "" : ` (known bug: ${cell.bug})`}`, () => statusCell(cell))
+    it.live(`sh -c '${cell.script}'`, () => statusCell(cell))
   }
 
   it.live("Command.run: `exit 3` is ExitError 3, `kill -SEGV $$` SignalError SIGSEGV", () =>
