@@ -82,8 +82,8 @@ export interface Child {
   readonly unref: () => void
 }
 
-/** Exit bookkeeping shared by both engines. */
-const exitNotifier = () => {
+/** Exit bookkeeping shared by both engines (and a contained stage's target). */
+export const exitNotifier = () => {
   let exit: ExitInfo | undefined
   const waiters: Array<(info: ExitInfo) => void> = []
   return {

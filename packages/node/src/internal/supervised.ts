@@ -13,7 +13,7 @@ import * as Duration from "effect/Duration"
 
 import { listen } from "./pipe-reader.js"
 import { endedUnread } from "./read-into.js"
-import type { Child, ExitInfo } from "./spawn.js"
+import { type Child, type ExitInfo, exitNotifier } from "./spawn.js"
 
 /** A contained stage: the target as a Child, and what only the supervisor can do. */
 export interface Supervision {
@@ -56,17 +56,14 @@ export const supervise = (
   }
 ): void => {
   control.on("error", () => {}) // the supervisor may be gone
-  let exit: ExitInfo | undefined
   /** The target's exit when the supervisor said nothing else is left: told once the supervisor is gone too. */
   let last: ExitInfo | undefined
   let usage: CommandExecutor.ResourceUsage | undefined
   let reported = false
   let readied = false
-  const waiters: Array<(info: ExitInfo) => void> = []
+  const notifier = exitNotifier()
   const exited = (info: ExitInfo) => {
-    if (exit !== undefined) return
-    exit = info
-    for (const waiter of waiters.splice(0)) waiter(info)
+    if (!notifier.exited()) notifier.done(info)
   }
   const send = (byte: number) => {
     if (!supervisor.exited() && !control.destroyed) control.write(Buffer.of(byte))
@@ -78,11 +75,11 @@ export const supervise = (
     target: {
       pid,
       pipes: supervisor.pipes,
-      onExit: (waiter) => (exit !== undefined ? waiter(exit) : void waiters.push(waiter)),
-      exited: () => exit !== undefined,
+      onExit: notifier.onExit,
+      exited: notifier.exited,
       // The supervisor sends it to the target's group while the target leads one.
       kill: (signal) => {
-        if (exit !== undefined || supervisor.exited()) return false
+        if (notifier.exited() || supervisor.exited()) return false
         send(Signal.numbers[signal])
         return true
       },
