@@ -428,6 +428,41 @@ export class RecordsError extends Data.TaggedError("RecordsError")<{
 }
 
 /**
+ * A remote executor could not reach its host, or lost it while the command ran: ssh failed to
+ * connect or authenticate (`ConnectFailed`: the command never started), or the connection broke
+ * before the command's status came back (`ConnectionLost`: the command may still be running
+ * there). `detail` is what the ssh client said.
+ *
+ * @example
+ * ```ts
+ * import { Command, type CommandError } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Command.string(Command.make("uptime")).pipe(
+ *   Effect.catchTag("ConnectionError", (error: CommandError.ConnectionError) => Effect.succeed(`${error.host}: ${error.detail}`))
+ * )
+ * ```
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export class ConnectionError extends Data.TaggedError("ConnectionError")<{
+  readonly reason: "ConnectFailed" | "ConnectionLost"
+  /** The host as the executor was given it. */
+  readonly host: string
+  /** What the ssh client wrote on stderr (its last 8 KiB), trimmed. */
+  readonly detail: string
+  readonly command: string
+}> {
+  override get message(): string {
+    const what = this.reason === "ConnectFailed"
+      ? `cannot connect to ${this.host}`
+      : `lost the connection to ${this.host}`
+    return headline(this.command, what, { output: this.detail })
+  }
+}
+
+/**
  * Any error a command can fail with.
  *
  * @example
@@ -454,6 +489,7 @@ export type CommandError =
   | ReadinessError
   | IoError
   | RecordsError
+  | ConnectionError
 
 /**
  * An output field as an error prints it: the preview its run attached (secrets blanked), else

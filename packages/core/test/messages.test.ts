@@ -22,7 +22,8 @@ const messages = (
     new CommandError.DaemonError({ reason: "PidFileLocked", pidFile: text, command }),
     new CommandError.ReadinessError({ reason: "Ended", pattern: text, stream: "stdout", output: text, command }),
     new CommandError.IoError({ stream: "stdin", command, cause: new Error(text) }),
-    new CommandError.RecordsError({ columns: 2, fields: 1, records: 3, command })
+    new CommandError.RecordsError({ columns: 2, fields: 1, records: 3, command }),
+    new CommandError.ConnectionError({ reason: "ConnectFailed", host: text, detail: text, command })
   ]
 }
 

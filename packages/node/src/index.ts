@@ -15,3 +15,20 @@
  * @since 0.1.0
  */
 export * as NodeCommandExecutor from "./NodeCommandExecutor.js"
+
+/**
+ * Runs commands on another host over OpenSSH, with remote kill-and-reap: `SshCommandExecutor.layer`.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { SshCommandExecutor } from "@effect-command/node"
+ * import { Effect } from "effect"
+ *
+ * const program = Command.string(Command.make("hostname"))
+ * Effect.runPromise(Effect.provide(program, SshCommandExecutor.layer({ host: "build-1.example.org" })))
+ * ```
+ *
+ * @since 0.3.0
+ */
+export * as SshCommandExecutor from "./SshCommandExecutor.js"

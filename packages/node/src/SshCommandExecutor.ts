@@ -1,0 +1,160 @@
+/**
+ * Runs commands on another host over OpenSSH: a `CommandExecutor` layer for one host, so the same
+ * `Command` runs locally, in a dry run or remotely by swapping the layer.
+ *
+ * The layer opens one authenticated connection (an `ssh` ControlMaster, a child of the Node
+ * executor, its socket in a private 0700 directory) and every command goes over it as a mux
+ * client: the system's `ssh` with BatchMode (no prompts) and no pty, honouring `~/.ssh/config`,
+ * the agent and `known_hosts` (host keys are checked as your configuration says; an unknown host
+ * is refused). Closing the layer's scope stops the connection.
+ *
+ * On the remote host a small POSIX sh wrapper runs the argv, quoted once, in its own session
+ * (`setsid`), reports its process group before it starts and its status when it ended. Closing a
+ * command's scope, interrupting it, `abort` or a timeout send the kill signal to that whole
+ * remote group, wait the grace, then SIGKILL: killing the local `ssh` alone would leave it running.
+ *
+ * @since 0.3.0
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+import { Command, CommandError, CommandExecutor, ExitStatus } from "@effect-command/core"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+
+import { spawnFor } from "./internal/options.js"
+import { type Connection, remoteWord, spawnOver } from "./internal/ssh/spawn.js"
+
+/**
+ * Where and how to connect.
+ *
+ * @example
+ * ```ts
+ * import { SshCommandExecutor } from "@effect-command/node"
+ *
+ * const options: SshCommandExecutor.Options = {
+ *   host: "build-1.example.org",
+ *   user: "ci",
+ *   port: 2222,
+ *   identityFile: "/home/ci/.ssh/id_ed25519",
+ *   options: { ConnectTimeout: "5", ServerAliveInterval: "15" }
+ * }
+ * const layer = SshCommandExecutor.layer(options)
+ * ```
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Options {
+  /** The host name or address, or a `Host` alias of `~/.ssh/config`. */
+  readonly host: string
+  /** The remote user (`ssh -l`). Unset: as `~/.ssh/config` says, else the local user name. */
+  readonly user?: string
+  /** The port (`ssh -p`). Unset: as `~/.ssh/config` says, else 22. */
+  readonly port?: number
+  /** A private key file (`ssh -i`), tried besides the agent's and the configured ones. */
+  readonly identityFile?: string
+  /**
+   * More `ssh -o` options, such as `{ UserKnownHostsFile: "/path", ConnectTimeout: "5" }`. They
+   * come before `~/.ssh/config`, but cannot change what the executor sets itself: `ControlPath`,
+   * `ControlMaster`, `BatchMode=yes` and no pty.
+   */
+  readonly options?: Readonly<Record<string, string>>
+  /** The local `ssh` client to run: a path or a name looked up on the PATH. Default: `ssh`. */
+  readonly ssh?: string
+}
+
+/** The ssh argv up to the remote command, for the master or a mux client. */
+const sshArgs = (options: Options, socket: string, master: boolean): ReadonlyArray<string> => [
+  "-T",
+  "-S",
+  socket,
+  "-o",
+  `ControlMaster=${master ? "yes" : "no"}`,
+  "-o",
+  "ControlPersist=no",
+  "-o",
+  "BatchMode=yes",
+  ...(options.port === undefined ? [] : ["-p", String(options.port)]),
+  ...(options.user === undefined ? [] : ["-l", options.user]),
+  ...(options.identityFile === undefined ? [] : ["-i", options.identityFile]),
+  ...Object.entries(options.options ?? {}).flatMap(([name, value]) => ["-o", `${name}=${value}`]),
+  "--",
+  options.host
+]
+
+/** The master's remote side says it is up, then holds the session until the connection closes. */
+const masterRemote = "echo ready; exec cat >/dev/null"
+
+/**
+ * A `CommandExecutor` running every command on `options.host`. Building the layer connects (and
+ * fails with `ConnectionError { reason: "ConnectFailed" }` and ssh's reason when it cannot);
+ * closing its scope closes the connection.
+ *
+ * Each command is as it would be locally — argv, environment (`envPass` takes the local value),
+ * working directory, stdin, stdout and stderr bytes as they are, exit status, timeouts, kill
+ * policy — with these differences: paths of `Input.file` and `Output.file` are on the remote host;
+ * a bare program name is looked up on the remote PATH (with a cleared environment, on the
+ * `PATH` you give, else `/bin:/usr/bin`); settings that need the local child-side helper or local
+ * fds (limits, credentials, capabilities, umask, daemonize, passed or input fds, handshake,
+ * pre-exec actions, `contain`, `dieWithParent`, `processGroup("inherit")`) and pipelines fail
+ * with a `CommandUsageError` naming them before anything runs. A remote exit code of 129 to 192
+ * is read as a death by signal (code − 128), as the remote shell reports it. Redacted values reach
+ * the remote command through its command line: the local `ssh` argv and the remote process list
+ * show them.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { SshCommandExecutor } from "@effect-command/node"
+ * import { Effect } from "effect"
+ *
+ * const remote = SshCommandExecutor.layer({ host: "build-1.example.org", user: "ci" })
+ * const program = Command.string(Command.make("uname", "-r"))
+ * Effect.runPromise(Effect.provide(program, remote)).then(console.log) // the remote kernel's release
+ * ```
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<CommandExecutor.CommandExecutor, CommandError.CommandError> =>
+  Layer.scoped(
+    CommandExecutor.CommandExecutor,
+    Effect.gen(function*() {
+      const local = CommandExecutor.make(spawnFor({}))
+      const ssh = options.ssh ?? "ssh"
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => mkdtempSync(join(tmpdir(), "effect-command-ssh-"))),
+        (path) => Effect.sync(() => rmSync(path, { recursive: true, force: true }))
+      )
+      const socket = join(dir, "control")
+      const master = yield* local.start(
+        Command.make(ssh, ...sshArgs(options, socket, true), masterRemote).pipe(
+          Command.stdin("pipe"),
+          Command.stdout("pipe"),
+          Command.stderr("capture")
+        )
+      )
+      const up = yield* Effect.raceFirst(
+        Effect.as(master.waitFor(/^ready$/m), true).pipe(Effect.catchAll(() => Effect.succeed(false))),
+        Effect.as(master.wait, false)
+      )
+      if (!up) {
+        const result = yield* master.result
+        const said = new TextDecoder().decode(result.stderr).trim()
+        return yield* new CommandError.ConnectionError({
+          reason: "ConnectFailed",
+          host: options.host,
+          detail: said === "" ? `ssh ${ExitStatus.format(result.status)}` : said,
+          command: `ssh ${options.host}`
+        })
+      }
+      const connection: Connection = {
+        host: options.host,
+        local,
+        ssh: (remote) => Command.make(ssh, ...sshArgs(options, socket, false), remoteWord(remote))
+      }
+      return CommandExecutor.make(spawnOver(connection))
+    })
+  )

@@ -1,0 +1,213 @@
+/**
+ * The SSH executor's primitive: one plan runs as one `ssh` mux client (a local child of the Node
+ * executor) whose remote command is the wrapper of `remote.ts`. Its stderr is read at once, for the
+ * wrapper's reports; the command's own stderr goes on to the plan's.
+ */
+import { randomBytes } from "node:crypto"
+
+import type { CommandExecutor } from "@effect-command/core"
+import { Command, CommandError, ExitStatus, Signal } from "@effect-command/core"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Mailbox from "effect/Mailbox"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+
+import { type Report, reportParser } from "./markers.js"
+import { killScript, refusal, remoteScript } from "./remote.js"
+
+/** How a layer reaches its host: the local executor and the `ssh` argv of a mux client. */
+export interface Connection {
+  readonly host: string
+  readonly local: CommandExecutor.CommandExecutor
+  /** The local `ssh` command running `remote` on the host over the layer's control connection. */
+  readonly ssh: (remote: string) => Command.Command
+}
+
+/** How much of what ssh and the remote shell said before the command started is kept, for errors. */
+const keptBytes = 8192
+
+const decoder = new TextDecoder()
+
+/** The wrapper's `$?` for the command: 128 + n is a death by signal n (a shell cannot tell them apart). */
+export const statusOf = (code: number): ExitStatus.ExitStatus => {
+  const signal = code > 128 ? Signal.fromNumber(code - 128) : undefined
+  return signal === undefined ? ExitStatus.exited(code) : ExitStatus.signaled(signal)
+}
+
+/** Runs `remote` on the host and waits; failing when ssh itself failed. */
+const runRemote = (connection: Connection, remote: string, line: string) =>
+  Effect.scoped(Effect.gen(function*() {
+    const child = yield* connection.local.start(connection.ssh(remote).pipe(Command.stderr("capture")))
+    const result = yield* child.result
+    if (ExitStatus.isExited(result.status) && result.status.code === 255) {
+      const detail = decoder.decode(result.stderr).trim()
+      return yield* new CommandError.ConnectionError({
+        reason: "ConnectionLost",
+        host: connection.host,
+        detail,
+        command: line
+      })
+    }
+  }))
+
+const localStdio = (tag: string): "pipe" | "inherit" | "null" =>
+  tag === "Pipe" ? "pipe" : tag === "Inherit" ? "inherit" : "null"
+
+/** The SSH executor's `spawn` over one connection. */
+export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (plan) =>
+  Effect.gen(function*() {
+    const refused = refusal(plan)
+    if (refused !== undefined) return yield* refused
+    const stage = plan.stages[0]
+    const policy = stage.killPolicy
+    const nonce = randomBytes(12).toString("hex")
+    const ssh = connection.ssh(remoteScript(plan, nonce, process.env)).pipe(
+      Command.stdin(localStdio(plan.stdin._tag)),
+      Command.stdout(localStdio(plan.stdout._tag)),
+      Command.stderr("pipe")
+    )
+    const child = yield* connection.local.start(ssh)
+
+    const started = yield* Deferred.make<Report | undefined>()
+    const reported = yield* Deferred.make<number>()
+    const stderr = plan.stderr._tag === "Pipe" ? yield* Mailbox.make<Uint8Array, CommandError.IoError>(64) : undefined
+    let preamble: Uint8Array = new Uint8Array(0)
+    let running = false
+    const parser = reportParser(nonce)
+    const deliver = (bytes: Uint8Array): Effect.Effect<unknown> => {
+      if (bytes.length === 0) return Effect.void
+      if (!running) {
+        return Effect.sync(() => {
+          const all = new Uint8Array(preamble.length + bytes.length)
+          all.set(preamble)
+          all.set(bytes, preamble.length)
+          preamble = all.slice(-keptBytes)
+        })
+      }
+      if (stderr !== undefined) return stderr.offer(bytes)
+      if (plan.stderr._tag === "Inherit") return Effect.sync(() => process.stderr.write(bytes))
+      return Effect.void
+    }
+    const handle = (part: Uint8Array | Report): Effect.Effect<unknown> => {
+      if (part instanceof Uint8Array) return deliver(part)
+      if (part._tag === "Status") return Deferred.succeed(reported, part.code)
+      running = part._tag === "Started"
+      // What the remote shell said before the command started is its stderr too.
+      return Effect.zipRight(Deferred.succeed(started, part), running ? deliver(preamble) : Effect.void)
+    }
+    const reader = yield* Stream.runForEach(child.stderr, (chunk) => Effect.forEach(parser.feed(chunk), handle)).pipe(
+      Effect.zipRight(Effect.suspend(() => deliver(parser.flush()))),
+      Effect.onExit((exit) =>
+        Effect.zipRight(
+          Deferred.succeed(started, undefined),
+          stderr === undefined ? Effect.void : Exit.isSuccess(exit) ? stderr.end : stderr.failCause(exit.cause)
+        )
+      ),
+      Effect.forkScoped
+    )
+
+    let killedWith: Signal.Signal | undefined
+    // The status: reported by the wrapper, or, when ssh ended without a report, what the kill did
+    // or the connection lost.
+    const wait: Effect.Effect<ExitStatus.ExitStatus, CommandError.CommandError> = Effect.raceFirst(
+      Effect.map(Deferred.await(reported), statusOf),
+      Effect.gen(function*() {
+        yield* child.wait
+        yield* Fiber.await(reader)
+        const code = yield* Deferred.poll(reported)
+        if (code._tag === "Some") return statusOf(yield* code.value)
+        if (killedWith !== undefined) return ExitStatus.signaled(killedWith)
+        const detail = decoder.decode(preamble).trim()
+        return yield* new CommandError.ConnectionError({
+          reason: "ConnectionLost",
+          host: connection.host,
+          detail,
+          command: plan.line
+        })
+      })
+    )
+
+    const pgid = Effect.map(Deferred.await(started), (report) => (report?._tag === "Started" ? report.pid : undefined))
+    const kill = (signal: Signal.Signal = "SIGTERM") =>
+      Effect.flatMap(pgid, (pid) =>
+        pid === undefined ? Effect.void : runRemote(connection, killScript(pid, signal), plan.line))
+
+    const finished = Effect.map(wait, Option.some).pipe(
+      Effect.timeout(policy.grace),
+      Effect.catchAll(() =>
+        Effect.succeed(Option.none<ExitStatus.ExitStatus>())
+      )
+    )
+    // The kill policy on the remote group: the signal, the grace, SIGKILL; then the local client.
+    const abort = yield* Effect.cached(
+      Effect.gen(function*() {
+        const known = yield* Deferred.poll(reported)
+        if (known._tag === "Some") return statusOf(yield* known.value)
+        for (const signal of [policy.signal, "SIGKILL"] as const) {
+          killedWith = signal
+          yield* Effect.ignore(kill(signal).pipe(Effect.timeout(policy.grace)))
+          const status = yield* finished
+          if (status._tag === "Some") return status.value
+        }
+        yield* child.abort
+        return ExitStatus.signaled("SIGKILL")
+      }).pipe(Effect.uninterruptible)
+    )
+
+    let detached = false
+    yield* Effect.addFinalizer(() => (detached ? Effect.void : abort))
+
+    const first = yield* Deferred.await(started)
+    if (first?._tag !== "Started") {
+      const status = yield* child.wait
+      const detail = decoder.decode(preamble).trim()
+      if (first?._tag === "BadWorkingDirectory") {
+        return yield* new CommandError.SpawnError({
+          reason: "BadWorkingDirectory",
+          stage: "chdir",
+          detail: detail === "" ? `cd ${stage.cwd} failed on ${connection.host}` : detail,
+          command: plan.line
+        })
+      }
+      if (ExitStatus.isExited(status) && status.code === 255) {
+        return yield* new CommandError.ConnectionError({
+          reason: "ConnectFailed",
+          host: connection.host,
+          detail,
+          command: plan.line
+        })
+      }
+      return yield* new CommandError.SpawnError({
+        reason: "Unknown",
+        detail: `the remote shell did not start the command (${ExitStatus.format(status)}): ${detail}`,
+        command: plan.line
+      })
+    }
+    const pid = first.pid
+    const noHandshake = Effect.fail(
+      new CommandError.CommandUsageError({ reasons: ["the command does not require a handshake"], command: plan.line })
+    )
+    return {
+      pid,
+      stdin: child.stdin,
+      stdout: plan.stdout._tag === "Pipe" ? child.stdout : Stream.empty,
+      stderr: stderr === undefined ? Stream.empty : Mailbox.toStream(stderr),
+      wait,
+      waitStages: Effect.map(wait, (status) => [status]),
+      kill,
+      abort,
+      detach: Effect.zipRight(
+        Effect.sync(() => void (detached = true)),
+        Effect.as(child.detach, { pid, wait, abort })
+      ),
+      handshakeWait: noHandshake,
+      handshakeNotify: noHandshake
+    } satisfies CommandExecutor.SpawnedProcess
+  })
+
+/** The local `ssh` command of a mux client: the remote command is Redacted, as it may hold secrets. */
+export const remoteWord = (remote: string): Command.Word => Redacted.make(remote)
