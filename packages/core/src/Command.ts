@@ -1233,15 +1233,17 @@ export const daemonize: {
  * process group, ignoring SIGTERM, forking as fast as it can, stopped. `true` asks for it: without
  * the child-side helper the command fails before anything runs. `false` opts out: only the child
  * and its process group are killed and reaped. Unset: the executor's default (the Node
- * executor's layer option `contain`, off by default). A daemon is never contained: it leaves on
- * purpose.
+ * executor's layer option `contain`, on by default wherever the helper runs). A daemon is never
+ * contained: it leaves on purpose.
  *
  * @example
  * ```ts
  * import { Command } from "@effect-command/core"
  *
- * // A test harness whose children start servers that detach with setsid:
+ * // Contained even under a layer that turned containment off:
  * const suite = Command.make("./run-tests.sh").pipe(Command.contain(true))
+ * // A launcher whose setsid'ed children are meant to outlive it:
+ * const launcher = Command.make("./start-agents.sh").pipe(Command.contain(false))
  * ```
  *
  * @since 0.3.0

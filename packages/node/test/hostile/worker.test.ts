@@ -1,12 +1,14 @@
 /**
  * A worker terminated from outside runs no more JS: its commands get no scope closing. They are
  * killed and reaped all the same, like at a closed scope: the whole process group SIGKILLed, no
- * zombie left in this process. Detached commands are left running, and reaped once they end.
+ * zombie left in this process. A detached command dies with its worker too (its death signal), unless
+ * it says `dieWithParent(false)`: then it is left running, and reaped once it ends.
  */
+import "../fixtures/ensure-helper.js"
+
 import * as Fs from "node:fs"
 import { Worker } from "node:worker_threads"
 
-import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 
 import { isAlive, marker, withMarker } from "../support/procs.js"
@@ -36,10 +38,10 @@ const within = async (ms: number, condition: () => boolean): Promise<boolean> =>
 }
 
 /** A worker running `argv` with EC_MARKER set (the engine: this project's EFFECT_COMMAND_SPAWN). */
-const startWorker = async (argv: ReadonlyArray<string>, detach: boolean) => {
+const startWorker = async (argv: ReadonlyArray<string>, detach: boolean, dieWithParent = true) => {
   const value = marker()
   const worker = new Worker(boot, {
-    workerData: { module, argv, detach },
+    workerData: { module, argv, detach, dieWithParent },
     env: { ...process.env, EC_MARKER: value },
     execArgv: ["--conditions=source"]
   })
@@ -50,6 +52,12 @@ const startWorker = async (argv: ReadonlyArray<string>, detach: boolean) => {
 
 /** Whether a pid is gone: not running, and not a zombie waiting to be reaped either. */
 const gone = (pid: number) => !Fs.existsSync(`/proc/${pid}`)
+
+/** The parent of `pid`: the supervisor of a contained command, else this process. */
+const parentOf = (pid: number): number => {
+  const text = Fs.readFileSync(`/proc/${pid}/stat`, "latin1")
+  return Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[1])
+}
 
 // The command's own pids are checked, not every zombie of this process: tsx's esbuild, which the
 // worker's loader starts with child_process, is such a zombie once its worker is gone.
@@ -63,18 +71,23 @@ describe("a terminated worker", () => {
     expect(await within(2_000, () => group.every(gone))).toBe(true)
   }, 30_000)
 
-  it("leaves a detached command alone, and reaps it once it ends", async () => {
+  it("ends a detached command with its worker (its death signal), and reaps it and its supervisor", async () => {
     const { pid, value, worker } = await startWorker(["/bin/sleep", "30"], true)
     expect(await within(10_000, () => sleepers(value).length === 1)).toBe(true)
+    const parent = parentOf(pid)
+    expect(parent, "contained: the parent is its supervisor").not.toBe(process.pid)
     await worker.terminate()
-    // child_process children of a worker die with the worker's thread (the helper's parent-death
-    // signal, set before the detach); the native engine's outlive it.
-    if (NodeCommandExecutor.engineInUse() === "native") expect(isAlive(pid)).toBe(true)
-    try {
-      process.kill(pid, "SIGKILL")
-    } catch {
-      // ESRCH: it died with the worker's thread already
-    }
-    expect(await within(2_000, () => gone(pid))).toBe(true)
+    expect(await within(2_000, () => gone(pid) && gone(parent))).toBe(true)
+  }, 30_000)
+
+  it("leaves a detached command that says dieWithParent(false) running, and reaps it once it ends", async () => {
+    const { pid, value, worker } = await startWorker(["/bin/sleep", "30"], true, false)
+    expect(await within(10_000, () => sleepers(value).length === 1)).toBe(true)
+    const parent = parentOf(pid)
+    expect(parent, "contained: the parent is its supervisor").not.toBe(process.pid)
+    await worker.terminate()
+    expect(isAlive(pid)).toBe(true)
+    process.kill(pid, "SIGKILL")
+    expect(await within(2_000, () => gone(pid) && gone(parent))).toBe(true)
   }, 30_000)
 })
