@@ -11,7 +11,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Inspectable from "effect/Inspectable"
 
-import { headline } from "./internal/headline.js"
+import { headline, stageProgram } from "./internal/headline.js"
 import type { Previews } from "./internal/previews-key.js"
 import { previewsKey } from "./internal/previews-key.js"
 
@@ -125,23 +125,58 @@ export class SpawnError extends Data.TaggedError("SpawnError")<{
  * import type { CommandError } from "@effect-command/core"
  *
  * const lastLine = (facts: CommandError.StatusFacts): string => facts.stderrTail.split("\n").at(-1) ?? ""
+ *
+ * // In a pipeline, what the stage that failed said (its own stderr, not the last stage's).
+ * const complaint = (facts: CommandError.StatusFacts): string =>
+ *   facts.failedStage === undefined ? facts.stderrTail : facts.stageStderrTails?.[facts.failedStage] ?? ""
  * ```
  *
  * @since 0.2.0
  * @category errors
  */
 export interface StatusFacts {
+  /** The last bytes of stderr (a pipeline's: its last stage's), secrets blanked; "" when not captured. */
   readonly stderrTail: string
   /** When the run captured stdout (`string`, `lines`, `bytes`, `"capture"`): its tail, like `stderrTail`. */
   readonly stdoutTail?: string
   readonly command: string
   /** For a pipeline: every stage's status, first to last (the error is the rightmost failure's). */
   readonly stages?: ReadonlyArray<ExitStatus>
+  /**
+   * For a pipeline: every stage's stderr tail, first to last, beside `stages` (the last is
+   * `stderrTail`). Each like `stderrTail`: what the run helpers kept of an unspecified stderr, or
+   * the end of a captured one; "" for a stderr sent elsewhere (a file, the next stage, …).
+   *
+   * @since 0.3.0
+   */
+  readonly stageStderrTails?: ReadonlyArray<string>
+  /**
+   * For a pipeline: the index in `stages` of the stage whose status this is, pipefail's rightmost
+   * failing stage (a stage that allows SIGPIPE and died of it did not fail).
+   *
+   * @since 0.3.0
+   */
+  readonly failedStage?: number
+}
+
+/**
+ * A status error's message: the whole command, then, in a pipeline, which stage failed and the
+ * last line it wrote to stderr; else the last line of `stderrTail`.
+ */
+const statusHeadline = (facts: StatusFacts, what: string): string => {
+  const failed = facts.failedStage
+  if (failed === undefined) return headline(facts.command, what, { output: facts.stderrTail })
+  const program = stageProgram(facts.command, failed)
+  return headline(facts.command, `stage ${failed + 1}${program === "" ? "" : ` (${program})`}: ${what}`, {
+    output: facts.stageStderrTails?.[failed] ?? ""
+  })
 }
 
 /**
  * The child exited with a non-zero code. `stderrTail` holds the last bytes (at most 8 KiB) of its
- * stderr when stderr was captured, by the caller or by the run helpers' default capture.
+ * stderr when stderr was captured, by the caller or by the run helpers' default capture. For a
+ * pipeline, the code is pipefail's rightmost failing stage's (`failedStage`); every stage's
+ * stderr tail is in `stageStderrTails`, and the message names the stage and quotes its own stderr.
  *
  * @example
  * ```ts
@@ -164,12 +199,12 @@ export class ExitError extends Data.TaggedError("ExitError")<
   } & StatusFacts
 > {
   override get message(): string {
-    return headline(this.command, `unexpected exit status ${this.exitCode}`, { output: this.stderrTail })
+    return statusHeadline(this, `unexpected exit status ${this.exitCode}`)
   }
 }
 
 /**
- * A signal killed the child.
+ * A signal killed the child (in a pipeline: pipefail's rightmost failing stage, as in `ExitError`).
  *
  * @example
  * ```ts
@@ -194,7 +229,7 @@ export class SignalError extends Data.TaggedError("SignalError")<
 > {
   override get message(): string {
     const core = this.coreDumped ? " (core dumped)" : ""
-    return headline(this.command, `unexpected fatal signal ${this.signal}${core}`, { output: this.stderrTail })
+    return statusHeadline(this, `unexpected fatal signal ${this.signal}${core}`)
   }
 }
 

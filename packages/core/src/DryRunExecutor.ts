@@ -68,14 +68,17 @@ export interface Recorded {
   readonly command: Command.Command
 }
 
-/** A stage of the plan as a Command again, with the stdio the plan gives the pipeline's ends. */
+/**
+ * A stage of the plan as a Command again, with the stdio the plan gives the pipeline's ends and
+ * an earlier stage's stderr that no joint takes.
+ */
 const asRun = (plan: CommandExecutor.SpawnPlan, stage: CommandExecutor.SpawnStage, i: number): Command.Command => {
   const first = i === 0
   const last = i === plan.stages.length - 1
-  if (!first && !last) return stage.command
+  const { stderr } = stage
   return update(stage.command, {
     ...(first ? { stdin: plan.stdin } : {}),
-    ...(last ? { stdout: plan.stdout, stderr: plan.stderr } : {})
+    ...(last ? { stdout: plan.stdout, stderr: plan.stderr } : stderr._tag !== "ToNext" ? { stderr } : {})
   })
 }
 
@@ -253,6 +256,8 @@ interface Outcome {
   readonly stages: ReadonlyArray<ExitStatus.ExitStatus>
   readonly stdout: Uint8Array
   readonly stderr: Uint8Array
+  /** What every stage but the last scripted as its stderr, first to last. */
+  readonly upstreamStderr: ReadonlyArray<Uint8Array>
 }
 
 /** What answers a dry run: the handler, and where its entries are recorded. */
@@ -300,6 +305,7 @@ const answerPlan = (script: Script, plan: CommandExecutor.SpawnPlan, input: Uint
   Effect.gen(function*() {
     let stdin = input
     const statuses: Array<ExitStatus.ExitStatus> = []
+    const stderrs: Array<Uint8Array> = []
     let last: { readonly stdout: Uint8Array; readonly stderr: Uint8Array } = {
       stdout: new Uint8Array(0),
       stderr: new Uint8Array(0)
@@ -307,6 +313,7 @@ const answerPlan = (script: Script, plan: CommandExecutor.SpawnPlan, input: Uint
     for (const [i, stage] of plan.stages.entries()) {
       const reply = yield* answerStage(script, asRun(plan, stage, i), stdin)
       statuses.push(reply.status)
+      stderrs.push(reply.stderr)
       last = reply
       // What goes on to the next stage, through its joint.
       stdin = stage.stdout._tag !== "ToNext"
@@ -315,7 +322,12 @@ const answerPlan = (script: Script, plan: CommandExecutor.SpawnPlan, input: Uint
         ? concat([reply.stdout, reply.stderr])
         : reply.stdout
     }
-    return { stages: statuses, stdout: last.stdout, stderr: last.stderr } satisfies Outcome
+    return {
+      stages: statuses,
+      stdout: last.stdout,
+      stderr: last.stderr,
+      upstreamStderr: stderrs.slice(0, -1)
+    } satisfies Outcome
   })
 
 /**
@@ -324,15 +336,12 @@ const answerPlan = (script: Script, plan: CommandExecutor.SpawnPlan, input: Uint
  */
 const outputStream = (
   finished: Effect.Effect<Outcome, CommandUsageError>,
-  plan: CommandExecutor.SpawnPlan,
-  which: "stdout" | "stderr"
+  output: CommandExecutor.SpawnErrorOutput | { readonly _tag: "ToNext" },
+  scripted: (outcome: Outcome) => Uint8Array
 ): Stream.Stream<Uint8Array> => {
-  if (plan[which]._tag !== "Pipe") return Stream.empty
+  if (output._tag !== "Pipe") return Stream.empty
   let taken = false
-  const bytes = Effect.map(
-    finished,
-    (o) => (which === "stdout" && plan.stderr._tag === "ToStdout" ? concat([o.stdout, o.stderr]) : o[which])
-  ).pipe(Effect.catchAllCause(() => Effect.succeed(new Uint8Array(0))))
+  const bytes = Effect.map(finished, scripted).pipe(Effect.catchAllCause(() => Effect.succeed(new Uint8Array(0))))
   return Stream.suspend(() => {
     if (taken) return Stream.empty
     return Stream.fromEffect(Effect.tap(bytes, () => void (taken = true)))
@@ -385,7 +394,8 @@ export const layer = (
           Deferred.succeed(outcome, {
             stages: stages.map(() => ExitStatus.signaled(signal)),
             stdout: new Uint8Array(0),
-            stderr: new Uint8Array(0)
+            stderr: new Uint8Array(0),
+            upstreamStderr: stages.slice(1).map(() => new Uint8Array(0))
           })
         // However the handler ends, the run learns it: a scripting mistake or a defect fails `wait`,
         // an interruption (the scope closing, or the handler's own) ends it as killed.
@@ -411,8 +421,15 @@ export const layer = (
           stdin: Sink.forEach((bytes: Uint8Array) => Effect.sync(() => void chunks.push(bytes))).pipe(
             Sink.ensuring(Effect.suspend(() => Deferred.succeed(input, concat(chunks))))
           ),
-          stdout: outputStream(finished, plan, "stdout"),
-          stderr: outputStream(finished, plan, "stderr"),
+          stdout: outputStream(
+            finished,
+            plan.stdout,
+            (o) => (plan.stderr._tag === "ToStdout" ? concat([o.stdout, o.stderr]) : o.stdout)
+          ),
+          stderr: outputStream(finished, plan.stderr, (o) => o.stderr),
+          upstreamStderr: stages.slice(0, -1).map((stage, i) =>
+            outputStream(finished, stage.stderr, (o) => o.upstreamStderr[i] ?? new Uint8Array(0))
+          ),
           wait,
           waitStages,
           kill: (signal = "SIGTERM") => Effect.asVoid(end(signal)),

@@ -11,13 +11,15 @@ import * as Stream from "effect/Stream"
 import type * as Command from "../Command.js"
 import type { CommandError } from "../CommandError.js"
 
+import type { IoError } from "../CommandError.js"
 import { CommandTimeoutError, OutputLimitError } from "../CommandError.js"
 import type * as CommandExecutor from "../CommandExecutor.js"
 import * as ExitStatus from "../ExitStatus.js"
-import { firstStage } from "./command.js"
+import { firstStage, joints, stagesOf } from "./command.js"
 import type { CallerIo, Drain, Drained, Drainer } from "./drain.js"
-import { counting, drain, none, planInput, planOutput, runCallerIo } from "./drain.js"
+import { childOutput, counting, drain, none, planErrorOutput, planInput, planOutput, runCallerIo } from "./drain.js"
 import { annotate, debugEnabled, logDebugLazily } from "./observe.js"
+import { runStatus } from "./pipefail.js"
 import { spawnPlan } from "./plan.js"
 import { preview, withPreviews } from "./previews.js"
 import { peekable, waitFor } from "./ready.js"
@@ -50,17 +52,9 @@ const statusPolicy = (
   plan: CommandExecutor.SpawnPlan,
   spawned: CommandExecutor.SpawnedProcess
 ): Effect.Effect<ExitStatus.ExitStatus, CommandError> => {
-  const allows = (i: number) => plan.stages[i]?.command.allowSigpipe === true
-  if (!plan.stages.some((_, i) => allows(i))) return spawned.wait
-  return Effect.map(
-    spawned.waitStages,
-    (stages) =>
-      ExitStatus.pipefail(
-        stages.map((status, i) =>
-          allows(i) && status._tag === "Signaled" && status.signal === "SIGPIPE" ? ExitStatus.exited(0) : status
-        )
-      )
-  )
+  const commands = plan.stages.map((stage) => stage.command)
+  if (!commands.some((stage) => stage.allowSigpipe)) return spawned.wait
+  return Effect.map(spawned.waitStages, (statuses) => runStatus(commands, statuses))
 }
 
 /** A started run, as `result` sees it. */
@@ -73,6 +67,8 @@ interface Started {
   readonly feeder: CallerIo | undefined
   readonly stdout: Output
   readonly stderr: Output
+  /** The stderr of every stage but the last, first to last. */
+  readonly upstreamStderr: ReadonlyArray<Output>
   readonly timer: Fiber.RuntimeFiber<void> | undefined
   readonly timedOut: () => boolean
   readonly counts: () => { readonly bytesIn: number; readonly bytesOut: number }
@@ -100,9 +96,11 @@ const settle = (run: Started): Effect.Effect<CommandExecutor.RunResult, CommandE
     // The timer, still running, stops a sink that would never end.
     const drainedOut = yield* Effect.either(run.stdout.drainer.done)
     const drainedErr = yield* Effect.either(run.stderr.drainer.done)
+    const drainedUpstream = yield* Effect.forEach(run.upstreamStderr, (output) => Effect.either(output.drainer.done))
     if (run.timer !== undefined) yield* Fiber.interrupt(run.timer)
     const out = Either.getOrElse(drainedOut, () => none)
     const err = Either.getOrElse(drainedErr, () => none)
+    const upstream = drainedUpstream.map((drained) => Either.getOrElse(drained, () => none))
     const usage = spawned.usage === undefined ? undefined : yield* spawned.usage
     yield* annotate({
       "process.exit_status": ExitStatus.format(status),
@@ -119,10 +117,16 @@ const settle = (run: Started): Effect.Effect<CommandExecutor.RunResult, CommandE
       `stderr: '${scrubbed(command, err.bytes, logBytes)}'`
     )
     if (run.timedOut()) return yield* timeoutError(run, out, err)
-    for (const failure of [Either.getLeft(fed), Either.getLeft(drainedOut), Either.getLeft(drainedErr)]) {
+    const ends: ReadonlyArray<Either.Either<unknown, IoError>> = [fed, drainedOut, drainedErr, ...drainedUpstream]
+    for (const failure of ends.map((end) => Either.getLeft(end))) {
       if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
     }
-    for (const [name, drained] of [["stdout", out], ["stderr", err]] as const) {
+    const outputs = [
+      ["stdout", out],
+      ["stderr", err],
+      ...upstream.map((drained) => ["stderr", drained] as const)
+    ] as const
+    for (const [name, drained] of outputs) {
       if (drained.overflow) {
         const error = new OutputLimitError({
           stream: name,
@@ -133,7 +137,14 @@ const settle = (run: Started): Effect.Effect<CommandExecutor.RunResult, CommandE
         return yield* Effect.fail(withPreviews(error, { output: preview(command, drained.bytes) }))
       }
     }
-    return { status, stages, stdout: out.bytes, stderr: err.bytes, ...(usage === undefined ? {} : { usage }) }
+    return {
+      status,
+      stages,
+      stdout: out.bytes,
+      stderr: err.bytes,
+      stageStderr: [...upstream.map((drained) => drained.bytes), err.bytes],
+      ...(usage === undefined ? {} : { usage })
+    }
   })
 
 /**
@@ -172,11 +183,14 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
       // stderr tail when stderr joins it): not read, not even piped, when nobody would see it.
       const stdoutTail = valid.stderr?._tag === "ToStdout" || (yield* debugEnabled)
       const [stdout, outPlan] = planOutput(valid.stdout, captureUnspecified && stdoutTail)
-      const [stderr, errPlan] = valid.stderr?._tag === "ToStdout"
-        ? [valid.stderr, { _tag: "None" } as const]
-        : planOutput(valid.stderr, captureUnspecified)
+      const [stderr, errPlan] = planErrorOutput(valid.stderr, captureUnspecified)
+      // An earlier stage's stderr that its joint does not take is planned like the last stage's.
+      const links = joints(valid)
+      const upstreamPlans = stagesOf(valid).slice(0, -1).map((stage, i) =>
+        links[i] === "stdout" ? planErrorOutput(stage.stderr, captureUnspecified) : planErrorOutput(undefined, false)
+      )
       yield* Effect.logDebug(`About to run ${line}`)
-      const plan = spawnPlan(valid, line, stdin, stdout, stderr)
+      const plan = spawnPlan(valid, line, stdin, stdout, stderr, upstreamPlans.map(([output]) => output))
       const spawned = yield* spawn(plan)
       const wait = statusPolicy(plan, spawned)
       yield* annotate({ "process.pid": spawned.pid })
@@ -194,15 +208,37 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
           spawned.abort
         )
       const count = (n: number) => void (bytesOut += n)
-      const outDrain = yield* drain(valid, spawned, "stdout", outPlan, count)
-      const errDrain = yield* drain(valid, spawned, "stderr", errPlan, count)
+      const outDrain = yield* drain(valid, spawned, childOutput(spawned, "stdout"), outPlan, count)
+      const errDrain = yield* drain(valid, spawned, childOutput(spawned, "stderr"), errPlan, count)
+      const upstreamStderr = yield* Effect.forEach(upstreamPlans, ([, drainPlan], i) =>
+        Effect.map(
+          drain(
+            valid,
+            spawned,
+            {
+              name: `stage ${i + 1} stderr`,
+              stream: spawned.upstreamStderr[i] ?? Stream.empty,
+              collect: undefined
+            },
+            drainPlan,
+            count
+          ),
+          (drainer): Output => ({ plan: drainPlan, drainer })
+        ))
       let timedOut = false
       const timer = valid.timeout === undefined ? undefined : yield* Effect.forkScoped(
         sleep(valid.timeout).pipe(
           Effect.zipRight(Effect.sync(() => void (timedOut = true))),
           Effect.zipRight(spawned.abort),
           // The timeout bounds the whole run: the caller's streams and sinks may never end.
-          Effect.zipRight(Effect.all([feeder?.stop ?? Effect.void, outDrain.stop, errDrain.stop], { discard: true }))
+          Effect.zipRight(
+            Effect.all([
+              feeder?.stop ?? Effect.void,
+              outDrain.stop,
+              errDrain.stop,
+              ...upstreamStderr.map((output) => output.drainer.stop)
+            ], { discard: true })
+          )
         )
       )
       const result = once(settle({
@@ -213,6 +249,7 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
         feeder,
         stdout: { plan: outPlan, drainer: outDrain },
         stderr: { plan: errPlan, drainer: errDrain },
+        upstreamStderr,
         timer,
         timedOut: () => timedOut,
         counts: () => ({ bytesIn, bytesOut })
@@ -230,6 +267,10 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
         ...handle,
         stdout: outPeek !== undefined ? counting(outPeek.stream, count) : spawned.stdout,
         stderr: errPeek !== undefined ? counting(errPeek.stream, count) : spawned.stderr,
+        // A stage's stderr the caller reads itself counts as bytes out too.
+        upstreamStderr: spawned.upstreamStderr.map((stream, i) =>
+          upstreamPlans[i]?.[1]._tag === "None" ? counting(stream, count) : stream
+        ),
         waitFor: waitFor(valid, { stdout: outPeek, stderr: errPeek }),
         wait,
         result
