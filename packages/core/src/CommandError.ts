@@ -235,7 +235,8 @@ export class SignalError extends Data.TaggedError("SignalError")<
 
 /**
  * The command ran longer than its timeout; it was killed with its kill policy and reaped. `stdout`
- * and `stderr` hold what was captured until then.
+ * and `stderr` hold what was captured until then (a pipeline's: its last stage's; `stageStderr`
+ * has every stage's stderr).
  *
  * @example
  * ```ts
@@ -256,6 +257,13 @@ export class CommandTimeoutError extends Data.TaggedError("CommandTimeoutError")
   readonly timeout: Duration.Duration
   readonly stdout: Uint8Array
   readonly stderr: Uint8Array
+  /**
+   * For a pipeline: every stage's stderr until then, first to last (the last is `stderr`), each
+   * like `stderr`: what was captured, or the last 8 KiB the run helpers kept, secrets blanked.
+   *
+   * @since 0.3.0
+   */
+  readonly stageStderr?: ReadonlyArray<Uint8Array>
   readonly command: string
 }> {
   override get message(): string {
@@ -267,10 +275,14 @@ export class CommandTimeoutError extends Data.TaggedError("CommandTimeoutError")
    * @since 0.2.0
    */
   override toJSON(): unknown {
+    const previews = previewsOf(this)
     return {
       ...(super.toJSON() as object),
       stdout: preview(this, "stdout", this.stdout),
-      stderr: preview(this, "stderr", this.stderr)
+      stderr: preview(this, "stderr", this.stderr),
+      ...(this.stageStderr === undefined ? {} : {
+        stageStderr: this.stageStderr.map((bytes, i) => previews?.stageStderr?.[i] ?? `${bytes.length} bytes`)
+      })
     }
   }
   /** @internal */
@@ -494,8 +506,11 @@ export type CommandError =
  * An output field as an error prints it: the preview its run attached (secrets blanked), else
  * only its length (an error made elsewhere has no list of secrets to blank).
  */
-const preview = (error: object, field: keyof Previews, bytes: Uint8Array): string =>
-  (error as { readonly [previewsKey]?: Previews })[previewsKey]?.[field] ?? `${bytes.length} bytes`
+const preview = (error: object, field: "stdout" | "stderr" | "output", bytes: Uint8Array): string =>
+  previewsOf(error)?.[field] ?? `${bytes.length} bytes`
+
+const previewsOf = (error: object): Previews | undefined =>
+  (error as { readonly [previewsKey]?: Previews })[previewsKey]
 
 /** An error with output fields as `console.log` shows it: its stack, then its fields with the output previewed. */
 const inspected = (error: Error & { toJSON(): unknown }): string => {

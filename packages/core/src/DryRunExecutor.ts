@@ -300,12 +300,14 @@ const answerStage = (script: Script, stage: Command.Command, stdin: Uint8Array) 
     return { status, stdout: toBytes(reply.stdout), stderr: toBytes(reply.stderr) }
   })
 
-/** A pipeline's stages answer in order, each reading what the one before wrote to the pipe. */
-const answerPlan = (script: Script, plan: CommandExecutor.SpawnPlan, input: Uint8Array) =>
+/**
+ * A pipeline's stages answer in order, each reading what the one before wrote to the pipe. Each
+ * stage's stderr is pushed to `stderrs` as it answers: a run killed midway still has the earlier ones.
+ */
+const answerPlan = (script: Script, plan: CommandExecutor.SpawnPlan, input: Uint8Array, stderrs: Array<Uint8Array>) =>
   Effect.gen(function*() {
     let stdin = input
     const statuses: Array<ExitStatus.ExitStatus> = []
-    const stderrs: Array<Uint8Array> = []
     let last: { readonly stdout: Uint8Array; readonly stderr: Uint8Array } = {
       stdout: new Uint8Array(0),
       stderr: new Uint8Array(0)
@@ -383,20 +385,24 @@ export const layer = (
         const input = yield* Deferred.make<Uint8Array>()
         const outcome = yield* Deferred.make<Outcome, CommandUsageError>()
         const chunks: Array<Uint8Array> = []
+        const stderrs: Array<Uint8Array> = []
         const { command, stages } = plan
         const script: Script = { log, handler, environment, linebreaks: options?.linebreaks ?? false }
         if (plan.stdin._tag !== "Pipe") yield* Deferred.succeed(input, new Uint8Array(0))
         const answer = Effect.flatMap(
-          Effect.flatMap(Deferred.await(input), (stdin) => answerPlan(script, plan, stdin)),
+          Effect.flatMap(Deferred.await(input), (stdin) => answerPlan(script, plan, stdin, stderrs)),
           (o) => Deferred.succeed(outcome, o)
         )
+        // Killed: the stages that answered keep the stderr they wrote.
         const end = (signal: Command.KillPolicy["signal"]) =>
-          Deferred.succeed(outcome, {
-            stages: stages.map(() => ExitStatus.signaled(signal)),
-            stdout: new Uint8Array(0),
-            stderr: new Uint8Array(0),
-            upstreamStderr: stages.slice(1).map(() => new Uint8Array(0))
-          })
+          Effect.suspend(() =>
+            Deferred.succeed(outcome, {
+              stages: stages.map(() => ExitStatus.signaled(signal)),
+              stdout: new Uint8Array(0),
+              stderr: new Uint8Array(0),
+              upstreamStderr: stages.slice(1).map((_, i) => stderrs[i] ?? new Uint8Array(0))
+            })
+          )
         // However the handler ends, the run learns it: a scripting mistake or a defect fails `wait`,
         // an interruption (the scope closing, or the handler's own) ends it as killed.
         yield* Effect.forkScoped(Effect.onExit(answer, (exit) =>

@@ -420,6 +420,20 @@ describe("dry-run pipelines", () => {
       expect(error).toMatchObject({ command: "gen --count 3 | slow | upper", timeout: Duration.seconds(1) })
       // The last stage never ran.
       expect((yield* DryRunExecutor.recorded).map((r) => r.program)).toEqual(["gen", "slow"])
+      // What every stage wrote to stderr until then (the run helpers' tails), previewed when printed.
+      const timedOut = error as CommandError.CommandTimeoutError
+      expect(timedOut.stageStderr?.map(decode)).toEqual(["gen-err\n", "", ""])
+      expect((timedOut.toJSON() as { stageStderr: unknown }).stageStderr).toEqual([
+        "8 bytes: \"gen-err\\n\"",
+        "0 bytes",
+        "0 bytes"
+      ])
+      // A single command's has none.
+      const single = yield* Effect.fork(
+        Effect.flip(Command.run(Command.make("slow").pipe(Command.timeout("1 second"))))
+      )
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* Fiber.join(single)).not.toHaveProperty("stageStderr")
     }).pipe(dryRun))
 
   it.effect("a pipeline's captured output past maxOutput fails with OutputLimitError", () =>

@@ -487,6 +487,10 @@ for (const [engine, layer] of engines) {
           ).pipe(Command.timeout("500 millis"))
           const error = yield* Effect.flip(Command.run(p))
           expect(error).toBeInstanceOf(CommandError.CommandTimeoutError)
+          // What the noisy stage said until then: its last 8 KiB.
+          const noise = text((error as CommandError.CommandTimeoutError).stageStderr![1]!)
+          expect(noise.length).toBeLessThanOrEqual(8192)
+          expect(noise).toMatch(/noise noise noise\n$/)
           expect(withMarker("EC_MARKER", mark)).toEqual([])
           expect(zombieChildren()).toEqual([])
         }).pipe(Effect.provide(layer)))

@@ -116,7 +116,7 @@ const settle = (run: Started): Effect.Effect<CommandExecutor.RunResult, CommandE
       `Result ${ExitStatus.format(status)}, stdout: '${scrubbed(command, out.bytes, logBytes)}' ` +
       `stderr: '${scrubbed(command, err.bytes, logBytes)}'`
     )
-    if (run.timedOut()) return yield* timeoutError(run, out, err)
+    if (run.timedOut()) return yield* timeoutError(run, out, err, upstream)
     const ends: ReadonlyArray<Either.Either<unknown, IoError>> = [fed, drainedOut, drainedErr, ...drainedUpstream]
     for (const failure of ends.map((end) => Either.getLeft(end))) {
       if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
@@ -154,7 +154,8 @@ const settle = (run: Started): Effect.Effect<CommandExecutor.RunResult, CommandE
 const timeoutError = (
   run: Started,
   out: Drained,
-  err: Drained
+  err: Drained,
+  upstream: ReadonlyArray<Drained>
 ): CommandTimeoutError => {
   const { command } = run
   const captured = (plan: Drain, drained: Drained) =>
@@ -163,9 +164,22 @@ const timeoutError = (
       : drained.bytes
   const stdout = captured(run.stdout.plan, out)
   const stderr = captured(run.stderr.plan, err)
+  const stageStderr = upstream.length === 0
+    ? undefined
+    : [...upstream.map((drained, i) => captured(run.upstreamStderr[i]!.plan, drained)), stderr]
   return withPreviews(
-    new CommandTimeoutError({ timeout: command.timeout!, stdout, stderr, command: run.line }),
-    { stdout: preview(command, stdout), stderr: preview(command, stderr) }
+    new CommandTimeoutError({
+      timeout: command.timeout!,
+      stdout,
+      stderr,
+      ...(stageStderr === undefined ? {} : { stageStderr }),
+      command: run.line
+    }),
+    {
+      stdout: preview(command, stdout),
+      stderr: preview(command, stderr),
+      ...(stageStderr === undefined ? {} : { stageStderr: stageStderr.map((bytes) => preview(command, bytes)) })
+    }
   )
 }
 
