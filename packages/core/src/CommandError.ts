@@ -159,18 +159,23 @@ export interface StatusFacts {
   readonly failedStage?: number
 }
 
+/** A pipeline stage as a message names it: `stage 2 (gunzip)`, numbered from 1. */
+const stageName = (error: { readonly command: string; readonly failedStage?: number }): string => {
+  const index = error.failedStage ?? 0
+  const program = stageProgram(error.command, index)
+  return `stage ${index + 1}${program === "" ? "" : ` (${program})`}`
+}
+
 /**
  * A status error's message: the whole command, then, in a pipeline, which stage failed and the
  * last line it wrote to stderr; else the last line of `stderrTail`.
  */
-const statusHeadline = (facts: StatusFacts, what: string): string => {
-  const failed = facts.failedStage
-  if (failed === undefined) return headline(facts.command, what, { output: facts.stderrTail })
-  const program = stageProgram(facts.command, failed)
-  return headline(facts.command, `stage ${failed + 1}${program === "" ? "" : ` (${program})`}: ${what}`, {
-    output: facts.stageStderrTails?.[failed] ?? ""
-  })
-}
+const statusHeadline = (facts: StatusFacts, what: string): string =>
+  facts.failedStage === undefined
+    ? headline(facts.command, what, { output: facts.stderrTail })
+    : headline(facts.command, `${stageName(facts)}: ${what}`, {
+      output: facts.stageStderrTails?.[facts.failedStage] ?? ""
+    })
 
 /**
  * The child exited with a non-zero code. `stderrTail` holds the last bytes (at most 8 KiB) of its
@@ -293,7 +298,8 @@ export class CommandTimeoutError extends Data.TaggedError("CommandTimeoutError")
 
 /**
  * A captured output exceeded the command's `maxOutput`: the child was killed and reaped. `output`
- * holds the first `limit` bytes.
+ * holds the first `limit` bytes. In a pipeline, every stage was killed, and `failedStage` says
+ * whose output it was (the message names the stage).
  *
  * @example
  * ```ts
@@ -314,10 +320,18 @@ export class OutputLimitError extends Data.TaggedError("OutputLimitError")<{
   readonly stream: "stdout" | "stderr"
   readonly limit: number
   readonly output: Uint8Array
+  /**
+   * For a pipeline: the index of the stage whose `stream` passed the limit (the last stage's
+   * stdout and stderr are the pipeline's; an earlier stage's stderr may be captured too).
+   *
+   * @since 0.3.0
+   */
+  readonly failedStage?: number
   readonly command: string
 }> {
   override get message(): string {
-    return headline(this.command, `wrote more than ${this.limit} bytes to ${this.stream}; it was killed`)
+    const what = `wrote more than ${this.limit} bytes to ${this.stream}; it was killed`
+    return headline(this.command, this.failedStage === undefined ? what : `${stageName(this)} ${what}`)
   }
   /**
    * The output as its length and a short preview, not an array of numbers.

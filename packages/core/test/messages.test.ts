@@ -34,6 +34,7 @@ const messages = (
     }),
     new CommandError.CommandTimeoutError({ timeout: Duration.seconds(5), stdout: bytes, stderr: bytes, command }),
     new CommandError.OutputLimitError({ stream: "stdout", limit: 10, output: bytes, command }),
+    new CommandError.OutputLimitError({ stream: "stderr", limit: 10, output: bytes, failedStage: 0, command }),
     new CommandError.DaemonError({ reason: "PidFileLocked", pidFile: text, command }),
     new CommandError.ReadinessError({ reason: "Ended", pattern: text, stream: "stdout", output: text, command }),
     new CommandError.IoError({ stream: "stdin", command, cause: new Error(text) }),

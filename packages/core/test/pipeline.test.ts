@@ -440,7 +440,10 @@ describe("dry-run pipelines", () => {
     Effect.gen(function*() {
       const error = yield* Effect.flip(Command.string(Command.pipeline(gen, upper).pipe(Command.maxOutput(3))))
       expect(error).toBeInstanceOf(CommandError.OutputLimitError)
-      expect(error).toMatchObject({ stream: "stdout", limit: 3 })
+      expect(error).toMatchObject({ stream: "stdout", limit: 3, failedStage: 1 })
+      expect(error.message).toBe(
+        "gen --count 3 | upper: stage 2 (upper) wrote more than 3 bytes to stdout; it was killed"
+      )
       expect(decode((error as CommandError.OutputLimitError).output)).toBe("B\nA")
     }).pipe(dryRun))
 })
@@ -514,7 +517,10 @@ describe("every stage's stderr, dry run", () => {
       const error = yield* Effect.flip(
         Command.run(Command.pipeline(gen.pipe(Command.stderr("capture")), upper).pipe(Command.maxOutput(3)))
       )
-      expect(error).toMatchObject({ _tag: "OutputLimitError", stream: "stderr", limit: 3 })
+      expect(error).toMatchObject({ _tag: "OutputLimitError", stream: "stderr", limit: 3, failedStage: 0 })
+      expect(error.message).toBe(
+        "gen --count 3 | upper: stage 1 (gen) wrote more than 3 bytes to stderr; it was killed"
+      )
       expect(decode((error as CommandError.OutputLimitError).output)).toBe("gen")
     }).pipe(dryRun))
 

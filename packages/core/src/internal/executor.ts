@@ -121,17 +121,20 @@ const settle = (run: Started): Effect.Effect<CommandExecutor.RunResult, CommandE
     for (const failure of ends.map((end) => Either.getLeft(end))) {
       if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
     }
+    // Which stage each output is of: a pipeline's own outputs are its last stage's.
+    const last = upstream.length
     const outputs = [
-      ["stdout", out],
-      ["stderr", err],
-      ...upstream.map((drained) => ["stderr", drained] as const)
+      ["stdout", out, last],
+      ["stderr", err, last],
+      ...upstream.map((drained, i) => ["stderr", drained, i] as const)
     ] as const
-    for (const [name, drained] of outputs) {
+    for (const [name, drained, stage] of outputs) {
       if (drained.overflow) {
         const error = new OutputLimitError({
           stream: name,
           limit: command.maxOutput,
           output: drained.bytes,
+          ...(last > 0 ? { failedStage: stage } : {}),
           command: run.line
         })
         return yield* Effect.fail(withPreviews(error, { output: preview(command, drained.bytes) }))
