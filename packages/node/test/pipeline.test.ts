@@ -477,6 +477,22 @@ for (const [engine, layer] of engines) {
           expect(JSON.stringify(error)).not.toContain("hunter2")
         }).pipe(Effect.provide(layer)))
 
+      it.live("a middle stage's captured stderr past maxOutput: every stage is killed, the error names it", () =>
+        Effect.gen(function*() {
+          const mark = marker()
+          const p = Command.pipeline(
+            Command.make("sleep", "100").pipe(marked(mark)),
+            sh("while :; do echo noise noise noise >&2; done").pipe(marked(mark), Command.stderr("capture")),
+            Command.make("cat").pipe(marked(mark))
+          ).pipe(Command.maxOutput(100_000))
+          const error = yield* Effect.flip(Command.run(p))
+          expect(error).toMatchObject({ _tag: "OutputLimitError", stream: "stderr", limit: 100_000, failedStage: 1 })
+          expect((error as CommandError.OutputLimitError).output).toHaveLength(100_000)
+          expect(error.message).toMatch(/: stage 2 \(sh\) wrote more than 100000 bytes to stderr; it was killed$/)
+          expect(withMarker("EC_MARKER", mark)).toEqual([])
+          expect(zombieChildren()).toEqual([])
+        }).pipe(Effect.provide(layer)))
+
       it.live("a middle stage that writes to stderr forever and never exits: the timeout ends the run, nothing is left", () =>
         Effect.gen(function*() {
           const mark = marker()
