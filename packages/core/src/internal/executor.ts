@@ -9,9 +9,8 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 
 import type * as Command from "../Command.js"
-import type { CommandError } from "../CommandError.js"
+import type { CommandError, IoError } from "../CommandError.js"
 
-import type { IoError } from "../CommandError.js"
 import { CommandTimeoutError, OutputLimitError } from "../CommandError.js"
 import type * as CommandExecutor from "../CommandExecutor.js"
 import * as ExitStatus from "../ExitStatus.js"
@@ -201,10 +200,13 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
       const stdoutTail = valid.stderr?._tag === "ToStdout" || (yield* debugEnabled)
       const [stdout, outPlan] = planOutput(valid.stdout, captureUnspecified && stdoutTail)
       const [stderr, errPlan] = planErrorOutput(valid.stderr, captureUnspecified)
-      // An earlier stage's stderr that its joint does not take is planned like the last stage's.
+      // An earlier stage's stderr that its joint does not take is planned like the last stage's;
+      // one that goes on to the next stage has nothing to read.
       const links = joints(valid)
       const upstreamPlans = stagesOf(valid).slice(0, -1).map((stage, i) =>
-        links[i] === "stdout" ? planErrorOutput(stage.stderr, captureUnspecified) : planErrorOutput(undefined, false)
+        links[i] === "stdout"
+          ? planErrorOutput(stage.stderr, captureUnspecified)
+          : [{ _tag: "Null" } as const, { _tag: "None" } as const] as const
       )
       yield* Effect.logDebug(`About to run ${line}`)
       const plan = spawnPlan(valid, line, stdin, stdout, stderr, upstreamPlans.map(([output]) => output))
