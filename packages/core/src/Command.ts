@@ -946,14 +946,25 @@ export const stdout: {
 } = internal.stdout
 
 /**
- * Where stderr goes; `"stdout"` joins it to stdout. Setting it twice is a usage problem.
+ * Where stderr goes; `"stdout"` joins it to stdout. Setting it twice is a usage problem. Every
+ * stage of a pipeline has its own, set before `pipeTo`: a stage's `"capture"` ends in
+ * `RunResult.stageStderr`, its `"pipe"` is read through `Process.upstreamStderr`.
  *
  * @example
  * ```ts
  * import { Command } from "@effect-command/core"
+ * import { Effect } from "effect"
  *
  * const quiet = Command.make("make").pipe(Command.stderr("null"))
  * const both = Command.make("make").pipe(Command.stdout("capture"), Command.stderr("stdout")) // 2>&1
+ *
+ * // What the middle stage of a pipeline said, whatever the status.
+ * const unpacked = Command.pipeline(
+ *   Command.make("curl", "-s", "https://example.org/a.tar.gz"),
+ *   Command.make("gunzip").pipe(Command.stderr("capture")),
+ *   Command.make("tar", "-t")
+ * )
+ * const complaint = Effect.map(Command.run(unpacked), (result) => new TextDecoder().decode(result.stageStderr[1]))
  * ```
  *
  * @since 0.1.0
@@ -1390,7 +1401,8 @@ export const timeout: {
 
 /**
  * The most bytes a captured stdout or stderr may hold (default 100 MiB; `Infinity` for no limit):
- * an integer from 0 to 2^53-1, else a usage problem. Memory is used only for the bytes captured.
+ * an integer from 0 to 2^53-1, else a usage problem; set on a pipeline, it bounds each captured
+ * output of every stage. Memory is used only for the bytes captured.
  * A child that writes more is killed and reaped, and the run fails with `OutputLimitError`
  * naming the stream and carrying the output up to the limit.
  *
@@ -1416,7 +1428,9 @@ export const maxOutput: {
  * children share; the bytes never pass through Node. The result is a pipeline, run like any
  * command: input feeds the first stage, output comes from the last, each stage keeps its own
  * environment, directory and setup. It fails like `set -o pipefail`: with the error of the
- * rightmost failing stage; `RunResult.stages` and the errors list every stage's status.
+ * rightmost failing stage, whose message names that stage and quotes its stderr;
+ * `RunResult.stages` and the errors list every stage's status, the errors every stage's stderr
+ * tail (`stageStderrTails`).
  *
  * @example
  * ```ts
