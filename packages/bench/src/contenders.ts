@@ -1,10 +1,10 @@
 /**
  * The contenders of every workload: raw `child_process.spawn`, execa 10, `@effect/platform`'s
- * Command (NodeContext.layer) and ours (`@effect-command/node`: the default layer, which runs every
- * command contained, under the helper as its supervisor, when the helper is built; `helper:
- * "never"`, which spawns directly, uncontained; and, for the spawn workloads, `engine:
- * "child_process"`, Node's fork-based spawn instead of the native engine, and `contain: false`,
- * uncontained with the helper at hand: the cost of containment is the default's time over it).
+ * Command (NodeContext.layer) and ours (`@effect-command/node`: the default layer, which spawns
+ * through the setup helper when it is built and a command needs it; `helper: "never"`, which
+ * spawns directly; and, for the spawn workloads, `engine: "child_process"`, Node's fork-based
+ * spawn instead of the native engine, and `contain: true`, every command under the helper as its
+ * supervisor: the cost of containment).
  *
  * Each function does the whole job the way a user of that library would write it, and checks the
  * result (exit code, byte count), so that a contender cannot win by doing less.
@@ -32,21 +32,21 @@ import { execa } from "execa"
 const helperOptions: NodeCommandExecutor.Options = {}
 const directOptions: NodeCommandExecutor.Options = { helper: "never" }
 const forkOptions: NodeCommandExecutor.Options = { engine: "child_process" }
-const uncontainedOptions: NodeCommandExecutor.Options = { contain: false }
+const containedOptions: NodeCommandExecutor.Options = { contain: true }
 const oursHelper = ManagedRuntime.make(NodeCommandExecutor.layer)
 const oursDirect = ManagedRuntime.make(NodeCommandExecutor.layerWith(directOptions))
 const oursFork = ManagedRuntime.make(NodeCommandExecutor.layerWith(forkOptions))
-const oursUncontained = ManagedRuntime.make(NodeCommandExecutor.layerWith(uncontainedOptions))
+const oursContained = ManagedRuntime.make(NodeCommandExecutor.layerWith(containedOptions))
 
 /** The spawn engine each of our layers uses (the native one when it is built). */
 export const engines = {
   helper: NodeCommandExecutor.engineInUse(helperOptions),
   direct: NodeCommandExecutor.engineInUse(directOptions)
 }
-const H = `ours (default, ${engines.helper})`
+const H = `ours (helper, ${engines.helper})`
 const D = `ours (direct, ${engines.direct})`
-const F = "ours (default, child_process)"
-const U = `ours (contain: false, ${engines.helper})`
+const F = "ours (helper, child_process)"
+const C = `ours (contained, ${engines.helper})`
 const platform = ManagedRuntime.make(NodeContext.layer)
 
 /** Where `@effect-command/node` looks for its helper (see its internal/helper.ts). */
@@ -221,9 +221,9 @@ export const w1: ReadonlyArray<Contender<[n: number]>> = [
     run: (n) => oursFork.runPromise(sequential(ourExitCode, n))
   },
   {
-    id: "ours-uncontained",
-    label: `${U}: Command.exitCode`,
-    run: (n) => oursUncontained.runPromise(sequential(ourExitCode, n))
+    id: "ours-contained",
+    label: `${C}: Command.exitCode`,
+    run: (n) => oursContained.runPromise(sequential(ourExitCode, n))
   }
 ]
 
@@ -263,9 +263,9 @@ export const w2: ReadonlyArray<Contender<[n: number, concurrency: number]>> = [
     run: (n, c) => oursFork.runPromise(parallel(ourExitCode, n, c))
   },
   {
-    id: "ours-uncontained",
-    label: `${U}: Command.exitCode`,
-    run: (n, c) => oursUncontained.runPromise(parallel(ourExitCode, n, c))
+    id: "ours-contained",
+    label: `${C}: Command.exitCode`,
+    run: (n, c) => oursContained.runPromise(parallel(ourExitCode, n, c))
   }
 ]
 

@@ -33,10 +33,10 @@ export const goals = (results: ReadonlyMap<string, Workload>): Array<Goal> => {
     verdicts.some((v) => v === undefined)
       ? undefined
       : { met: verdicts.every((v) => v!.met), value: verdicts.map((v) => v!.value).join(", ") }
-  /** Containment's cost: the default (contained) layer's ratio over the `contain: false` one's. */
+  /** Containment's cost: the contained layer's ratio over the default (uncontained) one's. */
   const containment = (w: string, op: "≤" | "≥", bound: number) => (ours: string) => {
-    const contained = ratio(w, "ours")
-    const uncontained = ratio(w, "ours-uncontained")
+    const contained = ratio(w, "ours-contained")
+    const uncontained = ratio(w, "ours")
     if (ours !== "ours" || contained === undefined || uncontained === undefined) return undefined
     const r = contained / uncontained
     return Number.isNaN(r)

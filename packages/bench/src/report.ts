@@ -28,7 +28,7 @@ const machine = (measured: { readonly before: Revision; readonly after: Revision
     [
       "setup helper",
       helper === null
-        ? "not built: \"ours (default)\" spawns directly, uncontained, too"
+        ? "not built: \"ours (helper)\" spawns directly too"
         : "built (packages/node/build/effect-command-helper)"
     ],
     ["spawn engine", `default layer: ${Contenders.engines.helper}; \`helper: "never"\`: ${Contenders.engines.direct}`],
@@ -99,14 +99,12 @@ export const report = (
     "forced GC before a spawn workload's runs: V8 then deoptimizes much of the optimized code, and the",
     "JS-heavy contenders spent their runs recompiling it.",
     "",
-    "\"ours (default, …)\" is `NodeCommandExecutor.layer`, which runs every command contained, under the",
-    "C helper as its supervisor, when the helper is built; \"ours (direct, …)\" is",
-    "`NodeCommandExecutor.layerWith({ helper: \"never\" })`, which spawns the program itself, uncontained.",
-    "The word after the comma is the spawn engine the layer uses: `native` (the native spawn engine, when",
-    "it is built) or `child_process` (Node's fork-based spawn). The spawn workloads (W1, W1b, W2) also run",
-    "the default layer with `engine: \"child_process\"`, and with `contain: false` (uncontained, the",
-    "helper at hand): the containment goals compare the default with the latter. Every contender checks",
-    "its result (exit code, byte count).",
+    "\"ours (helper, …)\" is `NodeCommandExecutor.layer`, which spawns through the C setup helper when it",
+    "is built; \"ours (direct, …)\" is `NodeCommandExecutor.layerWith({ helper: \"never\" })`, which spawns",
+    "the program itself. The word after the comma is the spawn engine the layer uses: `native` (the",
+    "native spawn engine, when it is built) or `child_process` (Node's fork-based spawn). The",
+    "spawn workloads (W1, W1b, W2) also run the default layer with `engine: \"child_process\"`. Every",
+    "contender checks its result (exit code, byte count).",
     "",
     "\"Parent CPU\" is the measuring process's own user + system CPU time during the run",
     "(`process.cpuUsage()`); fork() runs in the parent, so it includes copying the page tables. It is",
@@ -133,12 +131,12 @@ export const report = (
   out.push("## Goals", "")
   out.push(
     "The library's targets apply whichever spawn engine a layer uses; the native engine's targets are",
-    "what the native spawn engine adds where it is in use (engine in use: default layer",
+    "what the native spawn engine adds where it is in use (engine in use: helper layer",
     `${Contenders.engines.helper}, direct layer ${Contenders.engines.direct}).`,
     ""
   )
   out.push(
-    `| target for | goal | ours (default, ${Contenders.engines.helper}) | ours (direct, ${Contenders.engines.direct}) |`,
+    `| target for | goal | ours (helper, ${Contenders.engines.helper}) | ours (direct, ${Contenders.engines.direct}) |`,
     "|---|---|---|---|"
   )
   for (const g of goalList) {

@@ -1244,16 +1244,16 @@ export const daemonize: {
  * process group, ignoring SIGTERM, forking as fast as it can, stopped. `true` asks for it: without
  * the child-side helper the command fails before anything runs. `false` opts out: only the child
  * and its process group are killed and reaped. Unset: the executor's default (the Node
- * executor's layer option `contain`, on by default wherever the helper runs). A daemon is never
- * contained: it leaves on purpose.
+ * executor's layer option `contain`, off by default). A daemon is never contained: it leaves on
+ * purpose. It costs one small supervisor process per command, about 2 ms per spawn.
  *
  * @example
  * ```ts
  * import { Command } from "@effect-command/core"
  *
- * // Contained even under a layer that turned containment off:
+ * // A test harness whose children start servers that detach with setsid:
  * const suite = Command.make("./run-tests.sh").pipe(Command.contain(true))
- * // A launcher whose setsid'ed children are meant to outlive it:
+ * // Under a layer with `contain: true`, a launcher whose setsid'ed children are meant to outlive it:
  * const launcher = Command.make("./start-agents.sh").pipe(Command.contain(false))
  * ```
  *

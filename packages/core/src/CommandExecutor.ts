@@ -86,8 +86,8 @@ export interface SpawnedProcess {
   /**
    * Lets the child outlive the scope (virCommandRunAsync with a pid pointer): closing the scope no
    * longer kills it. Wait for it or abort it later with the returned handle. It still dies with
-   * the parent process, and with the worker thread that started it, unless the command says
-   * `dieWithParent(false)`.
+   * the parent process (a contained one also with the worker thread that started it) unless the
+   * command says `dieWithParent(false)`.
    */
   readonly detach: Effect.Effect<DetachedProcess>
   /** virCommandHandshakeWait: waits until the child is ready to exec (needs `Command.handshake`). */

@@ -60,12 +60,12 @@ export interface Options {
    */
   readonly engine?: "auto" | "child_process"
   /**
-   * Containment of the layer's commands (see `Command.contain`): `true` (default) runs every
-   * command under a small supervisor (the helper, staying as the child's parent) wherever the
-   * helper runs, so that every process a command starts, at any depth, ends with its run, even
-   * when the Node process is SIGKILLed. `false`: only the child and its process group are killed
-   * and reaped; a command can still ask for containment with `Command.contain(true)`, or opt out
-   * of the layer's with `Command.contain(false)`. Daemons are never contained.
+   * Containment of the layer's commands (see `Command.contain`): `true` runs every command under
+   * a small supervisor (the helper, staying as the child's parent) wherever the helper runs, so
+   * that every process a command starts, at any depth, ends with its run, even when the Node
+   * process is SIGKILLed. `false` (default): only the child and its process group are killed and
+   * reaped; a command can still ask for containment with `Command.contain(true)`, or opt out of
+   * the layer's with `Command.contain(false)`. Daemons are never contained.
    */
   readonly contain?: boolean
 }

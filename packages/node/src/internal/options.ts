@@ -65,7 +65,7 @@ export const spawnFor = (options: Options): CommandExecutor.Spawn => {
     drainDelay: decodeDuration(options.drainDelay ?? "1 second")!,
     helper: helper.path,
     helperMissing: helper.missing,
-    contain: options.contain ?? true
+    contain: options.contain ?? false
   })
 }
 

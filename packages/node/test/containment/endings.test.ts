@@ -1,5 +1,5 @@
 /**
- * Containment (the default layer's), in this process: every descendant of a command is
+ * Containment (a layer with `contain: true`), in this process: every descendant of a command is
  * gone once its run ended, however
  * it tried to escape (support/contain.ts: setsid, a daemon's double fork, a new process group,
  * SIGTERM ignored, 200 forks, stopped) and however the run ended (the target's normal exit, scope
@@ -34,8 +34,8 @@ import { eventually, marker, zombieChildren } from "../support/procs.js"
 
 const SETTLE_MS = GRACE_MS + 1_000
 
-/** Containment is the default: the plain layer (status.test.ts says `Command.contain(true)`). */
-const containing = NodeCommandExecutor.layer
+/** Containment is opt-in: here through the layer option (status.test.ts uses `Command.contain(true)`). */
+const containing = NodeCommandExecutor.layerWith({ contain: true })
 
 const parentOf = (pid: number): number => {
   const text = Fs.readFileSync(`/proc/${pid}/stat`, "latin1")

@@ -8,9 +8,9 @@ import { Duration, Effect } from "effect"
 const busy = Command.make("sh", "-c", "sh -c 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done'; true")
 
 describe("resource usage", () => {
-  it.effect("a contained run (the default) reports the CPU time and peak RSS of its processes; a pipeline its stages' together", () =>
+  it.effect("a contained run reports the CPU time and peak RSS of its processes; a pipeline its stages' together", () =>
     Effect.gen(function*() {
-      const { usage } = yield* Command.run(busy)
+      const { usage } = yield* Command.run(busy.pipe(Command.contain(true)))
       expect(usage).toBeDefined()
       const cpu = Duration.sum(usage!.userTime, usage!.systemTime)
       expect(Duration.toMillis(cpu)).toBeGreaterThan(10)
@@ -18,7 +18,7 @@ describe("resource usage", () => {
       expect(usage!.maxRss).toBeGreaterThan(100 * 1024)
 
       const piped = yield* Command.run(
-        busy.pipe(Command.pipeTo(busy))
+        busy.pipe(Command.contain(true), Command.pipeTo(busy.pipe(Command.contain(true))))
       )
       expect(Duration.toMillis(Duration.sum(piped.usage!.userTime, piped.usage!.systemTime))).toBeGreaterThan(
         Duration.toMillis(cpu) / 2
@@ -27,9 +27,9 @@ describe("resource usage", () => {
 
   it.effect("uncontained, or a pipeline with an uncontained stage: unknown", () =>
     Effect.gen(function*() {
-      expect((yield* Command.run(Command.make("true").pipe(Command.contain(false)))).usage).toBeUndefined()
+      expect((yield* Command.run(Command.make("true"))).usage).toBeUndefined()
       const mixed = yield* Command.run(
-        Command.make("true").pipe(Command.pipeTo(Command.make("true").pipe(Command.contain(false))))
+        Command.make("true").pipe(Command.contain(true), Command.pipeTo(Command.make("true")))
       )
       expect(mixed.usage).toBeUndefined()
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
