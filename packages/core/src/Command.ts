@@ -1245,7 +1245,7 @@ export const daemonize: {
  * the child-side helper the command fails before anything runs. `false` opts out: only the child
  * and its process group are killed and reaped. Unset: the executor's default (the Node
  * executor's layer option `contain`, off by default). A daemon is never contained: it leaves on
- * purpose. It costs one small supervisor process per command, about 2 ms per spawn.
+ * purpose. It costs one more process per command (a few milliseconds per spawn).
  *
  * @example
  * ```ts
