@@ -13,7 +13,7 @@ import { Worker } from "node:worker_threads"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 
-import { isAlive, marker, withMarker } from "../support/procs.js"
+import { gone, isAlive, marker, parentOf, withMarker } from "../support/procs.js"
 
 const boot = new URL("../fixtures/worker-boot.mjs", import.meta.url)
 const module = new URL("../fixtures/worker-command.ts", import.meta.url).href
@@ -54,15 +54,6 @@ const startWorker = async (
   const failed = new Promise<never>((_, reject) => worker.once("error", reject))
   const pid = await Promise.race([new Promise<number>((resolve) => worker.once("message", resolve)), failed])
   return { worker, pid, value }
-}
-
-/** Whether a pid is gone: not running, and not a zombie waiting to be reaped either. */
-const gone = (pid: number) => !Fs.existsSync(`/proc/${pid}`)
-
-/** The parent of `pid`: the supervisor of a contained command, else this process. */
-const parentOf = (pid: number): number => {
-  const text = Fs.readFileSync(`/proc/${pid}/stat`, "latin1")
-  return Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[1])
 }
 
 // The command's own pids are checked, not every zombie of this process: tsx's esbuild, which the
