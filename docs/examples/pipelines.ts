@@ -47,6 +47,30 @@ const program = Effect.gen(function*() {
   )
   const sigpipe = yield* Effect.flip(Command.run(head))
   yield* Console.log(`run of it: ${sigpipe._tag}`)
+
+  // Every stage's stderr is kept: the error names the stage that failed and quotes what it said,
+  // here gunzip's complaint, not the last stage's (empty) stderr.
+  const sum = Command.pipeline(
+    Command.make("head", "-c", "100000", "/dev/urandom"),
+    Command.make("gunzip"),
+    Command.make("sha256sum")
+  )
+  const bad = yield* Effect.flip(Command.run(sum))
+  assert.equal(bad._tag, "ExitError")
+  if (bad._tag === "ExitError") {
+    assert.equal(bad.failedStage, 1)
+    assert.match(bad.stageStderrTails?.[1] ?? "", /not in gzip format/)
+  }
+  yield* Console.log(bad.message) // …: stage 2 (gunzip): unexpected exit status 1: gzip: stdin: not in gzip format
+
+  // A stage's stderr can be captured like a single command's: RunResult.stageStderr, beside stages.
+  const noisy = Command.pipeline(
+    Command.make("sh", "-c", "echo data; echo 'warning: old format' >&2").pipe(Command.stderr("capture")),
+    Command.make("cat")
+  )
+  const said = new TextDecoder().decode((yield* Command.run(noisy)).stageStderr[0])
+  assert.equal(said, "warning: old format\n")
+  yield* Console.log(`stage 1 said: ${said.trim()}`)
 })
 
 Effect.runPromise(program.pipe(Effect.provide(NodeCommandExecutor.layer))).catch((error) => {

@@ -946,14 +946,25 @@ export const stdout: {
 } = internal.stdout
 
 /**
- * Where stderr goes; `"stdout"` joins it to stdout. Setting it twice is a usage problem.
+ * Where stderr goes; `"stdout"` joins it to stdout. Setting it twice is a usage problem. Every
+ * stage of a pipeline has its own, set before `pipeTo`: a stage's `"capture"` ends in
+ * `RunResult.stageStderr`, its `"pipe"` is read through `Process.upstreamStderr`.
  *
  * @example
  * ```ts
  * import { Command } from "@effect-command/core"
+ * import { Effect } from "effect"
  *
  * const quiet = Command.make("make").pipe(Command.stderr("null"))
  * const both = Command.make("make").pipe(Command.stdout("capture"), Command.stderr("stdout")) // 2>&1
+ *
+ * // What the middle stage of a pipeline said, whatever the status.
+ * const unpacked = Command.pipeline(
+ *   Command.make("curl", "-s", "https://example.org/a.tar.gz"),
+ *   Command.make("gunzip").pipe(Command.stderr("capture")),
+ *   Command.make("tar", "-t")
+ * )
+ * const complaint = Effect.map(Command.run(unpacked), (result) => new TextDecoder().decode(result.stageStderr[1]))
  * ```
  *
  * @since 0.1.0
@@ -1234,7 +1245,7 @@ export const daemonize: {
  * the child-side helper the command fails before anything runs. `false` opts out: only the child
  * and its process group are killed and reaped. Unset: the executor's default (the Node
  * executor's layer option `contain`, off by default). A daemon is never contained: it leaves on
- * purpose.
+ * purpose. It costs one more process per command (a few milliseconds per spawn).
  *
  * @example
  * ```ts
@@ -1242,6 +1253,8 @@ export const daemonize: {
  *
  * // A test harness whose children start servers that detach with setsid:
  * const suite = Command.make("./run-tests.sh").pipe(Command.contain(true))
+ * // Under a layer with `contain: true`, a launcher whose setsid'ed children are meant to outlive it:
+ * const launcher = Command.make("./start-agents.sh").pipe(Command.contain(false))
  * ```
  *
  * @since 0.3.0
@@ -1388,7 +1401,8 @@ export const timeout: {
 
 /**
  * The most bytes a captured stdout or stderr may hold (default 100 MiB; `Infinity` for no limit):
- * an integer from 0 to 2^53-1, else a usage problem. Memory is used only for the bytes captured.
+ * an integer from 0 to 2^53-1, else a usage problem; set on a pipeline, it bounds each captured
+ * output of every stage. Memory is used only for the bytes captured.
  * A child that writes more is killed and reaped, and the run fails with `OutputLimitError`
  * naming the stream and carrying the output up to the limit.
  *
@@ -1414,7 +1428,9 @@ export const maxOutput: {
  * children share; the bytes never pass through Node. The result is a pipeline, run like any
  * command: input feeds the first stage, output comes from the last, each stage keeps its own
  * environment, directory and setup. It fails like `set -o pipefail`: with the error of the
- * rightmost failing stage; `RunResult.stages` and the errors list every stage's status.
+ * rightmost failing stage, whose message names that stage and quotes its stderr;
+ * `RunResult.stages` and the errors list every stage's status, the errors every stage's stderr
+ * tail (`stageStderrTails`).
  *
  * @example
  * ```ts

@@ -11,7 +11,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Inspectable from "effect/Inspectable"
 
-import { headline } from "./internal/headline.js"
+import { headline, stageProgram } from "./internal/headline.js"
 import type { Previews } from "./internal/previews-key.js"
 import { previewsKey } from "./internal/previews-key.js"
 
@@ -125,23 +125,63 @@ export class SpawnError extends Data.TaggedError("SpawnError")<{
  * import type { CommandError } from "@effect-command/core"
  *
  * const lastLine = (facts: CommandError.StatusFacts): string => facts.stderrTail.split("\n").at(-1) ?? ""
+ *
+ * // In a pipeline, what the stage that failed said (its own stderr, not the last stage's).
+ * const complaint = (facts: CommandError.StatusFacts): string =>
+ *   facts.failedStage === undefined ? facts.stderrTail : facts.stageStderrTails?.[facts.failedStage] ?? ""
  * ```
  *
  * @since 0.2.0
  * @category errors
  */
 export interface StatusFacts {
+  /** The last bytes of stderr (a pipeline's: its last stage's), secrets blanked; "" when not captured. */
   readonly stderrTail: string
   /** When the run captured stdout (`string`, `lines`, `bytes`, `"capture"`): its tail, like `stderrTail`. */
   readonly stdoutTail?: string
   readonly command: string
   /** For a pipeline: every stage's status, first to last (the error is the rightmost failure's). */
   readonly stages?: ReadonlyArray<ExitStatus>
+  /**
+   * For a pipeline: every stage's stderr tail, first to last, beside `stages` (the last is
+   * `stderrTail`). Each like `stderrTail`: what the run helpers kept of an unspecified stderr, or
+   * the end of a captured one; "" for a stderr sent elsewhere (a file, the next stage, …).
+   *
+   * @since 0.3.0
+   */
+  readonly stageStderrTails?: ReadonlyArray<string>
+  /**
+   * For a pipeline: the index in `stages` of the stage whose status this is, pipefail's rightmost
+   * failing stage (a stage that allows SIGPIPE and died of it did not fail).
+   *
+   * @since 0.3.0
+   */
+  readonly failedStage?: number
+}
+
+/** A pipeline stage as a message names it: `stage 2 (gunzip)`, numbered from 1. */
+const stageName = (error: { readonly command: string; readonly failedStage?: number }): string => {
+  const index = error.failedStage ?? 0
+  const program = stageProgram(error.command, index)
+  return `stage ${index + 1}${program === "" ? "" : ` (${program})`}`
 }
 
 /**
+ * A status error's message: the whole command, then, in a pipeline, which stage failed and the
+ * last line it wrote to stderr; else the last line of `stderrTail`.
+ */
+const statusHeadline = (facts: StatusFacts, what: string): string =>
+  facts.failedStage === undefined
+    ? headline(facts.command, what, { output: facts.stderrTail })
+    : headline(facts.command, `${stageName(facts)}: ${what}`, {
+      output: facts.stageStderrTails?.[facts.failedStage] ?? ""
+    })
+
+/**
  * The child exited with a non-zero code. `stderrTail` holds the last bytes (at most 8 KiB) of its
- * stderr when stderr was captured, by the caller or by the run helpers' default capture.
+ * stderr when stderr was captured, by the caller or by the run helpers' default capture. For a
+ * pipeline, the code is pipefail's rightmost failing stage's (`failedStage`); every stage's
+ * stderr tail is in `stageStderrTails`, and the message names the stage and quotes its own stderr.
  *
  * @example
  * ```ts
@@ -164,12 +204,12 @@ export class ExitError extends Data.TaggedError("ExitError")<
   } & StatusFacts
 > {
   override get message(): string {
-    return headline(this.command, `unexpected exit status ${this.exitCode}`, { output: this.stderrTail })
+    return statusHeadline(this, `unexpected exit status ${this.exitCode}`)
   }
 }
 
 /**
- * A signal killed the child.
+ * A signal killed the child (in a pipeline: pipefail's rightmost failing stage, as in `ExitError`).
  *
  * @example
  * ```ts
@@ -194,13 +234,14 @@ export class SignalError extends Data.TaggedError("SignalError")<
 > {
   override get message(): string {
     const core = this.coreDumped ? " (core dumped)" : ""
-    return headline(this.command, `unexpected fatal signal ${this.signal}${core}`, { output: this.stderrTail })
+    return statusHeadline(this, `unexpected fatal signal ${this.signal}${core}`)
   }
 }
 
 /**
  * The command ran longer than its timeout; it was killed with its kill policy and reaped. `stdout`
- * and `stderr` hold what was captured until then.
+ * and `stderr` hold what was captured until then (a pipeline's: its last stage's; `stageStderr`
+ * has every stage's stderr).
  *
  * @example
  * ```ts
@@ -221,6 +262,13 @@ export class CommandTimeoutError extends Data.TaggedError("CommandTimeoutError")
   readonly timeout: Duration.Duration
   readonly stdout: Uint8Array
   readonly stderr: Uint8Array
+  /**
+   * For a pipeline: every stage's stderr until then, first to last (the last is `stderr`), each
+   * like `stderr`: what was captured, or the last 8 KiB the run helpers kept, secrets blanked.
+   *
+   * @since 0.3.0
+   */
+  readonly stageStderr?: ReadonlyArray<Uint8Array>
   readonly command: string
 }> {
   override get message(): string {
@@ -232,10 +280,14 @@ export class CommandTimeoutError extends Data.TaggedError("CommandTimeoutError")
    * @since 0.2.0
    */
   override toJSON(): unknown {
+    const previews = previewsOf(this)
     return {
       ...(super.toJSON() as object),
       stdout: preview(this, "stdout", this.stdout),
-      stderr: preview(this, "stderr", this.stderr)
+      stderr: preview(this, "stderr", this.stderr),
+      ...(this.stageStderr === undefined ? {} : {
+        stageStderr: this.stageStderr.map((bytes, i) => previews?.stageStderr?.[i] ?? `${bytes.length} bytes`)
+      })
     }
   }
   /** @internal */
@@ -246,7 +298,8 @@ export class CommandTimeoutError extends Data.TaggedError("CommandTimeoutError")
 
 /**
  * A captured output exceeded the command's `maxOutput`: the child was killed and reaped. `output`
- * holds the first `limit` bytes.
+ * holds the first `limit` bytes. In a pipeline, every stage was killed, and `failedStage` says
+ * whose output it was (the message names the stage).
  *
  * @example
  * ```ts
@@ -267,10 +320,18 @@ export class OutputLimitError extends Data.TaggedError("OutputLimitError")<{
   readonly stream: "stdout" | "stderr"
   readonly limit: number
   readonly output: Uint8Array
+  /**
+   * For a pipeline: the index of the stage whose `stream` passed the limit (the last stage's
+   * stdout and stderr are the pipeline's; an earlier stage's stderr may be captured too).
+   *
+   * @since 0.3.0
+   */
+  readonly failedStage?: number
   readonly command: string
 }> {
   override get message(): string {
-    return headline(this.command, `wrote more than ${this.limit} bytes to ${this.stream}; it was killed`)
+    const what = `wrote more than ${this.limit} bytes to ${this.stream}; it was killed`
+    return headline(this.command, this.failedStage === undefined ? what : `${stageName(this)} ${what}`)
   }
   /**
    * The output as its length and a short preview, not an array of numbers.
@@ -495,8 +556,11 @@ export type CommandError =
  * An output field as an error prints it: the preview its run attached (secrets blanked), else
  * only its length (an error made elsewhere has no list of secrets to blank).
  */
-const preview = (error: object, field: keyof Previews, bytes: Uint8Array): string =>
-  (error as { readonly [previewsKey]?: Previews })[previewsKey]?.[field] ?? `${bytes.length} bytes`
+const preview = (error: object, field: "stdout" | "stderr" | "output", bytes: Uint8Array): string =>
+  previewsOf(error)?.[field] ?? `${bytes.length} bytes`
+
+const previewsOf = (error: object): Previews | undefined =>
+  (error as { readonly [previewsKey]?: Previews })[previewsKey]
 
 /** An error with output fields as `console.log` shows it: its stack, then its fields with the output previewed. */
 const inspected = (error: Error & { toJSON(): unknown }): string => {

@@ -45,8 +45,15 @@ export interface SpawnedProcess {
   readonly stdin: Sink.Sink<void, Uint8Array, never, IoError>
   /** The child's stdout when it is `"pipe"`, else empty. Run it once. */
   readonly stdout: Stream.Stream<Uint8Array, IoError>
-  /** The child's stderr when it is `"pipe"`, else empty. Run it once. */
+  /** The child's stderr when it is `"pipe"`, else empty. Run it once. For a pipeline: the last stage's. */
   readonly stderr: Stream.Stream<Uint8Array, IoError>
+  /**
+   * For a pipeline: the stderr of every stage but the last, first to last, each a stream when that
+   * stage's plan says `Pipe` (else empty); run each once. Empty for a single command.
+   *
+   * @since 0.3.0
+   */
+  readonly upstreamStderr: ReadonlyArray<Stream.Stream<Uint8Array, IoError>>
   /**
    * Optional, for executors that can read an output more cheaply than through its stream: starts
    * reading `stdout` or `stderr` at once and hands every chunk to `onBytes`, until it returns
@@ -79,7 +86,8 @@ export interface SpawnedProcess {
   /**
    * Lets the child outlive the scope (virCommandRunAsync with a pid pointer): closing the scope no
    * longer kills it. Wait for it or abort it later with the returned handle. It still dies with
-   * the parent process unless the command says `dieWithParent(false)`.
+   * the parent process (a contained one also with the worker thread that started it) unless the
+   * command says `dieWithParent(false)`.
    */
   readonly detach: Effect.Effect<DetachedProcess>
   /** virCommandHandshakeWait: waits until the child is ready to exec (needs `Command.handshake`). */
@@ -214,8 +222,15 @@ export interface RunResult {
   readonly stages: ReadonlyArray<ExitStatus>
   /** The captured stdout; empty when stdout was not captured. */
   readonly stdout: Uint8Array
-  /** The captured stderr; empty when stderr was not captured (or went to stdout). */
+  /** The captured stderr; empty when stderr was not captured (or went to stdout). For a pipeline: the last stage's. */
   readonly stderr: Uint8Array
+  /**
+   * Every stage's captured stderr, first to last, beside `stages` (one for a single command; the
+   * last is `stderr`): a stage's bytes when its stderr was set to `"capture"`, empty otherwise.
+   *
+   * @since 0.3.0
+   */
+  readonly stageStderr: ReadonlyArray<Uint8Array>
   /** What every process of the command used, when the executor knows it (a contained command). */
   readonly usage?: ResourceUsage
 }

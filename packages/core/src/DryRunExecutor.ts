@@ -68,14 +68,17 @@ export interface Recorded {
   readonly command: Command.Command
 }
 
-/** A stage of the plan as a Command again, with the stdio the plan gives the pipeline's ends. */
+/**
+ * A stage of the plan as a Command again, with the stdio the plan gives the pipeline's ends and
+ * an earlier stage's stderr that no joint takes.
+ */
 const asRun = (plan: CommandExecutor.SpawnPlan, stage: CommandExecutor.SpawnStage, i: number): Command.Command => {
   const first = i === 0
   const last = i === plan.stages.length - 1
-  if (!first && !last) return stage.command
+  const { stderr } = stage
   return update(stage.command, {
     ...(first ? { stdin: plan.stdin } : {}),
-    ...(last ? { stdout: plan.stdout, stderr: plan.stderr } : {})
+    ...(last ? { stdout: plan.stdout, stderr: plan.stderr } : stderr._tag !== "ToNext" ? { stderr } : {})
   })
 }
 
@@ -253,6 +256,8 @@ interface Outcome {
   readonly stages: ReadonlyArray<ExitStatus.ExitStatus>
   readonly stdout: Uint8Array
   readonly stderr: Uint8Array
+  /** What every stage but the last scripted as its stderr, first to last. */
+  readonly upstreamStderr: ReadonlyArray<Uint8Array>
 }
 
 /** What answers a dry run: the handler, and where its entries are recorded. */
@@ -295,8 +300,11 @@ const answerStage = (script: Script, stage: Command.Command, stdin: Uint8Array) 
     return { status, stdout: toBytes(reply.stdout), stderr: toBytes(reply.stderr) }
   })
 
-/** A pipeline's stages answer in order, each reading what the one before wrote to the pipe. */
-const answerPlan = (script: Script, plan: CommandExecutor.SpawnPlan, input: Uint8Array) =>
+/**
+ * A pipeline's stages answer in order, each reading what the one before wrote to the pipe. Each
+ * stage's stderr is pushed to `stderrs` as it answers: a run killed midway still has the earlier ones.
+ */
+const answerPlan = (script: Script, plan: CommandExecutor.SpawnPlan, input: Uint8Array, stderrs: Array<Uint8Array>) =>
   Effect.gen(function*() {
     let stdin = input
     const statuses: Array<ExitStatus.ExitStatus> = []
@@ -307,6 +315,7 @@ const answerPlan = (script: Script, plan: CommandExecutor.SpawnPlan, input: Uint
     for (const [i, stage] of plan.stages.entries()) {
       const reply = yield* answerStage(script, asRun(plan, stage, i), stdin)
       statuses.push(reply.status)
+      stderrs.push(reply.stderr)
       last = reply
       // What goes on to the next stage, through its joint.
       stdin = stage.stdout._tag !== "ToNext"
@@ -315,7 +324,12 @@ const answerPlan = (script: Script, plan: CommandExecutor.SpawnPlan, input: Uint
         ? concat([reply.stdout, reply.stderr])
         : reply.stdout
     }
-    return { stages: statuses, stdout: last.stdout, stderr: last.stderr } satisfies Outcome
+    return {
+      stages: statuses,
+      stdout: last.stdout,
+      stderr: last.stderr,
+      upstreamStderr: stderrs.slice(0, -1)
+    } satisfies Outcome
   })
 
 /**
@@ -324,15 +338,12 @@ const answerPlan = (script: Script, plan: CommandExecutor.SpawnPlan, input: Uint
  */
 const outputStream = (
   finished: Effect.Effect<Outcome, CommandUsageError>,
-  plan: CommandExecutor.SpawnPlan,
-  which: "stdout" | "stderr"
+  output: CommandExecutor.SpawnErrorOutput | { readonly _tag: "ToNext" },
+  scripted: (outcome: Outcome) => Uint8Array
 ): Stream.Stream<Uint8Array> => {
-  if (plan[which]._tag !== "Pipe") return Stream.empty
+  if (output._tag !== "Pipe") return Stream.empty
   let taken = false
-  const bytes = Effect.map(
-    finished,
-    (o) => (which === "stdout" && plan.stderr._tag === "ToStdout" ? concat([o.stdout, o.stderr]) : o[which])
-  ).pipe(Effect.catchAllCause(() => Effect.succeed(new Uint8Array(0))))
+  const bytes = Effect.map(finished, scripted).pipe(Effect.catchAllCause(() => Effect.succeed(new Uint8Array(0))))
   return Stream.suspend(() => {
     if (taken) return Stream.empty
     return Stream.fromEffect(Effect.tap(bytes, () => void (taken = true)))
@@ -374,19 +385,24 @@ export const layer = (
         const input = yield* Deferred.make<Uint8Array>()
         const outcome = yield* Deferred.make<Outcome, CommandUsageError>()
         const chunks: Array<Uint8Array> = []
+        const stderrs: Array<Uint8Array> = []
         const { command, stages } = plan
         const script: Script = { log, handler, environment, linebreaks: options?.linebreaks ?? false }
         if (plan.stdin._tag !== "Pipe") yield* Deferred.succeed(input, new Uint8Array(0))
         const answer = Effect.flatMap(
-          Effect.flatMap(Deferred.await(input), (stdin) => answerPlan(script, plan, stdin)),
+          Effect.flatMap(Deferred.await(input), (stdin) => answerPlan(script, plan, stdin, stderrs)),
           (o) => Deferred.succeed(outcome, o)
         )
+        // Killed: the stages that answered keep the stderr they wrote.
         const end = (signal: Command.KillPolicy["signal"]) =>
-          Deferred.succeed(outcome, {
-            stages: stages.map(() => ExitStatus.signaled(signal)),
-            stdout: new Uint8Array(0),
-            stderr: new Uint8Array(0)
-          })
+          Effect.suspend(() =>
+            Deferred.succeed(outcome, {
+              stages: stages.map(() => ExitStatus.signaled(signal)),
+              stdout: new Uint8Array(0),
+              stderr: new Uint8Array(0),
+              upstreamStderr: stages.slice(1).map((_, i) => stderrs[i] ?? new Uint8Array(0))
+            })
+          )
         // However the handler ends, the run learns it: a scripting mistake or a defect fails `wait`,
         // an interruption (the scope closing, or the handler's own) ends it as killed.
         yield* Effect.forkScoped(Effect.onExit(answer, (exit) =>
@@ -411,8 +427,15 @@ export const layer = (
           stdin: Sink.forEach((bytes: Uint8Array) => Effect.sync(() => void chunks.push(bytes))).pipe(
             Sink.ensuring(Effect.suspend(() => Deferred.succeed(input, concat(chunks))))
           ),
-          stdout: outputStream(finished, plan, "stdout"),
-          stderr: outputStream(finished, plan, "stderr"),
+          stdout: outputStream(
+            finished,
+            plan.stdout,
+            (o) => (plan.stderr._tag === "ToStdout" ? concat([o.stdout, o.stderr]) : o.stdout)
+          ),
+          stderr: outputStream(finished, plan.stderr, (o) => o.stderr),
+          upstreamStderr: stages.slice(0, -1).map((stage, i) =>
+            outputStream(finished, stage.stderr, (o) => o.upstreamStderr[i] ?? new Uint8Array(0))
+          ),
           wait,
           waitStages,
           kill: (signal = "SIGTERM") => Effect.asVoid(end(signal)),

@@ -11,14 +11,30 @@ const messages = (
 ): Array<CommandError.CommandError> => {
   const bytes = new TextEncoder().encode(text)
   const status = { stderrTail: text, stdoutTail: text, command }
+  // A pipeline's: the failed stage is named by its program, which may be any word of the line.
+  const stages = {
+    ...status,
+    stages: [ExitStatus.exited(1), ExitStatus.exited(0)],
+    stageStderrTails: [text, ""],
+    failedStage: 0
+  }
   return [
     new CommandError.CommandUsageError({ reasons, command }),
     new CommandError.SpawnError({ reason: "NotFound", errno: "ENOENT", stage: text, detail: text, command }),
     new CommandError.SpawnError({ reason: "Unknown", command }),
     new CommandError.ExitError({ exitCode: 1, ...status }),
     new CommandError.SignalError({ signal: "SIGSEGV", coreDumped: true, ...status }),
+    new CommandError.ExitError({ exitCode: 1, ...stages }),
+    new CommandError.SignalError({
+      signal: "SIGSEGV",
+      coreDumped: true,
+      ...stages,
+      failedStage: 1,
+      command: `${command} | ${command}`
+    }),
     new CommandError.CommandTimeoutError({ timeout: Duration.seconds(5), stdout: bytes, stderr: bytes, command }),
     new CommandError.OutputLimitError({ stream: "stdout", limit: 10, output: bytes, command }),
+    new CommandError.OutputLimitError({ stream: "stderr", limit: 10, output: bytes, failedStage: 0, command }),
     new CommandError.DaemonError({ reason: "PidFileLocked", pidFile: text, command }),
     new CommandError.ReadinessError({ reason: "Ended", pattern: text, stream: "stdout", output: text, command }),
     new CommandError.IoError({ stream: "stdin", command, cause: new Error(text) }),

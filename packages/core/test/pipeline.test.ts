@@ -7,7 +7,7 @@ import * as Util from "node:util"
 
 import { Command, CommandError, DryRunExecutor, ExitStatus } from "@effect-command/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Either, Equal, Fiber, Hash, Redacted, Stream, TestClock } from "effect"
+import { Chunk, Duration, Effect, Either, Equal, Fiber, Hash, Redacted, Sink, Stream, TestClock } from "effect"
 
 import { decode, encode, line, reasons } from "./support.js"
 
@@ -192,14 +192,13 @@ describe("problems", () => {
     expect(reasons(Command.pipeTo(gen.pipe(Command.stderr("stdout")), sort))).toEqual([])
   })
 
-  it("an earlier stage cannot capture, pipe or sink the output that is not piped: nobody would read it", () => {
+  it("an earlier stage cannot capture, pipe or sink a stdout it keeps while sending its stderr on", () => {
     for (const output of ["capture", "pipe"] as const) {
-      expect(reasons(Command.pipeTo(gen.pipe(Command.stderr(output)), sort))).toEqual([
-        "stage 1: only the last stage's stderr can be captured, piped or sent to a sink"
-      ])
       expect(reasons(Command.pipeTo(gen.pipe(Command.stdout(output)), sort, { from: "stderr" }))).toEqual([
         "stage 1: only the last stage's stdout can be captured, piped or sent to a sink"
       ])
+      // Every stage's stderr can be read: captured by the run helpers, a pipe by start's caller.
+      expect(reasons(Command.pipeTo(gen.pipe(Command.stderr(output)), sort))).toEqual([])
     }
     // The last stage's outputs are what the helpers read.
     expect(reasons(Command.pipeline(gen, sort).pipe(Command.stdout("pipe"), Command.stderr("capture")))).toEqual([])
@@ -421,15 +420,142 @@ describe("dry-run pipelines", () => {
       expect(error).toMatchObject({ command: "gen --count 3 | slow | upper", timeout: Duration.seconds(1) })
       // The last stage never ran.
       expect((yield* DryRunExecutor.recorded).map((r) => r.program)).toEqual(["gen", "slow"])
+      // What every stage wrote to stderr until then (the run helpers' tails), previewed when printed.
+      const timedOut = error as CommandError.CommandTimeoutError
+      expect(timedOut.stageStderr?.map(decode)).toEqual(["gen-err\n", "", ""])
+      expect((timedOut.toJSON() as { stageStderr: unknown }).stageStderr).toEqual([
+        "8 bytes: \"gen-err\\n\"",
+        "0 bytes",
+        "0 bytes"
+      ])
+      // A single command's has none.
+      const single = yield* Effect.fork(
+        Effect.flip(Command.run(Command.make("slow").pipe(Command.timeout("1 second"))))
+      )
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* Fiber.join(single)).not.toHaveProperty("stageStderr")
     }).pipe(dryRun))
 
   it.effect("a pipeline's captured output past maxOutput fails with OutputLimitError", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Command.string(Command.pipeline(gen, upper).pipe(Command.maxOutput(3))))
       expect(error).toBeInstanceOf(CommandError.OutputLimitError)
-      expect(error).toMatchObject({ stream: "stdout", limit: 3 })
+      expect(error).toMatchObject({ stream: "stdout", limit: 3, failedStage: 1 })
+      expect(error.message).toBe(
+        "gen --count 3 | upper: stage 2 (upper) wrote more than 3 bytes to stdout; it was killed"
+      )
       expect(decode((error as CommandError.OutputLimitError).output)).toBe("B\nA")
     }).pipe(dryRun))
+})
+
+describe("every stage's stderr, dry run", () => {
+  it.effect("a failing middle stage: the message names it and quotes its stderr; every stage's tail is kept", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Command.run(Command.pipeline(gen, fail(3), upper)))
+      expect(error).toBeInstanceOf(CommandError.ExitError)
+      expect(error.message).toBe("gen --count 3 | fail 3 | upper: stage 2 (fail): unexpected exit status 3: fail 3")
+      expect(error).toMatchObject({
+        exitCode: 3,
+        failedStage: 1,
+        stageStderrTails: ["gen-err", "fail 3", "upper-err"],
+        // The pipeline's own stderr is its last stage's.
+        stderrTail: "upper-err"
+      })
+      // Without captures asked for, the result keeps none of them.
+      const ok = yield* Command.run(Command.pipeline(gen, fail(0), upper))
+      expect(ok.stageStderr.map(decode)).toEqual(["", "", ""])
+    }).pipe(dryRun))
+
+  it.effect("a failing last stage and a signal: the stage is named too; a single command's message is as before", () =>
+    Effect.gen(function*() {
+      const last = yield* Effect.flip(Command.run(Command.pipeline(gen, fail(5))))
+      expect(last.message).toBe("gen --count 3 | fail 5: stage 2 (fail): unexpected exit status 5: fail 5")
+      const killed = yield* Effect.flip(Command.run(Command.pipeline(Command.make("killed"), upper)))
+      expect(killed).toMatchObject({ _tag: "SignalError", failedStage: 0, stageStderrTails: ["", "upper-err"] })
+      expect(killed.message).toBe("killed | upper: stage 1 (killed): unexpected fatal signal SIGKILL")
+      const single = yield* Effect.flip(Command.run(fail(2)))
+      expect(single.message).toBe("fail 2: unexpected exit status 2: fail 2")
+      expect(single).not.toHaveProperty("failedStage")
+      expect(single).not.toHaveProperty("stageStderrTails")
+    }).pipe(dryRun))
+
+  it.effect("a stage that allows SIGPIPE and died of it is not the failed stage", () =>
+    Effect.gen(function*() {
+      const p = Command.pipeline(fail(4), Command.make("writer").pipe(Command.allowSigpipe), Command.make("head"))
+      const error = yield* Effect.flip(Command.run(p))
+      expect(error).toMatchObject({ _tag: "ExitError", exitCode: 4, failedStage: 0 })
+    }).pipe(Effect.provide(DryRunExecutor.layer(({ args, program }) =>
+      program === "writer"
+        ? { status: ExitStatus.signaled("SIGPIPE"), stderr: "writer: broken pipe\n" }
+        : program === "fail"
+        ? { status: Number(args[0]), stderr: "fail\n" }
+        : {}
+    ))))
+
+  it.effect("a middle stage's stderr captured: its bytes in stageStderr, their end in the error", () =>
+    Effect.gen(function*() {
+      const p = Command.pipeline(gen, fail(0).pipe(Command.stderr("capture")), upper)
+      const result = yield* Command.run(p)
+      expect(result.stageStderr.map(decode)).toEqual(["", "fail 0\n", ""])
+      expect(decode(result.stderr)).toBe("")
+      const failing = Command.pipeline(gen, fail(7).pipe(Command.stderr("capture")), upper)
+      expect(yield* Effect.flip(Command.run(failing))).toMatchObject({
+        failedStage: 1,
+        stageStderrTails: ["gen-err", "fail 7", "upper-err"]
+      })
+      // The recorded stage shows its stderr lowered to the pipe core reads.
+      const recorded = yield* DryRunExecutor.recorded
+      expect(recorded[recorded.length - 2]?.command.stderr).toEqual({ _tag: "Pipe" })
+    }).pipe(dryRun))
+
+  it.effect("a middle stage's stderr into a sink, and past maxOutput", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const sink = Sink.forEach((bytes: Uint8Array) => Effect.sync(() => void seen.push(decode(bytes))))
+      yield* Command.run(Command.pipeline(gen.pipe(Command.stderr(Command.Output.sink(sink))), upper))
+      expect(seen).toEqual(["gen-err\n"])
+      const error = yield* Effect.flip(
+        Command.run(Command.pipeline(gen.pipe(Command.stderr("capture")), upper).pipe(Command.maxOutput(3)))
+      )
+      expect(error).toMatchObject({ _tag: "OutputLimitError", stream: "stderr", limit: 3, failedStage: 0 })
+      expect(error.message).toBe(
+        "gen --count 3 | upper: stage 1 (gen) wrote more than 3 bytes to stderr; it was killed"
+      )
+      expect(decode((error as CommandError.OutputLimitError).output)).toBe("gen")
+    }).pipe(dryRun))
+
+  it.effect("start: a middle stage's piped stderr is read through upstreamStderr; the run helpers refuse it", () =>
+    Effect.gen(function*() {
+      const p = Command.pipeline(gen, fail(0).pipe(Command.stderr("pipe")), upper)
+      const said = yield* Effect.scoped(Effect.gen(function*() {
+        const process = yield* Command.start(p)
+        expect(process.upstreamStderr).toHaveLength(2)
+        const [first, middle] = process.upstreamStderr
+        expect(Chunk.toReadonlyArray(yield* Stream.runCollect(first!))).toEqual([])
+        return decode(Chunk.toReadonlyArray(yield* Stream.runCollect(middle!))[0]!)
+      }))
+      expect(said).toBe("fail 0\n")
+      const refused = yield* Effect.flip(Command.run(p))
+      expect(refused).toMatchObject({
+        _tag: "CommandUsageError",
+        reasons: ["run cannot read the piped stderr of stage 2: capture it, or use start"]
+      })
+    }).pipe(dryRun))
+
+  it.effect("a stage's tail and the message blank a Redacted argument of any stage", () =>
+    Effect.gen(function*() {
+      const token = Redacted.make("hunter2-secret")
+      const p = Command.pipeline(Command.make("login", token), Command.make("fail", "1"))
+      const error = yield* Effect.flip(Command.run(p))
+      expect(error).toMatchObject({ failedStage: 0, stageStderrTails: ["bad token <redacted>", ""] })
+      expect(error.message).toBe(
+        "login <redacted> | fail 1: stage 1 (login): unexpected exit status 1: bad token <redacted>"
+      )
+    }).pipe(Effect.provide(DryRunExecutor.layer(({ args, program }) =>
+      program === "login"
+        ? { status: 1, stderr: `bad token ${Redacted.value(args[0] as Redacted.Redacted<string>)}\n` }
+        : {}
+    ))))
 })
 
 describe("allowSigpipe", () => {

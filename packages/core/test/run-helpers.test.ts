@@ -506,6 +506,7 @@ describe("the executor's output capture (CommandExecutor.make over a scripted sp
       stdin: Sink.drain,
       stdout: Stream.empty,
       stderr: command.stderr?._tag === "Pipe" ? Stream.fromIterable(stderr.map(encode)) : Stream.empty,
+      upstreamStderr: [],
       wait: Effect.succeed(ExitStatus.exited(code)),
       waitStages: Effect.succeed([ExitStatus.exited(code)]),
       kill: () => Effect.void,

@@ -4,6 +4,7 @@
  * last, stderr/both joints, every run helper and `start`, stages that cannot spawn, scope close
  * and interruption, and 256 MiB through two stages.
  */
+import { Buffer } from "node:buffer"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 
@@ -12,7 +13,7 @@ import { Command, CommandError, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 import type { Layer } from "effect"
-import { Chunk, Deferred, Effect, Exit, Fiber, Stream } from "effect"
+import { Chunk, Deferred, Effect, Exit, Fiber, Redacted, Stream } from "effect"
 
 import { between, parseReport } from "./support/probe.js"
 import { isAlive, marker, withMarker, zombieChildren } from "./support/procs.js"
@@ -34,7 +35,7 @@ const engines: ReadonlyArray<readonly [string, Layer.Layer<CommandExecutor.Comma
   ["no helper (socket pairs)", NodeCommandExecutor.layerWith({ helper: "never" })]
 ]
 
-const sh = (script: string, ...args: ReadonlyArray<string>) => Command.make("sh", "-c", script, "sh", ...args)
+const sh = (script: string, ...args: ReadonlyArray<Command.Word>) => Command.make("sh", "-c", script, "sh", ...args)
 
 /** A stage that carries `EC_MARKER=<mark>`, so that /proc tells whether any of it is left. */
 const marked = (mark: string) => (cmd: Command.Command) => cmd.pipe(Command.envInherit, Command.env("EC_MARKER", mark))
@@ -391,6 +392,124 @@ for (const [engine, layer] of engines) {
             (dir) => Effect.sync(() => removeTempDir(dir))
           ))
       }
+    })
+
+    describe("every stage's stderr", () => {
+      it.live("head | gunzip | sha256sum: the error names stage 2 and carries gunzip's complaint", () =>
+        Effect.gen(function*() {
+          const p = Command.pipeline(
+            Command.make("head", "-c", "1000000", "/dev/urandom"),
+            Command.make("gunzip"),
+            Command.make("sha256sum")
+          )
+          const error = yield* Effect.flip(Command.run(p))
+          expect(error).toMatchObject({ _tag: "ExitError", exitCode: 1, failedStage: 1 })
+          expect(error.message).toMatch(
+            /^head -c 1000000 \/dev\/urandom \| gunzip \| sha256sum: stage 2 \(gunzip\): unexpected exit status 1: .*not in gzip format$/
+          )
+          const tails = (error as CommandError.ExitError).stageStderrTails!
+          expect(tails).toHaveLength(3)
+          expect(tails[1]).toMatch(/not in gzip format$/)
+          expect(tails[2]).toBe("")
+          expect(zombieChildren()).toEqual([])
+        }).pipe(Effect.provide(layer)))
+
+      it.live("a middle stage's stderr captured: its bytes in stageStderr, the data still flows on", () =>
+        Effect.gen(function*() {
+          const p = Command.pipeline(
+            sh("printf 'a\\nb\\n'; echo first-said >&2"),
+            sh("cat; echo middle-said >&2").pipe(Command.stderr("capture")),
+            Command.make("cat")
+          ).pipe(Command.stdout("capture"))
+          const result = yield* Command.run(p)
+          expect(text(result.stdout)).toBe("a\nb\n")
+          // The first stage's stderr was not asked for: the run helpers kept only its tail.
+          expect(result.stageStderr.map(text)).toEqual(["", "middle-said\n", ""])
+        }).pipe(Effect.provide(layer)))
+
+      it.live("start: a middle stage's piped stderr is read by the caller, beside the last stage's stdout", () =>
+        Effect.gen(function*() {
+          const p = Command.pipeline(
+            sh("echo data"),
+            sh("cat; echo progress >&2").pipe(Command.stderr("pipe")),
+            Command.make("cat")
+          ).pipe(Command.stdout("pipe"))
+          const [out, progress] = yield* Effect.scoped(Effect.gen(function*() {
+            const process = yield* Command.start(p)
+            const read = (stream: Stream.Stream<Uint8Array, CommandError.CommandError>) =>
+              Effect.map(Stream.runCollect(stream), (chunks) => text(Buffer.concat(Chunk.toReadonlyArray(chunks))))
+            const both = yield* Effect.all([read(process.stdout), read(process.upstreamStderr[1]!)], {
+              concurrency: "unbounded"
+            })
+            expect(yield* process.waitStages).toEqual([exited(0), exited(0), exited(0)])
+            return both
+          }))
+          expect(out).toBe("data\n")
+          expect(progress).toBe("progress\n")
+        }).pipe(Effect.provide(layer)))
+
+      it.live("a stage writing megabytes to stderr: its tail is bounded and ends with what it wrote last", () =>
+        Effect.gen(function*() {
+          const noisy = sh(
+            "cat >/dev/null; { head -c 3000000 /dev/zero | tr '\\0' e; echo; echo the end; } >&2; exit 2"
+          )
+          const p = Command.pipeline(sh("head -c 3000000 /dev/zero >&2; echo data"), noisy, Command.make("cat"))
+          const error = yield* Effect.flip(Command.run(p))
+          expect(error).toMatchObject({ _tag: "ExitError", exitCode: 2, failedStage: 1 })
+          const tails = (error as CommandError.ExitError).stageStderrTails!
+          expect(tails[0]!.length).toBeLessThanOrEqual(8192)
+          expect(tails[1]!.length).toBeLessThanOrEqual(8192)
+          expect(tails[1]).toMatch(/e{4000}\nthe end$/)
+          expect(error.message).toMatch(/: stage 2 \(sh\): unexpected exit status 2: the end$/)
+        }).pipe(Effect.provide(layer)))
+
+      it.live("a Redacted argument a stage prints is blanked in its tail and in the message", () =>
+        Effect.gen(function*() {
+          const p = Command.pipeline(
+            Command.make("true"),
+            sh("cat >/dev/null; echo \"token $1 rejected\" >&2; exit 1", Redacted.make("hunter2-secret")),
+            Command.make("cat")
+          )
+          const error = yield* Effect.flip(Command.run(p))
+          expect(error).toMatchObject({ _tag: "ExitError", failedStage: 1 })
+          expect((error as CommandError.ExitError).stageStderrTails).toEqual(["", "token <redacted> rejected", ""])
+          expect(error.message).toMatch(/: stage 2 \(sh\): unexpected exit status 1: token <redacted> rejected$/)
+          expect(JSON.stringify(error)).not.toContain("hunter2")
+        }).pipe(Effect.provide(layer)))
+
+      it.live("a middle stage's captured stderr past maxOutput: every stage is killed, the error names it", () =>
+        Effect.gen(function*() {
+          const mark = marker()
+          const p = Command.pipeline(
+            Command.make("sleep", "100").pipe(marked(mark)),
+            sh("while :; do echo noise noise noise >&2; done").pipe(marked(mark), Command.stderr("capture")),
+            Command.make("cat").pipe(marked(mark))
+          ).pipe(Command.maxOutput(100_000))
+          const error = yield* Effect.flip(Command.run(p))
+          expect(error).toMatchObject({ _tag: "OutputLimitError", stream: "stderr", limit: 100_000, failedStage: 1 })
+          expect((error as CommandError.OutputLimitError).output).toHaveLength(100_000)
+          expect(error.message).toMatch(/: stage 2 \(sh\) wrote more than 100000 bytes to stderr; it was killed$/)
+          expect(withMarker("EC_MARKER", mark)).toEqual([])
+          expect(zombieChildren()).toEqual([])
+        }).pipe(Effect.provide(layer)))
+
+      it.live("a middle stage that writes to stderr forever and never exits: the timeout ends the run, nothing is left", () =>
+        Effect.gen(function*() {
+          const mark = marker()
+          const p = Command.pipeline(
+            Command.make("sleep", "100").pipe(marked(mark)),
+            sh("while :; do echo noise noise noise >&2; done").pipe(marked(mark)),
+            Command.make("cat").pipe(marked(mark))
+          ).pipe(Command.timeout("500 millis"))
+          const error = yield* Effect.flip(Command.run(p))
+          expect(error).toBeInstanceOf(CommandError.CommandTimeoutError)
+          // What the noisy stage said until then: its last 8 KiB.
+          const noise = text((error as CommandError.CommandTimeoutError).stageStderr![1]!)
+          expect(noise.length).toBeLessThanOrEqual(8192)
+          expect(noise).toMatch(/noise noise noise\n$/)
+          expect(withMarker("EC_MARKER", mark)).toEqual([])
+          expect(zombieChildren()).toEqual([])
+        }).pipe(Effect.provide(layer)))
     })
 
     describe("stopping a running pipeline", () => {

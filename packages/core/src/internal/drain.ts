@@ -47,6 +47,13 @@ export const planOutput = (
   }
 }
 
+/** Like `planOutput`, for a stderr, which may also go to the stage's stdout (`2>&1`): nothing to read then. */
+export const planErrorOutput = (
+  output: Command.ErrorOutput | undefined,
+  captureUnspecified: boolean
+): [CommandExecutor.SpawnErrorOutput, Drain] =>
+  output?._tag === "ToStdout" ? [output, { _tag: "None" }] : planOutput(output, captureUnspecified)
+
 export const planInput = (
   command: Command.Command,
   input: Command.Input | undefined
@@ -137,6 +144,26 @@ export interface Drainer {
 
 const drained: Drainer = { done: Effect.succeed(none), stop: Effect.void }
 
+/** One output of the child as core reads it: its stream, and the executor's cheaper reader if it has one. */
+export interface ChildOutput {
+  /** How errors name it: `"stdout"`, `"stderr"`, `"stage 1 stderr"`. */
+  readonly name: string
+  readonly stream: Stream.Stream<Uint8Array, IoError>
+  readonly collect:
+    | ((onBytes: (bytes: Uint8Array) => boolean) => Effect.Effect<Effect.Effect<void, IoError>>)
+    | undefined
+}
+
+/** The child's stdout or stderr (a pipeline's: its last stage's). */
+export const childOutput = (spawned: CommandExecutor.SpawnedProcess, name: "stdout" | "stderr"): ChildOutput => {
+  const { collect } = spawned
+  return {
+    name,
+    stream: spawned[name],
+    collect: collect === undefined ? undefined : (onBytes) => collect(name, onBytes)
+  }
+}
+
 /**
  * Starts draining one output (in the current scope). A capture hands each chunk to a buffer:
  * through the executor's `collect` where it has one (no stream, no fiber), else by running the
@@ -146,11 +173,11 @@ const drained: Drainer = { done: Effect.succeed(none), stop: Effect.void }
 export const drain = (
   command: Command.Command,
   spawned: CommandExecutor.SpawnedProcess,
-  name: "stdout" | "stderr",
+  output: ChildOutput,
   plan: Drain,
   counted: (n: number) => void
 ): Effect.Effect<Drainer, never, Scope.Scope> => {
-  const stream = spawned[name]
+  const { name, stream } = output
   switch (plan._tag) {
     case "None":
       return Effect.succeed(drained)
@@ -167,8 +194,8 @@ export const drain = (
           return !overflow
         }
         const finish = Effect.sync((): Drained => ({ bytes: buffer.bytes(), overflow }))
-        const collected = spawned.collect !== undefined
-          ? spawned.collect(name, onBytes)
+        const collected = output.collect !== undefined
+          ? output.collect(onBytes)
           // Not `runForEachWhile`: its sink nests a `catchAll` per element that keeps every chunk
           // alive until the stream ends, doubling the memory of a large capture.
           : Effect.map(

@@ -9,15 +9,16 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 
 import type * as Command from "../Command.js"
-import type { CommandError } from "../CommandError.js"
+import type { CommandError, IoError } from "../CommandError.js"
 
 import { CommandTimeoutError, OutputLimitError } from "../CommandError.js"
 import type * as CommandExecutor from "../CommandExecutor.js"
 import * as ExitStatus from "../ExitStatus.js"
-import { firstStage } from "./command.js"
+import { firstStage, joints, stagesOf } from "./command.js"
 import type { CallerIo, Drain, Drained, Drainer } from "./drain.js"
-import { counting, drain, none, planInput, planOutput, runCallerIo } from "./drain.js"
+import { childOutput, counting, drain, none, planErrorOutput, planInput, planOutput, runCallerIo } from "./drain.js"
 import { annotate, debugEnabled, logDebugLazily } from "./observe.js"
+import { runStatus } from "./pipefail.js"
 import { spawnPlan } from "./plan.js"
 import { preview, withPreviews } from "./previews.js"
 import { peekable, waitFor } from "./ready.js"
@@ -50,17 +51,9 @@ const statusPolicy = (
   plan: CommandExecutor.SpawnPlan,
   spawned: CommandExecutor.SpawnedProcess
 ): Effect.Effect<ExitStatus.ExitStatus, CommandError> => {
-  const allows = (i: number) => plan.stages[i]?.command.allowSigpipe === true
-  if (!plan.stages.some((_, i) => allows(i))) return spawned.wait
-  return Effect.map(
-    spawned.waitStages,
-    (stages) =>
-      ExitStatus.pipefail(
-        stages.map((status, i) =>
-          allows(i) && status._tag === "Signaled" && status.signal === "SIGPIPE" ? ExitStatus.exited(0) : status
-        )
-      )
-  )
+  const commands = plan.stages.map((stage) => stage.command)
+  if (!commands.some((stage) => stage.allowSigpipe)) return spawned.wait
+  return Effect.map(spawned.waitStages, (statuses) => runStatus(commands, statuses))
 }
 
 /** A started run, as `result` sees it. */
@@ -73,6 +66,8 @@ interface Started {
   readonly feeder: CallerIo | undefined
   readonly stdout: Output
   readonly stderr: Output
+  /** The stderr of every stage but the last, first to last. */
+  readonly upstreamStderr: ReadonlyArray<Output>
   readonly timer: Fiber.RuntimeFiber<void> | undefined
   readonly timedOut: () => boolean
   readonly counts: () => { readonly bytesIn: number; readonly bytesOut: number }
@@ -100,9 +95,11 @@ const settle = (run: Started): Effect.Effect<CommandExecutor.RunResult, CommandE
     // The timer, still running, stops a sink that would never end.
     const drainedOut = yield* Effect.either(run.stdout.drainer.done)
     const drainedErr = yield* Effect.either(run.stderr.drainer.done)
+    const drainedUpstream = yield* Effect.forEach(run.upstreamStderr, (output) => Effect.either(output.drainer.done))
     if (run.timer !== undefined) yield* Fiber.interrupt(run.timer)
     const out = Either.getOrElse(drainedOut, () => none)
     const err = Either.getOrElse(drainedErr, () => none)
+    const upstream = drainedUpstream.map((drained) => Either.getOrElse(drained, () => none))
     const usage = spawned.usage === undefined ? undefined : yield* spawned.usage
     yield* annotate({
       "process.exit_status": ExitStatus.format(status),
@@ -118,22 +115,38 @@ const settle = (run: Started): Effect.Effect<CommandExecutor.RunResult, CommandE
       `Result ${ExitStatus.format(status)}, stdout: '${scrubbed(command, out.bytes, logBytes)}' ` +
       `stderr: '${scrubbed(command, err.bytes, logBytes)}'`
     )
-    if (run.timedOut()) return yield* timeoutError(run, out, err)
-    for (const failure of [Either.getLeft(fed), Either.getLeft(drainedOut), Either.getLeft(drainedErr)]) {
+    if (run.timedOut()) return yield* timeoutError(run, out, err, upstream)
+    const ends: ReadonlyArray<Either.Either<unknown, IoError>> = [fed, drainedOut, drainedErr, ...drainedUpstream]
+    for (const failure of ends.map((end) => Either.getLeft(end))) {
       if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
     }
-    for (const [name, drained] of [["stdout", out], ["stderr", err]] as const) {
+    // Which stage each output is of: a pipeline's own outputs are its last stage's.
+    const last = upstream.length
+    const outputs = [
+      ["stdout", out, last],
+      ["stderr", err, last],
+      ...upstream.map((drained, i) => ["stderr", drained, i] as const)
+    ] as const
+    for (const [name, drained, stage] of outputs) {
       if (drained.overflow) {
         const error = new OutputLimitError({
           stream: name,
           limit: command.maxOutput,
           output: drained.bytes,
+          ...(last > 0 ? { failedStage: stage } : {}),
           command: run.line
         })
         return yield* Effect.fail(withPreviews(error, { output: preview(command, drained.bytes) }))
       }
     }
-    return { status, stages, stdout: out.bytes, stderr: err.bytes, ...(usage === undefined ? {} : { usage }) }
+    return {
+      status,
+      stages,
+      stdout: out.bytes,
+      stderr: err.bytes,
+      stageStderr: [...upstream.map((drained) => drained.bytes), err.bytes],
+      ...(usage === undefined ? {} : { usage })
+    }
   })
 
 /**
@@ -143,7 +156,8 @@ const settle = (run: Started): Effect.Effect<CommandExecutor.RunResult, CommandE
 const timeoutError = (
   run: Started,
   out: Drained,
-  err: Drained
+  err: Drained,
+  upstream: ReadonlyArray<Drained>
 ): CommandTimeoutError => {
   const { command } = run
   const captured = (plan: Drain, drained: Drained) =>
@@ -152,9 +166,22 @@ const timeoutError = (
       : drained.bytes
   const stdout = captured(run.stdout.plan, out)
   const stderr = captured(run.stderr.plan, err)
+  const stageStderr = upstream.length === 0
+    ? undefined
+    : [...upstream.map((drained, i) => captured(run.upstreamStderr[i]!.plan, drained)), stderr]
   return withPreviews(
-    new CommandTimeoutError({ timeout: command.timeout!, stdout, stderr, command: run.line }),
-    { stdout: preview(command, stdout), stderr: preview(command, stderr) }
+    new CommandTimeoutError({
+      timeout: command.timeout!,
+      stdout,
+      stderr,
+      ...(stageStderr === undefined ? {} : { stageStderr }),
+      command: run.line
+    }),
+    {
+      stdout: preview(command, stdout),
+      stderr: preview(command, stderr),
+      ...(stageStderr === undefined ? {} : { stageStderr: stageStderr.map((bytes) => preview(command, bytes)) })
+    }
   )
 }
 
@@ -172,11 +199,17 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
       // stderr tail when stderr joins it): not read, not even piped, when nobody would see it.
       const stdoutTail = valid.stderr?._tag === "ToStdout" || (yield* debugEnabled)
       const [stdout, outPlan] = planOutput(valid.stdout, captureUnspecified && stdoutTail)
-      const [stderr, errPlan] = valid.stderr?._tag === "ToStdout"
-        ? [valid.stderr, { _tag: "None" } as const]
-        : planOutput(valid.stderr, captureUnspecified)
+      const [stderr, errPlan] = planErrorOutput(valid.stderr, captureUnspecified)
+      // An earlier stage's stderr that its joint does not take is planned like the last stage's;
+      // one that goes on to the next stage has nothing to read.
+      const links = joints(valid)
+      const upstreamPlans = stagesOf(valid).slice(0, -1).map((stage, i) =>
+        links[i] === "stdout"
+          ? planErrorOutput(stage.stderr, captureUnspecified)
+          : [{ _tag: "Null" } as const, { _tag: "None" } as const] as const
+      )
       yield* Effect.logDebug(`About to run ${line}`)
-      const plan = spawnPlan(valid, line, stdin, stdout, stderr)
+      const plan = spawnPlan(valid, line, stdin, stdout, stderr, upstreamPlans.map(([output]) => output))
       const spawned = yield* spawn(plan)
       const wait = statusPolicy(plan, spawned)
       yield* annotate({ "process.pid": spawned.pid })
@@ -194,15 +227,37 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
           spawned.abort
         )
       const count = (n: number) => void (bytesOut += n)
-      const outDrain = yield* drain(valid, spawned, "stdout", outPlan, count)
-      const errDrain = yield* drain(valid, spawned, "stderr", errPlan, count)
+      const outDrain = yield* drain(valid, spawned, childOutput(spawned, "stdout"), outPlan, count)
+      const errDrain = yield* drain(valid, spawned, childOutput(spawned, "stderr"), errPlan, count)
+      const upstreamStderr = yield* Effect.forEach(upstreamPlans, ([, drainPlan], i) =>
+        Effect.map(
+          drain(
+            valid,
+            spawned,
+            {
+              name: `stage ${i + 1} stderr`,
+              stream: spawned.upstreamStderr[i] ?? Stream.empty,
+              collect: undefined
+            },
+            drainPlan,
+            count
+          ),
+          (drainer): Output => ({ plan: drainPlan, drainer })
+        ))
       let timedOut = false
       const timer = valid.timeout === undefined ? undefined : yield* Effect.forkScoped(
         sleep(valid.timeout).pipe(
           Effect.zipRight(Effect.sync(() => void (timedOut = true))),
           Effect.zipRight(spawned.abort),
           // The timeout bounds the whole run: the caller's streams and sinks may never end.
-          Effect.zipRight(Effect.all([feeder?.stop ?? Effect.void, outDrain.stop, errDrain.stop], { discard: true }))
+          Effect.zipRight(
+            Effect.all([
+              feeder?.stop ?? Effect.void,
+              outDrain.stop,
+              errDrain.stop,
+              ...upstreamStderr.map((output) => output.drainer.stop)
+            ], { discard: true })
+          )
         )
       )
       const result = once(settle({
@@ -213,6 +268,7 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
         feeder,
         stdout: { plan: outPlan, drainer: outDrain },
         stderr: { plan: errPlan, drainer: errDrain },
+        upstreamStderr,
         timer,
         timedOut: () => timedOut,
         counts: () => ({ bytesIn, bytesOut })
@@ -230,6 +286,10 @@ export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecu
         ...handle,
         stdout: outPeek !== undefined ? counting(outPeek.stream, count) : spawned.stdout,
         stderr: errPeek !== undefined ? counting(errPeek.stream, count) : spawned.stderr,
+        // A stage's stderr the caller reads itself counts as bytes out too.
+        upstreamStderr: spawned.upstreamStderr.map((stream, i) =>
+          upstreamPlans[i]?.[1]._tag === "None" ? counting(stream, count) : stream
+        ),
         waitFor: waitFor(valid, { stdout: outPeek, stderr: errPeek }),
         wait,
         result

@@ -93,6 +93,23 @@ export const programLine = (line: string): string => {
   return out.join(" ")
 }
 
+/** How much of the message a pipeline stage's program may take. */
+const maxProgram = 40
+
+/**
+ * The program of a rendered pipeline line's stage `index` (from 0), as written and one line, its
+ * middle cut past `maxProgram` characters; "" when the line has no such stage.
+ */
+export const stageProgram = (line: string, index: number): string => {
+  const ws = words(programLine(line))
+  let stage = 0
+  for (let i = 0; i < ws.length; i++) {
+    if (ws[i] === "|") stage++
+    else if (stage === index && (i === 0 || ws[i - 1] === "|")) return elide(oneLine(ws[i]!), maxProgram)
+  }
+  return ""
+}
+
 /** The last line of an output that is not blank, or "". */
 export const lastLine = (output: string): string => {
   const lines = output.split("\n")

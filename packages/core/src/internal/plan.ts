@@ -13,11 +13,10 @@ const toNext = { _tag: "ToNext" } as const
 const devNull = { _tag: "Null" } as const
 
 /**
- * An earlier stage's output that no joint takes. Validation allows only what needs no reader
- * there (not `Capture`, `Pipe` or `Sink`), so what is set is already one of the lowered kinds.
+ * An earlier stage's stdout that no joint takes (it sends its stderr on). Validation allows only
+ * what needs no reader there (not `Capture`, `Pipe` or `Sink`), so what is set is already lowered.
  */
-const freeOutput = <O extends Command.ErrorOutput>(output: O | undefined) =>
-  (output ?? devNull) as Extract<O | typeof devNull, CommandExecutor.SpawnErrorOutput>
+const freeStdout = (output: Command.Output | undefined) => (output ?? devNull) as CommandExecutor.SpawnOutput
 
 const stagePlan = (
   stage: Command.Command,
@@ -48,14 +47,16 @@ const stagePlan = (
 
 /**
  * The plan of a validated command whose outer stdio `make` lowered: the pipeline's stdin (its
- * first stage's), stdout and stderr (its last stage's). Between stages, the joints.
+ * first stage's), stdout and stderr (its last stage's), and the stderr of each earlier stage
+ * (`upstreamStderr[i]`, used where no joint takes it). Between stages, the joints.
  */
 export const spawnPlan = (
   command: Command.Command,
   line: string,
   stdin: CommandExecutor.SpawnInput,
   stdout: CommandExecutor.SpawnOutput,
-  stderr: CommandExecutor.SpawnErrorOutput
+  stderr: CommandExecutor.SpawnErrorOutput,
+  upstreamStderr: ReadonlyArray<CommandExecutor.SpawnErrorOutput>
 ): CommandExecutor.SpawnPlan => {
   if (command.upstream === undefined) {
     return { command, line, stages: [stagePlan(command, line, stdin, stdout, stderr)], stdin, stdout, stderr }
@@ -70,8 +71,8 @@ export const spawnPlan = (
       stage,
       describe(stage),
       i === 0 ? stdin : fromPrevious,
-      i === last ? stdout : from !== "stderr" ? toNext : freeOutput(stage.stdout),
-      i === last ? stderr : from !== "stdout" ? toNext : freeOutput(stage.stderr)
+      i === last ? stdout : from !== "stderr" ? toNext : freeStdout(stage.stdout),
+      i === last ? stderr : from !== "stdout" ? toNext : upstreamStderr[i] ?? devNull
     )
   })
   return {

@@ -13,6 +13,7 @@ import { firstStage, show, spokenStdio, stagesOf } from "./command.js"
 import { tailBytes } from "./drain.js"
 import { update } from "./model.js"
 import { spanName, traced } from "./observe.js"
+import { failedStage } from "./pipefail.js"
 import { describe } from "./render.js"
 import { scrubbed } from "./scrub.js"
 import { CommandExecutor as Tag } from "./tag.js"
@@ -29,13 +30,17 @@ export const startProcess = (
 ): Effect.Effect<CommandExecutor.Process, CommandError, CommandExecutor.CommandExecutor | Scope.Scope> => start(command)
 
 /** The captured bytes the caller asked for; the run helpers' default tails are dropped. */
-const asked = (command: Command.Command, result: CommandExecutor.RunResult): CommandExecutor.RunResult => ({
-  status: result.status,
-  stages: result.stages,
-  stdout: command.stdout?._tag === "Capture" ? result.stdout : empty,
-  stderr: command.stderr?._tag === "Capture" ? result.stderr : empty,
-  ...(result.usage !== undefined ? { usage: result.usage } : {})
-})
+const asked = (command: Command.Command, result: CommandExecutor.RunResult): CommandExecutor.RunResult => {
+  const stages = stagesOf(command)
+  return {
+    status: result.status,
+    stages: result.stages,
+    stdout: command.stdout?._tag === "Capture" ? result.stdout : empty,
+    stderr: command.stderr?._tag === "Capture" ? result.stderr : empty,
+    stageStderr: result.stageStderr.map((bytes, i) => (stages[i]?.stderr?._tag === "Capture" ? bytes : empty)),
+    ...(result.usage !== undefined ? { usage: result.usage } : {})
+  }
+}
 
 /** The last bytes of an output as an error shows them: secrets blanked, blank lines at the start and white space at the end trimmed. */
 const tailOf = (command: Command.Command, bytes: Uint8Array): string =>
@@ -53,16 +58,29 @@ const tails = (command: Command.Command, result: CommandExecutor.RunResult) => {
   }
 }
 
+/**
+ * What an error tells of a pipeline's stages: every status and stderr tail, and which stage failed
+ * (nothing for a single command).
+ */
+const stageFacts = (command: Command.Command, result: CommandExecutor.RunResult, stderrTail: string) => {
+  if (result.stages.length < 2) return {}
+  const failed = failedStage(stagesOf(command), result.stages)
+  return {
+    stages: result.stages,
+    stageStderrTails: result.stageStderr.map((bytes, i) =>
+      i === result.stageStderr.length - 1 ? stderrTail : tailOf(command, bytes)
+    ),
+    ...(failed !== undefined ? { failedStage: failed } : {})
+  }
+}
+
 const statusError = (
   command: Command.Command,
   result: CommandExecutor.RunResult
 ): ExitError | SignalError | undefined => {
   const { status } = result
-  const facts = {
-    ...tails(command, result),
-    command: describe(command),
-    ...(result.stages.length > 1 ? { stages: result.stages } : {})
-  }
+  const outputs = tails(command, result)
+  const facts = { ...outputs, command: describe(command), ...stageFacts(command, result, outputs.stderrTail) }
   if (status._tag === "Exited") {
     return status.code === 0 ? undefined : new ExitError({ exitCode: status.code, ...facts })
   }
@@ -79,6 +97,11 @@ const unservedPipes = (command: Command.Command, helper: string): ReadonlyArray<
     : []),
   ...(command.stdout?._tag === "Pipe" ? [`${helper} cannot read a piped stdout: capture it, or use start`] : []),
   ...(command.stderr?._tag === "Pipe" ? [`${helper} cannot read a piped stderr: capture it, or use start`] : []),
+  ...stagesOf(command).slice(0, -1).flatMap((stage, i) =>
+    stage.stderr?._tag === "Pipe"
+      ? [`${helper} cannot read the piped stderr of stage ${i + 1}: capture it, or use start`]
+      : []
+  ),
   ...(stagesOf(command).some((stage) => stage.setup.handshake)
     ? [`${helper} cannot complete a handshake: use start, handshakeWait and handshakeNotify`]
     : [])

@@ -21,9 +21,9 @@ export const problems = (self: Command.Command): ReadonlyArray<string> => {
 }
 
 /**
- * What a pipeline stage cannot be, whenever it was set (before or after `pipeTo`). Only the last
- * stage's outputs are read by the run helpers and `start`: an earlier stage's "pipe" would fill
- * up and block it, its "capture" or sink would be dropped.
+ * What a pipeline stage cannot be, whenever it was set (before or after `pipeTo`). Of an earlier
+ * stage's outputs, the run helpers and `start` read its stderr, but not a stdout it keeps while
+ * sending its stderr on: a "pipe" there would fill up and block it, a "capture" or sink be dropped.
  */
 const pipelineStageProblems = (
   stage: Command.Command,
@@ -33,18 +33,9 @@ const pipelineStageProblems = (
   if (stage.setup.daemonize) found.push("a daemon cannot be a pipeline stage")
   if (stage.setup.handshake) found.push("a pipeline stage cannot require a start-up handshake")
   // Not the last stage; the output its joint takes has its own problem (`pipeTo`).
-  const free = joint === undefined
-    ? []
-    : joint === "stdout"
-    ? ["stderr"] as const
-    : joint === "stderr"
-    ? ["stdout"] as const
-    : []
-  for (const name of free) {
-    const output = stage[name]
-    if (output !== undefined && ["Capture", "Pipe", "Sink"].includes(output._tag)) {
-      found.push(`only the last stage's ${name} can be captured, piped or sent to a sink`)
-    }
+  const output = joint === "stderr" ? stage.stdout : undefined
+  if (output !== undefined && ["Capture", "Pipe", "Sink"].includes(output._tag)) {
+    found.push("only the last stage's stdout can be captured, piped or sent to a sink")
   }
   return found
 }

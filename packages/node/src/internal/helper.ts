@@ -129,7 +129,9 @@ export const helperArgs = (
   return args
 }
 
-const errnoNames = new Map(Object.entries(Os.constants.errno).map(([name, n]) => [n, name]))
+/** errno numbers to names; where two names share a number (EAGAIN, EWOULDBLOCK) the first, as Node reports it. */
+const errnoNames = new Map<number, string>()
+for (const [name, n] of Object.entries(Os.constants.errno)) if (!errnoNames.has(n)) errnoNames.set(n, name)
 
 /** A failure the helper reported: `<stage> <errno>\n`. */
 export const parseStatus = (record: string): { readonly stage: string; readonly errno: string } | undefined => {

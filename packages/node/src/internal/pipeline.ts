@@ -25,7 +25,7 @@ const sumUsage = (
     }))
     : undefined
 
-/** The stages' processes as one: stdin the first's, outputs the last's, statuses `pipefail`'s. */
+/** The stages' processes as one: stdin the first's, outputs the last's (and every stage's stderr), statuses `pipefail`'s. */
 const pipelineHandle = (
   started: ReadonlyArray<CommandExecutor.SpawnedProcess>,
   line: string
@@ -43,6 +43,7 @@ const pipelineHandle = (
     stdin: first.stdin,
     stdout: last.stdout,
     stderr: last.stderr,
+    upstreamStderr: started.slice(0, -1).map((p) => p.stderr),
     ...(last.collect !== undefined ? { collect: last.collect } : {}),
     wait,
     waitStages,

@@ -249,6 +249,11 @@ const startWith = (
     const line = describe(command)
     const stages = PlatformCommand.flatten(command)
     const started: Array<CommandExecutor.Process> = []
+    let running = true
+    const stopped = Effect.sync(() => (running = false))
+    // Registered before the children, so it runs after their finalizers reaped them: once the
+    // scope is closed, `isRunning` is false at once, not when a background fiber gets to it.
+    yield* Effect.addFinalizer(() => stopped)
     let upstream: Stream.Stream<Uint8Array, CommandError.IoError> | undefined
     for (let i = 0; i < stages.length; i++) {
       const stage = stages[i]!
@@ -278,9 +283,8 @@ const startWith = (
     const lastProcess = started[started.length - 1]!
     const lastStage = stages[stages.length - 1]!
 
-    let running = true
     // Our `wait` always completes: the scope's finalizer reaps the child.
-    yield* Effect.forkDaemon(Effect.tap(lastProcess.wait, () => Effect.sync(() => (running = false))))
+    yield* Effect.forkDaemon(Effect.zipRight(lastProcess.wait, stopped))
 
     const output = (
       stream: Stream.Stream<Uint8Array, CommandError.IoError>,
@@ -295,7 +299,10 @@ const startWith = (
     const process: PlatformExecutor.Process = Object.assign(Object.create(ProcessProto), {
       pid: PlatformExecutor.ProcessId(lastProcess.pid),
       exitCode: Effect.flatMap(
-        Effect.mapError(lastProcess.wait, (error) => toPlatformError(error, "exitCode", line)),
+        Effect.mapError(
+          Effect.tap(lastProcess.wait, () => stopped),
+          (error) => toPlatformError(error, "exitCode", line)
+        ),
         (status) => exitCodeOf(status, line)
       ),
       isRunning: Effect.sync(() => running),

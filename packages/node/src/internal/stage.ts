@@ -161,6 +161,7 @@ const handleOf = (
       ),
     stdout: readers.stdout?.stream ?? Stream.empty,
     stderr: readers.stderr?.stream ?? Stream.empty,
+    upstreamStderr: [],
     collect: (output, onBytes) => readers[output]?.collect(onBytes) ?? Effect.succeed(Effect.void),
     wait,
     waitStages: Effect.map(wait, (status) => [status]),

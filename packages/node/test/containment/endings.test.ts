@@ -11,8 +11,6 @@
  */
 import "../fixtures/ensure-helper.js"
 
-import * as Fs from "node:fs"
-
 import type { CommandExecutor } from "@effect-command/core"
 import { Command, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
@@ -30,20 +28,12 @@ import {
   survivorsAfter,
   tree
 } from "../support/contain.js"
-import { eventually, marker, zombieChildren } from "../support/procs.js"
+import { eventually, gone, marker, parentOf, zombieChildren } from "../support/procs.js"
 
 const SETTLE_MS = GRACE_MS + 1_000
 
 /** Containment is opt-in: here through the layer option (status.test.ts uses `Command.contain(true)`). */
 const containing = NodeCommandExecutor.layerWith({ contain: true })
-
-const parentOf = (pid: number): number => {
-  const text = Fs.readFileSync(`/proc/${pid}/stat`, "latin1")
-  return Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[1])
-}
-
-/** Gone: not running, and not a zombie waiting to be reaped either. */
-const gone = (pid: number) => !Fs.existsSync(`/proc/${pid}`)
 
 interface Cell {
   readonly behaviour: Behaviour

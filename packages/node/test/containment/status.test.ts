@@ -18,7 +18,7 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 
 import { GRACE_MS, killMarked, MARK, marked, survivorsAfter } from "../support/contain.js"
-import { eventually, marker } from "../support/procs.js"
+import { eventually, marker, parentOf } from "../support/procs.js"
 
 const SETTLE_MS = GRACE_MS + 1_000
 const contained = Command.contain(true)
@@ -118,11 +118,6 @@ describe.concurrent("containment: statuses as uncontained", () => {
       expect(segv).toMatchObject({ _tag: "SignalError", signal: "SIGSEGV" })
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 })
-
-const parentOf = (pid: number): number => {
-  const text = Fs.readFileSync(`/proc/${pid}/stat`, "latin1")
-  return Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[1])
-}
 
 describe("containment: the process", () => {
   it.live("Process.pid is the target's; its parent is a supervisor, a child of this process", () =>

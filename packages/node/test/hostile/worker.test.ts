@@ -1,15 +1,19 @@
 /**
  * A worker terminated from outside runs no more JS: its commands get no scope closing. They are
  * killed and reaped all the same, like at a closed scope: the whole process group SIGKILLed, no
- * zombie left in this process. Detached commands are left running, and reaped once they end.
+ * zombie left in this process. A detached contained command dies with its worker too (its death
+ * signal), unless it says `dieWithParent(false)`: then it is left running, and reaped once it ends.
+ * A detached uncontained one is left running on the native engine.
  */
+import "../fixtures/ensure-helper.js"
+
 import * as Fs from "node:fs"
 import { Worker } from "node:worker_threads"
 
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 
-import { isAlive, marker, withMarker } from "../support/procs.js"
+import { gone, isAlive, marker, parentOf, withMarker } from "../support/procs.js"
 
 const boot = new URL("../fixtures/worker-boot.mjs", import.meta.url)
 const module = new URL("../fixtures/worker-command.ts", import.meta.url).href
@@ -36,10 +40,14 @@ const within = async (ms: number, condition: () => boolean): Promise<boolean> =>
 }
 
 /** A worker running `argv` with EC_MARKER set (the engine: this project's EFFECT_COMMAND_SPAWN). */
-const startWorker = async (argv: ReadonlyArray<string>, detach: boolean) => {
+const startWorker = async (
+  argv: ReadonlyArray<string>,
+  detach: boolean,
+  { contain = false, dieWithParent = true }: { readonly contain?: boolean; readonly dieWithParent?: boolean } = {}
+) => {
   const value = marker()
   const worker = new Worker(boot, {
-    workerData: { module, argv, detach },
+    workerData: { module, argv, detach, contain, dieWithParent },
     env: { ...process.env, EC_MARKER: value },
     execArgv: ["--conditions=source"]
   })
@@ -47,9 +55,6 @@ const startWorker = async (argv: ReadonlyArray<string>, detach: boolean) => {
   const pid = await Promise.race([new Promise<number>((resolve) => worker.once("message", resolve)), failed])
   return { worker, pid, value }
 }
-
-/** Whether a pid is gone: not running, and not a zombie waiting to be reaped either. */
-const gone = (pid: number) => !Fs.existsSync(`/proc/${pid}`)
 
 // The command's own pids are checked, not every zombie of this process: tsx's esbuild, which the
 // worker's loader starts with child_process, is such a zombie once its worker is gone.
@@ -63,7 +68,7 @@ describe("a terminated worker", () => {
     expect(await within(2_000, () => group.every(gone))).toBe(true)
   }, 30_000)
 
-  it("leaves a detached command alone, and reaps it once it ends", async () => {
+  it("leaves a detached uncontained command alone, and reaps it once it ends", async () => {
     const { pid, value, worker } = await startWorker(["/bin/sleep", "30"], true)
     expect(await within(10_000, () => sleepers(value).length === 1)).toBe(true)
     await worker.terminate()
@@ -77,4 +82,35 @@ describe("a terminated worker", () => {
     }
     expect(await within(2_000, () => gone(pid))).toBe(true)
   }, 30_000)
+
+  it(
+    "ends a detached contained command with its worker (its death signal), and reaps it and its supervisor",
+    async () => {
+      const { pid, value, worker } = await startWorker(["/bin/sleep", "30"], true, { contain: true })
+      expect(await within(10_000, () => sleepers(value).length === 1)).toBe(true)
+      const parent = parentOf(pid)
+      expect(parent, "contained: the parent is its supervisor").not.toBe(process.pid)
+      await worker.terminate()
+      expect(await within(2_000, () => gone(pid) && gone(parent))).toBe(true)
+    },
+    30_000
+  )
+
+  it(
+    "leaves a detached contained command that says dieWithParent(false) running, and reaps it once it ends",
+    async () => {
+      const { pid, value, worker } = await startWorker(["/bin/sleep", "30"], true, {
+        contain: true,
+        dieWithParent: false
+      })
+      expect(await within(10_000, () => sleepers(value).length === 1)).toBe(true)
+      const parent = parentOf(pid)
+      expect(parent, "contained: the parent is its supervisor").not.toBe(process.pid)
+      await worker.terminate()
+      expect(isAlive(pid)).toBe(true)
+      process.kill(pid, "SIGKILL")
+      expect(await within(2_000, () => gone(pid) && gone(parent))).toBe(true)
+    },
+    30_000
+  )
 })

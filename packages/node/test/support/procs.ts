@@ -54,3 +54,13 @@ export const eventually = async (condition: () => boolean, millis = 2000): Promi
   }
   return true
 }
+
+/** The parent of `pid` (a contained command's: its supervisor); throws when `pid` is gone. */
+export const parentOf = (pid: number): number => {
+  const s = stat(pid)
+  if (s === undefined) throw new Error(`process ${pid} is gone`)
+  return s.ppid
+}
+
+/** Whether a pid is gone: not running, and not a zombie waiting to be reaped either. */
+export const gone = (pid: number): boolean => !Fs.existsSync(`/proc/${pid}`)

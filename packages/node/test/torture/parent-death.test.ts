@@ -22,7 +22,7 @@ import { afterEach, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 
 import { probePath } from "../support/probe.js"
-import { isAlive, marker, withMarker } from "../support/procs.js"
+import { isAlive, marker, parentOf, withMarker } from "../support/procs.js"
 
 const repoRoot = Path.resolve(import.meta.dirname, "../../../..")
 const fixture = Path.join(import.meta.dirname, "../fixtures/torture-parent.ts")
@@ -50,11 +50,6 @@ const readOr = (path: string): string | undefined => {
   } catch {
     return undefined
   }
-}
-
-const parentOf = (pid: number): number | undefined => {
-  const stat = readOr(`/proc/${pid}/stat`)
-  return stat === undefined ? undefined : Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
 }
 
 /** Whether SIGKILL is pending for `pid` (per thread or process-wide); true when it is gone. */
