@@ -22,8 +22,11 @@ import { join } from "node:path"
 import { Command, CommandError, CommandExecutor, ExitStatus } from "@effect-command/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 
 import { spawnFor } from "./internal/options.js"
+import * as RealTime from "./internal/realtime.js"
+import { masterScript } from "./internal/ssh/remote.js"
 import { type Connection, remoteWord, spawnOver } from "./internal/ssh/spawn.js"
 
 /**
@@ -65,6 +68,9 @@ export interface Options {
   readonly ssh?: string
 }
 
+/** How long closing the layer waits for the remote side to clean up before the local client is stopped. */
+const closeGrace = "5 seconds"
+
 /** The ssh argv up to the remote command, for the master or a mux client. */
 const sshArgs = (options: Options, socket: string, master: boolean): ReadonlyArray<string> => [
   "-T",
@@ -83,9 +89,6 @@ const sshArgs = (options: Options, socket: string, master: boolean): ReadonlyArr
   "--",
   options.host
 ]
-
-/** The master's remote side says it is up, then holds the session until the connection closes. */
-const masterRemote = "echo ready; exec cat >/dev/null"
 
 /**
  * A `CommandExecutor` running every command on `options.host`. Building the layer connects (and
@@ -130,17 +133,19 @@ export const layer = (options: Options): Layer.Layer<CommandExecutor.CommandExec
       )
       const socket = join(dir, "control")
       const master = yield* local.start(
-        Command.make(ssh, ...sshArgs(options, socket, true), masterRemote).pipe(
+        Command.make(ssh, ...sshArgs(options, socket, true), masterScript).pipe(
           Command.stdin("pipe"),
           Command.stdout("pipe"),
           Command.stderr("capture")
         )
       )
-      const up = yield* Effect.raceFirst(
-        Effect.as(master.waitFor(/^ready$/m), true).pipe(Effect.catchAll(() => Effect.succeed(false))),
-        Effect.as(master.wait, false)
+      const registry = yield* Effect.raceFirst(
+        Effect.map(master.waitFor(/^ready (.+)$/m), (match) => match[1]).pipe(
+          Effect.catchAll(() => Effect.succeed(undefined))
+        ),
+        Effect.as(master.wait, undefined)
       )
-      if (!up) {
+      if (registry === undefined) {
         const result = yield* master.result
         const said = new TextDecoder().decode(result.stderr).trim()
         return yield* new CommandError.ConnectionError({
@@ -150,9 +155,18 @@ export const layer = (options: Options): Layer.Layer<CommandExecutor.CommandExec
           command: `ssh ${options.host}`
         })
       }
+      // Closing the layer: EOF to the connection's own session, whose remote side then kills every
+      // command still registered (a detached one) before the session and the connection end.
+      yield* Effect.addFinalizer(() =>
+        RealTime.timeoutOption(
+          Effect.interruptible(Effect.ignore(Effect.zipRight(Stream.run(Stream.empty, master.stdin), master.wait))),
+          closeGrace
+        )
+      )
       const connection: Connection = {
         host: options.host,
         local,
+        registry,
         ssh: (remote) => Command.make(ssh, ...sshArgs(options, socket, false), remoteWord(remote))
       }
       return CommandExecutor.make(spawnOver(connection))

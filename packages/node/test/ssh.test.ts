@@ -1,11 +1,12 @@
 /** The SSH executor against a private sshd on 127.0.0.1: the remote host is this machine. */
 import { Command, type CommandError, ExitStatus } from "@effect-command/core"
-import { SshCommandExecutor } from "@effect-command/node"
+import { NodeCommandExecutor, SshCommandExecutor } from "@effect-command/node"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Context, Effect, Either, Layer, Stream } from "effect"
+import { Context, Effect, Layer, Stream } from "effect"
 import * as Fs from "node:fs"
+import * as Path from "node:path"
 
-import { marker, withMarker } from "./support/procs.js"
+import { eventually, marker, withMarker } from "./support/procs.js"
 import { sshdMissing, startSshd } from "./support/sshd.js"
 
 class Sshd extends Context.Tag("test/Sshd")<Sshd, Effect.Effect.Success<typeof startSshd>>() {}
@@ -18,9 +19,9 @@ const remote = Layer.provideMerge(
 
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 
-/** `sh -c script` with stdout captured, marked so that its processes can be counted. */
+/** `sh -c script`, marked so that its processes can be counted. */
 const marked = (script: string, mark: string) =>
-  Command.make("sh", "-c", script).pipe(Command.envInherit, Command.env("EC_MARKER", mark), Command.stdout("pipe"))
+  Command.make("sh", "-c", script).pipe(Command.envInherit, Command.env("EC_MARKER", mark))
 
 const waitForLine = (child: { readonly stdout: Stream.Stream<Uint8Array, CommandError.CommandError> }, line: string) =>
   child.stdout.pipe(Stream.decodeText(), Stream.splitLines, Stream.takeUntil((l) => l === line), Stream.runDrain)
@@ -125,8 +126,7 @@ if (sshdMissing !== undefined) {
       it.effect("maps remote exit codes exactly, 255 included", () =>
         Effect.gen(function*() {
           for (const code of [0, 1, 3, 127, 128, 254, 255]) {
-            const result = yield* Command.run(Command.make("sh", "-c", `exit ${code}`))
-            expect(result.status).toEqual(ExitStatus.exited(code))
+            expect(yield* Command.status(Command.make("sh", "-c", `exit ${code}`))).toEqual(ExitStatus.exited(code))
           }
           const error = yield* Effect.flip(Command.string(Command.make("sh", "-c", "echo bye >&2; exit 255")))
           expect(error).toMatchObject({ _tag: "ExitError", exitCode: 255 })
@@ -134,8 +134,9 @@ if (sshdMissing !== undefined) {
 
       it.effect("reports a remote death by signal as that signal", () =>
         Effect.gen(function*() {
-          const result = yield* Command.run(Command.make("sh", "-c", "kill -s USR1 $$"))
-          expect(result.status).toEqual(ExitStatus.signaled("SIGUSR1"))
+          expect(yield* Command.status(Command.make("sh", "-c", "kill -s USR1 $$"))).toEqual(
+            ExitStatus.signaled("SIGUSR1")
+          )
           const error = yield* Effect.flip(Command.string(Command.make("sh", "-c", "kill -s SEGV $$")))
           expect(error).toMatchObject({ _tag: "SignalError", signal: "SIGSEGV" })
         }))
@@ -184,9 +185,11 @@ if (sshdMissing !== undefined) {
         Effect.gen(function*() {
           const mark = marker()
           const status = yield* Effect.scoped(Effect.gen(function*() {
-            const child = yield* Command.start(marked("sleep 100 & sleep 100 & echo ready; wait", mark))
+            const child = yield* Command.start(
+              marked("sleep 100 & sleep 100 & echo ready; wait", mark).pipe(Command.stdout("pipe"))
+            )
             yield* waitForLine(child, "ready")
-            expect(withMarker("EC_MARKER", mark).length).toBe(3)
+            expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 3))).toBe(true)
             return yield* child.abort
           }))
           expect(status).toEqual(ExitStatus.signaled("SIGTERM"))
@@ -198,7 +201,9 @@ if (sshdMissing !== undefined) {
           const mark = marker()
           const script = "trap '' TERM; sleep 100 & echo ready; while :; do sleep 1; done"
           yield* Effect.scoped(Effect.gen(function*() {
-            const child = yield* Command.start(marked(script, mark).pipe(Command.killGrace("300 millis")))
+            const child = yield* Command.start(
+              marked(script, mark).pipe(Command.stdout("pipe"), Command.killGrace("300 millis"))
+            )
             yield* waitForLine(child, "ready")
             expect(yield* child.abort).toEqual(ExitStatus.signaled("SIGKILL"))
           }))
@@ -225,6 +230,51 @@ if (sshdMissing !== undefined) {
           expect(withMarker("EC_MARKER", mark)).toEqual([])
         }))
 
+      it.effect("closing the layer kills a detached remote command: nothing outlives the connection", () =>
+        Effect.gen(function*() {
+          const { options } = yield* Sshd
+          const mark = marker()
+          yield* Effect.scoped(Effect.gen(function*() {
+            const child = yield* Command.start(marked("echo ready; exec sleep 1000", mark).pipe(Command.stdout("pipe")))
+            yield* waitForLine(child, "ready")
+            expect(withMarker("EC_MARKER", mark).length).toBe(1)
+            yield* child.detach
+          })).pipe(Effect.provide(SshCommandExecutor.layer(options)))
+          expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))).toBe(true)
+        }))
+
+      it.effect("a SIGKILLed Node process leaves nothing: no remote command, no local ssh client", () =>
+        Effect.gen(function*() {
+          const { options } = yield* Sshd
+          const mark = marker()
+          const fixture = Path.join(import.meta.dirname, "fixtures", "ssh-parent.ts")
+          const node = Command.make(
+            process.execPath,
+            "--import",
+            "tsx",
+            "--conditions=source",
+            fixture,
+            JSON.stringify(options)
+          ).pipe(
+            Command.envInherit,
+            Command.env("EC_MARKER", mark),
+            Command.workingDirectory(Path.resolve(import.meta.dirname, "../../..")),
+            // In our own group: what is left of the fixture's group is not killed for it.
+            Command.processGroup("inherit"),
+            Command.stdout("pipe")
+          )
+          yield* Effect.scoped(Effect.gen(function*() {
+            const parent = yield* Command.start(node)
+            yield* waitForLine(parent, "ready")
+            // Node, the connection's ssh, the command's ssh, the remote wrapper, sh and sleep.
+            expect(withMarker("EC_MARKER", mark).length).toBeGreaterThanOrEqual(5)
+            yield* parent.kill("SIGKILL")
+            expect(yield* parent.wait).toEqual(ExitStatus.signaled("SIGKILL"))
+          })).pipe(Effect.provide(NodeCommandExecutor.layer))
+          expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0, 10_000)))
+            .toBe(true)
+        }))
+
       it.effect("kill sends a signal to the remote group", () =>
         Effect.gen(function*() {
           const status = yield* Effect.scoped(Effect.gen(function*() {
@@ -240,6 +290,3 @@ if (sshdMissing !== undefined) {
     })
   })
 }
-
-// Keeps Either imported for the type of a failed run in the assertions above.
-void Either

@@ -93,10 +93,14 @@ const tenths = (grace: Duration.Duration): number => Math.ceil(Duration.toMillis
 /**
  * The string handed to `ssh` as the remote command: the wrapper script with the stage's argv,
  * environment, working directory and redirections, for the remote login shell (any POSIX shell).
+ *
+ * `registry` is the connection's directory on the host (see `masterScript`): the command's pid is
+ * written there while it runs, so that the connection's end kills whatever is left.
  */
 export const remoteScript = (
   plan: CommandExecutor.SpawnPlan,
   nonce: string,
+  registry: string,
   local: Readonly<Record<string, string | undefined>>
 ): string => {
   const stage = plan.stages[0]
@@ -105,22 +109,40 @@ export const remoteScript = (
   const redirects = `${stdin}${outputRedirect(1, plan.stdout)}${outputRedirect(2, plan.stderr)}`
   const signal = stage.killPolicy.signal.slice(3)
   const mark = (what: string) => `printf '\\000%s ${what}\\n' ${nonce}`
+  const file = quote(`${registry}/${nonce}`)
   return [
-    `exec 3<&0 4>&2`,
-    ...(stage.cwd === undefined ? [] : [`cd -- ${quote(stage.cwd)} || { ${mark("cwd")} >&4; exit 1; }`]),
-    // The job's first process prints its own pid, then becomes the command: setsid execs in place
-    // (a background job of a shell without job control leads no group), so pid = pgid = sid.
-    `sh -c 'printf "\\000%s pid %s\\n" "$0" "$$" >&4; exec "$@" 4>&-' ${nonce} ${words} <&3 3<&-${redirects} &`,
-    `p=$!; exec 3<&-`,
-    `wait "$p"; s=$?`,
+    // fd 4 is the channel's stderr: the reports and the command's stderr go there; the shell's own
+    // messages (a job's "Terminated" notice) go nowhere.
+    `exec 4>&2 2>/dev/null`,
+    ...(stage.cwd === undefined ? [] : [`cd -- ${quote(stage.cwd)} 2>&4 || { ${mark("cwd")} >&4; exit 1; }`]),
+    // A foreground child records and prints its own pid, then becomes the command: setsid execs in
+    // place (the child leads no group), so pid = pgid = sid. In the foreground, the command gets
+    // SIGINT and SIGQUIT as it would locally (a background job would have them ignored).
+    `sh -c 'echo "$$" >"$1" && printf "\\000%s pid %s\\n" "$0" "$$" >&4 && shift && exec "$@" 4>&-' ${nonce} ${file} ${words} 2>&4${redirects}`,
+    `s=$?`,
+    `read p <${file} && rm -f ${file} || exit "$s"`,
     // What is left of the command's group gets the kill policy, as locally after a child's exit.
-    `if kill -s ${signal} -- "-$p" 2>/dev/null; then i=0; while [ "$i" -lt ${
+    `if kill -s ${signal} -- "-$p"; then i=0; while [ "$i" -lt ${
       tenths(stage.killPolicy.grace)
-    } ] && kill -s 0 -- "-$p" 2>/dev/null; do sleep 0.1; i=$((i+1)); done; kill -s KILL -- "-$p" 2>/dev/null; fi`,
+    } ] && kill -s 0 -- "-$p"; do sleep 0.1; i=$((i+1)); done; kill -s KILL -- "-$p"; fi`,
     `${mark("status %s")} "$s" >&4`,
     `exit "$s"`
   ].join("\n")
 }
+
+/**
+ * The remote command of the layer's own session, over the connection every command uses: makes
+ * the registry directory, says `ready <dir>`, and holds until its stdin ends — the connection
+ * closed, or the local `ssh` lost its parent. Then every command still registered gets SIGKILL,
+ * its whole group, and the directory goes.
+ */
+export const masterScript = [
+  `d=$(mktemp -d "\${TMPDIR:-/tmp}/effect-command-ssh.XXXXXXXX") || exit 1`,
+  `printf 'ready %s\\n' "$d"`,
+  `cat >/dev/null`,
+  `for f in "$d"/*; do read p <"$f" && kill -s KILL -- "-$p"; done 2>/dev/null`,
+  `rm -rf -- "$d"`
+].join("\n")
 
 /** The remote command that sends `signal` to the command's process group. */
 export const killScript = (pgid: number, signal: string): string =>

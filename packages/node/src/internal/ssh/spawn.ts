@@ -16,6 +16,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 
+import * as RealTime from "../realtime.js"
 import { type Report, reportParser } from "./markers.js"
 import { killScript, refusal, remoteScript } from "./remote.js"
 
@@ -23,6 +24,8 @@ import { killScript, refusal, remoteScript } from "./remote.js"
 export interface Connection {
   readonly host: string
   readonly local: CommandExecutor.CommandExecutor
+  /** The connection's directory on the host, where running commands are registered. */
+  readonly registry: string
   /** The local `ssh` command running `remote` on the host over the layer's control connection. */
   readonly ssh: (remote: string) => Command.Command
 }
@@ -65,7 +68,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
     const stage = plan.stages[0]
     const policy = stage.killPolicy
     const nonce = randomBytes(12).toString("hex")
-    const ssh = connection.ssh(remoteScript(plan, nonce, process.env)).pipe(
+    const ssh = connection.ssh(remoteScript(plan, nonce, connection.registry, process.env)).pipe(
       Command.stdin(localStdio(plan.stdin._tag)),
       Command.stdout(localStdio(plan.stdout._tag)),
       Command.stderr("pipe")
@@ -136,22 +139,22 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       Effect.flatMap(pgid, (pid) =>
         pid === undefined ? Effect.void : runRemote(connection, killScript(pid, signal), plan.line))
 
-    const finished = Effect.map(wait, Option.some).pipe(
-      Effect.timeout(policy.grace),
-      Effect.catchAll(() =>
-        Effect.succeed(Option.none<ExitStatus.ExitStatus>())
-      )
-    )
     // The kill policy on the remote group: the signal, the grace, SIGKILL; then the local client.
+    // The timed steps are interruptible inside the uninterruptible abort, or no timeout could cut
+    // them short.
     const abort = yield* Effect.cached(
       Effect.gen(function*() {
         const known = yield* Deferred.poll(reported)
-        if (known._tag === "Some") return statusOf(yield* known.value)
+        if (known._tag === "Some") {
+          return statusOf(yield* known.value)
+        }
         for (const signal of [policy.signal, "SIGKILL"] as const) {
           killedWith = signal
-          yield* Effect.ignore(kill(signal).pipe(Effect.timeout(policy.grace)))
-          const status = yield* finished
-          if (status._tag === "Some") return status.value
+          yield* RealTime.timeoutOption(Effect.interruptible(Effect.ignore(kill(signal))), policy.grace)
+          const status = yield* RealTime.timeoutOption(Effect.interruptible(Effect.option(wait)), policy.grace)
+          if (Option.isSome(status) && Option.isSome(status.value)) {
+            return status.value.value
+          }
         }
         yield* child.abort
         return ExitStatus.signaled("SIGKILL")
@@ -197,11 +200,14 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       stdout: plan.stdout._tag === "Pipe" ? child.stdout : Stream.empty,
       stderr: stderr === undefined ? Stream.empty : Mailbox.toStream(stderr),
       wait,
+      upstreamStderr: [],
       waitStages: Effect.map(wait, (status) => [status]),
       kill,
       abort,
       detach: Effect.zipRight(
-        Effect.sync(() => void (detached = true)),
+        Effect.sync(() =>
+          void (detached = true)
+        ),
         Effect.as(child.detach, { pid, wait, abort })
       ),
       handshakeWait: noHandshake,
