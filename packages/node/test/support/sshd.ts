@@ -37,48 +37,58 @@ export interface Sshd {
   readonly dir: string
 }
 
-export const startSshd: Effect.Effect<Sshd, CommandError.CommandError, Scope.Scope> = Effect.gen(function*() {
-  const dir = yield* Effect.acquireRelease(
-    Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "ec-sshd-"))),
-    (path) => Effect.sync(() => Fs.rmSync(path, { recursive: true, force: true }))
-  )
-  const file = (name: string) => Path.join(dir, name)
-  yield* keygen(file("host_key"))
-  yield* keygen(file("user_key"))
-  const port = yield* freePort
-  Fs.copyFileSync(file("user_key.pub"), file("authorized_keys"))
-  Fs.writeFileSync(file("known_hosts"), `[127.0.0.1]:${port} ${Fs.readFileSync(file("host_key.pub"), "utf8")}`)
-  Fs.writeFileSync(
-    file("sshd_config"),
-    [
-      `Port ${port}`,
-      "ListenAddress 127.0.0.1",
-      `HostKey ${file("host_key")}`,
-      `AuthorizedKeysFile ${file("authorized_keys")}`,
-      "PidFile none",
-      "StrictModes no",
-      "PermitRootLogin yes",
-      "PasswordAuthentication no",
-      "KbdInteractiveAuthentication no",
-      "UsePAM no",
-      "MaxSessions 100",
-      "MaxStartups 100",
-      ""
-    ].join("\n")
-  )
-  // sshd's privilege separation directory.
-  Fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 })
-  const sshd = yield* Command.start(
-    Command.make(sshdPath, "-D", "-e", "-f", file("sshd_config")).pipe(Command.stderr("pipe"))
-  )
-  yield* sshd.waitFor(/Server listening on/, { stream: "stderr", timeout: "10 seconds" })
-  // Its log goes on: read it, so that sshd never blocks on a full pipe.
-  yield* Effect.forkScoped(Stream.runDrain(sshd.stderr))
-  const options: SshCommandExecutor.Options = {
-    host: "127.0.0.1",
-    port,
-    identityFile: file("user_key"),
-    options: { UserKnownHostsFile: file("known_hosts"), IdentitiesOnly: "yes" }
-  }
-  return { options, port, dir }
-}).pipe(Effect.provide(NodeCommandExecutor.layer))
+/**
+ * The remote login shell: the user's own (bash here), or dash, which sshd's `ForceCommand` then
+ * runs every command line with, as a login shell would.
+ */
+export type LoginShell = "bash" | "dash"
+
+export const startSshd = (
+  shell: LoginShell
+): Effect.Effect<Sshd, CommandError.CommandError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const dir = yield* Effect.acquireRelease(
+      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "ec-sshd-"))),
+      (path) => Effect.sync(() => Fs.rmSync(path, { recursive: true, force: true }))
+    )
+    const file = (name: string) => Path.join(dir, name)
+    yield* keygen(file("host_key"))
+    yield* keygen(file("user_key"))
+    const port = yield* freePort
+    Fs.copyFileSync(file("user_key.pub"), file("authorized_keys"))
+    Fs.writeFileSync(file("known_hosts"), `[127.0.0.1]:${port} ${Fs.readFileSync(file("host_key.pub"), "utf8")}`)
+    Fs.writeFileSync(
+      file("sshd_config"),
+      [
+        `Port ${port}`,
+        "ListenAddress 127.0.0.1",
+        `HostKey ${file("host_key")}`,
+        `AuthorizedKeysFile ${file("authorized_keys")}`,
+        "PidFile none",
+        "StrictModes no",
+        "PermitRootLogin yes",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UsePAM no",
+        "MaxSessions 100",
+        "MaxStartups 100",
+        ...(shell === "dash" ? ["ForceCommand exec /bin/dash -c \"$SSH_ORIGINAL_COMMAND\""] : []),
+        ""
+      ].join("\n")
+    )
+    // sshd's privilege separation directory.
+    Fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 })
+    const sshd = yield* Command.start(
+      Command.make(sshdPath, "-D", "-e", "-f", file("sshd_config")).pipe(Command.stderr("pipe"))
+    )
+    yield* sshd.waitFor(/Server listening on/, { stream: "stderr", timeout: "10 seconds" })
+    // Its log goes on: read it, so that sshd never blocks on a full pipe.
+    yield* Effect.forkScoped(Stream.runDrain(sshd.stderr))
+    const options: SshCommandExecutor.Options = {
+      host: "127.0.0.1",
+      port,
+      identityFile: file("user_key"),
+      options: { UserKnownHostsFile: file("known_hosts"), IdentitiesOnly: "yes" }
+    }
+    return { options, port, dir }
+  }).pipe(Effect.provide(NodeCommandExecutor.layer))
