@@ -21,6 +21,7 @@ import { join } from "node:path"
 
 import { Command, CommandError, CommandExecutor, ExitStatus } from "@effect-command/core"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 
@@ -70,6 +71,49 @@ export interface Options {
 
 /** How long closing the layer waits for the remote side to clean up before the local client is stopped. */
 const closeGrace = "5 seconds"
+
+/** The `ssh -o` options the executor sets itself, or that would change how it talks to ssh. */
+const ownOptions = new Set([
+  "batchmode",
+  "controlmaster",
+  "controlpath",
+  "controlpersist",
+  "forkafterauthentication",
+  "permitlocalcommand",
+  "localcommand",
+  "remotecommand",
+  "requesttty",
+  "sessiontype",
+  "stdinnull"
+])
+
+const unsafe = /[\0\r\n]/
+
+/** What is wrong with `options`, each named: they are refused before anything runs. */
+const problems = (options: Options): ReadonlyArray<string> => {
+  const found: Array<string> = []
+  const word = (value: unknown, what: string) => {
+    if (typeof value !== "string" || value === "" || unsafe.test(value)) {
+      found.push(`${what} ${JSON.stringify(value)} is not a non-empty string without NUL or line breaks`)
+    }
+  }
+  if (typeof options.host === "string" && (/\s/.test(options.host) || options.host.startsWith("-"))) {
+    found.push(`host ${JSON.stringify(options.host)} is not a host name, an address or a Host alias`)
+  } else word(options.host, "host")
+  if (options.user !== undefined) word(options.user, "user")
+  if (options.identityFile !== undefined) word(options.identityFile, "identityFile")
+  if (options.ssh !== undefined) word(options.ssh, "ssh")
+  if (options.port !== undefined && !(Number.isInteger(options.port) && options.port >= 1 && options.port <= 65535)) {
+    found.push(`port ${String(options.port)} is not an integer from 1 to 65535`)
+  }
+  for (const [name, value] of Object.entries(options.options ?? {})) {
+    if (!/^[A-Za-z][A-Za-z0-9]*$/.test(name)) {
+      found.push(`option name ${JSON.stringify(name)} is not an ssh option name`)
+    } else if (ownOptions.has(name.toLowerCase())) found.push(`option ${name} is set by the executor itself`)
+    word(value, `option ${name}'s value`)
+  }
+  return found
+}
 
 /** The ssh argv up to the remote command, for the master or a mux client. */
 const sshArgs = (options: Options, socket: string, master: boolean): ReadonlyArray<string> => [
@@ -125,6 +169,10 @@ export const layer = (options: Options): Layer.Layer<CommandExecutor.CommandExec
   Layer.scoped(
     CommandExecutor.CommandExecutor,
     Effect.gen(function*() {
+      const reasons = problems(options)
+      if (reasons.length > 0) {
+        return yield* new CommandError.CommandUsageError({ reasons, command: `ssh ${String(options.host)}` })
+      }
       const local = CommandExecutor.make(spawnFor({}))
       const ssh = options.ssh ?? "ssh"
       const dir = yield* Effect.acquireRelease(
@@ -172,3 +220,78 @@ export const layer = (options: Options): Layer.Layer<CommandExecutor.CommandExec
       return CommandExecutor.make(spawnOver(connection))
     })
   )
+
+/**
+ * What one host of a {@link fanOut} gave: the program's value, or why it failed there (a
+ * connection failure included).
+ *
+ * @example
+ * ```ts
+ * import type { SshCommandExecutor } from "@effect-command/node"
+ * import { Either } from "effect"
+ *
+ * const line = (result: SshCommandExecutor.HostResult<string, never>): string =>
+ *   `${result.host}: ${Either.isRight(result.result) ? result.result.right : result.result.left.message}`
+ * ```
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface HostResult<A, E> {
+  /** The host as its options name it. */
+  readonly host: string
+  readonly options: Options
+  readonly result: Either.Either<A, E | CommandError.CommandError>
+}
+
+/**
+ * Runs `program` on every host, each over its own connection, at most `concurrency` hosts at a
+ * time (default 8), and gives every host's result, in the order of `hosts`. A host that fails —
+ * it cannot be reached, or the program fails there — does not stop the others; with
+ * `failFast: true` the first failure fails the whole run instead, and the hosts still running are
+ * interrupted (their remote commands killed as their scopes close). A `concurrency` that is not a
+ * positive integer fails with `CommandUsageError` before any host is contacted.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@effect-command/core"
+ * import { SshCommandExecutor } from "@effect-command/node"
+ * import { Effect, Either } from "effect"
+ *
+ * const hosts = ["web-1", "web-2", "web-3"].map((host) => ({ host, user: "deploy" }))
+ * const program = SshCommandExecutor.fanOut(hosts, Command.string(Command.make("uptime")), { concurrency: 2 })
+ * Effect.runPromise(program).then((results) => {
+ *   for (const { host, result } of results) {
+ *     console.log(host, Either.isRight(result) ? result.right.trim() : result.left.message)
+ *   }
+ * })
+ * ```
+ *
+ * @since 0.3.0
+ * @category combinators
+ */
+export const fanOut = <A, E, R>(
+  hosts: Iterable<Options>,
+  program: Effect.Effect<A, E, R>,
+  options?: { readonly concurrency?: number; readonly failFast?: boolean }
+): Effect.Effect<
+  ReadonlyArray<HostResult<A, E>>,
+  E | CommandError.CommandError,
+  Exclude<R, CommandExecutor.CommandExecutor>
+> =>
+  Effect.suspend(() => {
+    const concurrency = options?.concurrency ?? 8
+    if (!(Number.isSafeInteger(concurrency) && concurrency >= 1)) {
+      return new CommandError.CommandUsageError({
+        reasons: [`concurrency ${String(concurrency)} is not a positive integer`],
+        command: "fanOut"
+      })
+    }
+    const targets = Array.from(hosts)
+    const onHost = (host: Options) => Effect.provide(program, layer(host))
+    const run = options?.failFast === true
+      ? Effect.forEach(targets, (host) => Effect.map(onHost(host), Either.right), { concurrency })
+      : Effect.forEach(targets, (host) => Effect.either(onHost(host)), { concurrency })
+    return Effect.map(run, (results) =>
+      results.map((result, i): HostResult<A, E> => ({ host: targets[i]!.host, options: targets[i]!, result })))
+  })

@@ -6,7 +6,7 @@
 import { Command, type CommandError, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor, SshCommandExecutor } from "@effect-command/node"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Either, Layer, Option, Ref } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 
@@ -74,6 +74,99 @@ if (sshdMissing !== undefined) {
           const error = yield* Effect.flip(Effect.provide(Command.string(Command.make("true")), stranger))
           expect(error).toMatchObject({ _tag: "ConnectionError", reason: "ConnectFailed" })
           expect((error as CommandError.ConnectionError).detail).toMatch(/Permission denied/)
+        }))
+    })
+
+    describe("options", () => {
+      it.effect("refuses bad options, naming each, before any ssh runs", () =>
+        Effect.gen(function*() {
+          const dir = Fs.mkdtempSync("/tmp/ec-ssh-options-")
+          // An "ssh" that leaves a trace if it ever runs.
+          Fs.writeFileSync(`${dir}/ssh`, `#!/bin/sh\ntouch ${dir}/ran\n`, { mode: 0o755 })
+          const bad: ReadonlyArray<SshCommandExecutor.Options> = [
+            { host: "" },
+            { host: "-oProxyCommand=touch /tmp/x" },
+            { host: "a b" },
+            { host: "h\n" },
+            ...[0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 65536, 2 ** 31, 2 ** 53].map((port) => ({
+              host: "127.0.0.1",
+              port
+            })),
+            { host: "127.0.0.1", user: "" },
+            { host: "127.0.0.1", identityFile: "a\0b" },
+            { host: "127.0.0.1", options: { ControlPath: "/tmp/elsewhere" } },
+            { host: "127.0.0.1", options: { batchMode: "no" } },
+            { host: "127.0.0.1", options: { "Bad Name": "1" } },
+            { host: "127.0.0.1", options: { ConnectTimeout: "5\nProxyCommand touch /tmp/x" } }
+          ]
+          for (const options of bad) {
+            const error = yield* Effect.flip(
+              Effect.provide(
+                Command.string(Command.make("true")),
+                SshCommandExecutor.layer({ ...options, ssh: `${dir}/ssh` })
+              )
+            )
+            expect(error._tag).toBe("CommandUsageError")
+            expect((error as CommandError.CommandUsageError).reasons.length).toBe(1)
+          }
+          expect(Fs.existsSync(`${dir}/ran`)).toBe(false)
+          Fs.rmSync(dir, { recursive: true })
+        }))
+    })
+
+    describe("fanOut", () => {
+      it.effect("gives every host's result in order; an unreachable host does not stop the others", () =>
+        Effect.gen(function*() {
+          const { options } = yield* Sshd
+          const hosts = [options, { ...options, port: 1 }, options]
+          const results = yield* SshCommandExecutor.fanOut(hosts, Command.string(Command.make("echo", "up")))
+          expect(results.map((r) => r.host)).toEqual(["127.0.0.1", "127.0.0.1", "127.0.0.1"])
+          expect(results.map((r) => r.result._tag)).toEqual(["Right", "Left", "Right"])
+          expect(results[0]!.result).toEqual(Either.right("up\n"))
+          expect(Either.getLeft(results[1]!.result)).toMatchObject(
+            Option.some({ _tag: "ConnectionError", reason: "ConnectFailed" })
+          )
+        }))
+
+      it.effect("with failFast, the first failure fails the run", () =>
+        Effect.gen(function*() {
+          const { options } = yield* Sshd
+          const error = yield* Effect.flip(
+            SshCommandExecutor.fanOut([options, { ...options, port: 1 }], Command.string(Command.make("true")), {
+              failFast: true
+            })
+          )
+          expect(error).toMatchObject({ _tag: "ConnectionError", reason: "ConnectFailed" })
+        }))
+
+      it.effect("runs at most `concurrency` hosts at a time", () =>
+        Effect.gen(function*() {
+          const { options } = yield* Sshd
+          const running = yield* Ref.make(0)
+          const most = yield* Ref.make(0)
+          const program = Effect.acquireUseRelease(
+            Effect.flatMap(Ref.updateAndGet(running, (n) => n + 1), (n) => Ref.update(most, (m) => Math.max(m, n))),
+            () => Command.exitCode(Command.make("true")),
+            () => Ref.update(running, (n) => n - 1)
+          )
+          const results = yield* SshCommandExecutor.fanOut([options, options, options, options, options], program, {
+            concurrency: 2
+          })
+          expect(results.map((r) => r.result)).toEqual(Array(5).fill(Either.right(0)))
+          expect(yield* Ref.get(most)).toBe(2)
+        }))
+
+      it.effect("refuses a concurrency that is not a positive integer before contacting any host", () =>
+        Effect.gen(function*() {
+          const { options } = yield* Sshd
+          for (const concurrency of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53]) {
+            const error = yield* Effect.flip(
+              SshCommandExecutor.fanOut([{ ...options, port: 1 }], Command.string(Command.make("true")), {
+                concurrency
+              })
+            )
+            expect(error._tag).toBe("CommandUsageError")
+          }
         }))
     })
 
