@@ -1,7 +1,8 @@
 /**
  * Reads the wrapper's reports out of the remote stderr stream (see `remote.ts`): a line
- * `\0<nonce> pid <n>` (or `\0<nonce> cwd` when the working directory was refused) before the
- * command starts, and `\0<nonce> status <n>` once it ended. Everything else is the command's
+ * `\0<nonce> pid <n>` (or `\0<nonce> cwd` when a working directory was refused) before the
+ * command starts, in a pipeline `\0<nonce> stage <i> <n>` as each stage ends, and
+ * `\0<nonce> status <n>` once it ended. Everything else is the command's
  * stderr, passed on as it came; bytes before the first report are the remote shell's own (its
  * start-up noise, or ssh's reason for failing to connect).
  */
@@ -10,6 +11,7 @@
 export type Report =
   | { readonly _tag: "Started"; readonly pid: number }
   | { readonly _tag: "BadWorkingDirectory" }
+  | { readonly _tag: "Stage"; readonly index: number; readonly code: number }
   | { readonly _tag: "Status"; readonly code: number }
 
 const newline = 0x0a
@@ -42,11 +44,14 @@ export const reportParser = (nonce: string) => {
   }
 
   const parse = (line: string): Report | undefined => {
-    const [what, number] = line.split(" ")
-    if (what === "cwd" && number === undefined) return { _tag: "BadWorkingDirectory" }
-    const n = Number(number)
-    if (!/^\d+$/.test(number ?? "")) return undefined
-    return what === "pid" ? { _tag: "Started", pid: n } : what === "status" ? { _tag: "Status", code: n } : undefined
+    const [what, ...rest] = line.split(" ")
+    if (what === "cwd" && rest.length === 0) return { _tag: "BadWorkingDirectory" }
+    if (!rest.every((word) => /^\d+$/.test(word))) return undefined
+    const [a, b] = rest.map(Number)
+    if (rest.length === 1 && what === "pid") return { _tag: "Started", pid: a! }
+    if (rest.length === 1 && what === "status") return { _tag: "Status", code: a! }
+    if (rest.length === 2 && what === "stage") return { _tag: "Stage", index: a!, code: b! }
+    return undefined
   }
 
   const feed = (chunk: Uint8Array): ReadonlyArray<Uint8Array | Report> => {
