@@ -15,6 +15,7 @@ import { describe, expect, it } from "@effect/vitest"
 import type { Layer } from "effect"
 import { Chunk, Deferred, Effect, Exit, Fiber, Redacted, Stream } from "effect"
 
+import { yesHead } from "./support/executor-cases.js"
 import { between, parseReport } from "./support/probe.js"
 import { isAlive, marker, withMarker, zombieChildren } from "./support/procs.js"
 import {
@@ -61,15 +62,7 @@ for (const [engine, layer] of engines) {
       // A socket pair's writer gets ECONNRESET when its reader ends with bytes unread: no SIGPIPE.
       it.live.skipIf(engine.includes("socket pairs") && process.env.EFFECT_COMMAND_SPAWN === "child_process")(
         "yes | head -n 1: SIGPIPE fails the run, unless the writer allows it",
-        () =>
-          Effect.gen(function*() {
-            const head = Command.make("head", "-n", "1")
-            const plain = yield* Effect.flip(Command.string(Command.pipeTo(Command.make("yes"), head)))
-            expect(plain).toMatchObject({ _tag: "SignalError", signal: "SIGPIPE" })
-            const allowed = Command.make("yes").pipe(Command.allowSigpipe, Command.pipeTo(head))
-            expect(yield* Command.string(allowed)).toBe("y\n")
-            expect((yield* Command.run(allowed)).stages).toEqual([ExitStatus.signaled("SIGPIPE"), exited(0)])
-          }).pipe(Effect.provide(layer))
+        () => yesHead.pipe(Effect.provide(layer))
       )
 
       it.live("a failing middle stage fails the run with its ExitError listing the 3 statuses", () =>

@@ -23,13 +23,24 @@ const remote = (shell: LoginShell) =>
   )
 const options = { timeout: "60 seconds", excludeTestServices: true } as const
 
+/**
+ * What remote runs left in the connections' directories on this host (the remote shell's TMPDIR
+ * is unset): the FIFO (or its stand-in)
+ * of an earlier stage's stderr is named `<nonce>.<stage>`.
+ */
+const leftovers = (): ReadonlyArray<string> =>
+  Fs.readdirSync("/tmp").filter((dir) => dir.startsWith("effect-command-ssh.")).flatMap((dir) => {
+    const path = Path.join("/tmp", dir)
+    return Fs.readdirSync(path).filter((name) => /^[0-9a-f]{24}\.\d+$/.test(name)).map((name) => `${path}/${name}`)
+  })
+
 /** The case proving which shell runs the wrapper: the command's parent. */
 const runsUnder = (shell: LoginShell) =>
   Effect.gen(function*() {
     expect(yield* Command.string(Command.make("sh", "-c", "cat /proc/$PPID/comm"))).toBe(`${shell}\n`)
   })
 
-layer(NodeCommandExecutor.layer, options)("the Node executor", executorCases)
+layer(NodeCommandExecutor.layer, options)("the Node executor", (it) => executorCases(it))
 
 if (sshdMissing !== undefined) {
   describe("SshCommandExecutor", () => {
@@ -38,12 +49,12 @@ if (sshdMissing !== undefined) {
 } else {
   layer(remote("dash"), options)("SshCommandExecutor, dash as the login shell", (it) => {
     it.effect("the command line is read by dash", () => runsUnder("dash"))
-    executorCases(it)
+    executorCases(it, leftovers)
   })
 
   layer(remote("bash"), options)("SshCommandExecutor, bash as the login shell", (it) => {
     it.effect("the command line is read by bash", () => runsUnder("bash"))
-    executorCases(it)
+    executorCases(it, leftovers)
 
     describe("running", () => {
       it.effect("keeps the remote environment with envInherit, with pairs set and names unset", () =>
@@ -183,10 +194,17 @@ if (sshdMissing !== undefined) {
           expect(Fs.existsSync(file)).toBe(false)
         }))
 
-      it.effect("refuses pipelines", () =>
+      it.effect("refuses a pipeline's settings by stage, and stages with different kill signals", () =>
         Effect.gen(function*() {
-          const error = yield* Effect.flip(Command.run(Command.pipeline(Command.make("ls"), Command.make("wc"))))
-          expect(error).toMatchObject({ _tag: "CommandUsageError", reasons: [expect.stringMatching(/^a pipeline/)] })
+          const p = Command.pipeline(
+            Command.make("ls").pipe(Command.umask(0o077)),
+            Command.make("wc").pipe(Command.killSignal("SIGINT"))
+          )
+          const error = yield* Effect.flip(Command.run(p))
+          expect(error).toMatchObject({
+            _tag: "CommandUsageError",
+            reasons: [expect.stringMatching(/^stage 1: umask /), expect.stringMatching(/one kill signal/)]
+          })
         }))
     })
 

@@ -22,8 +22,23 @@ export const waitForLine = (
   line: string
 ) => child.stdout.pipe(Stream.decodeText(), Stream.splitLines, Stream.takeUntil((l) => l === line), Stream.runDrain)
 
-/** The shared cases, for the executor `it` provides. */
-export const executorCases = (it: Vitest.MethodsNonLive<CommandExecutor.CommandExecutor, true>) => {
+const sh = (script: string) => Command.make("sh", "-c", script)
+
+/** `yes | head -n 1`: SIGPIPE fails the run, unless the writer allows it (then its status is still SIGPIPE). */
+export const yesHead = Effect.gen(function*() {
+  const head = Command.make("head", "-n", "1")
+  const plain = yield* Effect.flip(Command.string(Command.pipeTo(Command.make("yes"), head)))
+  expect(plain).toMatchObject({ _tag: "SignalError", signal: "SIGPIPE" })
+  const allowed = Command.make("yes").pipe(Command.allowSigpipe, Command.pipeTo(head))
+  expect(yield* Command.string(allowed)).toBe("y\n")
+  expect((yield* Command.run(allowed)).stages).toEqual([ExitStatus.signaled("SIGPIPE"), ExitStatus.exited(0)])
+})
+
+/** The shared cases, for the executor `it` provides; `leftovers` names what an executor left behind after a run (none by default). */
+export const executorCases = (
+  it: Vitest.MethodsNonLive<CommandExecutor.CommandExecutor, true>,
+  leftovers: () => ReadonlyArray<string> = () => []
+) => {
   describe("running", () => {
     it.effect("runs a command and captures its output", () =>
       Effect.gen(function*() {
@@ -185,6 +200,168 @@ export const executorCases = (it: Vitest.MethodsNonLive<CommandExecutor.CommandE
           return yield* child.wait
         }))
         expect(status).toEqual(ExitStatus.signaled("SIGINT"))
+      }))
+  })
+
+  describe("pipelines", () => {
+    it.effect("bytes go through every stage; every stage's status; pipefail's status", () =>
+      Effect.gen(function*() {
+        const bytes = new Uint8Array(256 * 1024).map((_, i) => (i * 7919) % 256)
+        const through = yield* Command.bytes(
+          Command.pipeline(Command.make("cat"), Command.make("cat"), Command.make("cat")).pipe(Command.feed(bytes))
+        )
+        expect(Buffer.from(through).equals(Buffer.from(bytes))).toBe(true)
+        const ok = yield* Command.run(
+          Command.pipeline(sh("printf 'a\\nb\\n'"), sh("cat"), sh("tr a-z A-Z")).pipe(Command.stdout("capture"))
+        )
+        expect([ok.status, ok.stages, decode(ok.stdout)]).toEqual([
+          ExitStatus.exited(0),
+          [ExitStatus.exited(0), ExitStatus.exited(0), ExitStatus.exited(0)],
+          "A\nB\n"
+        ])
+        const rightmost = yield* Effect.flip(Command.run(Command.pipeline(sh("exit 4"), sh("cat; exit 3"), sh("cat"))))
+        expect(rightmost).toMatchObject({
+          exitCode: 3,
+          stages: [ExitStatus.exited(4), ExitStatus.exited(3), ExitStatus.exited(0)]
+        })
+        const signaled = yield* Effect.flip(Command.run(Command.pipeline(sh("kill -s USR1 $$"), sh("cat"))))
+        expect(signaled).toMatchObject({
+          signal: "SIGUSR1",
+          stages: [ExitStatus.signaled("SIGUSR1"), ExitStatus.exited(0)]
+        })
+        expect(leftovers()).toEqual([])
+      }))
+
+    it.effect("a failing middle stage fails the run with an ExitError naming it and its stderr", () =>
+      Effect.gen(function*() {
+        const p = Command.pipeline(sh("echo data"), sh("cat >/dev/null; echo 'middle broke' >&2; exit 3"), sh("cat"))
+        const error = yield* Effect.flip(Command.run(p))
+        expect(error).toMatchObject({
+          _tag: "ExitError",
+          exitCode: 3,
+          failedStage: 1,
+          stages: [ExitStatus.exited(0), ExitStatus.exited(3), ExitStatus.exited(0)]
+        })
+        expect(error.message).toMatch(/: stage 2 \(sh\): unexpected exit status 3: middle broke$/)
+      }))
+
+    it.effect("joints: stdout, 2>&1 and stderr alone; each earlier stage's stderr in stageStderr", () =>
+      Effect.gen(function*() {
+        const both = Command.pipeTo(sh("echo out; echo err >&2"), Command.make("sort"), { from: "both" })
+        expect(yield* Command.string(both)).toBe("err\nout\n")
+        const errOnly = Command.pipeTo(sh("echo out; echo err >&2"), sh("sed s/^/got-/"), { from: "stderr" })
+        expect(yield* Command.string(errOnly)).toBe("got-err\n")
+        const toStdout = Command.pipeTo(
+          sh("echo out; echo err >&2").pipe(Command.stderr("stdout")),
+          Command.make("sort")
+        )
+        expect(yield* Command.string(toStdout)).toBe("err\nout\n")
+        const result = yield* Command.run(
+          Command.pipeline(
+            sh("echo a; echo first >&2").pipe(Command.stderr("capture")),
+            sh("cat; echo second >&2").pipe(Command.stderr("capture")),
+            sh("cat; echo third >&2")
+          ).pipe(Command.stdout("capture"), Command.stderr("capture"))
+        )
+        expect(decode(result.stdout)).toBe("a\n")
+        expect(result.stageStderr.map(decode)).toEqual(["first\n", "second\n", "third\n"])
+        // An earlier stage's stderr not asked for, to null, and to a file.
+        const dir = Fs.mkdtempSync("/tmp/ec-pipe-err-")
+        const quiet = yield* Command.run(
+          Command.pipeline(
+            sh("echo a; echo dropped >&2").pipe(Command.stderr("null")),
+            sh("cat; echo filed >&2").pipe(Command.stderr(Command.Output.file(`${dir}/err`))),
+            sh("cat; echo unasked >&2")
+          ).pipe(Command.stdout("capture"))
+        )
+        expect(decode(quiet.stdout)).toBe("a\n")
+        expect(Fs.readFileSync(`${dir}/err`, "utf8")).toBe("filed\n")
+        Fs.rmSync(dir, { recursive: true })
+        // Megabytes of an earlier stage's stderr, read while the data flows on.
+        const loud = yield* Command.run(
+          Command.pipeline(
+            sh("head -c 3000000 /dev/zero >&2; echo done").pipe(Command.stderr("capture")),
+            Command.make("cat")
+          ).pipe(Command.stdout("capture"))
+        )
+        expect([loud.stageStderr[0]!.length, decode(loud.stdout)]).toEqual([3000000, "done\n"])
+        expect(leftovers()).toEqual([])
+      }))
+
+    it.effect("each stage has its own environment and working directory; a missing one is a SpawnError", () =>
+      Effect.gen(function*() {
+        const a = Fs.mkdtempSync("/tmp/ec pipe 'a' ")
+        const b = Fs.mkdtempSync("/tmp/ec-pipe-b-")
+        const out = yield* Command.lines(
+          Command.pipeline(
+            sh("pwd; echo \"$S$T\"").pipe(Command.env("S", "one"), Command.workingDirectory(a)),
+            sh("cat; pwd; echo \"$S$T\"").pipe(
+              Command.env("S", "two"),
+              Command.env("T", "!"),
+              Command.workingDirectory(b)
+            )
+          )
+        )
+        expect(out).toEqual([a, "one", b, "two!"])
+        Fs.rmSync(b, { recursive: true })
+        const error = yield* Effect.flip(
+          Command.string(
+            Command.pipeline(
+              sh("echo x").pipe(Command.workingDirectory(a)),
+              sh("cat").pipe(Command.workingDirectory(b))
+            )
+          )
+        )
+        expect(error).toMatchObject({ _tag: "SpawnError", reason: "BadWorkingDirectory" })
+        expect(leftovers()).toEqual([])
+        Fs.rmSync(a, { recursive: true })
+      }))
+
+    it.effect("yes | head -n 1: SIGPIPE fails the run, unless the writer allows it", () => yesHead)
+
+    it.effect("scope close kills every stage, SIGKILL after the grace for one ignoring SIGTERM", () =>
+      Effect.gen(function*() {
+        const mark = marker()
+        const p = Command.pipeline(
+          marked("trap '' TERM; echo ready; echo progress >&2; while :; do sleep 1; done", mark).pipe(
+            Command.stderr("pipe"),
+            Command.killGrace("300 millis")
+          ),
+          marked("cat", mark).pipe(Command.killGrace("300 millis")),
+          marked("trap '' TERM; cat", mark).pipe(Command.killGrace("300 millis"))
+        ).pipe(Command.stdout("pipe"))
+        const [child, progress] = yield* Effect.scoped(Effect.gen(function*() {
+          const child = yield* Command.start(p)
+          yield* waitForLine(child, "ready")
+          const progress = yield* child.upstreamStderr[0]!.pipe(Stream.decodeText(), Stream.take(1), Stream.runCollect)
+          expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length >= 3))).toBe(true)
+          return [child, progress] as const
+        }))
+        expect([...progress].join("")).toBe("progress\n")
+        // The last stage ended when its input did; pipefail's status is the middle one's.
+        expect(yield* child.waitStages).toEqual([
+          ExitStatus.signaled("SIGKILL"),
+          ExitStatus.signaled("SIGTERM"),
+          ExitStatus.exited(0)
+        ])
+        expect(yield* child.wait).toEqual(ExitStatus.signaled("SIGTERM"))
+        expect(withMarker("EC_MARKER", mark)).toEqual([])
+        expect(leftovers()).toEqual([])
+      }))
+
+    it.effect("a timeout kills every stage and fails with CommandTimeoutError", () =>
+      Effect.gen(function*() {
+        const mark = marker()
+        const p = Command.pipeline(
+          marked("trap '' TERM; sleep 100 & echo started >&2; while :; do sleep 1; done", mark).pipe(
+            Command.killGrace("300 millis")
+          ),
+          marked("trap '' TERM; cat", mark).pipe(Command.killGrace("300 millis"))
+        ).pipe(Command.timeout("1 second"))
+        const error = yield* Effect.flip(Command.run(p))
+        expect(error._tag).toBe("CommandTimeoutError")
+        expect(withMarker("EC_MARKER", mark)).toEqual([])
+        expect(leftovers()).toEqual([])
       }))
   })
 }

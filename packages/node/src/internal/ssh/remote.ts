@@ -1,9 +1,9 @@
 /**
- * The command line a remote host runs for one plan stage: a small POSIX sh wrapper, read by the
- * remote login shell, around the command's argv quoted once. The wrapper reports on its own
- * stderr, marked with a per-run nonce (see `markers.ts`): the command's pid (which is also its
- * process group: it runs under `setsid`) before it starts, then its status once it ended and the
- * rest of its group was killed.
+ * The command line a remote host runs for one plan: a small POSIX sh wrapper, read by the remote
+ * login shell, around each stage's argv quoted once. The wrapper reports on its own stderr, marked
+ * with a per-run nonce (see `markers.ts`): the pid of the command's process group (it runs under
+ * `setsid`) before it starts, each stage's status in a pipeline, then the status once it ended and
+ * the rest of its group was killed.
  */
 import { type Command, CommandError, type CommandExecutor } from "@effect-command/core"
 import * as Duration from "effect/Duration"
@@ -14,11 +14,8 @@ export const quote = (word: string): string => `'${word.replaceAll("'", `'\\''`)
 
 const wordValue = (word: Command.Word): string => (typeof word === "string" ? word : Redacted.value(word))
 
-/** Every setting of the stage that needs the child-side helper or a local fd, named. */
-const refused = (plan: CommandExecutor.SpawnPlan): ReadonlyArray<string> => {
-  const found: Array<string> = []
-  if (plan.stages.length > 1) found.push("a pipeline")
-  const stage = plan.stages[0]
+/** Every setting of a stage that needs the child-side helper or a local fd, named. */
+const refusedStage = (stage: CommandExecutor.SpawnStage, last: boolean): ReadonlyArray<string> => {
   const { setup } = stage
   const named: ReadonlyArray<readonly [boolean, string]> = [
     [setup.umask !== undefined, "umask"],
@@ -36,10 +33,13 @@ const refused = (plan: CommandExecutor.SpawnPlan): ReadonlyArray<string> => {
     [setup.preExec.length > 0, "preExec"],
     [stage.passFds.length > 0, "passFd"],
     [stage.inputFds.length > 0, "inputFd"],
-    [plan.stdin._tag === "Fd", "stdin(Input.fd)"],
-    [plan.stdout._tag === "Fd", "stdout(Output.fd)"],
-    [plan.stderr._tag === "Fd", "stderr(Output.fd)"]
+    [stage.stdin._tag === "Fd", "stdin(Input.fd)"],
+    [stage.stdout._tag === "Fd", "stdout(Output.fd)"],
+    [stage.stderr._tag === "Fd", "stderr(Output.fd)"],
+    // An earlier stage's stdout that no joint takes: the remote host has no local stdout to give it.
+    [!last && stage.stdout._tag === "Inherit", "stdout(\"inherit\") on a stage whose stdout no joint takes"]
   ]
+  const found: Array<string> = []
   for (const [set, name] of named) {
     if (set) {
       found.push(`${name} cannot be honoured on a remote host (it needs the local child-side helper or a local fd)`)
@@ -47,6 +47,20 @@ const refused = (plan: CommandExecutor.SpawnPlan): ReadonlyArray<string> => {
   }
   if (stage.env !== undefined && stage.program.includes("=")) {
     found.push(`the program ${JSON.stringify(stage.program)} contains '=': env(1) would take it for a variable`)
+  }
+  return found
+}
+
+/** Every setting of the plan a remote run cannot honour, named (a pipeline's by stage). */
+const refused = (plan: CommandExecutor.SpawnPlan): ReadonlyArray<string> => {
+  const { stages } = plan
+  if (stages.length === 1) return refusedStage(stages[0], true)
+  const found = stages.flatMap((stage, i) =>
+    refusedStage(stage, i === stages.length - 1).map((reason) => `stage ${i + 1}: ${reason}`)
+  )
+  // One process group: one signal reaches every stage.
+  if (new Set(stages.map((stage) => stage.killPolicy.signal)).size > 1) {
+    found.push("the stages of a remote pipeline share one kill signal: set the same killSignal on every stage")
   }
   return found
 }
@@ -90,12 +104,64 @@ const outputRedirect = (fd: 1 | 2, output: CommandExecutor.SpawnErrorOutput): st
 /** How the wrapper polls for the rest of the group after the command's own exit, in tenths of a second. */
 const tenths = (grace: Duration.Duration): number => Math.ceil(Duration.toMillis(grace) / 100)
 
+/** A stage's redirections: its stdin, stdout and stderr as the plan says; a joint's are the pipe's. */
+const stageRedirects = (stage: CommandExecutor.SpawnStage, fifo: string | undefined): string => {
+  const stdin = stage.stdin._tag === "File" ? ` <${quote(stage.stdin.path)}` : ""
+  const stdout = stage.stdout._tag === "ToNext" ? "" : outputRedirect(1, stage.stdout)
+  switch (stage.stderr._tag) {
+    case "ToNext":
+      // Into the pipe, before stdout goes elsewhere (`2>&1 >/dev/null` for a stderr joint).
+      return `${stdin} 2>&1${stdout}`
+    case "Pipe":
+    case "Inherit":
+      // The last stage's goes out with the reports; an earlier stage's to its own FIFO.
+      return `${stdin}${stdout} 2>${fifo === undefined ? "&4" : quote(fifo)}`
+    default:
+      return `${stdin}${stdout}${outputRedirect(2, stage.stderr)}`
+  }
+}
+
+/** Whether an earlier stage's stderr comes back through a FIFO and a reader session of its own. */
+export const readsStderr = (stage: CommandExecutor.SpawnStage): boolean =>
+  stage.stderr._tag === "Pipe" || stage.stderr._tag === "Inherit"
+
+/** The FIFO, in the connection's registry, that carries stage `index`'s stderr to its reader. */
+export const stderrFifo = (registry: string, nonce: string, index: number): string => `${registry}/${nonce}.${index}`
+
 /**
- * The string handed to `ssh` as the remote command: the wrapper script with the stage's argv,
+ * The signals a pipeline's own shells catch (with a no-op, which the stages do not inherit), so
+ * that a signal sent to the whole group leaves them waiting to report their stage's status.
+ */
+const caught = "HUP INT QUIT ABRT USR1 USR2 PIPE ALRM TERM XCPU XFSZ VTALRM PROF"
+
+/**
+ * The `sh -c` script of a pipeline: every stage in one pipeline of the shell, each in a subshell
+ * that runs it (`exec`: the program itself, never a shell builtin) in its own working directory,
+ * then reports its status (`stage <i> <code>`) on fd 4. The shell's own messages go nowhere.
+ */
+const pipelineScript = (
+  plan: CommandExecutor.SpawnPlan,
+  nonce: string,
+  fifos: ReadonlyArray<string | undefined>,
+  local: Readonly<Record<string, string | undefined>>
+): string => {
+  const stages = plan.stages.map((stage, i) => {
+    const cd = stage.cwd === undefined ? "" : `cd -- ${quote(stage.cwd)} && `
+    const words = [...envWords(stage, local), ...stage.argv].map(quote).join(" ")
+    const run = `(${cd}exec ${words}${stageRedirects(stage, fifos[i])} 4>&-)`
+    return `{ trap : ${caught}; ${run}; printf '\\000%s stage ${i} %s\\n' ${nonce} "$?" >&4; }`
+  })
+  return [`exec 2>/dev/null`, `trap : ${caught}`, stages.join(" | ")].join("\n")
+}
+
+/**
+ * The string handed to `ssh` as the remote command: the wrapper script with each stage's argv,
  * environment, working directory and redirections, for the remote login shell (any POSIX shell).
+ * A pipeline's stages run under one `sh` that leads their process group.
  *
- * `registry` is the connection's directory on the host (see `masterScript`): the command's pid is
- * written there while it runs, so that the connection's end kills whatever is left.
+ * `registry` is the connection's directory on the host (see `masterScript`): the group's pid is
+ * written there while it runs, so that the connection's end kills whatever is left; an earlier
+ * stage's piped stderr goes through a FIFO there (see `readerScript`).
  */
 export const remoteScript = (
   plan: CommandExecutor.SpawnPlan,
@@ -103,29 +169,67 @@ export const remoteScript = (
   registry: string,
   local: Readonly<Record<string, string | undefined>>
 ): string => {
-  const stage = plan.stages[0]
-  const words = ["setsid", "--", ...envWords(stage, local), ...stage.argv].map(quote).join(" ")
-  const stdin = plan.stdin._tag === "File" ? ` <${quote(plan.stdin.path)}` : ""
-  const redirects = `${stdin}${outputRedirect(1, plan.stdout)}${outputRedirect(2, plan.stderr)}`
-  const signal = stage.killPolicy.signal.slice(3)
+  const { stages } = plan
+  const single = stages.length === 1
+  const fifos = stages.map((stage, i) =>
+    i < stages.length - 1 && readsStderr(stage) ? stderrFifo(registry, nonce, i) : undefined
+  )
+  const made = fifos.filter((fifo) => fifo !== undefined).map(quote)
+  const signal = stages[0].killPolicy.signal.slice(3)
+  const grace = stages.reduce((most, stage) => Duration.max(most, stage.killPolicy.grace), Duration.zero)
   const mark = (what: string) => `printf '\\000%s ${what}\\n' ${nonce}`
   const file = quote(`${registry}/${nonce}`)
+  // A FIFO its reader did not take (the run ended first): held open while it is replaced by a
+  // directory, so that a reader waiting on it ends and one still to come finds the run over.
+  const over = made.map((fifo) => `[ -p ${fifo} ] && { rm -f -- ${fifo}; mkdir -- ${fifo}; } 5<>${fifo}`)
+  const badCwd = `2>&4 || { ${[`${mark("cwd")} >&4`, ...over, "exit 1"].join("; ")}; }`
+  // A single command runs in the wrapper's working directory; a pipeline's are checked first.
+  const cwds = single
+    ? stages[0].cwd === undefined ? [] : [`cd -- ${quote(stages[0].cwd)} ${badCwd}`]
+    : stages.flatMap((stage) => (stage.cwd === undefined ? [] : [`(cd -- ${quote(stage.cwd)}) ${badCwd}`]))
+  const command = single
+    ? `${["setsid", "--", ...envWords(stages[0], local), ...stages[0].argv].map(quote).join(" ")} 2>&4${
+      stageRedirects(stages[0], undefined)
+    }`
+    : `${["setsid", "--", "sh", "-c", pipelineScript(plan, nonce, fifos, local)].map(quote).join(" ")} 2>&4`
   return [
     // fd 4 is the channel's stderr: the reports and the command's stderr go there; the shell's own
     // messages (a job's "Terminated" notice) go nowhere.
     `exec 4>&2 2>/dev/null`,
-    ...(stage.cwd === undefined ? [] : [`cd -- ${quote(stage.cwd)} 2>&4 || { ${mark("cwd")} >&4; exit 1; }`]),
+    // Either this or the stage's reader makes the FIFO, whichever comes first.
+    ...made.map((fifo) => `{ mkfifo -m 600 -- ${fifo} || [ -p ${fifo} ]; } || exit 1`),
+    ...cwds,
     // A foreground child records and prints its own pid, then becomes the command: setsid execs in
     // place (the child leads no group), so pid = pgid = sid. In the foreground, the command gets
     // SIGINT and SIGQUIT as it would locally (a background job would have them ignored).
-    `sh -c 'echo "$$" >"$1" && printf "\\000%s pid %s\\n" "$0" "$$" >&4 && shift && exec "$@" 4>&-' ${nonce} ${file} ${words} 2>&4${redirects}`,
+    `sh -c 'echo "$$" >"$1" && printf "\\000%s pid %s\\n" "$0" "$$" >&4 && shift && exec "$@"${
+      single ? " 4>&-" : ""
+    }' ${nonce} ${file} ${command}`,
     `s=$?`,
+    ...over,
     `read p <${file} && rm -f ${file} || exit "$s"`,
     // What is left of the command's group gets the kill policy, as locally after a child's exit.
     `if kill -s ${signal} -- "-$p"; then i=0; while [ "$i" -lt ${
-      tenths(stage.killPolicy.grace)
+      tenths(grace)
     } ] && kill -s 0 -- "-$p"; do sleep 0.1; i=$((i+1)); done; kill -s KILL -- "-$p"; fi`,
     `${mark("status %s")} "$s" >&4`,
+    `exit "$s"`
+  ].join("\n")
+}
+
+/**
+ * The remote command of the reader session of an earlier stage's stderr: makes its FIFO unless the
+ * wrapper did, waits for the stage to open it, removes it and copies it to stdout. A directory
+ * there says the run ended before the stage opened it: nothing to read, and the directory goes.
+ */
+export const readerScript = (fifo: string): string => {
+  const f = quote(fifo)
+  return [
+    `[ -d ${f} ] && exec rmdir -- ${f}`,
+    `{ mkfifo -m 600 -- ${f} || [ -p ${f} ]; } 2>/dev/null || exit 1`,
+    `{ rm -f -- ${f}; cat; } <${f}`,
+    `s=$?`,
+    `[ -d ${f} ] && exec rmdir -- ${f}`,
     `exit "$s"`
   ].join("\n")
 }
@@ -134,13 +238,14 @@ export const remoteScript = (
  * The remote command of the layer's own session, over the connection every command uses: makes
  * the registry directory, says `ready <dir>`, and holds until its stdin ends — the connection
  * closed, or the local `ssh` lost its parent. Then every command still registered gets SIGKILL,
- * its whole group, and the directory goes.
+ * its whole group, and the directory goes (with any FIFO left in it).
  */
 export const masterScript = [
   `d=$(mktemp -d "\${TMPDIR:-/tmp}/effect-command-ssh.XXXXXXXX") || exit 1`,
   `printf 'ready %s\\n' "$d"`,
   `cat >/dev/null`,
-  `for f in "$d"/*; do read p <"$f" && kill -s KILL -- "-$p"; done 2>/dev/null`,
+  // A pid file names a group; a FIFO of a stage's stderr is only removed.
+  `for f in "$d"/*; do [ -f "$f" ] && read p <"$f" && kill -s KILL -- "-$p"; done 2>/dev/null`,
   `rm -rf -- "$d"`
 ].join("\n")
 

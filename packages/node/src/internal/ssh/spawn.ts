@@ -1,7 +1,8 @@
 /**
  * The SSH executor's primitive: one plan runs as one `ssh` mux client (a local child of the Node
  * executor) whose remote command is the wrapper of `remote.ts`. Its stderr is read at once, for the
- * wrapper's reports; the command's own stderr goes on to the plan's.
+ * wrapper's reports; the command's own stderr goes on to the plan's. An earlier stage of a pipeline
+ * whose stderr is piped (or inherited) has one more mux client, started beside it, that reads it.
  */
 import { randomBytes } from "node:crypto"
 
@@ -10,16 +11,18 @@ import { Command, CommandError, ExitStatus, Signal } from "@effect-command/core"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 import * as RealTime from "../realtime.js"
 import { type Report, reportParser } from "./markers.js"
-import { killScript, refusal, remoteScript } from "./remote.js"
+import { killScript, readerScript, readsStderr, refusal, remoteScript, stderrFifo } from "./remote.js"
 
 /** How a layer reaches its host: the local executor and the `ssh` argv of a mux client. */
 export interface Connection {
@@ -67,14 +70,62 @@ const runRemote = (connection: Connection, remote: string, line: string) =>
 const localStdio = (tag: string): "pipe" | "inherit" | "null" =>
   tag === "Pipe" ? "pipe" : tag === "Inherit" ? "inherit" : "null"
 
+/**
+ * The reader of an earlier stage's stderr: a mux client copying the stage's FIFO (see
+ * `readerScript`) to the stream it returns, or to this process's stderr for `Inherit`. A reader
+ * that fails before the run is over stops the run (the stage would wait for it forever) and fails
+ * its stream.
+ */
+const startReader = (
+  connection: Connection,
+  plan: CommandExecutor.SpawnPlan,
+  fifo: string,
+  index: number,
+  isOver: Effect.Effect<boolean>,
+  stopRun: Effect.Effect<unknown>
+) =>
+  Effect.gen(function*() {
+    const inherit = plan.stages[index]!.stderr._tag === "Inherit"
+    const reader = yield* connection.local.start(
+      connection.ssh(readerScript(fifo)).pipe(
+        Command.stdin("null"),
+        Command.stdout(inherit ? Command.Output.fd(2) : "pipe"),
+        Command.stderr("capture")
+      )
+    )
+    const ioError = (cause: unknown) =>
+      new CommandError.IoError({ stream: `stage ${index + 1} stderr`, command: plan.line, cause })
+    const failure = yield* Effect.cached(
+      Effect.gen(function*() {
+        const result = yield* reader.result
+        if (ExitStatus.isSuccess(result.status) || (yield* isOver)) return undefined
+        const said = decoder.decode(result.stderr).trim()
+        return ioError(new Error(`its reader over ssh ${ExitStatus.format(result.status)}${said && `: ${said}`}`))
+      }).pipe(Effect.catchAll((error) => Effect.succeed(ioError(error))))
+    )
+    yield* Effect.forkScoped(Effect.flatMap(failure, (error) => (error === undefined ? Effect.void : stopRun)))
+    const stream = Stream.concat(
+      inherit ? Stream.empty : reader.stdout,
+      Stream.unwrap(Effect.map(failure, (error) => (error === undefined ? Stream.empty : Stream.fail(error))))
+    )
+    return { stream, ended: Effect.ignore(reader.wait) }
+  })
+
 /** The SSH executor's `spawn` over one connection. */
 export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (plan) =>
   Effect.gen(function*() {
     const refused = refusal(plan)
     if (refused !== undefined) return yield* refused
-    const stage = plan.stages[0]
-    const policy = stage.killPolicy
+    const { stages } = plan
+    const last = stages.length - 1
+    // Every stage shares one kill signal (else the plan is refused); the longest grace is the group's.
+    const policy = {
+      signal: stages[0].killPolicy.signal,
+      grace: stages.reduce((most, stage) => Duration.max(most, stage.killPolicy.grace), Duration.zero)
+    }
     const nonce = randomBytes(12).toString("hex")
+    // The readers stop after the run: their finalizers run after the abort added below.
+    const readerScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.parallel)
     const ssh = connection.ssh(remoteScript(plan, nonce, connection.registry, process.env)).pipe(
       Command.stdin(localStdio(plan.stdin._tag)),
       Command.stdout(localStdio(plan.stdout._tag)),
@@ -83,7 +134,9 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
     const child = yield* connection.local.start(ssh)
 
     const started = yield* Deferred.make<Report | undefined>()
-    const reported = yield* Deferred.make<number>()
+    const reported = yield* Deferred.make<void>()
+    // Each stage's code as the wrapper reported it (a single command's is its status).
+    const codes: Array<number | undefined> = stages.map(() => undefined)
     const stderr = plan.stderr._tag === "Pipe" ? yield* Mailbox.make<Uint8Array, CommandError.IoError>(64) : undefined
     let preamble: Uint8Array = new Uint8Array(0)
     let running = false
@@ -104,7 +157,11 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
     }
     const handle = (part: Uint8Array | Report): Effect.Effect<unknown> => {
       if (part instanceof Uint8Array) return deliver(part)
-      if (part._tag === "Status") return Deferred.succeed(reported, part.code)
+      if (part._tag === "Stage") return Effect.sync(() => void (part.index <= last && (codes[part.index] = part.code)))
+      if (part._tag === "Status") {
+        if (last === 0) codes[0] = part.code
+        return Deferred.succeed(reported, undefined)
+      }
       running = part._tag === "Started"
       // What the remote shell said before the command started is its stderr too.
       return Effect.zipRight(Deferred.succeed(started, part), running ? deliver(preamble) : Effect.void)
@@ -121,25 +178,29 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
     )
 
     let killedWith: Signal.Signal | undefined
-    // The status: reported by the wrapper, or, when ssh ended without a report, what the kill did
+    // A stage without a report died with its reporting shell: by SIGKILL, or by the kill sent.
+    const statuses = (unreported: Signal.Signal) =>
+      codes.map((code) => (code === undefined ? ExitStatus.signaled(unreported) : statusOf(code)))
+    // The statuses: reported by the wrapper, or, when ssh ended without a report, what the kill did
     // or the connection lost.
-    const wait: Effect.Effect<ExitStatus.ExitStatus, CommandError.CommandError> = Effect.raceFirst(
-      Effect.map(Deferred.await(reported), statusOf),
-      Effect.gen(function*() {
-        yield* child.wait
-        yield* Fiber.await(reader)
-        const code = yield* Deferred.poll(reported)
-        if (code._tag === "Some") return statusOf(yield* code.value)
-        if (killedWith !== undefined) return ExitStatus.signaled(killedWith)
-        const detail = decoder.decode(preamble).trim()
-        return yield* new CommandError.ConnectionError({
-          reason: "ConnectionLost",
-          host: connection.host,
-          detail,
-          command: plan.line
+    const waitStages: Effect.Effect<ReadonlyArray<ExitStatus.ExitStatus>, CommandError.CommandError> = Effect
+      .raceFirst(
+        Effect.map(Deferred.await(reported), () => statuses("SIGKILL")),
+        Effect.gen(function*() {
+          yield* child.wait
+          yield* Fiber.await(reader)
+          if (yield* Deferred.isDone(reported)) return statuses("SIGKILL")
+          if (killedWith !== undefined) return statuses(killedWith)
+          const detail = decoder.decode(preamble).trim()
+          return yield* new CommandError.ConnectionError({
+            reason: "ConnectionLost",
+            host: connection.host,
+            detail,
+            command: plan.line
+          })
         })
-      })
-    )
+      )
+    const wait = Effect.map(waitStages, ExitStatus.pipefail)
 
     const pgid = Effect.map(Deferred.await(started), (report) => (report?._tag === "Started" ? report.pid : undefined))
     const kill = (signal: Signal.Signal = "SIGTERM") =>
@@ -151,9 +212,8 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
     // no timeout could cut them short.
     const abort = yield* Effect.cached(
       Effect.gen(function*() {
-        const known = yield* Deferred.poll(reported)
-        if (known._tag === "Some") {
-          return statusOf(yield* known.value)
+        if (yield* Deferred.isDone(reported)) {
+          return ExitStatus.pipefail(statuses("SIGKILL"))
         }
         for (const signal of [policy.signal, "SIGKILL"] as const) {
           killedWith = signal
@@ -164,9 +224,17 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
           }
         }
         yield* child.abort
-        return ExitStatus.signaled("SIGKILL")
+        return ExitStatus.pipefail(statuses("SIGKILL"))
       }).pipe(Effect.uninterruptible)
     )
+
+    // An earlier stage's piped or inherited stderr: its reader, started beside the command.
+    const isOver = Effect.map(Deferred.isDone(reported), (done) =>
+      done || killedWith !== undefined)
+    const readers = yield* Effect.forEach(stages.slice(0, -1), (stage, i) =>
+      readsStderr(stage)
+        ? startReader(connection, plan, stderrFifo(connection.registry, nonce, i), i, isOver, abort)
+        : Effect.succeed({ stream: Stream.empty, ended: Effect.void })).pipe(Scope.extend(readerScope))
 
     let detached = false
     yield* Effect.addFinalizer(() => (detached ? Effect.void : abort))
@@ -174,12 +242,18 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
     const first = yield* Deferred.await(started)
     if (first?._tag !== "Started") {
       const status = yield* child.wait
+      // The wrapper told the readers the run is over: let them go (and take their FIFOs) first.
+      yield* RealTime.timeoutOption(
+        Effect.interruptible(Effect.all(readers.map((reader) => reader.ended), { discard: true })),
+        sendBound
+      )
       const detail = decoder.decode(preamble).trim()
       if (first?._tag === "BadWorkingDirectory") {
+        const cwd = stages.find((stage) => stage.cwd !== undefined)?.cwd
         return yield* new CommandError.SpawnError({
           reason: "BadWorkingDirectory",
           stage: "chdir",
-          detail: detail === "" ? `cd ${stage.cwd} failed on ${connection.host}` : detail,
+          detail: detail === "" ? `cd ${cwd} failed on ${connection.host}` : detail,
           command: plan.line
         })
       }
@@ -207,14 +281,12 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       stdout: plan.stdout._tag === "Pipe" ? child.stdout : Stream.empty,
       stderr: stderr === undefined ? Stream.empty : Mailbox.toStream(stderr),
       wait,
-      upstreamStderr: [],
-      waitStages: Effect.map(wait, (status) => [status]),
+      upstreamStderr: readers.map((reader) => reader.stream),
+      waitStages,
       kill,
       abort,
       detach: Effect.zipRight(
-        Effect.sync(() =>
-          void (detached = true)
-        ),
+        Effect.sync(() => void (detached = true)),
         Effect.as(child.detach, { pid, wait, abort })
       ),
       handshakeWait: noHandshake,
