@@ -121,12 +121,22 @@ const stageRedirects = (stage: CommandExecutor.SpawnStage, fifo: string | undefi
   }
 }
 
-/** Whether an earlier stage's stderr comes back through a FIFO and a reader session of its own. */
-export const readsStderr = (stage: CommandExecutor.SpawnStage): boolean =>
-  stage.stderr._tag === "Pipe" || stage.stderr._tag === "Inherit"
-
-/** The FIFO, in the connection's registry, that carries stage `index`'s stderr to its reader. */
-export const stderrFifo = (registry: string, nonce: string, index: number): string => `${registry}/${nonce}.${index}`
+/**
+ * For each stage, the FIFO in the connection's registry that carries its stderr to a reader
+ * session of its own: an earlier stage's piped stderr, or its inherited one unless the last
+ * stage's is inherited too (then both go out with the reports, to this process's stderr).
+ */
+export const stderrFifos = (
+  plan: CommandExecutor.SpawnPlan,
+  registry: string,
+  nonce: string
+): ReadonlyArray<string | undefined> =>
+  plan.stages.map((stage, i) =>
+    i < plan.stages.length - 1 &&
+      (stage.stderr._tag === "Pipe" || (stage.stderr._tag === "Inherit" && plan.stderr._tag !== "Inherit"))
+      ? `${registry}/${nonce}.${i}`
+      : undefined
+  )
 
 /**
  * The signals a pipeline's own shells catch (with a no-op, which the stages do not inherit), so
@@ -171,9 +181,7 @@ export const remoteScript = (
 ): string => {
   const { stages } = plan
   const single = stages.length === 1
-  const fifos = stages.map((stage, i) =>
-    i < stages.length - 1 && readsStderr(stage) ? stderrFifo(registry, nonce, i) : undefined
-  )
+  const fifos = stderrFifos(plan, registry, nonce)
   const made = fifos.filter((fifo) => fifo !== undefined).map(quote)
   const signal = stages[0].killPolicy.signal.slice(3)
   const grace = stages.reduce((most, stage) => Duration.max(most, stage.killPolicy.grace), Duration.zero)

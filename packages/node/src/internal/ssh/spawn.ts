@@ -2,7 +2,8 @@
  * The SSH executor's primitive: one plan runs as one `ssh` mux client (a local child of the Node
  * executor) whose remote command is the wrapper of `remote.ts`. Its stderr is read at once, for the
  * wrapper's reports; the command's own stderr goes on to the plan's. An earlier stage of a pipeline
- * whose stderr is piped (or inherited) has one more mux client, started beside it, that reads it.
+ * whose stderr is piped (or inherited, where the last stage's is not) has one more mux client,
+ * started beside it, that reads it.
  */
 import { randomBytes } from "node:crypto"
 
@@ -22,7 +23,7 @@ import * as Stream from "effect/Stream"
 
 import * as RealTime from "../realtime.js"
 import { type Report, reportParser } from "./markers.js"
-import { killScript, readerScript, readsStderr, refusal, remoteScript, stderrFifo } from "./remote.js"
+import { killScript, readerScript, refusal, remoteScript, stderrFifos } from "./remote.js"
 
 /** How a layer reaches its host: the local executor and the `ssh` argv of a mux client. */
 export interface Connection {
@@ -228,13 +229,13 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       }).pipe(Effect.uninterruptible)
     )
 
-    // An earlier stage's piped or inherited stderr: its reader, started beside the command.
+    // An earlier stage's stderr through a FIFO: its reader, started beside the command.
     const isOver = Effect.map(Deferred.isDone(reported), (done) =>
       done || killedWith !== undefined)
-    const readers = yield* Effect.forEach(stages.slice(0, -1), (stage, i) =>
-      readsStderr(stage)
-        ? startReader(connection, plan, stderrFifo(connection.registry, nonce, i), i, isOver, abort)
-        : Effect.succeed({ stream: Stream.empty, ended: Effect.void })).pipe(Scope.extend(readerScope))
+    const readers = yield* Effect.forEach(stderrFifos(plan, connection.registry, nonce).slice(0, -1), (fifo, i) =>
+      fifo === undefined
+        ? Effect.succeed({ stream: Stream.empty, ended: Effect.void })
+        : startReader(connection, plan, fifo, i, isOver, abort)).pipe(Scope.extend(readerScope))
 
     let detached = false
     yield* Effect.addFinalizer(() => (detached ? Effect.void : abort))
@@ -244,12 +245,19 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       const status = yield* child.wait
       // The wrapper told the readers the run is over: let them go (and take their FIFOs) first.
       yield* RealTime.timeoutOption(
-        Effect.interruptible(Effect.all(readers.map((reader) => reader.ended), { discard: true })),
+        Effect.interruptible(Effect.all(
+          readers.map((reader) =>
+            reader.ended
+          ),
+          { discard: true }
+        )),
         sendBound
       )
       const detail = decoder.decode(preamble).trim()
       if (first?._tag === "BadWorkingDirectory") {
-        const cwd = stages.find((stage) => stage.cwd !== undefined)?.cwd
+        const cwd = stages.find((stage) =>
+          stage.cwd !== undefined
+        )?.cwd
         return yield* new CommandError.SpawnError({
           reason: "BadWorkingDirectory",
           stage: "chdir",
