@@ -208,6 +208,30 @@ if (sshdMissing !== undefined) {
         }))
     })
 
+    describe("pipelines", () => {
+      it.effect("a stage's stderr reader that fails stops the run, which fails with an IoError naming it", () =>
+        Effect.gen(function*() {
+          const { options } = yield* Sshd
+          const dir = Fs.mkdtempSync("/tmp/ec-ssh-reader-")
+          // An ssh client that refuses the readers of a stage's stderr (their remote command removes
+          // a directory) and runs every other session.
+          Fs.writeFileSync(
+            `${dir}/ssh`,
+            `#!/bin/sh\nfor last; do :; done\ncase "$last" in *"exec rmdir"*) echo refused >&2; exit 255;; esac\nexec ssh "$@"\n`,
+            { mode: 0o755 }
+          )
+          const mark = marker()
+          const p = Command.pipeline(Command.make("echo", "data"), marked("cat; exec sleep 100", mark))
+          const error = yield* Effect.flip(
+            Command.string(p).pipe(Effect.provide(SshCommandExecutor.layer({ ...options, ssh: `${dir}/ssh` })))
+          )
+          expect(error).toMatchObject({ _tag: "IoError", stream: "stage 1 stderr" })
+          expect(error.message).toMatch(/refused$/)
+          expect(withMarker("EC_MARKER", mark)).toEqual([])
+          Fs.rmSync(dir, { recursive: true })
+        }))
+    })
+
     describe("kill-and-reap on the remote host", () => {
       it.effect("closing the layer kills a detached remote command: nothing outlives the connection", () =>
         Effect.gen(function*() {
