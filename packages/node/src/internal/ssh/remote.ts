@@ -101,6 +101,13 @@ const outputRedirect = (fd: 1 | 2, output: CommandExecutor.SpawnErrorOutput): st
   }
 }
 
+/**
+ * `cd` to a stage's working directory, relative to the remote home as `chdir` would be: without
+ * the CDPATH a login shell's start-up files may export (it would search elsewhere and print the
+ * directory on stdout).
+ */
+const chdir = (dir: string): string => `CDPATH= cd -- ${quote(dir)}`
+
 /** How the wrapper polls for the rest of the group after the command's own exit, in tenths of a second. */
 const tenths = (grace: Duration.Duration): number => Math.ceil(Duration.toMillis(grace) / 100)
 
@@ -156,7 +163,7 @@ const pipelineScript = (
   local: Readonly<Record<string, string | undefined>>
 ): string => {
   const stages = plan.stages.map((stage, i) => {
-    const cd = stage.cwd === undefined ? "" : `cd -- ${quote(stage.cwd)} && `
+    const cd = stage.cwd === undefined ? "" : `${chdir(stage.cwd)} && `
     const words = [...envWords(stage, local), ...stage.argv].map(quote).join(" ")
     const run = `(${cd}exec ${words}${stageRedirects(stage, fifos[i])} 4>&-)`
     return `{ trap : ${caught}; ${run}; printf '\\000%s stage ${i} %s\\n' ${nonce} "$?" >&4; }`
@@ -193,8 +200,8 @@ export const remoteScript = (
   const badCwd = `2>&4 || { ${[`${mark("cwd")} >&4`, ...over, "exit 1"].join("; ")}; }`
   // A single command runs in the wrapper's working directory; a pipeline's are checked first.
   const cwds = single
-    ? stages[0].cwd === undefined ? [] : [`cd -- ${quote(stages[0].cwd)} ${badCwd}`]
-    : stages.flatMap((stage) => (stage.cwd === undefined ? [] : [`(cd -- ${quote(stage.cwd)}) ${badCwd}`]))
+    ? stages[0].cwd === undefined ? [] : [`${chdir(stages[0].cwd)} ${badCwd}`]
+    : stages.flatMap((stage) => (stage.cwd === undefined ? [] : [`(${chdir(stage.cwd)}) ${badCwd}`]))
   const command = single
     ? `${["setsid", "--", ...envWords(stages[0], local), ...stages[0].argv].map(quote).join(" ")} 2>&4${
       stageRedirects(stages[0], undefined)
