@@ -5,7 +5,7 @@
  *
  *   pnpm bench                 the full run (~12 minutes on 2 cores), writes docs/benchmarks.md
  *   pnpm bench --quick         a smoke run with tiny sizes; writes nothing unless --out is given
- *   pnpm bench --only W1,W3    some workloads only (W1 W1b W2 W3 W4 W5 W6)
+ *   pnpm bench --only W1,W3    some workloads only (W1 W1b W2 W3 W4 W5 W6 SSH)
  *   pnpm bench --rounds N      rounds for every workload (default: 5; W3, W4: 7; W5, W6: 15)
  *   pnpm bench --out FILE      where to write the markdown (default: docs/benchmarks.md)
  *   pnpm bench --no-write      print only

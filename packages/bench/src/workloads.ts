@@ -7,6 +7,7 @@ import * as Contenders from "./contenders.js"
 import type { Job, JobResult, Sample } from "./protocol.js"
 import { RESULT_PREFIX } from "./protocol.js"
 import type { Column, Workload } from "./results.js"
+import { runSsh } from "./ssh.js"
 import { fmt, MiB } from "./stats.js"
 
 const runWorker = (job: Job): Promise<JobResult> =>
@@ -259,5 +260,6 @@ export const workloads: ReadonlyArray<readonly [string, () => Promise<ReadonlyAr
   ["W3", async () => [await runW3()]],
   ["W4", async () => [await runW4()]],
   ["W5", async () => [await runW5()]],
-  ["W6", async () => [await runW6("W6wc"), await runW6("W6cat")]]
+  ["W6", async () => [await runW6("W6wc"), await runW6("W6cat")]],
+  ["SSH", () => runSsh()]
 ]

@@ -120,12 +120,14 @@ export const remoteScript = (
     // SIGINT and SIGQUIT as it would locally (a background job would have them ignored).
     `sh -c 'echo "$$" >"$1" && printf "\\000%s pid %s\\n" "$0" "$$" >&4 && shift && exec "$@" 4>&-' ${nonce} ${file} ${words} 2>&4${redirects}`,
     `s=$?`,
-    `read p <${file} && rm -f ${file} || exit "$s"`,
+    `read p <${file} || exit "$s"`,
     // What is left of the command's group gets the kill policy, as locally after a child's exit.
     `if kill -s ${signal} -- "-$p"; then i=0; while [ "$i" -lt ${
       tenths(stage.killPolicy.grace)
     } ] && kill -s 0 -- "-$p"; do sleep 0.1; i=$((i+1)); done; kill -s KILL -- "-$p"; fi`,
     `${mark("status %s")} "$s" >&4`,
+    // Unregistered after the report, off the channel: the run does not wait for rm.
+    `rm -f ${file} </dev/null >/dev/null 4>&- &`,
     `exit "$s"`
   ].join("\n")
 }
