@@ -11,7 +11,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 
 import { executorCases, marked, waitForLine } from "./support/executor-cases.js"
-import { eventually, marker, withMarker } from "./support/procs.js"
+import { eventually, marker, parentOf, withMarker } from "./support/procs.js"
 import { type LoginShell, sshdMissing, startSshd } from "./support/sshd.js"
 
 class Sshd extends Context.Tag("test/Sshd")<Sshd, Effect.Effect.Success<ReturnType<typeof startSshd>>>() {}
@@ -22,6 +22,23 @@ const remote = (shell: LoginShell) =>
     Layer.scoped(Sshd, startSshd(shell))
   )
 const options = { timeout: "60 seconds", excludeTestServices: true } as const
+
+/** This process's live children, and a process's command line (words joined by spaces). */
+const childrenOfUs = () =>
+  Fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).map(Number).filter((pid) => {
+    try {
+      return parentOf(pid) === process.pid
+    } catch {
+      return false
+    }
+  })
+const cmdline = (pid: number) => {
+  try {
+    return Fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ")
+  } catch {
+    return ""
+  }
+}
 
 /** The case proving which shell runs the wrapper: the command's parent. */
 const runsUnder = (shell: LoginShell) =>
@@ -74,6 +91,32 @@ if (sshdMissing !== undefined) {
           const error = yield* Effect.flip(Effect.provide(Command.string(Command.make("true")), stranger))
           expect(error).toMatchObject({ _tag: "ConnectionError", reason: "ConnectFailed" })
           expect((error as CommandError.ConnectionError).detail).toMatch(/Permission denied/)
+        }))
+    })
+
+    describe("remote failures", () => {
+      it.effect("a missing remote program is the remote shell's exit 127, with its message", () =>
+        Effect.gen(function*() {
+          const error = yield* Effect.flip(Command.string(Command.make("no-such-program-ec")))
+          expect(error).toMatchObject({ _tag: "ExitError", exitCode: 127 })
+          expect((error as CommandError.ExitError).stderrTail).toMatch(/no-such-program-ec/)
+        }))
+
+      it.effect("a connection lost under a running command fails it with ConnectionLost; nothing is left", () =>
+        Effect.gen(function*() {
+          const { options } = yield* Sshd
+          const mark = marker()
+          const masters = () => childrenOfUs().filter((pid) => cmdline(pid).includes("ControlMaster=yes"))
+          const before = masters()
+          const error = yield* Effect.scoped(Effect.gen(function*() {
+            const child = yield* Command.start(marked("echo ready; exec sleep 1000", mark).pipe(Command.stdout("pipe")))
+            yield* waitForLine(child, "ready")
+            const [master] = masters().filter((pid) => !before.includes(pid))
+            process.kill(master!, "SIGKILL")
+            return yield* Effect.flip(child.wait)
+          })).pipe(Effect.provide(SshCommandExecutor.layer(options)))
+          expect(error).toMatchObject({ _tag: "ConnectionError", reason: "ConnectionLost", host: "127.0.0.1" })
+          expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))).toBe(true)
         }))
     })
 
