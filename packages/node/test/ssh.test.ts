@@ -6,7 +6,7 @@
 import { Command, type CommandError, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor, SshCommandExecutor } from "@effect-command/node"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Context, Effect, Either, Layer, Option, Ref } from "effect"
+import { Context, Effect, Either, Layer, Option, Stream, SubscriptionRef } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 
@@ -120,6 +120,21 @@ if (sshdMissing !== undefined) {
         }))
     })
 
+    describe("hostile input", () => {
+      it.effect("a command line too long for the remote shell is refused before anything runs", () =>
+        Effect.gen(function*() {
+          const count = Command.make("sh", "-c", "printf %s \"$1\" | wc -c", "sh")
+          expect(yield* Command.string(count.pipe(Command.args(["x".repeat(100_000)])))).toBe("100000\n")
+          for (const args of [["x".repeat(140_000)], Array.from({ length: 20_000 }, (_, i) => `a${i}`)]) {
+            const error = yield* Effect.flip(Command.string(count.pipe(Command.args(args))))
+            expect(error).toMatchObject({
+              _tag: "CommandUsageError",
+              reasons: [expect.stringMatching(/^the remote command line would be \d+ bytes/)]
+            })
+          }
+        }))
+    })
+
     describe("options", () => {
       it.effect("refuses bad options, naming each, before any ssh runs", () =>
         Effect.gen(function*() {
@@ -185,18 +200,26 @@ if (sshdMissing !== undefined) {
       it.effect("runs at most `concurrency` hosts at a time", () =>
         Effect.gen(function*() {
           const { options } = yield* Sshd
-          const running = yield* Ref.make(0)
-          const most = yield* Ref.make(0)
-          const program = Effect.acquireUseRelease(
-            Effect.flatMap(Ref.updateAndGet(running, (n) => n + 1), (n) => Ref.update(most, (m) => Math.max(m, n))),
-            () => Command.exitCode(Command.make("true")),
-            () => Ref.update(running, (n) => n - 1)
+          const hosts = [options, options, options, options, options]
+          // Each host's program, once connected, waits for a second one running beside it (or for
+          // the last host): with a bound of 2 they meet in pairs; without one, more would meet.
+          const state = yield* SubscriptionRef.make({ running: 0, arrived: 0, most: 0 })
+          const meet = state.changes.pipe(
+            Stream.takeUntil(({ arrived, running }) => running >= 2 || arrived === hosts.length),
+            Stream.runDrain
           )
-          const results = yield* SshCommandExecutor.fanOut([options, options, options, options, options], program, {
-            concurrency: 2
-          })
+          const program = Effect.acquireUseRelease(
+            SubscriptionRef.update(state, (s) => ({
+              running: s.running + 1,
+              arrived: s.arrived + 1,
+              most: Math.max(s.most, s.running + 1)
+            })),
+            () => Effect.zipRight(meet, Command.exitCode(Command.make("true"))),
+            () => SubscriptionRef.update(state, (s) => ({ ...s, running: s.running - 1 }))
+          )
+          const results = yield* SshCommandExecutor.fanOut(hosts, program, { concurrency: 2 })
           expect(results.map((r) => r.result)).toEqual(Array(5).fill(Either.right(0)))
-          expect(yield* Ref.get(most)).toBe(2)
+          expect((yield* SubscriptionRef.get(state)).most).toBe(2)
         }))
 
       it.effect("refuses a concurrency that is not a positive integer before contacting any host", () =>

@@ -3,7 +3,7 @@
  * run by the Node executor's tests and, over a private sshd, by the SSH executor's (whose remote
  * host is this machine, so that leftovers are counted the same way).
  */
-import { Command, type CommandError, type CommandExecutor, ExitStatus } from "@effect-command/core"
+import { Command, type CommandError, type CommandExecutor, ExitStatus, type Signal } from "@effect-command/core"
 import { describe, expect, type Vitest } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import * as Fs from "node:fs"
@@ -118,6 +118,10 @@ export const executorCases = (it: Vitest.MethodsNonLive<CommandExecutor.CommandE
       Effect.gen(function*() {
         expect(yield* Command.status(Command.make("sh", "-c", "kill -s USR1 $$"))).toEqual(
           ExitStatus.signaled("SIGUSR1")
+        )
+        // A real-time signal, which has no name of its own.
+        expect(yield* Command.status(Command.make("sh", "-c", "kill -s RTMIN+3 $$"))).toEqual(
+          ExitStatus.signaled("SIGRTMIN+3" as Signal.Signal)
         )
         const error = yield* Effect.flip(Command.string(Command.make("sh", "-c", "kill -s SEGV $$")))
         expect(error).toMatchObject({ _tag: "SignalError", signal: "SIGSEGV" })

@@ -5,8 +5,8 @@
  */
 import { randomBytes } from "node:crypto"
 
-import type { CommandExecutor } from "@effect-command/core"
-import { Command, CommandError, ExitStatus, Signal } from "@effect-command/core"
+import type { CommandExecutor, Signal } from "@effect-command/core"
+import { Command, CommandError, ExitStatus } from "@effect-command/core"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -17,6 +17,7 @@ import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 
 import * as RealTime from "../realtime.js"
+import { signalName } from "../supervised.js"
 import { type Report, reportParser } from "./markers.js"
 import { killScript, refusal, remoteScript } from "./remote.js"
 
@@ -35,11 +36,21 @@ const keptBytes = 8192
 
 const decoder = new TextDecoder()
 
-/** The wrapper's `$?` for the command: 128 + n is a death by signal n (a shell cannot tell them apart). */
-export const statusOf = (code: number): ExitStatus.ExitStatus => {
-  const signal = code > 128 ? Signal.fromNumber(code - 128) : undefined
-  return signal === undefined ? ExitStatus.exited(code) : ExitStatus.signaled(signal)
-}
+/**
+ * The wrapper's `$?` for the command: 128 + n, for a signal n up to 64, is a death by that signal
+ * (a shell cannot tell them apart).
+ */
+export const statusOf = (code: number): ExitStatus.ExitStatus =>
+  code > 128 && code <= 128 + 64
+    ? ExitStatus.signaled(signalName(code - 128) as Signal.Signal)
+    : ExitStatus.exited(code)
+
+/**
+ * The longest command line a remote shell can get: sshd runs it as `shell -c <line>`, one argument,
+ * and Linux takes at most 32 pages (128 KiB, with its NUL) in one; the local `ssh` gets it as one
+ * argument too.
+ */
+const longestLine = 32 * 4096 - 1
 
 /** Runs `remote` on the host and waits; failing when ssh itself failed. */
 const runRemote = (connection: Connection, remote: string, line: string) =>
@@ -68,7 +79,18 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
     const stage = plan.stages[0]
     const policy = stage.killPolicy
     const nonce = randomBytes(12).toString("hex")
-    const ssh = connection.ssh(remoteScript(plan, nonce, connection.registry, process.env)).pipe(
+    const script = remoteScript(plan, nonce, connection.registry, process.env)
+    const length = Buffer.byteLength(script)
+    if (length > longestLine) {
+      return yield* new CommandError.CommandUsageError({
+        reasons: [
+          `the remote command line would be ${length} bytes: the remote shell takes at most ${longestLine} ` +
+          `(one argument); send large data through stdin`
+        ],
+        command: plan.line
+      })
+    }
+    const ssh = connection.ssh(script).pipe(
       Command.stdin(localStdio(plan.stdin._tag)),
       Command.stdout(localStdio(plan.stdout._tag)),
       Command.stderr("pipe")
