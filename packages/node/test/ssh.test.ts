@@ -46,7 +46,10 @@ const runsUnder = (shell: LoginShell) =>
     expect(yield* Command.string(Command.make("sh", "-c", "cat /proc/$PPID/comm"))).toBe(`${shell}\n`)
   })
 
-layer(NodeCommandExecutor.layer, options)("the Node executor", executorCases)
+layer(NodeCommandExecutor.layer, options)(
+  "the Node executor",
+  (it) => executorCases(it, { childProcessEngine: process.env.EFFECT_COMMAND_SPAWN === "child_process" })
+)
 
 if (sshdMissing !== undefined) {
   describe("SshCommandExecutor", () => {
