@@ -7,17 +7,13 @@ import * as Contenders from "./contenders.js"
 import type { Job, JobResult, Sample } from "./protocol.js"
 import { RESULT_PREFIX } from "./protocol.js"
 import type { Column, Workload } from "./results.js"
-import { fmt, MiB } from "./stats.js"
+import { fmt, MiB, rotate } from "./stats.js"
 
-const runWorker = (job: Job): Promise<JobResult> =>
+/** Runs a process that prints its result as a `@@result ` line; gives up on it (SIGKILL) after `limitMs`. */
+const runProcess = (file: string, args: ReadonlyArray<string>, what: string, limitMs: number): Promise<JobResult> =>
   new Promise((resolve, reject) => {
-    const child = ChildProcess.spawn(
-      process.execPath,
-      [...process.execArgv, "--expose-gc", fileURLToPath(new URL("worker.ts", import.meta.url)), JSON.stringify(job)],
-      { cwd: benchDir, stdio: ["ignore", "pipe", "inherit"] }
-    )
-    // A worker stuck outside the runs it times itself (it should not happen): give up on it.
-    const watchdog = setTimeout(() => child.kill("SIGKILL"), config.timeoutMs * 15)
+    const child = ChildProcess.spawn(file, args, { cwd: benchDir, stdio: ["ignore", "pipe", "inherit"] })
+    const watchdog = setTimeout(() => child.kill("SIGKILL"), limitMs)
     let out = ""
     child.stdout.setEncoding("utf8").on("data", (s: string) => {
       out += s
@@ -27,11 +23,20 @@ const runWorker = (job: Job): Promise<JobResult> =>
       clearTimeout(watchdog)
       const line = out.split("\n").find((l) => l.startsWith(RESULT_PREFIX))
       if (code !== 0 || line === undefined) {
-        return reject(new Error(`worker for ${job.workload} failed (${signal ?? code}):\n${out}`))
+        return reject(new Error(`the process for ${what} failed (${signal ?? code}):\n${out}`))
       }
       resolve(JSON.parse(line.slice(RESULT_PREFIX.length)) as JobResult)
     })
   })
+
+const runWorker = (job: Job): Promise<JobResult> =>
+  runProcess(
+    process.execPath,
+    [...process.execArgv, "--expose-gc", fileURLToPath(new URL("worker.ts", import.meta.url)), JSON.stringify(job)],
+    job.workload,
+    // A worker stuck outside the runs it times itself (it should not happen): give up on it.
+    config.timeoutMs * 15
+  )
 
 const RAW = { id: "raw", name: "raw node" }
 
@@ -115,6 +120,53 @@ const runW1b = () => {
   })
 }
 
+/**
+ * Rounds of runs in fresh processes: each round runs every contender once, in a process of its
+ * own, in the order of `rotate`; a process that fails is that run's error.
+ */
+const freshRounds = (
+  workload: string,
+  ids: ReadonlyArray<string>,
+  rounds: number,
+  runOne: (id: string, round: number) => Promise<JobResult>,
+  describe: (s: Sample) => string
+): Promise<[Array<Sample>, number]> =>
+  timed(async () => {
+    const samples: Array<Sample> = []
+    for (let round = 0; round < rounds; round++) {
+      const line: Array<string> = []
+      for (const id of rotate(ids, round)) {
+        const got = await runOne(id, round).then(
+          (result) => result.samples,
+          (e: Error) => [{ round, contender: id, value: NaN, error: e.message.split("\n")[0]!, extra: {} }]
+        )
+        samples.push(...got)
+        const s = got[0]!
+        line.push(s.error !== undefined ? `${id} FAILED: ${s.error}` : `${id} ${describe(s)}`)
+      }
+      log(`  ${workload} round ${round + 1}/${rounds}: ${line.join(", ")}`)
+    }
+    return samples
+  })
+
+const runSingles = (workload: "W3" | "W4", list: ReadonlyArray<{ readonly id: string }>) =>
+  freshRounds(
+    workload,
+    list.map((c) => c.id),
+    roundsOf(config.w34),
+    (contender, round) =>
+      runWorker({
+        kind: "single",
+        workload,
+        contender,
+        round,
+        bytes: config.w34.bytes,
+        warmup: config.w34.warmup,
+        timeoutMs: config.timeoutMs
+      }),
+    (s) => `${s.value.toFixed(0)} MiB/s +${(s.extra.rssGrowthMiB ?? NaN).toFixed(0)} MiB`
+  )
+
 const runW2 = async (): Promise<Workload> => {
   const c = config.w2
   log(`W2: ${c.n} × /bin/true, ${c.concurrency} in flight, ${roundsOf(c)} rounds`)
@@ -135,39 +187,6 @@ const runW2 = async (): Promise<Workload> => {
     seconds
   }
 }
-
-const runSingles = async (
-  workload: "W3" | "W4",
-  list: ReadonlyArray<{ readonly id: string; readonly label: string }>
-): Promise<[Array<Sample>, number]> =>
-  timed(async () => {
-    const samples: Array<Sample> = []
-    const rounds = roundsOf(config.w34)
-    for (let round = 0; round < rounds; round++) {
-      const order = [...list.slice(round % list.length), ...list.slice(0, round % list.length)]
-      const line: Array<string> = []
-      for (const c of order) {
-        const result = await runWorker({
-          kind: "single",
-          workload,
-          contender: c.id,
-          round,
-          bytes: config.w34.bytes,
-          warmup: config.w34.warmup,
-          timeoutMs: config.timeoutMs
-        })
-        samples.push(...result.samples)
-        const s = result.samples[0]!
-        line.push(
-          s.error !== undefined
-            ? `${c.id} FAILED: ${s.error}`
-            : `${c.id} ${s.value.toFixed(0)} MiB/s +${(s.extra.rssGrowthMiB ?? NaN).toFixed(0)} MiB`
-        )
-      }
-      log(`  ${workload} round ${round + 1}/${rounds}: ${line.join(", ")}`)
-    }
-    return samples
-  })
 
 const sizeLabel = (bytes: number) => (bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes / 1024} KiB`)
 
