@@ -129,6 +129,22 @@ export const goals = (results: ReadonlyMap<string, Workload>): Array<Goal> => {
       text: "W3/W4 capture and stream 256 MiB: MiB/s ≥ 1.3× raw node",
       judge: (ours) => both(ratioGoal("W3", "≥", 1.3)(ours), ratioGoal("W4", "≥", 1.3)(ours))
     },
-    { target: "native engine", text: "W5 pipeline `head | wc` ≥ 0.9× of `sh -c`", judge: ratioGoal("W5", "≥", 0.9) }
+    { target: "native engine", text: "W5 pipeline `head | wc` ≥ 0.9× of `sh -c`", judge: ratioGoal("W5", "≥", 0.9) },
+    {
+      target: "native engine",
+      text: "cold W1 (Command.exitCode, ≤ 20 spawns of warm-up) ≤ 0.55× raw node in a fresh minimal process (time)",
+      judge: ratioGoal("W1cold", "≤", 0.55)
+    },
+    {
+      target: "native engine",
+      text: "cold W2 32 in flight: spawns/s ≥ 2.5× raw node in a fresh minimal process",
+      judge: ratioGoal("W2cold", "≥", 2.5)
+    },
+    { target: "native engine", text: "W4 stream 256 MiB: MiB/s ≥ 1.5× raw node", judge: ratioGoal("W4", "≥", 1.5) },
+    {
+      target: "native engine",
+      text: "W6 feed 64 MiB into `wc -c`: MiB/s ≥ 1.3× raw node",
+      judge: ratioGoal("W6wc", "≥", 1.3)
+    }
   ]
 }

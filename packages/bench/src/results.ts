@@ -82,7 +82,7 @@ export const table = (w: Workload): string => {
         r.id === w.baseline.id
           ? "1.00× (baseline)"
           : `${fmtRatio(median(r.ratios))} (${fmtRatio(min(r.ratios))}–${fmtRatio(max(r.ratios))})`,
-        ...r.extra.map((e) => `${fmt(e.value)} (${fmt(min(e.all))}–${fmt(max(e.all))})`)
+        ...r.extra.map((e) => (e.all.length === 0 ? "–" : `${fmt(e.value)} (${fmt(min(e.all))}–${fmt(max(e.all))})`))
       ]
       lines.push(`| ${cells.map(cell).join(" | ")} |`)
     }

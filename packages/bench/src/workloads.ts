@@ -1,10 +1,14 @@
-/** The workloads W1–W6: each runs its contenders in worker processes (worker.ts) and returns its samples. */
+/**
+ * The workloads: each runs its contenders in worker processes (worker.ts), or each contender in a
+ * fresh process of its own (cold.ts, the C floor), and returns its samples.
+ */
 import * as ChildProcess from "node:child_process"
 import { fileURLToPath } from "node:url"
 
+import { coldProgram, spawnFloor } from "./build.js"
 import { benchDir, config, roundsOf } from "./config.js"
 import * as Contenders from "./contenders.js"
-import type { Job, JobResult, Sample } from "./protocol.js"
+import type { ColdJob, Job, JobResult, Sample } from "./protocol.js"
 import { RESULT_PREFIX } from "./protocol.js"
 import type { Column, Workload } from "./results.js"
 import { fmt, MiB, rotate } from "./stats.js"
@@ -39,6 +43,8 @@ const runWorker = (job: Job): Promise<JobResult> =>
   )
 
 const RAW = { id: "raw", name: "raw node" }
+/** Raw node in a process of its own that imports nothing but `node:child_process` (cold.ts). */
+const MINIMAL_RAW = { id: "raw-minimal", name: "raw node in a fresh minimal process" }
 
 /** The measuring process's own CPU time (user + system): less sensitive to other load than wall time. */
 const CPU_PER_SPAWN: Column = { key: "cpu", label: "parent CPU µs/spawn: median (min–max)", summary: "median" }
@@ -167,6 +173,16 @@ const runSingles = (workload: "W3" | "W4", list: ReadonlyArray<{ readonly id: st
     (s) => `${s.value.toFixed(0)} MiB/s +${(s.extra.rssGrowthMiB ?? NaN).toFixed(0)} MiB`
   )
 
+let coldBuilt: Promise<string> | undefined
+/** One run of the cold program (cold.ts), transpiled once per bench run. */
+const runCold = async (job: ColdJob): Promise<JobResult> =>
+  runProcess(
+    process.execPath,
+    [await (coldBuilt ??= coldProgram()), JSON.stringify(job)],
+    `cold ${job.contender}`,
+    config.timeoutMs
+  )
+
 const runW2 = async (): Promise<Workload> => {
   const c = config.w2
   log(`W2: ${c.n} × /bin/true, ${c.concurrency} in flight, ${roundsOf(c)} rounds`)
@@ -183,6 +199,53 @@ const runW2 = async (): Promise<Workload> => {
     notes: [
       "Timer stall: the longest stretch in which a 1 ms `setInterval` did not fire during the run (timer probe, src/probe.ts).",
       `Each contender warms up with ${c.warmup} spawns first (${c.concurrency} in flight).`
+    ],
+    seconds
+  }
+}
+
+/** The cold runs' contenders (ids of contenders.ts) and the C floor. */
+const COLD = ["raw", "ours", "execa", "platform"]
+const FLOOR = { id: "c", label: "C: `posix_spawn` + `waitpid`, stdio on /dev/null (src/spawn-floor.c)" }
+const COLD_COLUMNS: ReadonlyArray<Column> = [
+  { key: "firstMs", label: "first spawn, ms: median (min–max)", summary: "median" },
+  { key: "importEffectMs", label: "import `effect`, ms", summary: "median" },
+  { key: "importLibraryMs", label: "import the library (after `effect`), ms", summary: "median" }
+]
+
+/** W1 or W2 with every contender in a fresh process of its own, after at most `config.cold.warmup` spawns. */
+const runColdWorkload = async (which: "W1" | "W2", floor: ReturnType<typeof spawnFloor>): Promise<Workload> => {
+  const c = config.cold
+  const concurrency = which === "W1" ? 1 : c.concurrency
+  const how = which === "W1" ? "sequential" : `${concurrency} in flight`
+  const list = [...Contenders.w1.filter((x) => COLD.includes(x.id)), ...("path" in floor ? [FLOOR] : [])]
+  log(`${which} cold: ${c.n} × /bin/true, ${how}, a fresh process per run, ${roundsOf(c)} rounds`)
+  const [samples, seconds] = await freshRounds(
+    `${which} cold`,
+    list.map((x) => x.id),
+    roundsOf(c),
+    (contender, round) =>
+      contender === FLOOR.id && "path" in floor
+        ? runProcess(floor.path, [round, c.n, concurrency, c.warmup].map(String), "the C floor", config.timeoutMs)
+        : runCold({ contender, round, n: c.n, concurrency, warmup: c.warmup }),
+    (s) => s.value.toFixed(1)
+  )
+  return {
+    id: `${which}cold`,
+    title: `${which} cold: ${c.n} × \`/bin/true\`, ${how}, each contender in a fresh process of its own`,
+    unit: which === "W1" ? "µs/spawn" : "spawns/s",
+    higherIsBetter: which === "W2",
+    // Raw node's process here is the minimal one.
+    baseline: { id: RAW.id, name: MINIMAL_RAW.name },
+    labels: labels(list),
+    samples,
+    columns: COLD_COLUMNS,
+    notes: [
+      `Each run is a fresh Node process (src/cold.ts, as plain JavaScript, not under tsx) that imports its contender's library and nothing else; raw node's imports nothing but \`node:child_process\`. It spawns once, then more up to ${c.warmup} spawns in all, then runs the timed ${c.n}: V8 has compiled next to nothing yet, as in a command-line tool or a short job.`,
+      "First spawn: from just after the imports to the first exit (for ours and @effect/platform, building the runtime and its layer included). Import: the `import()` of the library in that process, after Node started; for ours and @effect/platform, `effect` (its index, every module) first, then the library on top of it: the second figure is the library's own.",
+      "path" in floor
+        ? "C: the same spawns from a C program, compiled with `cc -O2` at run time; it has nothing to import. It is the floor: what the kernel's process creation costs without a runtime."
+        : `No C floor: ${floor.missing}.`
     ],
     seconds
   }
@@ -272,6 +335,10 @@ const runW6 = async (which: "W6wc" | "W6cat"): Promise<Workload> => {
 
 /** Every workload, by the id `--only` selects it with, in the order they run. */
 export const workloads: ReadonlyArray<readonly [string, () => Promise<ReadonlyArray<Workload>>]> = [
+  ["COLD", async () => {
+    const floor = spawnFloor()
+    return [await runColdWorkload("W1", floor), await runColdWorkload("W2", floor)]
+  }],
   ["W1", async () => [await runW1()]],
   ["W1B", async () => [await runW1b()]],
   ["W2", async () => [await runW2()]],
