@@ -86,7 +86,8 @@ const coldAndSteady = (results: ReadonlyArray<Workload>): Array<string> => {
       `cold: ratio to ${cold.baseline.name}`,
       "cold: first spawn, ms",
       `steady state: median ${cold.unit}`,
-      `steady state: ratio to ${steady?.baseline.name ?? "raw node"}`
+      `steady state: ratio to ${steady?.baseline.name ?? "raw node"}`,
+      `steady state: ratio to ${steady?.secondBaseline?.name ?? "raw node in a fresh minimal process"}`
     ]
     out.push(`### ${cold.title}`, "", `${cold.higherIsBetter ? "Higher" : "Lower"} is better.`, "")
     out.push(`| ${head.map(cell).join(" | ")} |`, `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`)
@@ -98,7 +99,8 @@ const coldAndSteady = (results: ReadonlyArray<Workload>): Array<string> => {
         fmtRatio(median(r.ratios)),
         fmt(r.extra.find((e) => e.column.key === "firstMs")?.value ?? NaN),
         fmt(median(s?.values ?? [])),
-        fmtRatio(median(s?.ratios ?? []))
+        fmtRatio(median(s?.ratios ?? [])),
+        fmtRatio(median(s?.secondRatios ?? []))
       ]
       out.push(`| ${cells.map(cell).join(" | ")} |`)
     }
@@ -149,7 +151,9 @@ export const report = (
     "contender's library (raw node's imports nothing but `node:child_process`), spawns at most",
     `${config.cold.warmup} times before the timed run, and reports its import time and its first spawn's latency. A C`,
     "program (`posix_spawn` + `waitpid`) runs the same spawns: the floor. Their ratios are to raw node's",
-    "fresh process of the same round.",
+    "fresh process of the same round. The steady-state W2 also gives ratios to raw node in a fresh",
+    "minimal process: the worker's raw node shares its process with every other contender, and fork()",
+    "costs more from a larger process. Each ratio's column names its baseline.",
     "",
     "\"Parent CPU\" is the measuring process's own user + system CPU time during the run",
     "(`process.cpuUsage()`); fork() runs in the parent, so it includes copying the page tables. It is",

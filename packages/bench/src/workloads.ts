@@ -187,20 +187,33 @@ const runW2 = async (): Promise<Workload> => {
   const c = config.w2
   log(`W2: ${c.n} × /bin/true, ${c.concurrency} in flight, ${roundsOf(c)} rounds`)
   const [result, seconds] = await timed(() => runWorker(roundsJob("W2", c)))
+  log(`W2: raw node in a fresh minimal process, ${roundsOf(c)} rounds`)
+  const [minimal, minimalSeconds] = await freshRounds(
+    "W2",
+    ["raw"],
+    roundsOf(c),
+    (contender, round) => runCold({ contender, round, n: c.n, concurrency: c.concurrency, warmup: c.warmup }),
+    (s) => s.value.toFixed(1)
+  )
   return {
     id: "W2",
     title: `W2: ${c.n} × \`/bin/true\`, ${c.concurrency} in flight`,
     unit: "spawns/s",
     higherIsBetter: true,
     baseline: RAW,
-    labels: labels(Contenders.w2),
-    samples: result.samples,
+    secondBaseline: MINIMAL_RAW,
+    labels: new Map([
+      ...labels(Contenders.w2),
+      [MINIMAL_RAW.id, "raw node: spawn, stdio \"ignore\", in a fresh process that imports nothing but child_process"]
+    ]),
+    samples: [...result.samples, ...minimal.map((s) => ({ ...s, contender: MINIMAL_RAW.id }))],
     columns: [{ key: "stallMs", label: "longest timer stall, ms: median (min–max)", summary: "median" }, CPU_PER_SPAWN],
     notes: [
       "Timer stall: the longest stretch in which a 1 ms `setInterval` did not fire during the run (timer probe, src/probe.ts).",
-      `Each contender warms up with ${c.warmup} spawns first (${c.concurrency} in flight).`
+      `Each contender warms up with ${c.warmup} spawns first (${c.concurrency} in flight).`,
+      `Two baselines. "Raw node" runs in the worker that also loaded and warmed up every other contender: an application's process, whose larger memory makes each fork() copy more page tables. "Raw node in a fresh minimal process" runs in a process of its own that imports nothing but \`node:child_process\` (src/cold.ts), with the same ${c.warmup} warm-up spawns, one process a round, after the worker's rounds (its round r is paired with their round r).`
     ],
-    seconds
+    seconds: seconds + minimalSeconds
   }
 }
 
