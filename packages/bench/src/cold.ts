@@ -6,8 +6,8 @@
  *
  * It times each import stage (for an Effect-based library, `effect` first and then the library on
  * top of it), the first spawn (from just after the imports to the first exit, building the runtime
- * included), and, after `warmup` spawns in all, the timed run. The result is one `@@result ` line
- * of JSON on stdout, as from worker.ts.
+ * included), and, after `warmup` spawns in all, the timed run (its wall time, and this process's
+ * CPU time per spawn). The result is one `@@result ` line of JSON on stdout, as from worker.ts.
  */
 import type * as Effect from "effect/Effect"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
@@ -88,9 +88,12 @@ const run = async (job: ColdJob): Promise<JobResult> => {
     await loaded.spawns(1, job.concurrency)
     extra.firstMs = performance.now() - start
     await loaded.spawns(job.warmup - 1, job.concurrency)
+    const cpu = process.cpuUsage()
     start = performance.now()
     await loaded.spawns(job.n, job.concurrency)
     const seconds = (performance.now() - start) / 1000
+    const cpuUsed = process.cpuUsage(cpu)
+    extra.cpu = (cpuUsed.user + cpuUsed.system) / job.n
     await loaded.dispose()
     const value = job.concurrency === 1 ? (seconds * 1e6) / job.n : job.n / seconds
     return { samples: [{ round: job.round, contender: job.contender, value, extra }], info: {} }

@@ -6,13 +6,15 @@
  *
  * Usage: spawn-floor ROUND N CONCURRENCY WARMUP
  * Prints the bench's result line (protocol.ts): the value is µs per spawn when CONCURRENCY is 1,
- * spawns/s otherwise; firstMs is the first spawn's latency.
+ * spawns/s otherwise; firstMs is the first spawn's latency, cpu this process's CPU time per spawn
+ * in the timed run (µs).
  */
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -24,6 +26,13 @@ static double now(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* user + system CPU time of this process, µs */
+static double cpu(void) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 + (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 static void start(void) {
@@ -72,12 +81,14 @@ int main(int argc, char **argv) {
   spawns(1, concurrency);
   double first = now() - started;
   spawns(warmup - 1, concurrency);
+  double cpuBefore = cpu();
   started = now();
   spawns(n, concurrency);
   double seconds = now() - started;
+  double cpuPerSpawn = (cpu() - cpuBefore) / (double)n;
   double value = concurrency == 1 ? seconds * 1e6 / (double)n : (double)n / seconds;
-  printf("@@result {\"samples\":[{\"round\":%ld,\"contender\":\"c\",\"value\":%.3f,\"extra\":{\"firstMs\":%.3f}}],"
-         "\"info\":{}}\n",
-         round, value, first * 1e3);
+  printf("@@result {\"samples\":[{\"round\":%ld,\"contender\":\"c\",\"value\":%.3f,\"extra\":{\"firstMs\":%.3f,"
+         "\"cpu\":%.3f}}],\"info\":{}}\n",
+         round, value, first * 1e3, cpuPerSpawn);
   return 0;
 }

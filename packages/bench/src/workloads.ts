@@ -223,7 +223,8 @@ const FLOOR = { id: "c", label: "C: `posix_spawn` + `waitpid`, stdio on /dev/nul
 const COLD_COLUMNS: ReadonlyArray<Column> = [
   { key: "firstMs", label: "first spawn, ms: median (min–max)", summary: "median" },
   { key: "importEffectMs", label: "import `effect`, ms", summary: "median" },
-  { key: "importLibraryMs", label: "import the library (after `effect`), ms", summary: "median" }
+  { key: "importLibraryMs", label: "import the library (after `effect`), ms", summary: "median" },
+  CPU_PER_SPAWN
 ]
 
 /** W1 or W2 with every contender in a fresh process of its own, after at most `config.cold.warmup` spawns. */
