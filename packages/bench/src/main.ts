@@ -3,7 +3,7 @@
  * side by side against raw `child_process.spawn`, execa 10 and `@effect/platform`'s Command, in
  * interleaved rounds; prints the tables and writes docs/benchmarks.md.
  *
- *   pnpm bench                 the full run (~12 minutes on 2 cores), writes docs/benchmarks.md
+ *   pnpm bench                 the full run (~14 minutes on 2 cores), writes docs/benchmarks.md
  *   pnpm bench --quick         a smoke run with tiny sizes; writes nothing unless --out is given
  *   pnpm bench --cold          the cold runs only (W1 and W2, each contender in a fresh process)
  *   pnpm bench --only W1,W3    some workloads only (COLD W1 W1b W2 W3 W4 W5 W6)

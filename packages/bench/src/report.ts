@@ -201,10 +201,9 @@ export const report = (
     out.push(
       "## Cold and steady state",
       "",
-      "Each contender's cold runs (a fresh process, at most",
-      `${config.cold.warmup} spawns before the timed ones) next to its steady state (the same workload after`,
-      `thousands of warm-up spawns, in the worker that runs every contender). The C floor has no steady`,
-      "state of its own: it has nothing to compile.",
+      `Each contender's cold runs (a fresh process, at most ${config.cold.warmup} spawns before the timed ones) next to`,
+      "its steady state (the same workload after thousands of warm-up spawns, in the worker that runs every",
+      "contender). The C floor has no steady state of its own: it has nothing to compile.",
       "",
       ...side
     )
