@@ -23,7 +23,7 @@ import { sshdMissing, startSshd } from "../../node/test/support/sshd.js"
 import { quick } from "./config.js"
 import type { Sample } from "./protocol.js"
 import type { Workload } from "./results.js"
-import { MiB } from "./stats.js"
+import { MiB, rotate } from "./stats.js"
 import { log } from "./workloads.js"
 
 const sizes = quick ? { n: 5, bytes: 8 * MiB, rounds: 2 } : { n: 50, bytes: 256 * MiB, rounds: 5 }
@@ -117,11 +117,10 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
       await sh(`ssh "$@" /bin/true`, ...mux)
       const started = Date.now()
       for (let round = 0; round < sizes.rounds; round++) {
-        const rotate = <A>(list: ReadonlyArray<A>) => list.map((_, i) => list[(i + round) % list.length]!)
-        for (const [contender, run] of rotate(latency)) {
+        for (const [contender, run] of rotate(latency, round)) {
           ssh1.push({ round, contender, value: ((await timedRun(run)) / n) * 1000, extra: {} })
         }
-        for (const [contender, run] of rotate(throughput)) {
+        for (const [contender, run] of rotate(throughput, round)) {
           ssh2.push({ round, contender, value: bytes / MiB / (await timedRun(run)), extra: {} })
         }
         log(`SSH round ${round + 1}/${sizes.rounds}`)
