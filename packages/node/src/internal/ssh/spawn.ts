@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto"
 import type { CommandExecutor, Signal } from "@effect-command/core"
 import { Command, CommandError, ExitStatus } from "@effect-command/core"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -30,6 +31,12 @@ export interface Connection {
   /** The local `ssh` command running `remote` on the host over the layer's control connection. */
   readonly ssh: (remote: string) => Command.Command
 }
+
+/**
+ * How long sending a signal to the remote group may take: a mux session opens for it, which can
+ * take longer than a short kill grace (half a second and more on a busy host).
+ */
+const sendBound = Duration.seconds(5)
 
 /** How much of what ssh and the remote shell said before the command started is kept, for errors. */
 const keptBytes = 8192
@@ -161,9 +168,9 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       Effect.flatMap(pgid, (pid) =>
         pid === undefined ? Effect.void : runRemote(connection, killScript(pid, signal), plan.line))
 
-    // The kill policy on the remote group: the signal, the grace, SIGKILL; then the local client.
-    // The timed steps are interruptible inside the uninterruptible abort, or no timeout could cut
-    // them short.
+    // The kill policy on the remote group: the signal, the grace (from when it was sent), SIGKILL;
+    // then the local client. The timed steps are interruptible inside the uninterruptible abort, or
+    // no timeout could cut them short.
     const abort = yield* Effect.cached(
       Effect.gen(function*() {
         const known = yield* Deferred.poll(reported)
@@ -172,7 +179,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
         }
         for (const signal of [policy.signal, "SIGKILL"] as const) {
           killedWith = signal
-          yield* RealTime.timeoutOption(Effect.interruptible(Effect.ignore(kill(signal))), policy.grace)
+          yield* RealTime.timeoutOption(Effect.interruptible(Effect.ignore(kill(signal))), sendBound)
           const status = yield* RealTime.timeoutOption(Effect.interruptible(Effect.option(wait)), policy.grace)
           if (Option.isSome(status) && Option.isSome(status.value)) {
             return status.value.value
