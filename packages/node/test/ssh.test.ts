@@ -260,6 +260,25 @@ if (sshdMissing !== undefined) {
     })
 
     describe("kill-and-reap on the remote host", () => {
+      it.effect("a detached remote command runs on after its scope; its wait gives its status", () =>
+        Effect.gen(function*() {
+          const mark = marker()
+          const detached = yield* Effect.scoped(Effect.gen(function*() {
+            const child = yield* Command.start(
+              marked("echo ready; read line; sleep 0.5; exit 3", mark).pipe(
+                Command.stdout("pipe"),
+                Command.stdin("pipe")
+              )
+            )
+            yield* waitForLine(child, "ready")
+            return yield* child.detach
+          }))
+          // Running after the scope closed, stdin at EOF.
+          expect(withMarker("EC_MARKER", mark).length).toBeGreaterThan(0)
+          expect(yield* detached.wait).toEqual(ExitStatus.exited(3))
+          expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))).toBe(true)
+        }))
+
       it.effect("closing the layer kills a detached remote command: nothing outlives the connection", () =>
         Effect.gen(function*() {
           const { options } = yield* Sshd

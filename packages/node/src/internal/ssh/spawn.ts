@@ -15,6 +15,7 @@ import * as Fiber from "effect/Fiber"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 import * as RealTime from "../realtime.js"
@@ -102,7 +103,15 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       Command.stdout(localStdio(plan.stdout._tag)),
       Command.stderr("pipe")
     )
-    const child = yield* connection.local.start(ssh)
+    // The local client lives in a scope of its own: closed with the process's scope, or, once the
+    // process is detached, when the client exits (the reader goes on bringing the reports).
+    const own = yield* Scope.make()
+    let detached = false
+    let stop: Effect.Effect<unknown> = Effect.void
+    yield* Effect.addFinalizer(() =>
+      detached ? Effect.void : Effect.zipRight(Effect.suspend(() => stop), Scope.close(own, Exit.void))
+    )
+    const child = yield* Scope.extend(connection.local.start(ssh), own)
 
     const started = yield* Deferred.make<Report | undefined>()
     const reported = yield* Deferred.make<number>()
@@ -120,6 +129,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
           preamble = all.slice(-keptBytes)
         })
       }
+      if (detached) return Effect.void
       if (stderr !== undefined) return stderr.offer(bytes)
       if (plan.stderr._tag === "Inherit") return Effect.sync(() => process.stderr.write(bytes))
       return Effect.void
@@ -139,7 +149,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
           stderr === undefined ? Effect.void : Exit.isSuccess(exit) ? stderr.end : stderr.failCause(exit.cause)
         )
       ),
-      Effect.forkScoped
+      Effect.forkIn(own)
     )
 
     let killedWith: Signal.Signal | undefined
@@ -190,8 +200,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       }).pipe(Effect.uninterruptible)
     )
 
-    let detached = false
-    yield* Effect.addFinalizer(() => (detached ? Effect.void : abort))
+    stop = abort
 
     const first = yield* Deferred.await(started)
     if (first?._tag !== "Started") {
@@ -233,12 +242,19 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       waitStages: Effect.map(wait, (status) => [status]),
       kill,
       abort,
-      detach: Effect.zipRight(
-        Effect.sync(() =>
-          void (detached = true)
-        ),
-        Effect.as(child.detach, { pid, wait, abort })
-      ),
+      // Detached, as locally: stdin gets EOF and what the command writes to a pipe nobody reads
+      // any more is dropped; its status still comes, and the layer's end still kills it.
+      detach: Effect.gen(function*() {
+        detached = true
+        if (plan.stdin._tag === "Pipe") {
+          yield* Effect.forkIn(Effect.ignore(Stream.run(Stream.empty, child.stdin)), own)
+        }
+        if (plan.stdout._tag === "Pipe") {
+          yield* Effect.forkIn(Effect.ignore(Stream.runDrain(child.stdout)), own)
+        }
+        yield* Effect.forkDaemon(Effect.zipRight(Effect.ignore(wait), Scope.close(own, Exit.void)))
+        return { pid, wait, abort }
+      }),
       handshakeWait: noHandshake,
       handshakeNotify: noHandshake
     } satisfies CommandExecutor.SpawnedProcess
