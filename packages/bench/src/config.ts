@@ -12,6 +12,8 @@ const option = (name: string): string | undefined => {
 }
 
 export const quick = flag("--quick")
+/** `--cold`: the cold runs only. */
+export const coldOnly = flag("--cold")
 export const benchDir = fileURLToPath(new URL("..", import.meta.url))
 export const repoDir = Path.resolve(benchDir, "../..")
 export const outFile = option("--out") !== undefined ?
@@ -34,6 +36,8 @@ export interface Config {
   readonly w34: { readonly bytes: number; readonly warmup: number; readonly rounds: number }
   readonly w5: { readonly bytes: number; readonly warmup: number; readonly rounds: number }
   readonly w6: { readonly bytes: number; readonly warmup: number; readonly rounds: number }
+  /** The cold runs of W1 and W2 (W1: one at a time, W2: `concurrency` in flight); `warmup` counts the first spawn. */
+  readonly cold: { readonly n: number; readonly concurrency: number; readonly warmup: number; readonly rounds: number }
   /** A single run (one contender, one round) that takes longer fails; its contender sits out later rounds. */
   readonly timeoutMs: number
 }
@@ -55,6 +59,8 @@ const full: Config = {
   w34: { bytes: 256 * MiB, warmup: MiB, rounds: 7 },
   w5: { bytes: 256 * MiB, warmup: MiB, rounds: 15 },
   w6: { bytes: 64 * MiB, warmup: MiB, rounds: 15 },
+  // What a short-lived program sees: a fresh process per run, at most 20 spawns before the timed ones.
+  cold: { n: 500, concurrency: 32, warmup: 20, rounds: 5 },
   timeoutMs: 120_000
 }
 
@@ -65,6 +71,7 @@ const tiny: Config = {
   w34: { bytes: 4 * MiB, warmup: 64 * 1024, rounds: 2 },
   w5: { bytes: 4 * MiB, warmup: 64 * 1024, rounds: 2 },
   w6: { bytes: 2 * MiB, warmup: 64 * 1024, rounds: 2 },
+  cold: { n: 10, concurrency: 8, warmup: 2, rounds: 2 },
   timeoutMs: 20_000
 }
 
@@ -74,4 +81,4 @@ export const roundsOption = option("--rounds")
 export const roundsOf = (
   c: { readonly rounds: number }
 ): number => (roundsOption !== undefined ? Number(roundsOption) : c.rounds)
-export const selected = (id: string) => only === undefined || only.includes(id)
+export const selected = (id: string) => (coldOnly ? id === "COLD" : only === undefined || only.includes(id))

@@ -25,6 +25,9 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
 import { execa } from "execa"
 
+import { exitZero, parallel, sequential } from "./effects.js"
+import { check, pool, rawSpawnWait, repeat, TRUE } from "./spawn.js"
+
 // ---------------------------------------------------------------------------------------------
 // runtimes (built once, outside every timed region, by the warm-up)
 // ---------------------------------------------------------------------------------------------
@@ -67,22 +70,6 @@ export interface Contender<Args extends ReadonlyArray<unknown>> {
   readonly run: (...args: Args) => Promise<void>
 }
 
-const check = (condition: boolean, what: string): void => {
-  if (!condition) throw new Error(`bench: wrong result: ${what}`)
-}
-
-const rawSpawnWait = (file: string, args: ReadonlyArray<string>, stdio: "ignore" | "pipe"): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const child = ChildProcess.spawn(file, args, { stdio })
-    if (stdio === "pipe") {
-      child.stdout!.resume()
-      child.stderr!.resume()
-      child.stdin!.end()
-    }
-    child.once("error", reject)
-    child.once("close", (code) => (code === 0 ? resolve() : reject(new Error(`${file} exited ${code}`))))
-  })
-
 /** Runs `file`, feeding `input` (or nothing), collecting stdout's chunks or only counting them. */
 const rawRun = (
   file: string,
@@ -109,42 +96,17 @@ const rawRun = (
     })
   })
 
-/** `n` jobs, at most `concurrency` at once. */
-const pool = async (n: number, concurrency: number, job: () => Promise<void>): Promise<void> => {
-  let started = 0
-  const lane = async () => {
-    while (started < n) {
-      started++
-      await job()
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(n, concurrency) }, lane))
-}
-
 // ---------------------------------------------------------------------------------------------
 // ours and @effect/platform
 // ---------------------------------------------------------------------------------------------
 
-const TRUE = "/bin/true"
 const ourTrue = Command.make(TRUE)
 const ourTrueNull = ourTrue.pipe(Command.stdin("null"), Command.stdout("null"), Command.stderr("null"))
 const platformTrue = PCommand.make(TRUE)
 
-const ourExitCode = Command.exitCode(ourTrue).pipe(
-  Effect.flatMap((code) => code === 0 ? Effect.void : Effect.die(code))
-)
+const ourExitCode = exitZero(Command.exitCode(ourTrue))
 const ourStartWait = Effect.scoped(Effect.flatMap(Command.start(ourTrueNull), (p) => p.wait))
-const platformExitCode = PCommand.exitCode(platformTrue).pipe(
-  Effect.flatMap((code) => code === 0 ? Effect.void : Effect.die(code))
-)
-
-const sequential = <E, R>(effect: Effect.Effect<unknown, E, R>, n: number): Effect.Effect<void, E, R> =>
-  Effect.gen(function*() {
-    for (let i = 0; i < n; i++) yield* effect
-  })
-
-const parallel = <E, R>(effect: Effect.Effect<unknown, E, R>, n: number, concurrency: number) =>
-  Effect.forEach(Array.from({ length: n }), () => effect, { concurrency, discard: true })
+const platformExitCode = exitZero(PCommand.exitCode(platformTrue))
 
 const head = (bytes: number) => ["-c", String(bytes), "/dev/zero"] as const
 
@@ -172,16 +134,12 @@ export const w1: ReadonlyArray<Contender<[n: number]>> = [
   {
     id: "raw",
     label: "raw node: spawn, stdio \"ignore\"",
-    run: async (n) => {
-      for (let i = 0; i < n; i++) await rawSpawnWait(TRUE, [], "ignore")
-    }
+    run: (n) => repeat(n, () => rawSpawnWait(TRUE, [], "ignore"))
   },
   {
     id: "raw-pipe",
     label: "raw node: spawn, stdio \"pipe\"",
-    run: async (n) => {
-      for (let i = 0; i < n; i++) await rawSpawnWait(TRUE, [], "pipe")
-    }
+    run: (n) => repeat(n, () => rawSpawnWait(TRUE, [], "pipe"))
   },
   {
     id: "execa",

@@ -1,11 +1,12 @@
 /**
- * `pnpm bench`: every workload (W1–W6, plus W1b for the native spawn engine) side by side against raw
- * `child_process.spawn`, execa 10 and `@effect/platform`'s Command, in interleaved rounds; prints
- * the tables and writes docs/benchmarks.md.
+ * `pnpm bench`: every workload (W1–W6, plus W1b for the native spawn engine, and W1 and W2 cold)
+ * side by side against raw `child_process.spawn`, execa 10 and `@effect/platform`'s Command, in
+ * interleaved rounds; prints the tables and writes docs/benchmarks.md.
  *
- *   pnpm bench                 the full run (~12 minutes on 2 cores), writes docs/benchmarks.md
+ *   pnpm bench                 the full run (~14 minutes on 2 cores), writes docs/benchmarks.md
  *   pnpm bench --quick         a smoke run with tiny sizes; writes nothing unless --out is given
- *   pnpm bench --only W1,W3    some workloads only (W1 W1b W2 W3 W4 W5 W6)
+ *   pnpm bench --cold          the cold runs only (W1 and W2, each contender in a fresh process)
+ *   pnpm bench --only W1,W3    some workloads only (COLD W1 W1b W2 W3 W4 W5 W6 SSH)
  *   pnpm bench --rounds N      rounds for every workload (default: 5; W3, W4: 7; W5, W6: 15)
  *   pnpm bench --out FILE      where to write the markdown (default: docs/benchmarks.md)
  *   pnpm bench --no-write      print only
@@ -13,10 +14,11 @@
  * The packages are measured as users get them: their built dist/ (the root `pnpm bench` builds them
  * first with `tsc -b`). Every measurement runs in a fresh Node process (worker.ts, with --expose-gc): W1, W1b, W2, W5
  * and W6 run all their contenders in one process, interleaved; W3 and W4 run each contender in a
- * process of its own, so that peak RSS is comparable.
+ * process of its own, so that peak RSS is comparable. The cold runs start a process per contender
+ * and run (cold.ts, as plain JavaScript; the C floor, spawn-floor.c), both built by build.ts.
  *
- * config.ts: the options and sizes; workloads.ts: W1–W6, each run in worker processes; results.ts:
- * rows and tables; goals.ts: the targets judged; report.ts: docs/benchmarks.md.
+ * config.ts: the options and sizes; workloads.ts: the workloads, each run in worker processes;
+ * results.ts: rows and tables; goals.ts: the targets judged; report.ts: docs/benchmarks.md.
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"

@@ -30,6 +30,21 @@ export type Job =
     readonly timeoutMs: number
   }
 
+/**
+ * What a cold run (cold.ts, or the C floor) does in a fresh process of its own: import one
+ * contender's library, spawn once, warm up, then the timed run of W1 (`concurrency` 1) or W2.
+ */
+export interface ColdJob {
+  readonly contender: string
+  readonly round: number
+  /** Spawns in the timed run. */
+  readonly n: number
+  /** In flight: 1 runs the spawns one after the other (W1). */
+  readonly concurrency: number
+  /** Spawns before the timed run, the first one included. */
+  readonly warmup: number
+}
+
 export interface Sample {
   readonly round: number
   readonly contender: string

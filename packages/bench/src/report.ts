@@ -3,12 +3,12 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 
-import { config, quick, repoDir, roundsOf } from "./config.js"
+import { coldOnly, config, quick, repoDir, roundsOf } from "./config.js"
 import * as Contenders from "./contenders.js"
 import type { Goal } from "./goals.js"
 import type { Workload } from "./results.js"
-import { cell, table } from "./results.js"
-import { fmt } from "./stats.js"
+import { cell, row, rowsOf, table } from "./results.js"
+import { fmt, fmtRatio, median } from "./stats.js"
 
 const machine = (measured: { readonly before: Revision; readonly after: Revision }): Array<[string, string]> => {
   let cpu = Os.cpus()[0]?.model ?? "unknown"
@@ -69,6 +69,46 @@ const describeRevision = (before: Revision, after: Revision): string => {
     } at the end (the code changed during the run)`
 }
 
+/**
+ * Each cold workload next to its steady-state one, a row per contender: medians and the median
+ * ratios, each ratio's baseline named in its column.
+ */
+const coldAndSteady = (results: ReadonlyArray<Workload>): Array<string> => {
+  const byId = new Map(results.map((w) => [w.id, w]))
+  const out: Array<string> = []
+  for (const [coldId, steadyId] of [["W1cold", "W1"], ["W2cold", "W2"]] as const) {
+    const cold = byId.get(coldId)
+    if (cold === undefined) continue
+    const steady = byId.get(steadyId)
+    const head = [
+      "contender",
+      `cold: median ${cold.unit}`,
+      `cold: ratio to ${cold.baseline.name}`,
+      "cold: first spawn, ms",
+      `steady state: median ${cold.unit}`,
+      `steady state: ratio to ${steady?.baseline.name ?? "raw node"}`,
+      `steady state: ratio to ${steady?.secondBaseline?.name ?? "raw node in a fresh minimal process"}`
+    ]
+    out.push(`### ${cold.title}`, "", `${cold.higherIsBetter ? "Higher" : "Lower"} is better.`, "")
+    out.push(`| ${head.map(cell).join(" | ")} |`, `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`)
+    for (const r of rowsOf(cold)) {
+      const s = steady === undefined ? undefined : row(steady, r.id)
+      const cells = [
+        r.label,
+        fmt(median(r.values)),
+        fmtRatio(median(r.ratios)),
+        fmt(r.extra.find((e) => e.column.key === "firstMs")?.value ?? NaN),
+        fmt(median(s?.values ?? [])),
+        fmtRatio(median(s?.ratios ?? [])),
+        fmtRatio(median(s?.secondRatios ?? []))
+      ]
+      out.push(`| ${cells.map(cell).join(" | ")} |`)
+    }
+    out.push("")
+  }
+  return out
+}
+
 export const loadAverage = () => Os.loadavg().map((n) => n.toFixed(2)).join(", ")
 
 export const report = (
@@ -106,6 +146,15 @@ export const report = (
     "spawn workloads (W1, W1b, W2) also run the default layer with `engine: \"child_process\"`. Every",
     "contender checks its result (exit code, byte count).",
     "",
+    "The cold runs (W1 cold, W2 cold; `pnpm bench --cold` runs only them) measure what a short-lived",
+    "program gets: each contender runs in a fresh Node process of its own that loads only that",
+    "contender's library (raw node's imports nothing but `node:child_process`), spawns at most",
+    `${config.cold.warmup} times before the timed run, and reports its import time and its first spawn's latency. A C`,
+    "program (`posix_spawn` + `waitpid`) runs the same spawns: the floor. Their ratios are to raw node's",
+    "fresh process of the same round. The steady-state W2 also gives ratios to raw node in a fresh",
+    "minimal process: the worker's raw node shares its process with every other contender, and fork()",
+    "costs more from a larger process. Each ratio's column names its baseline.",
+    "",
     "\"Parent CPU\" is the measuring process's own user + system CPU time during the run",
     "(`process.cpuUsage()`); fork() runs in the parent, so it includes copying the page tables. It is",
     "less sensitive than wall time to other load on the machine.",
@@ -115,17 +164,17 @@ export const report = (
   out.push("| | |", "|---|---|")
   for (const [k, v] of machine(code)) out.push(`| ${k} | ${cell(v)} |`)
   out.push(`| date | ${date} |`)
-  const { w1, w1b, w2, w34, w5, w6 } = config
+  const { cold, w1, w1b, w2, w34, w5, w6 } = config
   out.push(
-    `| rounds | W1 ${roundsOf(w1)}, W1b ${roundsOf(w1b)}, W2 ${roundsOf(w2)}, W3 and W4 ${roundsOf(w34)}, W5 ${
-      roundsOf(w5)
-    }, W6 ${roundsOf(w6)} |`
+    `| rounds | cold W1 and W2 ${roundsOf(cold)}, W1 ${roundsOf(w1)}, W1b ${roundsOf(w1b)}, W2 ${
+      roundsOf(w2)
+    }, W3 and W4 ${roundsOf(w34)}, W5 ${roundsOf(w5)}, W6 ${roundsOf(w6)} |`
   )
   out.push(`| run time | ${fmt(totalSeconds / 60)} min |`)
   out.push(`| load average (1, 5, 15 min) | before: ${load.before}; after: ${load.after} |`)
   out.push("")
   out.push("Reproduce (from the repository root, after `npx --yes pnpm@10.34.9 install --frozen-lockfile`):", "")
-  out.push("```sh", `npx --yes pnpm@10.34.9 bench${quick ? " --quick" : ""}`, "```", "")
+  out.push("```sh", `npx --yes pnpm@10.34.9 bench${quick ? " --quick" : ""}${coldOnly ? " --cold" : ""}`, "```", "")
   if (quick) out.push("**This was a `--quick` smoke run with tiny sizes: the numbers mean nothing.**", "")
   if (broken.length > 0) out.push(`**Could not run (the worker failed): ${broken.join(", ")}.**`, "")
   out.push("## Goals", "")
@@ -147,6 +196,18 @@ export const report = (
     out.push(`| ${g.target} | ${cell(g.text)} | ${verdict("ours")} | ${verdict("ours-direct")} |`)
   }
   out.push("")
+  const side = coldAndSteady(results)
+  if (side.length > 0) {
+    out.push(
+      "## Cold and steady state",
+      "",
+      `Each contender's cold runs (a fresh process, at most ${config.cold.warmup} spawns before the timed ones) next to`,
+      "its steady state (the same workload after thousands of warm-up spawns, in the worker that runs every",
+      "contender). The C floor has no steady state of its own: it has nothing to compile.",
+      "",
+      ...side
+    )
+  }
   for (const w of results) {
     out.push(`## ${w.title}`, "")
     out.push(table(w), "")

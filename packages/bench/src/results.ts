@@ -16,6 +16,8 @@ export interface Workload {
   readonly higherIsBetter: boolean
   /** The contender the ratios are to. */
   readonly baseline: { readonly id: string; readonly name: string }
+  /** A second contender to give ratios to (one of `labels`), in a column of its own. */
+  readonly secondBaseline?: { readonly id: string; readonly name: string }
   readonly labels: ReadonlyMap<string, string>
   readonly samples: ReadonlyArray<Sample>
   readonly columns: ReadonlyArray<Column>
@@ -30,6 +32,8 @@ export interface Row {
   readonly values: ReadonlyArray<number>
   readonly failures: ReadonlyArray<string>
   readonly ratios: ReadonlyArray<number>
+  /** The ratios to the second baseline (none without one). */
+  readonly secondRatios: ReadonlyArray<number>
   readonly extra: ReadonlyArray<
     { readonly column: Column; readonly value: number; readonly all: ReadonlyArray<number> }
   >
@@ -39,16 +43,18 @@ export const rowsOf = (w: Workload): Array<Row> =>
   [...w.labels].map(([id, label]) => {
     const all = w.samples.filter((s) => s.contender === id)
     const mine = all.filter((s) => s.error === undefined)
-    const ratios = mine.flatMap((s) => {
-      const base = w.samples.find((r) => r.contender === w.baseline.id && r.round === s.round && r.error === undefined)
-      return base === undefined ? [] : [s.value / base.value]
-    })
+    const ratiosTo = (baseline: string | undefined) =>
+      mine.flatMap((s) => {
+        const base = w.samples.find((r) => r.contender === baseline && r.round === s.round && r.error === undefined)
+        return base === undefined ? [] : [s.value / base.value]
+      })
     return {
       id,
       label,
       values: mine.map((s) => s.value),
       failures: all.flatMap((s) => (s.error === undefined ? [] : [s.error])),
-      ratios,
+      ratios: ratiosTo(w.baseline.id),
+      secondRatios: ratiosTo(w.secondBaseline?.id),
       extra: w.columns.map((column) => {
         const all = mine.map((s) => s.extra[column.key] ?? NaN).filter((n) => !Number.isNaN(n))
         return { column, value: column.summary === "median" ? median(all) : max(all), all }
@@ -61,12 +67,19 @@ export const row = (w: Workload, id: string): Row | undefined => rowsOf(w).find(
 /** A markdown table cell: `|` must be escaped, even inside backticks. */
 export const cell = (text: string): string => text.replaceAll("|", "\\|")
 
+/** `median (min–max)` of ratios. */
+const ratioCell = (ratios: ReadonlyArray<number>) =>
+  ratios.length === 0 ? "–" : `${fmtRatio(median(ratios))} (${fmtRatio(min(ratios))}–${fmtRatio(max(ratios))})`
+
 export const table = (w: Workload): string => {
+  const better = w.higherIsBetter ? "higher" : "lower"
+  const second = w.secondBaseline
   const head = [
     "contender",
     `median ${w.unit}`,
     "min–max",
-    `ratio to ${w.baseline.name} (${w.higherIsBetter ? "higher" : "lower"} is better): median, min–max`,
+    `ratio to ${w.baseline.name} (${better} is better): median, min–max`,
+    ...(second === undefined ? [] : [`ratio to ${second.name}: median, min–max`]),
     ...w.columns.map((c) => c.label)
   ]
   const lines = [`| ${head.map(cell).join(" | ")} |`, `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`]
@@ -79,10 +92,9 @@ export const table = (w: Workload): string => {
         r.label + (r.failures.length > 0 ? ` (${r.failures.length} run(s) failed)` : ""),
         fmt(median(r.values)),
         `${fmt(min(r.values))}–${fmt(max(r.values))}`,
-        r.id === w.baseline.id
-          ? "1.00× (baseline)"
-          : `${fmtRatio(median(r.ratios))} (${fmtRatio(min(r.ratios))}–${fmtRatio(max(r.ratios))})`,
-        ...r.extra.map((e) => `${fmt(e.value)} (${fmt(min(e.all))}–${fmt(max(e.all))})`)
+        r.id === w.baseline.id ? "1.00× (baseline)" : ratioCell(r.ratios),
+        ...(second === undefined ? [] : [r.id === second.id ? "1.00× (baseline)" : ratioCell(r.secondRatios)]),
+        ...r.extra.map((e) => (e.all.length === 0 ? "–" : `${fmt(e.value)} (${fmt(min(e.all))}–${fmt(max(e.all))})`))
       ]
       lines.push(`| ${cells.map(cell).join(" | ")} |`)
     }

@@ -25,3 +25,14 @@ export const spread = (values: ReadonlyArray<number>, format: (n: number) => str
   `${format(min(values))}–${format(max(values))}`
 
 export const MiB = 1024 * 1024
+
+/**
+ * The order of round `by`: rotated by one each round, and reversed every other round, so that no
+ * contender always runs right after the same one (whatever a contender leaves behind, the next
+ * one pays for).
+ */
+export const rotate = <A>(items: ReadonlyArray<A>, by: number): Array<A> => {
+  const k = by % items.length
+  const rotated = [...items.slice(k), ...items.slice(0, k)]
+  return by % 2 === 1 ? rotated.reverse() : rotated
+}

@@ -17,18 +17,7 @@ import * as Memory from "./memory.js"
 import { startTimerProbe } from "./probe.js"
 import type { Job, JobResult, Sample } from "./protocol.js"
 import { RESULT_PREFIX } from "./protocol.js"
-import { MiB } from "./stats.js"
-
-/**
- * The order of round `by`: rotated by one each round, and reversed every other round, so that no
- * contender always runs right after the same one (whatever a contender leaves behind, the next
- * one pays for).
- */
-const rotate = <A>(items: ReadonlyArray<A>, by: number): Array<A> => {
-  const k = by % items.length
-  const rotated = [...items.slice(k), ...items.slice(0, k)]
-  return by % 2 === 1 ? rotated.reverse() : rotated
-}
+import { MiB, rotate } from "./stats.js"
 
 /** This process's children (any state), from /proc. */
 const children = (): Array<string> => {

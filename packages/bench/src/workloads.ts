@@ -1,23 +1,24 @@
-/** The workloads W1–W6: each runs its contenders in worker processes (worker.ts) and returns its samples. */
+/**
+ * The workloads: each runs its contenders in worker processes (worker.ts), or each contender in a
+ * fresh process of its own (cold.ts, the C floor), and returns its samples.
+ */
 import * as ChildProcess from "node:child_process"
 import { fileURLToPath } from "node:url"
 
+import { coldProgram, spawnFloor } from "./build.js"
 import { benchDir, config, roundsOf } from "./config.js"
 import * as Contenders from "./contenders.js"
-import type { Job, JobResult, Sample } from "./protocol.js"
+import type { ColdJob, Job, JobResult, Sample } from "./protocol.js"
 import { RESULT_PREFIX } from "./protocol.js"
 import type { Column, Workload } from "./results.js"
-import { fmt, MiB } from "./stats.js"
+import { runSsh } from "./ssh.js"
+import { fmt, MiB, rotate } from "./stats.js"
 
-const runWorker = (job: Job): Promise<JobResult> =>
+/** Runs a process that prints its result as a `@@result ` line; gives up on it (SIGKILL) after `limitMs`. */
+const runProcess = (file: string, args: ReadonlyArray<string>, what: string, limitMs: number): Promise<JobResult> =>
   new Promise((resolve, reject) => {
-    const child = ChildProcess.spawn(
-      process.execPath,
-      [...process.execArgv, "--expose-gc", fileURLToPath(new URL("worker.ts", import.meta.url)), JSON.stringify(job)],
-      { cwd: benchDir, stdio: ["ignore", "pipe", "inherit"] }
-    )
-    // A worker stuck outside the runs it times itself (it should not happen): give up on it.
-    const watchdog = setTimeout(() => child.kill("SIGKILL"), config.timeoutMs * 15)
+    const child = ChildProcess.spawn(file, args, { cwd: benchDir, stdio: ["ignore", "pipe", "inherit"] })
+    const watchdog = setTimeout(() => child.kill("SIGKILL"), limitMs)
     let out = ""
     child.stdout.setEncoding("utf8").on("data", (s: string) => {
       out += s
@@ -27,13 +28,24 @@ const runWorker = (job: Job): Promise<JobResult> =>
       clearTimeout(watchdog)
       const line = out.split("\n").find((l) => l.startsWith(RESULT_PREFIX))
       if (code !== 0 || line === undefined) {
-        return reject(new Error(`worker for ${job.workload} failed (${signal ?? code}):\n${out}`))
+        return reject(new Error(`the process for ${what} failed (${signal ?? code}):\n${out}`))
       }
       resolve(JSON.parse(line.slice(RESULT_PREFIX.length)) as JobResult)
     })
   })
 
+const runWorker = (job: Job): Promise<JobResult> =>
+  runProcess(
+    process.execPath,
+    [...process.execArgv, "--expose-gc", fileURLToPath(new URL("worker.ts", import.meta.url)), JSON.stringify(job)],
+    job.workload,
+    // A worker stuck outside the runs it times itself (it should not happen): give up on it.
+    config.timeoutMs * 15
+  )
+
 const RAW = { id: "raw", name: "raw node" }
+/** Raw node in a process of its own that imports nothing but `node:child_process` (cold.ts). */
+const MINIMAL_RAW = { id: "raw-minimal", name: "raw node in a fresh minimal process" }
 
 /** The measuring process's own CPU time (user + system): less sensitive to other load than wall time. */
 const CPU_PER_SPAWN: Column = { key: "cpu", label: "parent CPU µs/spawn: median (min–max)", summary: "median" }
@@ -115,59 +127,144 @@ const runW1b = () => {
   })
 }
 
+/**
+ * Rounds of runs in fresh processes: each round runs every contender once, in a process of its
+ * own, in the order of `rotate`; a process that fails is that run's error.
+ */
+const freshRounds = (
+  workload: string,
+  ids: ReadonlyArray<string>,
+  rounds: number,
+  runOne: (id: string, round: number) => Promise<JobResult>,
+  describe: (s: Sample) => string
+): Promise<[Array<Sample>, number]> =>
+  timed(async () => {
+    const samples: Array<Sample> = []
+    for (let round = 0; round < rounds; round++) {
+      const line: Array<string> = []
+      for (const id of rotate(ids, round)) {
+        const got = await runOne(id, round).then(
+          (result) => result.samples,
+          (e: Error) => [{ round, contender: id, value: NaN, error: e.message.split("\n")[0]!, extra: {} }]
+        )
+        samples.push(...got)
+        const s = got[0]!
+        line.push(s.error !== undefined ? `${id} FAILED: ${s.error}` : `${id} ${describe(s)}`)
+      }
+      log(`  ${workload} round ${round + 1}/${rounds}: ${line.join(", ")}`)
+    }
+    return samples
+  })
+
+const runSingles = (workload: "W3" | "W4", list: ReadonlyArray<{ readonly id: string }>) =>
+  freshRounds(
+    workload,
+    list.map((c) => c.id),
+    roundsOf(config.w34),
+    (contender, round) =>
+      runWorker({
+        kind: "single",
+        workload,
+        contender,
+        round,
+        bytes: config.w34.bytes,
+        warmup: config.w34.warmup,
+        timeoutMs: config.timeoutMs
+      }),
+    (s) => `${s.value.toFixed(0)} MiB/s +${(s.extra.rssGrowthMiB ?? NaN).toFixed(0)} MiB`
+  )
+
+let coldBuilt: Promise<string> | undefined
+/** One run of the cold program (cold.ts), transpiled once per bench run. */
+const runCold = async (job: ColdJob): Promise<JobResult> =>
+  runProcess(
+    process.execPath,
+    [await (coldBuilt ??= coldProgram()), JSON.stringify(job)],
+    `cold ${job.contender}`,
+    config.timeoutMs
+  )
+
 const runW2 = async (): Promise<Workload> => {
   const c = config.w2
   log(`W2: ${c.n} × /bin/true, ${c.concurrency} in flight, ${roundsOf(c)} rounds`)
   const [result, seconds] = await timed(() => runWorker(roundsJob("W2", c)))
+  log(`W2: raw node in a fresh minimal process, ${roundsOf(c)} rounds`)
+  const [minimal, minimalSeconds] = await freshRounds(
+    "W2",
+    ["raw"],
+    roundsOf(c),
+    (contender, round) => runCold({ contender, round, n: c.n, concurrency: c.concurrency, warmup: c.warmup }),
+    (s) => s.value.toFixed(1)
+  )
   return {
     id: "W2",
     title: `W2: ${c.n} × \`/bin/true\`, ${c.concurrency} in flight`,
     unit: "spawns/s",
     higherIsBetter: true,
     baseline: RAW,
-    labels: labels(Contenders.w2),
-    samples: result.samples,
+    secondBaseline: MINIMAL_RAW,
+    labels: new Map([
+      ...labels(Contenders.w2),
+      [MINIMAL_RAW.id, "raw node: spawn, stdio \"ignore\", in a fresh process that imports nothing but child_process"]
+    ]),
+    samples: [...result.samples, ...minimal.map((s) => ({ ...s, contender: MINIMAL_RAW.id }))],
     columns: [{ key: "stallMs", label: "longest timer stall, ms: median (min–max)", summary: "median" }, CPU_PER_SPAWN],
     notes: [
       "Timer stall: the longest stretch in which a 1 ms `setInterval` did not fire during the run (timer probe, src/probe.ts).",
-      `Each contender warms up with ${c.warmup} spawns first (${c.concurrency} in flight).`
+      `Each contender warms up with ${c.warmup} spawns first (${c.concurrency} in flight).`,
+      `Two baselines. "Raw node" runs in the worker that also loaded and warmed up every other contender: an application's process, whose larger memory makes each fork() copy more page tables. "Raw node in a fresh minimal process" runs in a process of its own that imports nothing but \`node:child_process\` (src/cold.ts), with the same ${c.warmup} warm-up spawns, one process a round, after the worker's rounds (its round r is paired with their round r).`
+    ],
+    seconds: seconds + minimalSeconds
+  }
+}
+
+/** The cold runs' contenders (ids of contenders.ts) and the C floor. */
+const COLD = ["raw", "ours", "execa", "platform"]
+const FLOOR = { id: "c", label: "C: `posix_spawn` + `waitpid`, stdio on /dev/null (src/spawn-floor.c)" }
+const COLD_COLUMNS: ReadonlyArray<Column> = [
+  { key: "firstMs", label: "first spawn, ms: median (min–max)", summary: "median" },
+  { key: "importEffectMs", label: "import `effect`, ms", summary: "median" },
+  { key: "importLibraryMs", label: "import the library (after `effect`), ms", summary: "median" },
+  CPU_PER_SPAWN
+]
+
+/** W1 or W2 with every contender in a fresh process of its own, after at most `config.cold.warmup` spawns. */
+const runColdWorkload = async (which: "W1" | "W2", floor: ReturnType<typeof spawnFloor>): Promise<Workload> => {
+  const c = config.cold
+  const concurrency = which === "W1" ? 1 : c.concurrency
+  const how = which === "W1" ? "sequential" : `${concurrency} in flight`
+  const list = [...Contenders.w1.filter((x) => COLD.includes(x.id)), ...("path" in floor ? [FLOOR] : [])]
+  log(`${which} cold: ${c.n} × /bin/true, ${how}, a fresh process per run, ${roundsOf(c)} rounds`)
+  const [samples, seconds] = await freshRounds(
+    `${which} cold`,
+    list.map((x) => x.id),
+    roundsOf(c),
+    (contender, round) =>
+      contender === FLOOR.id && "path" in floor
+        ? runProcess(floor.path, [round, c.n, concurrency, c.warmup].map(String), "the C floor", config.timeoutMs)
+        : runCold({ contender, round, n: c.n, concurrency, warmup: c.warmup }),
+    (s) => s.value.toFixed(1)
+  )
+  return {
+    id: `${which}cold`,
+    title: `${which} cold: ${c.n} × \`/bin/true\`, ${how}, each contender in a fresh process of its own`,
+    unit: which === "W1" ? "µs/spawn" : "spawns/s",
+    higherIsBetter: which === "W2",
+    // Raw node's process here is the minimal one.
+    baseline: { id: RAW.id, name: MINIMAL_RAW.name },
+    labels: labels(list),
+    samples,
+    columns: COLD_COLUMNS,
+    notes: [
+      `Each run is a fresh Node process (src/cold.ts, as plain JavaScript, not under tsx) that imports its contender's library and nothing else; raw node's imports nothing but \`node:child_process\`. It spawns once, then more up to ${c.warmup} spawns in all, then runs the timed ${c.n}: V8 has compiled next to nothing yet, as in a command-line tool or a short job.`,
+      "First spawn: from just after the imports to the first exit (for ours and @effect/platform, building the runtime and its layer included). Import: the `import()` of the library in that process, after Node started; for ours and @effect/platform, `effect` (its index, every module) first, then the library on top of it: the second figure is the library's own.",
+      "path" in floor
+        ? "C: the same spawns from a C program, compiled with `cc -O2` at run time; it has nothing to import. It is the floor: what the kernel's process creation costs without a runtime."
+        : `No C floor: ${floor.missing}.`
     ],
     seconds
   }
 }
-
-const runSingles = async (
-  workload: "W3" | "W4",
-  list: ReadonlyArray<{ readonly id: string; readonly label: string }>
-): Promise<[Array<Sample>, number]> =>
-  timed(async () => {
-    const samples: Array<Sample> = []
-    const rounds = roundsOf(config.w34)
-    for (let round = 0; round < rounds; round++) {
-      const order = [...list.slice(round % list.length), ...list.slice(0, round % list.length)]
-      const line: Array<string> = []
-      for (const c of order) {
-        const result = await runWorker({
-          kind: "single",
-          workload,
-          contender: c.id,
-          round,
-          bytes: config.w34.bytes,
-          warmup: config.w34.warmup,
-          timeoutMs: config.timeoutMs
-        })
-        samples.push(...result.samples)
-        const s = result.samples[0]!
-        line.push(
-          s.error !== undefined
-            ? `${c.id} FAILED: ${s.error}`
-            : `${c.id} ${s.value.toFixed(0)} MiB/s +${(s.extra.rssGrowthMiB ?? NaN).toFixed(0)} MiB`
-        )
-      }
-      log(`  ${workload} round ${round + 1}/${rounds}: ${line.join(", ")}`)
-    }
-    return samples
-  })
 
 const sizeLabel = (bytes: number) => (bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes / 1024} KiB`)
 
@@ -253,11 +350,16 @@ const runW6 = async (which: "W6wc" | "W6cat"): Promise<Workload> => {
 
 /** Every workload, by the id `--only` selects it with, in the order they run. */
 export const workloads: ReadonlyArray<readonly [string, () => Promise<ReadonlyArray<Workload>>]> = [
+  ["COLD", async () => {
+    const floor = spawnFloor()
+    return [await runColdWorkload("W1", floor), await runColdWorkload("W2", floor)]
+  }],
   ["W1", async () => [await runW1()]],
   ["W1B", async () => [await runW1b()]],
   ["W2", async () => [await runW2()]],
   ["W3", async () => [await runW3()]],
   ["W4", async () => [await runW4()]],
   ["W5", async () => [await runW5()]],
-  ["W6", async () => [await runW6("W6wc"), await runW6("W6cat")]]
+  ["W6", async () => [await runW6("W6wc"), await runW6("W6cat")]],
+  ["SSH", () => runSsh()]
 ]

@@ -12,6 +12,8 @@
  * (`setsid`), reports its process group before it starts and its status when it ended. Closing a
  * command's scope, interrupting it, `abort` or a timeout send the kill signal to that whole
  * remote group, wait the grace, then SIGKILL: killing the local `ssh` alone would leave it running.
+ * Every running command is registered on the host with the layer's own session, which kills what
+ * is still registered when it ends: the layer closed, the Node process killed, the connection lost.
  *
  * @since 0.3.0
  */
@@ -61,8 +63,8 @@ export interface Options {
   readonly identityFile?: string
   /**
    * More `ssh -o` options, such as `{ UserKnownHostsFile: "/path", ConnectTimeout: "5" }`. They
-   * come before `~/.ssh/config`, but cannot change what the executor sets itself: `ControlPath`,
-   * `ControlMaster`, `BatchMode=yes` and no pty.
+   * come before `~/.ssh/config`. The options the executor sets itself (`ControlPath`,
+   * `ControlMaster`, `ControlPersist`, `BatchMode`, `RequestTTY`, `RemoteCommand`, …) are refused.
    */
   readonly options?: Readonly<Record<string, string>>
   /** The local `ssh` client to run: a path or a name looked up on the PATH. Default: `ssh`. */
@@ -136,20 +138,23 @@ const sshArgs = (options: Options, socket: string, master: boolean): ReadonlyArr
 
 /**
  * A `CommandExecutor` running every command on `options.host`. Building the layer connects (and
- * fails with `ConnectionError { reason: "ConnectFailed" }` and ssh's reason when it cannot);
- * closing its scope closes the connection.
+ * fails with `ConnectionError { reason: "ConnectFailed" }` and ssh's reason when it cannot, with
+ * `CommandUsageError` naming every bad option before any `ssh` runs); closing its scope kills
+ * every command still running on the host (a detached one too) and closes the connection. A
+ * connection lost under a running command fails it with `ConnectionError { reason:
+ * "ConnectionLost" }`.
  *
  * Each command is as it would be locally — argv, environment (`envPass` takes the local value),
  * working directory, stdin, stdout and stderr bytes as they are, exit status, timeouts, kill
  * policy — with these differences: paths of `Input.file` and `Output.file` are on the remote host;
  * a bare program name is looked up on the remote PATH (with a cleared environment, on the
- * `PATH` you give, else `/bin:/usr/bin`); settings that need the local child-side helper or local
+ * `PATH` you give, else `/bin:/usr/bin`), and a missing one is the remote shell's exit 127; settings that need the local child-side helper or local
  * fds (limits, credentials, capabilities, umask, daemonize, passed or input fds, handshake,
  * pre-exec actions, `contain`, `dieWithParent`, `processGroup("inherit")`) and pipelines fail
  * with a `CommandUsageError` naming them before anything runs. A remote exit code of 129 to 192
  * is read as a death by signal (code − 128), as the remote shell reports it. Redacted values reach
  * the remote command through its command line: the local `ssh` argv and the remote process list
- * show them.
+ * show them while it runs (feed a secret through stdin to keep it out of both).
  *
  * @example
  * ```ts
@@ -158,8 +163,8 @@ const sshArgs = (options: Options, socket: string, master: boolean): ReadonlyArr
  * import { Effect } from "effect"
  *
  * const remote = SshCommandExecutor.layer({ host: "build-1.example.org", user: "ci" })
- * const program = Command.string(Command.make("uname", "-r"))
- * Effect.runPromise(Effect.provide(program, remote)).then(console.log) // the remote kernel's release
+ * // build-1's kernel release; run it with Effect.runPromise
+ * const release = Effect.provide(Command.string(Command.make("uname", "-r")), remote)
  * ```
  *
  * @since 0.3.0
@@ -259,10 +264,11 @@ export interface HostResult<A, E> {
  * import { Effect, Either } from "effect"
  *
  * const hosts = ["web-1", "web-2", "web-3"].map((host) => ({ host, user: "deploy" }))
- * const program = SshCommandExecutor.fanOut(hosts, Command.string(Command.make("uptime")), { concurrency: 2 })
- * Effect.runPromise(program).then((results) => {
+ * // Every host's uptime, or why it failed there; run it with Effect.runPromise
+ * const program = Effect.gen(function*() {
+ *   const results = yield* SshCommandExecutor.fanOut(hosts, Command.string(Command.make("uptime")), { concurrency: 2 })
  *   for (const { host, result } of results) {
- *     console.log(host, Either.isRight(result) ? result.right.trim() : result.left.message)
+ *     yield* Effect.log(host, Either.isRight(result) ? result.right.trim() : result.left.message)
  *   }
  * })
  * ```

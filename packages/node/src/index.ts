@@ -25,8 +25,8 @@ export * as NodeCommandExecutor from "./NodeCommandExecutor.js"
  * import { SshCommandExecutor } from "@effect-command/node"
  * import { Effect } from "effect"
  *
- * const program = Command.string(Command.make("hostname"))
- * Effect.runPromise(Effect.provide(program, SshCommandExecutor.layer({ host: "build-1.example.org" })))
+ * // build-1's host name; run it with Effect.runPromise
+ * const program = Effect.provide(Command.string(Command.make("hostname")), SshCommandExecutor.layer({ host: "build-1" }))
  * ```
  *
  * @since 0.3.0

@@ -6,12 +6,12 @@
 import { Command, type CommandError, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor, SshCommandExecutor } from "@effect-command/node"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Context, Effect, Either, Layer, Option, Ref } from "effect"
+import { Context, Effect, Either, Layer, Option, Stream, SubscriptionRef } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 
 import { executorCases, marked, waitForLine } from "./support/executor-cases.js"
-import { eventually, marker, withMarker } from "./support/procs.js"
+import { eventually, marker, parentOf, withMarker } from "./support/procs.js"
 import { type LoginShell, sshdMissing, startSshd } from "./support/sshd.js"
 
 class Sshd extends Context.Tag("test/Sshd")<Sshd, Effect.Effect.Success<ReturnType<typeof startSshd>>>() {}
@@ -34,13 +34,33 @@ const leftovers = (): ReadonlyArray<string> =>
     return Fs.readdirSync(path).filter((name) => /^[0-9a-f]{24}\.\d+$/.test(name)).map((name) => `${path}/${name}`)
   })
 
+/** This process's live children, and a process's command line (words joined by spaces). */
+const childrenOfUs = () =>
+  Fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).map(Number).filter((pid) => {
+    try {
+      return parentOf(pid) === process.pid
+    } catch {
+      return false
+    }
+  })
+const cmdline = (pid: number) => {
+  try {
+    return Fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ")
+  } catch {
+    return ""
+  }
+}
+
 /** The case proving which shell runs the wrapper: the command's parent. */
 const runsUnder = (shell: LoginShell) =>
   Effect.gen(function*() {
     expect(yield* Command.string(Command.make("sh", "-c", "cat /proc/$PPID/comm"))).toBe(`${shell}\n`)
   })
 
-layer(NodeCommandExecutor.layer, options)("the Node executor", (it) => executorCases(it))
+layer(NodeCommandExecutor.layer, options)(
+  "the Node executor",
+  (it) => executorCases(it, { childProcessEngine: process.env.EFFECT_COMMAND_SPAWN === "child_process" })
+)
 
 if (sshdMissing !== undefined) {
   describe("SshCommandExecutor", () => {
@@ -49,12 +69,12 @@ if (sshdMissing !== undefined) {
 } else {
   layer(remote("dash"), options)("SshCommandExecutor, dash as the login shell", (it) => {
     it.effect("the command line is read by dash", () => runsUnder("dash"))
-    executorCases(it, leftovers)
+    executorCases(it, { leftovers })
   })
 
   layer(remote("bash"), options)("SshCommandExecutor, bash as the login shell", (it) => {
     it.effect("the command line is read by bash", () => runsUnder("bash"))
-    executorCases(it, leftovers)
+    executorCases(it, { leftovers })
 
     describe("running", () => {
       it.effect("keeps the remote environment with envInherit, with pairs set and names unset", () =>
@@ -85,6 +105,47 @@ if (sshdMissing !== undefined) {
           const error = yield* Effect.flip(Effect.provide(Command.string(Command.make("true")), stranger))
           expect(error).toMatchObject({ _tag: "ConnectionError", reason: "ConnectFailed" })
           expect((error as CommandError.ConnectionError).detail).toMatch(/Permission denied/)
+        }))
+    })
+
+    describe("remote failures", () => {
+      it.effect("a missing remote program is the remote shell's exit 127, with its message", () =>
+        Effect.gen(function*() {
+          const error = yield* Effect.flip(Command.string(Command.make("no-such-program-ec")))
+          expect(error).toMatchObject({ _tag: "ExitError", exitCode: 127 })
+          expect((error as CommandError.ExitError).stderrTail).toMatch(/no-such-program-ec/)
+        }))
+
+      it.effect("a connection lost under a running command fails it with ConnectionLost; nothing is left", () =>
+        Effect.gen(function*() {
+          const { options } = yield* Sshd
+          const mark = marker()
+          const masters = () => childrenOfUs().filter((pid) => cmdline(pid).includes("ControlMaster=yes"))
+          const before = masters()
+          const error = yield* Effect.scoped(Effect.gen(function*() {
+            const child = yield* Command.start(marked("echo ready; exec sleep 1000", mark).pipe(Command.stdout("pipe")))
+            yield* waitForLine(child, "ready")
+            const [master] = masters().filter((pid) => !before.includes(pid))
+            process.kill(master!, "SIGKILL")
+            return yield* Effect.flip(child.wait)
+          })).pipe(Effect.provide(SshCommandExecutor.layer(options)))
+          expect(error).toMatchObject({ _tag: "ConnectionError", reason: "ConnectionLost", host: "127.0.0.1" })
+          expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))).toBe(true)
+        }))
+    })
+
+    describe("hostile input", () => {
+      it.effect("a command line too long for the remote shell is refused before anything runs", () =>
+        Effect.gen(function*() {
+          const count = Command.make("sh", "-c", "printf %s \"$1\" | wc -c", "sh")
+          expect(yield* Command.string(count.pipe(Command.args(["x".repeat(100_000)])))).toBe("100000\n")
+          for (const args of [["x".repeat(140_000)], Array.from({ length: 20_000 }, (_, i) => `a${i}`)]) {
+            const error = yield* Effect.flip(Command.string(count.pipe(Command.args(args))))
+            expect(error).toMatchObject({
+              _tag: "CommandUsageError",
+              reasons: [expect.stringMatching(/^the remote command line would be \d+ bytes/)]
+            })
+          }
         }))
     })
 
@@ -153,18 +214,26 @@ if (sshdMissing !== undefined) {
       it.effect("runs at most `concurrency` hosts at a time", () =>
         Effect.gen(function*() {
           const { options } = yield* Sshd
-          const running = yield* Ref.make(0)
-          const most = yield* Ref.make(0)
-          const program = Effect.acquireUseRelease(
-            Effect.flatMap(Ref.updateAndGet(running, (n) => n + 1), (n) => Ref.update(most, (m) => Math.max(m, n))),
-            () => Command.exitCode(Command.make("true")),
-            () => Ref.update(running, (n) => n - 1)
+          const hosts = [options, options, options, options, options]
+          // Each host's program, once connected, waits for a second one running beside it (or for
+          // the last host): with a bound of 2 they meet in pairs; without one, more would meet.
+          const state = yield* SubscriptionRef.make({ running: 0, arrived: 0, most: 0 })
+          const meet = state.changes.pipe(
+            Stream.takeUntil(({ arrived, running }) => running >= 2 || arrived === hosts.length),
+            Stream.runDrain
           )
-          const results = yield* SshCommandExecutor.fanOut([options, options, options, options, options], program, {
-            concurrency: 2
-          })
+          const program = Effect.acquireUseRelease(
+            SubscriptionRef.update(state, (s) => ({
+              running: s.running + 1,
+              arrived: s.arrived + 1,
+              most: Math.max(s.most, s.running + 1)
+            })),
+            () => Effect.zipRight(meet, Command.exitCode(Command.make("true"))),
+            () => SubscriptionRef.update(state, (s) => ({ ...s, running: s.running - 1 }))
+          )
+          const results = yield* SshCommandExecutor.fanOut(hosts, program, { concurrency: 2 })
           expect(results.map((r) => r.result)).toEqual(Array(5).fill(Either.right(0)))
-          expect(yield* Ref.get(most)).toBe(2)
+          expect((yield* SubscriptionRef.get(state)).most).toBe(2)
         }))
 
       it.effect("refuses a concurrency that is not a positive integer before contacting any host", () =>
@@ -233,6 +302,25 @@ if (sshdMissing !== undefined) {
     })
 
     describe("kill-and-reap on the remote host", () => {
+      it.effect("a detached remote command runs on after its scope; its wait gives its status", () =>
+        Effect.gen(function*() {
+          const mark = marker()
+          const detached = yield* Effect.scoped(Effect.gen(function*() {
+            const child = yield* Command.start(
+              marked("echo ready; read line; sleep 0.5; exit 3", mark).pipe(
+                Command.stdout("pipe"),
+                Command.stdin("pipe")
+              )
+            )
+            yield* waitForLine(child, "ready")
+            return yield* child.detach
+          }))
+          // Running after the scope closed, stdin at EOF.
+          expect(withMarker("EC_MARKER", mark).length).toBeGreaterThan(0)
+          expect(yield* detached.wait).toEqual(ExitStatus.exited(3))
+          expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))).toBe(true)
+        }))
+
       it.effect("closing the layer kills a detached remote command: nothing outlives the connection", () =>
         Effect.gen(function*() {
           const { options } = yield* Sshd

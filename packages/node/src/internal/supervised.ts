@@ -27,7 +27,7 @@ export interface Supervision {
 }
 
 /** A signal's name as the native engine reports it: the canonical name (SIGABRT, not SIGIOT), SIGRTMIN+n for real-time ones (glibc's SIGRTMIN is 34). */
-const signalName = (n: number): NodeJS.Signals => {
+export const signalName = (n: number): NodeJS.Signals => {
   const name = Signal.signals.find((s) => Signal.numbers[s] === n)
   return (name ?? (n >= 34 ? `SIGRTMIN+${n - 34}` : `SIG${n}`)) as NodeJS.Signals
 }

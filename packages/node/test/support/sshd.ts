@@ -72,10 +72,14 @@ export const startSshd = (
         "UsePAM no",
         "MaxSessions 100",
         "MaxStartups 100",
+        // An empty home: the login shell reads no startup files (this machine's root's .bashrc
+        // takes a second), as on a host set up for remote commands.
+        `SetEnv HOME=${file("home")}`,
         ...(shell === "dash" ? ["ForceCommand exec /bin/dash -c \"$SSH_ORIGINAL_COMMAND\""] : []),
         ""
       ].join("\n")
     )
+    Fs.mkdirSync(file("home"))
     // sshd's privilege separation directory.
     Fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 })
     const sshd = yield* Command.start(

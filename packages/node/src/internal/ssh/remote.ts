@@ -222,12 +222,19 @@ export const remoteScript = (
     }' ${nonce} ${file} ${command}`,
     `s=$?`,
     ...over,
-    `read p <${file} && rm -f ${file} || exit "$s"`,
+    `read p <${file} || exit "$s"`,
     // What is left of the command's group gets the kill policy, as locally after a child's exit.
+    // A member that died but waits for init to reap it is gone: kill(2) still finds a zombie, so
+    // where /proc is there, the group counts as live only with a member that is not one.
+    `live() { kill -s 0 -- "-$p" || return 1; [ -r /proc/self/stat ] || return 0; ` +
+    `for f in /proc/[0-9]*/stat; do read -r l <"$f" || continue; set -- \${l##*) }; ` +
+    `[ "$3" = "$p" ] && [ "$1" != Z ] && return 0; done; return 1; }`,
     `if kill -s ${signal} -- "-$p"; then i=0; while [ "$i" -lt ${
       tenths(grace)
-    } ] && kill -s 0 -- "-$p"; do sleep 0.1; i=$((i+1)); done; kill -s KILL -- "-$p"; fi`,
+    } ] && live; do sleep 0.1; i=$((i+1)); done; kill -s KILL -- "-$p"; fi`,
     `${mark("status %s")} "$s" >&4`,
+    // Unregistered after the report, off the channel: the run does not wait for rm.
+    `rm -f ${file} </dev/null >/dev/null 4>&- &`,
     `exit "$s"`
   ].join("\n")
 }

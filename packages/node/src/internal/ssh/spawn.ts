@@ -7,8 +7,8 @@
  */
 import { randomBytes } from "node:crypto"
 
-import type { CommandExecutor } from "@effect-command/core"
-import { Command, CommandError, ExitStatus, Signal } from "@effect-command/core"
+import type { CommandExecutor, Signal } from "@effect-command/core"
+import { Command, CommandError, ExitStatus } from "@effect-command/core"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -22,6 +22,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 import * as RealTime from "../realtime.js"
+import { signalName } from "../supervised.js"
 import { type Report, reportParser } from "./markers.js"
 import { killScript, readerScript, refusal, remoteScript, stderrFifos } from "./remote.js"
 
@@ -46,11 +47,21 @@ const keptBytes = 8192
 
 const decoder = new TextDecoder()
 
-/** The wrapper's `$?` for the command: 128 + n is a death by signal n (a shell cannot tell them apart). */
-export const statusOf = (code: number): ExitStatus.ExitStatus => {
-  const signal = code > 128 ? Signal.fromNumber(code - 128) : undefined
-  return signal === undefined ? ExitStatus.exited(code) : ExitStatus.signaled(signal)
-}
+/**
+ * The wrapper's `$?` for the command: 128 + n, for a signal n up to 64, is a death by that signal
+ * (a shell cannot tell them apart).
+ */
+export const statusOf = (code: number): ExitStatus.ExitStatus =>
+  code > 128 && code <= 128 + 64
+    ? ExitStatus.signaled(signalName(code - 128) as Signal.Signal)
+    : ExitStatus.exited(code)
+
+/**
+ * The longest command line a remote shell can get: sshd runs it as `shell -c <line>`, one argument,
+ * and Linux takes at most 32 pages (128 KiB, with its NUL) in one; the local `ssh` gets it as one
+ * argument too.
+ */
+const longestLine = 32 * 4096 - 1
 
 /** Runs `remote` on the host and waits; failing when ssh itself failed. */
 const runRemote = (connection: Connection, remote: string, line: string) =>
@@ -125,14 +136,33 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       grace: stages.reduce((most, stage) => Duration.max(most, stage.killPolicy.grace), Duration.zero)
     }
     const nonce = randomBytes(12).toString("hex")
+    const script = remoteScript(plan, nonce, connection.registry, process.env)
+    const length = Buffer.byteLength(script)
+    if (length > longestLine) {
+      return yield* new CommandError.CommandUsageError({
+        reasons: [
+          `the remote command line would be ${length} bytes: the remote shell takes at most ${longestLine} ` +
+          `(one argument); send large data through stdin`
+        ],
+        command: plan.line
+      })
+    }
     // The readers stop after the run: their finalizers run after the abort added below.
     const readerScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.parallel)
-    const ssh = connection.ssh(remoteScript(plan, nonce, connection.registry, process.env)).pipe(
+    const ssh = connection.ssh(script).pipe(
       Command.stdin(localStdio(plan.stdin._tag)),
       Command.stdout(localStdio(plan.stdout._tag)),
       Command.stderr("pipe")
     )
-    const child = yield* connection.local.start(ssh)
+    // The local client lives in a scope of its own: closed with the process's scope, or, once the
+    // process is detached, when the client exits (the reader goes on bringing the reports).
+    const own = yield* Scope.make()
+    let detached = false
+    let stop: Effect.Effect<unknown> = Effect.void
+    yield* Effect.addFinalizer(() =>
+      detached ? Effect.void : Effect.zipRight(Effect.suspend(() => stop), Scope.close(own, Exit.void))
+    )
+    const child = yield* Scope.extend(connection.local.start(ssh), own)
 
     const started = yield* Deferred.make<Report | undefined>()
     const reported = yield* Deferred.make<void>()
@@ -152,6 +182,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
           preamble = all.slice(-keptBytes)
         })
       }
+      if (detached) return Effect.void
       if (stderr !== undefined) return stderr.offer(bytes)
       if (plan.stderr._tag === "Inherit") return Effect.sync(() => process.stderr.write(bytes))
       return Effect.void
@@ -175,7 +206,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
           stderr === undefined ? Effect.void : Exit.isSuccess(exit) ? stderr.end : stderr.failCause(exit.cause)
         )
       ),
-      Effect.forkScoped
+      Effect.forkIn(own)
     )
 
     let killedWith: Signal.Signal | undefined
@@ -237,8 +268,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
         ? Effect.succeed({ stream: Stream.empty, ended: Effect.void })
         : startReader(connection, plan, fifo, i, isOver, abort)).pipe(Scope.extend(readerScope))
 
-    let detached = false
-    yield* Effect.addFinalizer(() => (detached ? Effect.void : abort))
+    stop = abort
 
     const first = yield* Deferred.await(started)
     if (first?._tag !== "Started") {
@@ -293,10 +323,19 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       waitStages,
       kill,
       abort,
-      detach: Effect.zipRight(
-        Effect.sync(() => void (detached = true)),
-        Effect.as(child.detach, { pid, wait, abort })
-      ),
+      // Detached, as locally: stdin gets EOF and what the command writes to a pipe nobody reads
+      // any more is dropped; its status still comes, and the layer's end still kills it.
+      detach: Effect.gen(function*() {
+        detached = true
+        if (plan.stdin._tag === "Pipe") {
+          yield* Effect.forkIn(Effect.ignore(Stream.run(Stream.empty, child.stdin)), own)
+        }
+        if (plan.stdout._tag === "Pipe") {
+          yield* Effect.forkIn(Effect.ignore(Stream.runDrain(child.stdout)), own)
+        }
+        yield* Effect.forkDaemon(Effect.zipRight(Effect.ignore(wait), Scope.close(own, Exit.void)))
+        return { pid, wait, abort }
+      }),
       handshakeWait: noHandshake,
       handshakeNotify: noHandshake
     } satisfies CommandExecutor.SpawnedProcess

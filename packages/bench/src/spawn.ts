@@ -1,0 +1,41 @@
+/**
+ * Raw `child_process` spawning, shared by the contenders (contenders.ts) and the cold program
+ * (cold.ts): it imports nothing but `node:child_process`, so that raw node's cold process stays
+ * minimal.
+ */
+import * as ChildProcess from "node:child_process"
+
+export const TRUE = "/bin/true"
+
+export const check = (condition: boolean, what: string): void => {
+  if (!condition) throw new Error(`bench: wrong result: ${what}`)
+}
+
+export const rawSpawnWait = (file: string, args: ReadonlyArray<string>, stdio: "ignore" | "pipe"): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const child = ChildProcess.spawn(file, args, { stdio })
+    if (stdio === "pipe") {
+      child.stdout!.resume()
+      child.stderr!.resume()
+      child.stdin!.end()
+    }
+    child.once("error", reject)
+    child.once("close", (code) => (code === 0 ? resolve() : reject(new Error(`${file} exited ${code}`))))
+  })
+
+/** `n` jobs, one after the other. */
+export const repeat = async (n: number, job: () => Promise<void>): Promise<void> => {
+  for (let i = 0; i < n; i++) await job()
+}
+
+/** `n` jobs, at most `concurrency` at once. */
+export const pool = async (n: number, concurrency: number, job: () => Promise<void>): Promise<void> => {
+  let started = 0
+  const lane = async () => {
+    while (started < n) {
+      started++
+      await job()
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(n, concurrency) }, lane))
+}
