@@ -28,11 +28,22 @@ const options = { timeout: "60 seconds", excludeTestServices: true } as const
  * is unset): the FIFO (or its stand-in)
  * of an earlier stage's stderr is named `<nonce>.<stage>`.
  */
-const leftovers = (): ReadonlyArray<string> =>
-  Fs.readdirSync("/tmp").filter((dir) => dir.startsWith("effect-command-ssh.")).flatMap((dir) => {
+const leftovers = (): ReadonlyArray<string> => [
+  ...Fs.readdirSync("/tmp").filter((dir) => dir.startsWith("effect-command-ssh.")).flatMap((dir) => {
     const path = Path.join("/tmp", dir)
-    return Fs.readdirSync(path).filter((name) => /^[0-9a-f]{24}\.\d+$/.test(name)).map((name) => `${path}/${name}`)
-  })
+    return Fs.readdirSync(path).filter((name) => /^[0-9a-f]{24}\.\d+(\.pid)?$/.test(name)).map((name) =>
+      `${path}/${name}`
+    )
+  }),
+  // A FIFO's reader still waiting on the host.
+  ...Fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).filter((pid) => {
+    try {
+      return /mkfifo -m 600 -- '\/tmp\/effect-command-ssh\./.test(Fs.readFileSync(`/proc/${pid}/cmdline`, "latin1"))
+    } catch {
+      return false
+    }
+  }).map((pid) => `reader process ${pid}`)
+]
 
 /** This process's live children, and a process's command line (words joined by spaces). */
 const childrenOfUs = () =>
@@ -282,11 +293,11 @@ if (sshdMissing !== undefined) {
         Effect.gen(function*() {
           const { options } = yield* Sshd
           const dir = Fs.mkdtempSync("/tmp/ec-ssh-reader-")
-          // An ssh client that refuses the readers of a stage's stderr (their remote command removes
-          // a directory) and runs every other session.
+          // An ssh client that refuses the readers of a stage's stderr (their remote command first
+          // registers itself in a .pid file) and runs every other session.
           Fs.writeFileSync(
             `${dir}/ssh`,
-            `#!/bin/sh\nfor last; do :; done\ncase "$last" in *"exec rmdir"*) echo refused >&2; exit 255;; esac\nexec ssh "$@"\n`,
+            `#!/bin/sh\nfor last; do :; done\ncase "$last" in *".pid' || exit 1"*) echo refused >&2; exit 255;; esac\nexec ssh "$@"\n`,
             { mode: 0o755 }
           )
           const mark = marker()

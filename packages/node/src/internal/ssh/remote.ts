@@ -246,15 +246,27 @@ export const remoteScript = (
  */
 export const readerScript = (fifo: string): string => {
   const f = quote(fifo)
+  const pid = quote(`${fifo}.pid`)
   return [
-    `[ -d ${f} ] && exec rmdir -- ${f}`,
-    `{ mkfifo -m 600 -- ${f} || [ -p ${f} ]; } 2>/dev/null || exit 1`,
+    // Registered like a command (its login shell leads its group): the layer's end kills it.
+    `echo "$$" >${pid} || exit 1`,
+    `[ -d ${f} ] && { rmdir -- ${f}; rm -f -- ${pid}; exit 0; }`,
+    `{ mkfifo -m 600 -- ${f} || [ -p ${f} ]; } 2>/dev/null || { rm -f -- ${pid}; exit 1; }`,
     `{ rm -f -- ${f}; cat; } <${f}`,
     `s=$?`,
-    `[ -d ${f} ] && exec rmdir -- ${f}`,
+    `[ -d ${f} ] && rmdir -- ${f}`,
+    `rm -f -- ${pid}`,
     `exit "$s"`
   ].join("\n")
 }
+
+/**
+ * After a run whose readers did not all end by themselves: kills what is left of each (a reader
+ * still waiting on its FIFO) and removes the FIFO or its stand-in.
+ */
+export const readersCleanup = (fifos: ReadonlyArray<string>): string =>
+  `for f in ${fifos.map(quote).join(" ")}; do ` +
+  `[ -f "$f.pid" ] && read p <"$f.pid" && kill -s KILL -- "-$p"; rm -rf -- "$f" "$f.pid"; done 2>/dev/null; exit 0`
 
 /**
  * The remote command of the layer's own session, over the connection every command uses: makes

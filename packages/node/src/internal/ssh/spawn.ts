@@ -18,13 +18,14 @@ import * as Fiber from "effect/Fiber"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 import * as RealTime from "../realtime.js"
 import { signalName } from "../supervised.js"
 import { type Report, reportParser } from "./markers.js"
-import { killScript, readerScript, refusal, remoteScript, stderrFifos } from "./remote.js"
+import { killScript, readersCleanup, readerScript, refusal, remoteScript, stderrFifos } from "./remote.js"
 
 /** How a layer reaches its host: the local executor and the `ssh` argv of a mux client. */
 export interface Connection {
@@ -120,7 +121,13 @@ const startReader = (
       inherit ? Stream.empty : reader.stdout,
       Stream.unwrap(Effect.map(failure, (error) => (error === undefined ? Stream.empty : Stream.fail(error))))
     )
-    return { stream, ended: Effect.ignore(reader.wait) }
+    // Whether it ended by itself, having found its FIFO's end: then nothing of it is left.
+    const clean = yield* Ref.make(false)
+    yield* Effect.forkScoped(
+      Effect.flatMap(Effect.exit(reader.wait), (exit) =>
+        Ref.set(clean, Exit.isSuccess(exit) && ExitStatus.isSuccess(exit.value)))
+    )
+    return { stream, ended: Effect.ignore(reader.wait), clean: Ref.get(clean) }
   })
 
 /** The SSH executor's `spawn` over one connection. */
@@ -147,6 +154,22 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
         command: plan.line
       })
     }
+    const fifos = stderrFifos(plan, connection.registry, nonce).slice(0, -1)
+    // After the readers stopped (this finalizer runs after the reader scope's, forked below): a
+    // reader that did not end by itself may still wait on the host; it and its FIFO go.
+    const readerEnds: Array<Effect.Effect<boolean>> = []
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        const taken = fifos.filter((fifo): fifo is string => fifo !== undefined)
+        if (taken.length === 0) return
+        const clean = yield* Effect.all(readerEnds)
+        if (clean.length === fifos.length && clean.every((c) => c)) return
+        yield* RealTime.timeoutOption(
+          Effect.interruptible(Effect.ignore(runRemote(connection, readersCleanup(taken), plan.line))),
+          sendBound
+        )
+      })
+    )
     // The readers stop after the run: their finalizers run after the abort added below.
     const readerScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.parallel)
     const ssh = connection.ssh(script).pipe(
@@ -263,10 +286,11 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
     // An earlier stage's stderr through a FIFO: its reader, started beside the command.
     const isOver = Effect.map(Deferred.isDone(reported), (done) =>
       done || killedWith !== undefined)
-    const readers = yield* Effect.forEach(stderrFifos(plan, connection.registry, nonce).slice(0, -1), (fifo, i) =>
+    const readers = yield* Effect.forEach(fifos, (fifo, i) =>
       fifo === undefined
-        ? Effect.succeed({ stream: Stream.empty, ended: Effect.void })
+        ? Effect.succeed({ stream: Stream.empty, ended: Effect.void, clean: Effect.succeed(true) })
         : startReader(connection, plan, fifo, i, isOver, abort)).pipe(Scope.extend(readerScope))
+    for (const reader of readers) readerEnds.push(reader.clean)
 
     stop = abort
 
@@ -276,18 +300,14 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       // The wrapper told the readers the run is over: let them go (and take their FIFOs) first.
       yield* RealTime.timeoutOption(
         Effect.interruptible(Effect.all(
-          readers.map((reader) =>
-            reader.ended
-          ),
+          readers.map((reader) => reader.ended),
           { discard: true }
         )),
         sendBound
       )
       const detail = decoder.decode(preamble).trim()
       if (first?._tag === "BadWorkingDirectory") {
-        const cwd = stages.find((stage) =>
-          stage.cwd !== undefined
-        )?.cwd
+        const cwd = stages.find((stage) => stage.cwd !== undefined)?.cwd
         return yield* new CommandError.SpawnError({
           reason: "BadWorkingDirectory",
           stage: "chdir",
