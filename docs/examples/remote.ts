@@ -63,6 +63,16 @@ const onTheHost = Effect.gen(function*() {
   const env = yield* Command.lines(Command.make("env").pipe(Command.envPass("DEPLOY_TAG"), Command.env("LANG", "C")))
   yield* Console.log(`env: ${env.sort().join(" ")}`)
 
+  // A pipeline runs on the host, its bytes going from stage to stage there; pipefail as locally.
+  const sorted = yield* Command.lines(Command.pipeline(Command.make("printf", "pear\\nfig\\n"), Command.make("sort")))
+  const failing = yield* Command.run(Command.pipeline(Command.make("sh", "-c", "exit 3"), Command.make("cat"))).pipe(
+    Effect.flip,
+    Effect.map((
+      error
+    ) => (error._tag === "ExitError" ? `${error._tag} ${error.exitCode} at stage ${error.failedStage}` : ""))
+  )
+  yield* Console.log(`pipeline: ${sorted.join(" ")}; ${failing}`)
+
   // Statuses map exactly: the remote command's exit 255 is its own, not a connection failure.
   const exit = yield* Effect.flip(Command.string(Command.make("sh", "-c", "exit 255")))
   yield* Console.log(`exit 255: ${exit._tag} ${exit._tag === "ExitError" ? exit.exitCode : ""}`)

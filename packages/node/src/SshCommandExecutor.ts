@@ -150,8 +150,9 @@ const sshArgs = (options: Options, socket: string, master: boolean): ReadonlyArr
  * a bare program name is looked up on the remote PATH (with a cleared environment, on the
  * `PATH` you give, else `/bin:/usr/bin`), and a missing one is the remote shell's exit 127; settings that need the local child-side helper or local
  * fds (limits, credentials, capabilities, umask, daemonize, passed or input fds, handshake,
- * pre-exec actions, `contain`, `dieWithParent`, `processGroup("inherit")`) and pipelines fail
- * with a `CommandUsageError` naming them before anything runs. A remote exit code of 129 to 192
+ * pre-exec actions, `contain`, `dieWithParent`, `processGroup("inherit")`) fail with a
+ * `CommandUsageError` naming them before anything runs. A pipeline runs on the host in one
+ * session and one process group, with every stage's status (its stages share one kill signal). A remote exit code of 129 to 192
  * is read as a death by signal (code − 128), as the remote shell reports it. Redacted values reach
  * the remote command through its command line: the local `ssh` argv and the remote process list
  * show them while it runs (feed a secret through stdin to keep it out of both).

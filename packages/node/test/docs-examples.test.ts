@@ -161,6 +161,7 @@ const expected: Record<string, ReadonlyArray<Expected>> = {
   "remote.ts": [
     "argv: [it's][$HOME][a b][*]",
     "env: DEPLOY_TAG=v1.2.3 LANG=C",
+    "pipeline: fig pear; ExitError 3 at stage 0",
     "exit 255: ExitError 255",
     "signal: fatal signal SIGTERM",
     "after the scope: the remote sleep is gone",
