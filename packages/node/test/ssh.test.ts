@@ -3,7 +3,7 @@
  * executor behaviours shared with the Node executor, with bash and with dash as the remote login
  * shell, then what only a remote run has.
  */
-import { Command, type CommandError, ExitStatus } from "@effect-command/core"
+import { Command, type CommandError, ExitStatus, type Signal } from "@effect-command/core"
 import { NodeCommandExecutor, SshCommandExecutor } from "@effect-command/node"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Context, Effect, Either, Layer, Option, Stream, SubscriptionRef } from "effect"
@@ -146,6 +146,24 @@ if (sshdMissing !== undefined) {
     })
 
     describe("hostile input", () => {
+      it.effect("kill refuses what is not a signal's name (nothing reaches the remote shell); after the exit it is a no-op", () =>
+        Effect.gen(function*() {
+          const trace = `/tmp/ec-ssh-kill-${marker()}`
+          yield* Effect.scoped(Effect.gen(function*() {
+            const child = yield* Command.start(
+              Command.make("sh", "-c", "echo ready; exec sleep 100").pipe(Command.stdout("pipe"))
+            )
+            yield* waitForLine(child, "ready")
+            const error = yield* Effect.flip(child.kill(`SIGTERM -- 0; touch ${trace}; :` as Signal.Signal))
+            expect(error._tag).toBe("CommandUsageError")
+            yield* child.kill("SIGTERM")
+            expect(yield* child.wait).toEqual(ExitStatus.signaled("SIGTERM"))
+            // Gone: the group's number may be reused, and nothing is sent to it any more.
+            yield* child.kill("SIGKILL")
+          }))
+          expect(Fs.existsSync(trace)).toBe(false)
+        }))
+
       it.effect("a command line too long for the remote shell is refused before anything runs", () =>
         Effect.gen(function*() {
           const count = Command.make("sh", "-c", "printf %s \"$1\" | wc -c", "sh")

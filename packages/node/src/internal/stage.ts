@@ -61,7 +61,7 @@ interface Started {
 }
 
 /** Why `Process.kill` refuses a value that is no signal name (a JavaScript caller may pass anything). */
-const unknownSignal = (sig: unknown): string =>
+export const unknownSignal = (sig: unknown): string =>
   `unknown signal ${typeof sig === "string" ? JSON.stringify(sig) : String(sig)}: give a name such as "SIGTERM"`
 
 /** Hands the prepared spec to the engine; the parent's copies of the child's ends are closed at once. */

@@ -284,5 +284,7 @@ export const masterScript = [
 ].join("\n")
 
 /** The remote command that sends `signal` to the command's process group. */
-export const killScript = (pgid: number, signal: string): string =>
-  `kill -s ${signal.slice(3)} -- -${pgid} 2>/dev/null; exit 0`
+export const killScript = (pgid: number, signal: string, registry: string, nonce: string): string =>
+  // Only while the command is registered: once it is not, its group is gone and the number may
+  // name another one.
+  `[ -f ${quote(`${registry}/${nonce}`)} ] && kill -s ${signal.slice(3)} -- -${pgid} 2>/dev/null; exit 0`

@@ -7,8 +7,8 @@
  */
 import { randomBytes } from "node:crypto"
 
-import type { CommandExecutor, Signal } from "@effect-command/core"
-import { Command, CommandError, ExitStatus } from "@effect-command/core"
+import type { CommandExecutor } from "@effect-command/core"
+import { Command, CommandError, ExitStatus, Signal } from "@effect-command/core"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -23,6 +23,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 import * as RealTime from "../realtime.js"
+import { unknownSignal } from "../stage.js"
 import { signalName } from "../supervised.js"
 import { type Report, reportParser } from "./markers.js"
 import { killScript, readersCleanup, readerScript, refusal, remoteScript, stderrFifos } from "./remote.js"
@@ -258,9 +259,15 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
     const wait = Effect.map(waitStages, ExitStatus.pipefail)
 
     const pgid = Effect.map(Deferred.await(started), (report) => (report?._tag === "Started" ? report.pid : undefined))
+    // After the status came, the group is gone: a kill then is a no-op, as locally.
+    // A JavaScript caller may pass anything: only a signal's name reaches the remote shell.
     const kill = (signal: Signal.Signal = "SIGTERM") =>
-      Effect.flatMap(pgid, (pid) =>
-        pid === undefined ? Effect.void : runRemote(connection, killScript(pid, signal), plan.line))
+      !Signal.isSignal(signal)
+        ? Effect.fail(new CommandError.CommandUsageError({ reasons: [unknownSignal(signal)], command: plan.line }))
+        : Effect.flatMap(Effect.zip(pgid, Deferred.isDone(reported)), ([pid, over]) =>
+          pid === undefined || over
+            ? Effect.void
+            : runRemote(connection, killScript(pid, signal, connection.registry, nonce), plan.line))
 
     // The kill policy on the remote group: the signal, the grace (from when it was sent), SIGKILL;
     // then the local client. The timed steps are interruptible inside the uninterruptible abort, or
@@ -284,8 +291,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
     )
 
     // An earlier stage's stderr through a FIFO: its reader, started beside the command.
-    const isOver = Effect.map(Deferred.isDone(reported), (done) =>
-      done || killedWith !== undefined)
+    const isOver = Effect.map(Deferred.isDone(reported), (done) => done || killedWith !== undefined)
     const readers = yield* Effect.forEach(fifos, (fifo, i) =>
       fifo === undefined
         ? Effect.succeed({ stream: Stream.empty, ended: Effect.void, clean: Effect.succeed(true) })
