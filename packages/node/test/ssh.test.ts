@@ -146,6 +146,20 @@ if (sshdMissing !== undefined) {
     })
 
     describe("hostile input", () => {
+      it.effect("a program whose name starts with '-' runs, with a cleared environment too", () =>
+        Effect.gen(function*() {
+          const dir = Fs.mkdtempSync("/tmp/ec-ssh-dash-")
+          Fs.writeFileSync(`${dir}/-u`, "#!/bin/sh\necho ran\n", { mode: 0o755 })
+          expect(yield* Command.string(Command.make("-u").pipe(Command.env("PATH", dir)))).toBe("ran\n")
+          expect(yield* Command.string(Command.make("-u").pipe(Command.envClear, Command.env("PATH", dir)))).toBe(
+            "ran\n"
+          )
+          // With no pair to end env's options, the name is still the program: not found (127), not
+          // env's "invalid option" (125).
+          expect(yield* Command.exitCode(Command.make("-u").pipe(Command.envClear, Command.stderr("null")))).toBe(127)
+          Fs.rmSync(dir, { recursive: true })
+        }))
+
       it.effect("kill refuses what is not a signal's name (nothing reaches the remote shell); after the exit it is a no-op", () =>
         Effect.gen(function*() {
           const trace = `/tmp/ec-ssh-kill-${marker()}`

@@ -85,7 +85,8 @@ const envWords = (stage: CommandExecutor.SpawnStage, local: Readonly<Record<stri
     if (value !== undefined) pairs.push(`${entry.name}=${value}`)
     else if (stage.env.base === "inherit") words.push("-u", entry.name)
   }
-  return [...words, ...pairs]
+  // `--`: a program whose name starts with `-` is not an option of env.
+  return [...words, "--", ...pairs]
 }
 
 const outputRedirect = (fd: 1 | 2, output: CommandExecutor.SpawnErrorOutput): string => {
