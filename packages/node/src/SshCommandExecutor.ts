@@ -128,6 +128,8 @@ const sshArgs = (options: Options, socket: string, master: boolean): ReadonlyArr
   "ControlPersist=no",
   "-o",
   "BatchMode=yes",
+  // A session without the connection (its master gone) fails: it never opens a connection of its own.
+  ...(master ? [] : ["-o", "ProxyCommand=false"]),
   ...(options.port === undefined ? [] : ["-p", String(options.port)]),
   ...(options.user === undefined ? [] : ["-l", options.user]),
   ...(options.identityFile === undefined ? [] : ["-i", options.identityFile]),

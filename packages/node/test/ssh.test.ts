@@ -8,6 +8,7 @@ import { NodeCommandExecutor, SshCommandExecutor } from "@effect-command/node"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Context, Effect, Either, Layer, Option, Stream, SubscriptionRef } from "effect"
 import * as Fs from "node:fs"
+import * as Os from "node:os"
 import * as Path from "node:path"
 
 import { executorCases, marked, waitForLine } from "./support/executor-cases.js"
@@ -138,14 +139,37 @@ if (sshdMissing !== undefined) {
             yield* waitForLine(child, "ready")
             const [master] = masters().filter((pid) => !before.includes(pid))
             process.kill(master!, "SIGKILL")
-            return yield* Effect.flip(child.wait)
+            const lost = yield* Effect.flip(child.wait)
+            // The next command does not open a connection of its own behind the layer's back.
+            const next = yield* Effect.flip(Command.string(Command.make("echo", "reconnected")))
+            return [lost, next] as const
           })).pipe(Effect.provide(SshCommandExecutor.layer(options)))
-          expect(error).toMatchObject({ _tag: "ConnectionError", reason: "ConnectionLost", host: "127.0.0.1" })
+          expect(error[0]).toMatchObject({ _tag: "ConnectionError", reason: "ConnectionLost", host: "127.0.0.1" })
+          expect(error[1]).toMatchObject({ _tag: "ConnectionError" })
           expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))).toBe(true)
         }))
     })
 
     describe("hostile input", () => {
+      it.effect("working directories as chdir takes them: '-' is a directory, 'link/..' is physical", () =>
+        Effect.gen(function*() {
+          // sshd starts a session in the user's home from the password database.
+          const home = Os.userInfo().homedir
+          const dash = Path.join(home, "-")
+          const made = !Fs.existsSync(dash)
+          if (made) Fs.mkdirSync(dash)
+          const target = Fs.mkdtempSync("/tmp/ec-ssh-phys-")
+          Fs.mkdirSync(Path.join(target, "a"))
+          Fs.mkdirSync(Path.join(target, "b", "inner"), { recursive: true })
+          Fs.symlinkSync(Path.join(target, "b", "inner"), Path.join(target, "a", "link"))
+          const pwd = (cwd: string) => Command.string(Command.make("pwd", "-P").pipe(Command.workingDirectory(cwd)))
+          expect(yield* pwd("-")).toBe(`${Fs.realpathSync(dash)}\n`)
+          // chdir("a/link/..") is the parent of link's target (b), not of link (a).
+          expect(yield* pwd(Path.join(target, "a", "link") + "/..")).toBe(`${Fs.realpathSync(target)}/b\n`)
+          if (made) Fs.rmdirSync(dash)
+          Fs.rmSync(target, { recursive: true })
+        }))
+
       it.effect("a program whose name starts with '-' runs, with a cleared environment too", () =>
         Effect.gen(function*() {
           const dir = Fs.mkdtempSync("/tmp/ec-ssh-dash-")

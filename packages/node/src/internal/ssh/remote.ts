@@ -94,7 +94,8 @@ const outputRedirect = (fd: 1 | 2, output: CommandExecutor.SpawnErrorOutput): st
     case "Null":
       return ` ${fd}>/dev/null`
     case "File":
-      return ` ${fd}>${output.append ? ">" : ""}${quote(output.path)}`
+      // `>|`: a login shell's noclobber (`set -C`) must not refuse an existing file.
+      return ` ${fd}>${output.append ? ">" : "|"}${quote(output.path)}`
     case "ToStdout":
       return " 2>&1"
     default:
@@ -107,7 +108,7 @@ const outputRedirect = (fd: 1 | 2, output: CommandExecutor.SpawnErrorOutput): st
  * the CDPATH a login shell's start-up files may export (it would search elsewhere and print the
  * directory on stdout).
  */
-const chdir = (dir: string): string => `CDPATH= cd -- ${quote(dir)}`
+const chdir = (dir: string): string => `CDPATH= cd -P -- ${quote(dir === "-" ? "./-" : dir)}`
 
 /** How the wrapper polls for the rest of the group after the command's own exit, in tenths of a second. */
 const tenths = (grace: Duration.Duration): number => Math.ceil(Duration.toMillis(grace) / 100)
@@ -194,7 +195,7 @@ export const remoteScript = (
   const signal = stages[0].killPolicy.signal.slice(3)
   const grace = stages.reduce((most, stage) => Duration.max(most, stage.killPolicy.grace), Duration.zero)
   const mark = (what: string) => `printf '\\000%s ${what}\\n' ${nonce}`
-  const file = quote(`${registry}/${nonce}`)
+  const file = quote(registration(registry, nonce))
   // A FIFO its reader did not take (the run ended first): held open while it is replaced by a
   // directory, so that a reader waiting on it ends and one still to come finds the run over.
   const over = made.map((fifo) => `[ -p ${fifo} ] && { rm -f -- ${fifo}; mkdir -- ${fifo}; } 5<>${fifo}`)
@@ -203,11 +204,10 @@ export const remoteScript = (
   const cwds = single
     ? stages[0].cwd === undefined ? [] : [`${chdir(stages[0].cwd)} ${badCwd}`]
     : stages.flatMap((stage) => (stage.cwd === undefined ? [] : [`(${chdir(stage.cwd)}) ${badCwd}`]))
-  const command = single
-    ? `${["setsid", "--", ...envWords(stages[0], local), ...stages[0].argv].map(quote).join(" ")} 2>&4${
-      stageRedirects(stages[0], undefined)
-    }`
-    : `${["setsid", "--", "sh", "-c", pipelineScript(plan, nonce, fifos, local)].map(quote).join(" ")} 2>&4`
+  const target = single
+    ? [...envWords(stages[0], local), ...stages[0].argv]
+    : ["sh", "-c", pipelineScript(plan, nonce, fifos, local)]
+  const redirects = single ? stageRedirects(stages[0], undefined) : ""
   return [
     // fd 4 is the channel's stderr: the reports and the command's stderr go there; the shell's own
     // messages (a job's "Terminated" notice) go nowhere.
@@ -215,13 +215,16 @@ export const remoteScript = (
     // Either this or the stage's reader makes the FIFO, whichever comes first.
     ...made.map((fifo) => `{ mkfifo -m 600 -- ${fifo} || [ -p ${fifo} ]; } || exit 1`),
     ...cwds,
-    // A foreground child records and prints its own pid, then becomes the command: setsid execs in
-    // place (the child leads no group), so pid = pgid = sid. In the foreground, the command gets
-    // SIGINT and SIGQUIT as it would locally (a background job would have them ignored).
-    `sh -c 'echo "$$" >"$1" && printf "\\000%s pid %s\\n" "$0" "$$" >&4 && shift && exec "$@"${
+    // A foreground child starts a session (setsid execs in place: the child leads no group), then,
+    // in it, registers and prints its pid, which is also its group's, and becomes the command. In
+    // the foreground, the command gets SIGINT and SIGQUIT as it would locally (a background job
+    // would have them ignored). A registry gone (the connection ended) stops it before it runs.
+    `setsid -- sh -c 'echo "$$" >"$1" && printf "\\000%s pid %s\\n" "$0" "$$" >&4 && shift && exec "$@"${
       single ? " 4>&-" : ""
-    }' ${nonce} ${file} ${command}`,
+    }' ${nonce} ${file} ${target.map(quote).join(" ")} 2>&4${redirects}`,
     `s=$?`,
+    // The channel may be gone (the local client killed): the clean-up below must still run.
+    `trap '' PIPE`,
     ...over,
     `read p <${file} || exit "$s"`,
     // What is left of the command's group gets the kill policy, as locally after a child's exit.
@@ -233,8 +236,10 @@ export const remoteScript = (
     `if kill -s ${signal} -- "-$p"; then i=0; while [ "$i" -lt ${
       tenths(grace)
     } ] && live; do sleep 0.1; i=$((i+1)); done; kill -s KILL -- "-$p"; fi`,
+    // Unregistered before the report (emptied: nothing left for the layer's end to kill), the file
+    // removed after it, off the channel: the run does not wait for rm.
+    `: >|${file}`,
     `${mark("status %s")} "$s" >&4`,
-    // Unregistered after the report, off the channel: the run does not wait for rm.
     `rm -f ${file} </dev/null >/dev/null 4>&- &`,
     `exit "$s"`
   ].join("\n")
@@ -276,16 +281,21 @@ export const readersCleanup = (fifos: ReadonlyArray<string>): string =>
  * its whole group, and the directory goes (with any FIFO left in it).
  */
 export const masterScript = [
-  `d=$(mktemp -d "\${TMPDIR:-/tmp}/effect-command-ssh.XXXXXXXX") || exit 1`,
+  `d=$(mktemp -d "\${TMPDIR:-/tmp}/effect-command-ssh.XXXXXXXX") && d=$(cd -P -- "$d" && pwd) || exit 1`,
   `printf 'ready %s\\n' "$d"`,
   `cat >/dev/null`,
-  // A pid file names a group; a FIFO of a stage's stderr is only removed.
-  `for f in "$d"/*; do [ -f "$f" ] && read p <"$f" && kill -s KILL -- "-$p"; done 2>/dev/null`,
+  // Moved first, so that no command registers (and starts) any more; then each pid file names a
+  // group to kill (an emptied one: a command that ended); a FIFO of a stage's stderr only goes.
+  `mv -- "$d" "$d.end" && d="$d.end"`,
+  `for f in "$d"/*.pid; do [ -f "$f" ] && read p <"$f" && case $p in ''|*[!0-9]*|0|1) ;; *) kill -s KILL -- "-$p";; esac; done 2>/dev/null`,
   `rm -rf -- "$d"`
 ].join("\n")
+
+/** Where a run registers its pid (its group's) on the host. */
+export const registration = (registry: string, nonce: string): string => `${registry}/${nonce}.pid`
 
 /** The remote command that sends `signal` to the command's process group. */
 export const killScript = (pgid: number, signal: string, registry: string, nonce: string): string =>
   // Only while the command is registered: once it is not, its group is gone and the number may
   // name another one.
-  `[ -f ${quote(`${registry}/${nonce}`)} ] && kill -s ${signal.slice(3)} -- -${pgid} 2>/dev/null; exit 0`
+  `[ -s ${quote(registration(registry, nonce))} ] && kill -s ${signal.slice(3)} -- -${pgid} 2>/dev/null; exit 0`

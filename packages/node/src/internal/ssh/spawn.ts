@@ -155,11 +155,20 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
         command: plan.line
       })
     }
+    // The local clients (the command's and the readers') live in a scope of their own: closed with
+    // the process's scope, after the abort, or, once the process is detached, when its status came.
+    const own = yield* Scope.make()
+    let detached = false
+    let stop: Effect.Effect<unknown> = Effect.void
+    yield* Effect.addFinalizer(() =>
+      detached ? Effect.void : Effect.zipRight(Effect.suspend(() => stop), Scope.close(own, Exit.void))
+    )
     const fifos = stderrFifos(plan, connection.registry, nonce).slice(0, -1)
     // After the readers stopped (this finalizer runs after the reader scope's, forked below): a
     // reader that did not end by itself may still wait on the host; it and its FIFO go.
     const readerEnds: Array<Effect.Effect<boolean>> = []
-    yield* Effect.addFinalizer(() =>
+    yield* Scope.addFinalizer(
+      own,
       Effect.gen(function*() {
         const taken = fifos.filter((fifo): fifo is string => fifo !== undefined)
         if (taken.length === 0) return
@@ -171,20 +180,12 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
         )
       })
     )
-    // The readers stop after the run: their finalizers run after the abort added below.
-    const readerScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.parallel)
+    // The readers stop after the command's client, before the clean-up above.
+    const readerScope = yield* Scope.fork(own, ExecutionStrategy.parallel)
     const ssh = connection.ssh(script).pipe(
       Command.stdin(localStdio(plan.stdin._tag)),
       Command.stdout(localStdio(plan.stdout._tag)),
       Command.stderr("pipe")
-    )
-    // The local client lives in a scope of its own: closed with the process's scope, or, once the
-    // process is detached, when the client exits (the reader goes on bringing the reports).
-    const own = yield* Scope.make()
-    let detached = false
-    let stop: Effect.Effect<unknown> = Effect.void
-    yield* Effect.addFinalizer(() =>
-      detached ? Effect.void : Effect.zipRight(Effect.suspend(() => stop), Scope.close(own, Exit.void))
     )
     const child = yield* Scope.extend(connection.local.start(ssh), own)
 
@@ -289,6 +290,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
         return ExitStatus.pipefail(statuses("SIGKILL"))
       }).pipe(Effect.uninterruptible)
     )
+    stop = abort
 
     // An earlier stage's stderr through a FIFO: its reader, started beside the command.
     const isOver = Effect.map(Deferred.isDone(reported), (done) => done || killedWith !== undefined)
@@ -297,8 +299,6 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
         ? Effect.succeed({ stream: Stream.empty, ended: Effect.void, clean: Effect.succeed(true) })
         : startReader(connection, plan, fifo, i, isOver, abort)).pipe(Scope.extend(readerScope))
     for (const reader of readers) readerEnds.push(reader.clean)
-
-    stop = abort
 
     const first = yield* Deferred.await(started)
     if (first?._tag !== "Started") {
@@ -353,6 +353,9 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       // any more is dropped; its status still comes, and the layer's end still kills it.
       detach: Effect.gen(function*() {
         detached = true
+        // A report waiting behind stderr nobody reads any more must get through.
+        if (stderr !== undefined) yield* stderr.shutdown
+        for (const reader of readers) yield* Effect.forkIn(Effect.ignore(Stream.runDrain(reader.stream)), own)
         if (plan.stdin._tag === "Pipe") {
           yield* Effect.forkIn(Effect.ignore(Stream.run(Stream.empty, child.stdin)), own)
         }
