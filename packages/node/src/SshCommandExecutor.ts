@@ -69,6 +69,13 @@ export interface Options {
   readonly options?: Readonly<Record<string, string>>
   /** The local `ssh` client to run: a path or a name looked up on the PATH. Default: `ssh`. */
   readonly ssh?: string
+  /**
+   * The host's sshd `MaxSessions` (default 10, as sshd's): how many sessions the connection may
+   * have at once. The layer's own takes one and one is kept for kills; a command takes one (a
+   * pipeline one more per earlier stage whose stderr comes back): a command waits for its
+   * sessions rather than be refused by sshd.
+   */
+  readonly maxSessions?: number
 }
 
 /** How long closing the layer waits for the remote side to clean up before the local client is stopped. */
@@ -107,6 +114,12 @@ const problems = (options: Options): ReadonlyArray<string> => {
   if (options.ssh !== undefined) word(options.ssh, "ssh")
   if (options.port !== undefined && !(Number.isInteger(options.port) && options.port >= 1 && options.port <= 65535)) {
     found.push(`port ${String(options.port)} is not an integer from 1 to 65535`)
+  }
+  if (
+    options.maxSessions !== undefined &&
+    !(Number.isSafeInteger(options.maxSessions) && options.maxSessions >= 3 && options.maxSessions <= 65535)
+  ) {
+    found.push(`maxSessions ${String(options.maxSessions)} is not an integer from 3 to 65535`)
   }
   for (const [name, value] of Object.entries(options.options ?? {})) {
     if (!/^[A-Za-z][A-Za-z0-9]*$/.test(name)) {
@@ -223,6 +236,9 @@ export const layer = (options: Options): Layer.Layer<CommandExecutor.CommandExec
         host: options.host,
         local,
         registry,
+        sessions: yield* Effect.makeSemaphore((options.maxSessions ?? 10) - 2),
+        sessionCount: (options.maxSessions ?? 10) - 2,
+        control: yield* Effect.makeSemaphore(1),
         ssh: (remote) => Command.make(ssh, ...sshArgs(options, socket, false), remoteWord(remote))
       }
       return CommandExecutor.make(spawnOver(connection))

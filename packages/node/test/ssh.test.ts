@@ -231,6 +231,10 @@ if (sshdMissing !== undefined) {
               host: "127.0.0.1",
               port
             })),
+            ...[0, 2, 2.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53].map((maxSessions) => ({
+              host: "127.0.0.1",
+              maxSessions
+            })),
             { host: "127.0.0.1", user: "" },
             { host: "127.0.0.1", identityFile: "a\0b" },
             { host: "127.0.0.1", options: { ControlPath: "/tmp/elsewhere" } },
@@ -250,6 +254,36 @@ if (sshdMissing !== undefined) {
           }
           expect(Fs.existsSync(`${dir}/ran`)).toBe(false)
           Fs.rmSync(dir, { recursive: true })
+        }))
+    })
+
+    describe("sessions", () => {
+      it.effect("commands wait for a session rather than be refused past sshd's MaxSessions", () =>
+        Effect.gen(function*() {
+          const small = yield* startSshd("bash", 4)
+          const run = Command.string(Command.make("sh", "-c", "sleep 0.3; echo ok"))
+          const runs = Effect.all(Array.from({ length: 6 }, () => Effect.either(run)), { concurrency: "unbounded" })
+          // Told the truth, the layer queues them: all run.
+          const told = yield* runs.pipe(Effect.provide(SshCommandExecutor.layer({ ...small.options, maxSessions: 4 })))
+          expect(told).toEqual(Array(6).fill(Either.right("ok\n")))
+          // Told too many, sshd refuses some: the limit is real.
+          const lied = yield* runs.pipe(Effect.provide(SshCommandExecutor.layer({ ...small.options, maxSessions: 40 })))
+          expect(lied.some(Either.isLeft)).toBe(true)
+        }).pipe(Effect.scoped))
+
+      it.effect("a pipeline needing more sessions than the layer allows is refused before anything runs", () =>
+        Effect.gen(function*() {
+          const { options } = yield* Sshd
+          const stages = Array.from({ length: 4 }, () => Command.make("cat"))
+          const error = yield* Effect.flip(
+            Command.string(Command.pipeline(stages[0]!, ...stages.slice(1))).pipe(
+              Effect.provide(SshCommandExecutor.layer({ ...options, maxSessions: 4 }))
+            )
+          )
+          expect(error).toMatchObject({
+            _tag: "CommandUsageError",
+            reasons: [expect.stringMatching(/needs 4 ssh sessions/)]
+          })
         }))
     })
 

@@ -44,7 +44,8 @@ export interface Sshd {
 export type LoginShell = "bash" | "dash"
 
 export const startSshd = (
-  shell: LoginShell
+  shell: LoginShell,
+  maxSessions = 100
 ): Effect.Effect<Sshd, CommandError.CommandError, Scope.Scope> =>
   Effect.gen(function*() {
     const dir = yield* Effect.acquireRelease(
@@ -70,7 +71,7 @@ export const startSshd = (
         "PasswordAuthentication no",
         "KbdInteractiveAuthentication no",
         "UsePAM no",
-        "MaxSessions 100",
+        `MaxSessions ${maxSessions}`,
         "MaxStartups 100",
         // An empty home: the login shell reads no startup files (this machine's root's .bashrc
         // takes a second), as on a host set up for remote commands.

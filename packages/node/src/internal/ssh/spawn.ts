@@ -34,6 +34,11 @@ export interface Connection {
   readonly local: CommandExecutor.CommandExecutor
   /** The connection's directory on the host, where running commands are registered. */
   readonly registry: string
+  /** The sessions commands may have at once (sshd's MaxSessions, less the layer's and `control`). */
+  readonly sessions: Effect.Semaphore
+  readonly sessionCount: number
+  /** The one session kept for kills and clean-ups. */
+  readonly control: Effect.Semaphore
   /** The local `ssh` command running `remote` on the host over the layer's control connection. */
   readonly ssh: (remote: string) => Command.Command
 }
@@ -67,7 +72,7 @@ const longestLine = 32 * 4096 - 1
 
 /** Runs `remote` on the host and waits; failing when ssh itself failed. */
 const runRemote = (connection: Connection, remote: string, line: string) =>
-  Effect.scoped(Effect.gen(function*() {
+  connection.control.withPermits(1)(Effect.scoped(Effect.gen(function*() {
     const child = yield* connection.local.start(connection.ssh(remote).pipe(Command.stderr("capture")))
     const result = yield* child.result
     if (ExitStatus.isExited(result.status) && result.status.code === 255) {
@@ -79,7 +84,7 @@ const runRemote = (connection: Connection, remote: string, line: string) =>
         command: line
       })
     }
-  }))
+  })))
 
 const localStdio = (tag: string): "pipe" | "inherit" | "null" =>
   tag === "Pipe" ? "pipe" : tag === "Inherit" ? "inherit" : "null"
@@ -164,6 +169,23 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       detached ? Effect.void : Effect.zipRight(Effect.suspend(() => stop), Scope.close(own, Exit.void))
     )
     const fifos = stderrFifos(plan, connection.registry, nonce).slice(0, -1)
+    // Its sessions, waited for, and given back when its clients are done.
+    const needed = 1 + fifos.filter((fifo) => fifo !== undefined).length
+    if (needed > connection.sessionCount) {
+      return yield* new CommandError.CommandUsageError({
+        reasons: [
+          `the command needs ${needed} ssh sessions at once (one, and one per earlier stage whose stderr comes ` +
+          `back) and the layer allows ${connection.sessionCount}: raise maxSessions (and sshd's MaxSessions)`
+        ],
+        command: plan.line
+      })
+    }
+    yield* Effect.uninterruptibleMask((restore) =>
+      Effect.zipRight(
+        restore(connection.sessions.take(needed)),
+        Scope.addFinalizer(own, connection.sessions.release(needed))
+      )
+    )
     // After the readers stopped (this finalizer runs after the reader scope's, forked below): a
     // reader that did not end by itself may still wait on the host; it and its FIFO go.
     const readerEnds: Array<Effect.Effect<boolean>> = []
