@@ -294,8 +294,11 @@ export const masterScript = [
 /** Where a run registers its pid (its group's) on the host. */
 export const registration = (registry: string, nonce: string): string => `${registry}/${nonce}.pid`
 
-/** The remote command that sends `signal` to the command's process group. */
-export const killScript = (pgid: number, signal: string, registry: string, nonce: string): string =>
-  // Only while the command is registered: once it is not, its group is gone and the number may
-  // name another one.
-  `[ -s ${quote(registration(registry, nonce))} ] && kill -s ${signal.slice(3)} -- -${pgid} 2>/dev/null; exit 0`
+/**
+ * The remote command that sends `signal` to the command's process group, as the host knows it: by
+ * its registration, so that a kill does not wait for the pid to have come here, and does nothing
+ * once the command is unregistered (its group is gone, and the number may name another one).
+ */
+export const killScript = (signal: string, registry: string, nonce: string): string =>
+  `read p <${quote(registration(registry, nonce))} && case $p in ''|*[!0-9]*|0|1) ;; ` +
+  `*) kill -s ${signal.slice(3)} -- "-$p";; esac 2>/dev/null; exit 0`

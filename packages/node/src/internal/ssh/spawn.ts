@@ -281,16 +281,20 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       )
     const wait = Effect.map(waitStages, ExitStatus.pipefail)
 
-    const pgid = Effect.map(Deferred.await(started), (report) => (report?._tag === "Started" ? report.pid : undefined))
-    // After the status came, the group is gone: a kill then is a no-op, as locally.
-    // A JavaScript caller may pass anything: only a signal's name reaches the remote shell.
+    // Once the wrapper said how the start went (an abort bounds the wait), unless the status came:
+    // the group is gone then, and a kill is a no-op, as locally. A JavaScript caller may pass
+    // anything: only a signal's name reaches the remote shell.
     const kill = (signal: Signal.Signal = "SIGTERM") =>
       !Signal.isSignal(signal)
         ? Effect.fail(new CommandError.CommandUsageError({ reasons: [unknownSignal(signal)], command: plan.line }))
-        : Effect.flatMap(Effect.zip(pgid, Deferred.isDone(reported)), ([pid, over]) =>
-          pid === undefined || over
-            ? Effect.void
-            : runRemote(connection, killScript(pid, signal, connection.registry, nonce), plan.line))
+        : Effect.zipRight(
+          Deferred.await(started),
+          Effect.flatMap(
+            Deferred.isDone(reported),
+            (over) =>
+              over ? Effect.void : runRemote(connection, killScript(signal, connection.registry, nonce), plan.line)
+          )
+        )
 
     // The kill policy on the remote group: the signal, the grace (from when it was sent), SIGKILL;
     // then the local client. The timed steps are interruptible inside the uninterruptible abort, or
