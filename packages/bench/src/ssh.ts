@@ -12,7 +12,6 @@
  * Every contender runs in this process, in interleaved rounds (the order rotating); the cost is
  * in the ssh processes and sshd, not in the measuring process.
  */
-import * as ChildProcess from "node:child_process"
 import * as Path from "node:path"
 
 import { Command } from "@effect-command/core"
@@ -21,10 +20,12 @@ import { Effect, Exit, ManagedRuntime, Scope, Stream } from "effect"
 
 import { sshdMissing, startSshd } from "../../node/test/support/sshd.js"
 import { quick } from "./config.js"
+import { exitZero, sequential } from "./effects.js"
 import type { Sample } from "./protocol.js"
 import type { Workload } from "./results.js"
+import { rawSpawnWait } from "./spawn.js"
 import { MiB, rotate } from "./stats.js"
-import { log } from "./workloads.js"
+import { log, timed } from "./workloads.js"
 
 const sizes = quick ? { n: 5, bytes: 8 * MiB, rounds: 2 } : { n: 50, bytes: 256 * MiB, rounds: 5 }
 
@@ -32,20 +33,7 @@ const BASE = { id: "mux", name: "ssh -S (shared connection)" }
 
 /** Runs `script` with `sh -c`, its words after it; resolves when it exited 0. */
 const sh = (script: string, ...words: ReadonlyArray<string>): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const child = ChildProcess.spawn("sh", ["-c", script, "sh", ...words], { stdio: ["ignore", "ignore", "inherit"] })
-    child.once("error", reject)
-    child.once(
-      "exit",
-      (code, signal) => code === 0 ? resolve() : reject(new Error(`sh -c ${script}: ${signal ?? code}`))
-    )
-  })
-
-const timedRun = async (f: () => Promise<unknown>): Promise<number> => {
-  const start = process.hrtime.bigint()
-  await f()
-  return Number(process.hrtime.bigint() - start) / 1e9
-}
+  rawSpawnWait("sh", ["-c", script, "sh", ...words], "ignore")
 
 export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
   if (sshdMissing !== undefined) {
@@ -75,23 +63,13 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
       const ssh1: Array<Sample> = []
       const ssh2: Array<Sample> = []
       const n = sizes.n
+      /** `n` × `ssh <args> /bin/true` from one shell. */
+      const loop = (args: ReadonlyArray<string>) =>
+        sh(`i=0; while [ $i -lt ${n} ]; do ssh "$@" /bin/true || exit 1; i=$((i+1)); done`, ...args)
       const latency: ReadonlyArray<readonly [string, () => Promise<unknown>]> = [
-        [
-          "ours",
-          () =>
-            runtime.runPromise(
-              Effect.repeatN(
-                Effect.filterOrDie(Command.exitCode(Command.make("/bin/true")), (c) => c === 0, () => "exit"),
-                n - 1
-              )
-            )
-        ],
-        [BASE.id, () => sh(`i=0; while [ $i -lt ${n} ]; do ssh "$@" /bin/true || exit 1; i=$((i+1)); done`, ...mux)],
-        [
-          "fresh",
-          () =>
-            sh(`i=0; while [ $i -lt ${n} ]; do ssh "$@" /bin/true || exit 1; i=$((i+1)); done`, ...common, options.host)
-        ]
+        ["ours", () => runtime.runPromise(sequential(exitZero(Command.exitCode(Command.make("/bin/true"))), n))],
+        [BASE.id, () => loop(mux)],
+        ["fresh", () => loop([...common, options.host])]
       ]
       const bytes = sizes.bytes
       const throughput: ReadonlyArray<readonly [string, () => Promise<unknown>]> = [
@@ -118,10 +96,10 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
       const started = Date.now()
       for (let round = 0; round < sizes.rounds; round++) {
         for (const [contender, run] of rotate(latency, round)) {
-          ssh1.push({ round, contender, value: ((await timedRun(run)) / n) * 1000, extra: {} })
+          ssh1.push({ round, contender, value: ((await timed(run))[1] / n) * 1000, extra: {} })
         }
         for (const [contender, run] of rotate(throughput, round)) {
-          ssh2.push({ round, contender, value: bytes / MiB / (await timedRun(run)), extra: {} })
+          ssh2.push({ round, contender, value: bytes / MiB / (await timed(run))[1], extra: {} })
         }
         log(`SSH round ${round + 1}/${sizes.rounds}`)
       }

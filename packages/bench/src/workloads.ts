@@ -56,7 +56,7 @@ const labels = (list: ReadonlyArray<{ readonly id: string; readonly label: strin
 
 export const log = (line: string) => process.stderr.write(`${line}\n`)
 
-const timed = async <A>(f: () => Promise<A>): Promise<[A, number]> => {
+export const timed = async <A>(f: () => Promise<A>): Promise<[A, number]> => {
   const start = Date.now()
   const a = await f()
   return [a, (Date.now() - start) / 1000]

@@ -232,12 +232,14 @@ export const layer = (options: Options): Layer.Layer<CommandExecutor.CommandExec
           closeGrace
         )
       )
+      // sshd's MaxSessions, less the connection's own session and the one kept for kills.
+      const sessionCount = (options.maxSessions ?? 10) - 2
       const connection: Connection = {
         host: options.host,
         local,
         registry,
-        sessions: yield* Effect.makeSemaphore((options.maxSessions ?? 10) - 2),
-        sessionCount: (options.maxSessions ?? 10) - 2,
+        sessions: yield* Effect.makeSemaphore(sessionCount),
+        sessionCount,
         control: yield* Effect.makeSemaphore(1),
         ssh: (remote) => Command.make(ssh, ...sshArgs(options, socket, false), remoteWord(remote))
       }

@@ -12,7 +12,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 
 import { executorCases, marked, waitForLine } from "./support/executor-cases.js"
-import { eventually, marker, parentOf, withMarker } from "./support/procs.js"
+import { childrenOf, commandLine, eventually, marker, withCommandLine, withMarker } from "./support/procs.js"
 import { type LoginShell, sshdMissing, startSshd } from "./support/sshd.js"
 
 class Sshd extends Context.Tag("test/Sshd")<Sshd, Effect.Effect.Success<ReturnType<typeof startSshd>>>() {}
@@ -37,31 +37,8 @@ const leftovers = (): ReadonlyArray<string> => [
     )
   }),
   // A FIFO's reader still waiting on the host.
-  ...Fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).filter((pid) => {
-    try {
-      return /mkfifo -m 600 -- '\/tmp\/effect-command-ssh\./.test(Fs.readFileSync(`/proc/${pid}/cmdline`, "latin1"))
-    } catch {
-      return false
-    }
-  }).map((pid) => `reader process ${pid}`)
+  ...withCommandLine(/mkfifo -m 600 -- '\/tmp\/effect-command-ssh\./).map((pid) => `reader process ${pid}`)
 ]
-
-/** This process's live children, and a process's command line (words joined by spaces). */
-const childrenOfUs = () =>
-  Fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).map(Number).filter((pid) => {
-    try {
-      return parentOf(pid) === process.pid
-    } catch {
-      return false
-    }
-  })
-const cmdline = (pid: number) => {
-  try {
-    return Fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ")
-  } catch {
-    return ""
-  }
-}
 
 /** The case proving which shell runs the wrapper: the command's parent. */
 const runsUnder = (shell: LoginShell) =>
@@ -132,7 +109,7 @@ if (sshdMissing !== undefined) {
         Effect.gen(function*() {
           const { options } = yield* Sshd
           const mark = marker()
-          const masters = () => childrenOfUs().filter((pid) => cmdline(pid).includes("ControlMaster=yes"))
+          const masters = () => childrenOf(process.pid).filter((pid) => commandLine(pid).includes("ControlMaster=yes"))
           const before = masters()
           const error = yield* Effect.scoped(Effect.gen(function*() {
             const child = yield* Command.start(marked("echo ready; exec sleep 1000", mark).pipe(Command.stdout("pipe")))

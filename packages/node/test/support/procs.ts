@@ -26,6 +26,20 @@ export const withMarker = (name: string, value: string): Array<number> =>
       readOrEmpty(`/proc/${pid}/environ`).split("\0").includes(`${name}=${value}`)
   })
 
+/** A process's command line, its words joined by spaces ("" once it is gone). */
+export const commandLine = (pid: number): string => readOrEmpty(`/proc/${pid}/cmdline`).replaceAll("\0", " ")
+
+/** Live processes whose command line matches `pattern`. */
+export const withCommandLine = (pattern: RegExp): Array<number> =>
+  pids().filter((pid) => stat(pid)?.state !== "Z" && pattern.test(commandLine(pid)))
+
+/** Live children of `parent`. */
+export const childrenOf = (parent: number): Array<number> =>
+  pids().filter((pid) => {
+    const s = stat(pid)
+    return s !== undefined && s.state !== "Z" && s.ppid === parent
+  })
+
 /** Zombie children of this process: children it never reaped. */
 export const zombieChildren = (): Array<number> =>
   pids().filter((pid) => {
