@@ -29,7 +29,7 @@ import * as Stream from "effect/Stream"
 
 import { spawnFor } from "./internal/options.js"
 import * as RealTime from "./internal/realtime.js"
-import { masterScript } from "./internal/ssh/remote.js"
+import { type Host, masterScript } from "./internal/ssh/remote.js"
 import { type Connection, remoteWord, spawnOver } from "./internal/ssh/spawn.js"
 
 /**
@@ -80,6 +80,12 @@ export interface Options {
 
 /** How long closing the layer waits for the remote side to clean up before the local client is stopped. */
 const closeGrace = "5 seconds"
+
+/**
+ * One run in this many removes the registrations of the runs that ended from the host's registry:
+ * the registry holds at most about this many such files, and a run does not pay for an rm.
+ */
+const sweepEvery = 64
 
 /** The `ssh -o` options the executor sets itself, or that would change how it talks to ssh. */
 const ownOptions = new Set([
@@ -208,13 +214,16 @@ export const layer = (options: Options): Layer.Layer<CommandExecutor.CommandExec
           Command.stderr("capture")
         )
       )
-      const registry = yield* Effect.raceFirst(
-        Effect.map(master.waitFor(/^ready (.+)$/m), (match) => match[1]).pipe(
+      const remote = yield* Effect.raceFirst(
+        Effect.map(master.waitFor(/^ready (proc|noproc) (.+)$/m), (match): Host => ({
+          registry: match[2]!,
+          procSelf: match[1] === "proc"
+        })).pipe(
           Effect.catchAll(() => Effect.succeed(undefined))
         ),
         Effect.as(master.wait, undefined)
       )
-      if (registry === undefined) {
+      if (remote === undefined) {
         const result = yield* master.result
         const said = new TextDecoder().decode(result.stderr).trim()
         return yield* new CommandError.ConnectionError({
@@ -234,10 +243,12 @@ export const layer = (options: Options): Layer.Layer<CommandExecutor.CommandExec
       )
       // sshd's MaxSessions, less the connection's own session and the one kept for kills.
       const sessionCount = (options.maxSessions ?? 10) - 2
+      let runs = 0
       const connection: Connection = {
         host: options.host,
         local,
-        registry,
+        remote,
+        sweep: () => ++runs % sweepEvery === 0,
         sessions: yield* Effect.makeSemaphore(sessionCount),
         sessionCount,
         control: yield* Effect.makeSemaphore(1),

@@ -40,6 +40,19 @@ const leftovers = (): ReadonlyArray<string> => [
   ...withCommandLine(/mkfifo -m 600 -- '\/tmp\/effect-command-ssh\./).map((pid) => `reader process ${pid}`)
 ]
 
+/** For each connection's directory on this host, how many registrations of ended runs it holds. */
+const endedRegistrations = (): ReadonlyArray<number> =>
+  Fs.readdirSync("/tmp").filter((dir) => dir.startsWith("effect-command-ssh.")).map((dir) =>
+    Fs.readdirSync(Path.join("/tmp", dir)).filter((name) => {
+      if (!/^[0-9a-f]{24}\.pid$/.test(name)) return false
+      try {
+        return Fs.readFileSync(Path.join("/tmp", dir, name), "utf8") === "-\n"
+      } catch {
+        return false
+      }
+    }).length
+  )
+
 /** The case proving which shell runs the wrapper: the command's parent. */
 const runsUnder = (shell: LoginShell) =>
   Effect.gen(function*() {
@@ -376,6 +389,16 @@ if (sshdMissing !== undefined) {
           expect(error.message).toMatch(/refused$/)
           expect(withMarker("EC_MARKER", mark)).toEqual([])
           Fs.rmSync(dir, { recursive: true })
+        }))
+    })
+
+    describe("the host's registry", () => {
+      it.effect("the registrations of ended runs are swept: a long-lived layer does not pile them up", () =>
+        Effect.gen(function*() {
+          yield* Effect.repeatN(Command.exitCode(Command.make("true")), 129)
+          // Without the sweep: 130 or more in this layer's directory.
+          expect(endedRegistrations().length).toBeGreaterThan(0)
+          expect(Math.max(...endedRegistrations())).toBeLessThan(64)
         }))
     })
 

@@ -9,6 +9,14 @@ import { type Command, CommandError, type CommandExecutor } from "@effect-comman
 import * as Duration from "effect/Duration"
 import * as Redacted from "effect/Redacted"
 
+/** What the layer learnt about its host when it connected (see `masterScript`). */
+export interface Host {
+  /** The connection's directory on the host, where running commands are registered. */
+  readonly registry: string
+  /** Whether a process reads its own pid from /proc/self/stat there (Linux). */
+  readonly procSelf: boolean
+}
+
 /** One word for a POSIX shell: `'…'`, with `'` as `'\''`. */
 export const quote = (word: string): string => `'${word.replaceAll("'", `'\\''`)}'`
 
@@ -178,17 +186,20 @@ const pipelineScript = (
  * environment, working directory and redirections, for the remote login shell (any POSIX shell).
  * A pipeline's stages run under one `sh` that leads their process group.
  *
- * `registry` is the connection's directory on the host (see `masterScript`): the group's pid is
- * written there while it runs, so that the connection's end kills whatever is left; an earlier
- * stage's piped stderr goes through a FIFO there (see `readerScript`).
+ * The host's registry is the connection's directory there (see `masterScript`): the group's pid
+ * is written there while it runs, so that the connection's end kills whatever is left; an earlier
+ * stage's piped stderr goes through a FIFO there (see `readerScript`). With `sweep`, the run also
+ * removes the registrations of runs that ended.
  */
 export const remoteScript = (
   plan: CommandExecutor.SpawnPlan,
   nonce: string,
-  registry: string,
-  local: Readonly<Record<string, string | undefined>>
+  host: Host,
+  local: Readonly<Record<string, string | undefined>>,
+  sweep: boolean
 ): string => {
   const { stages } = plan
+  const { registry } = host
   const single = stages.length === 1
   const fifos = stderrFifos(plan, registry, nonce)
   const made = fifos.filter((fifo) => fifo !== undefined).map(quote)
@@ -204,10 +215,23 @@ export const remoteScript = (
   const cwds = single
     ? stages[0].cwd === undefined ? [] : [`${chdir(stages[0].cwd)} ${badCwd}`]
     : stages.flatMap((stage) => (stage.cwd === undefined ? [] : [`(${chdir(stage.cwd)}) ${badCwd}`]))
-  const target = single
+  const target = (single
     ? [...envWords(stages[0], local), ...stages[0].argv]
-    : ["sh", "-c", pipelineScript(plan, nonce, fifos, local)]
+    : ["sh", "-c", pipelineScript(plan, nonce, fifos, local)]).map(quote).join(" ")
+  const closeReports = single ? " 4>&-" : ""
   const redirects = single ? stageRedirects(stages[0], undefined) : ""
+  // A foreground child (the command gets SIGINT and SIGQUIT as it would locally; a background job
+  // would have them ignored) registers its pid and the wrapper's, prints its pid, then becomes the
+  // command in a session of its own, which it leads (setsid execs in place: the child leads no
+  // group), so that its pid is its group's. A registry gone (the connection ended) stops it first.
+  const start = host.procSelf
+    // The subshell's own pid, from /proc: one exec (setsid's) before the command's. The group is
+    // there a moment after the pid: `killScript` signals the process itself until then.
+    ? `( read -r p _ </proc/self/stat && echo "$p $$" >${file} && printf '\\000%s pid %s\\n' ${nonce} "$p" >&4 && ` +
+      `exec setsid -- ${target}${closeReports} ) 2>&4${redirects}`
+    // Without /proc: a shell in the new session, which registers and prints its own.
+    : `setsid -- sh -c 'echo "$$ $PPID" >"$1" && printf "\\000%s pid %s\\n" "$0" "$$" >&4 && shift && exec "$@"${closeReports}' ` +
+      `${nonce} ${file} ${target} 2>&4${redirects}`
   return [
     // fd 4 is the channel's stderr: the reports and the command's stderr go there; the shell's own
     // messages (a job's "Terminated" notice) go nowhere.
@@ -215,18 +239,12 @@ export const remoteScript = (
     // Either this or the stage's reader makes the FIFO, whichever comes first.
     ...made.map((fifo) => `{ mkfifo -m 600 -- ${fifo} || [ -p ${fifo} ]; } || exit 1`),
     ...cwds,
-    // A foreground child starts a session (setsid execs in place: the child leads no group), then,
-    // in it, registers and prints its pid, which is also its group's, and becomes the command. In
-    // the foreground, the command gets SIGINT and SIGQUIT as it would locally (a background job
-    // would have them ignored). A registry gone (the connection ended) stops it before it runs.
-    `setsid -- sh -c 'echo "$$" >"$1" && printf "\\000%s pid %s\\n" "$0" "$$" >&4 && shift && exec "$@"${
-      single ? " 4>&-" : ""
-    }' ${nonce} ${file} ${target.map(quote).join(" ")} 2>&4${redirects}`,
+    start,
     `s=$?`,
     // The channel may be gone (the local client killed): the clean-up below must still run.
     `trap '' PIPE`,
     ...over,
-    `read p <${file} || exit "$s"`,
+    `read p _ <${file} || exit "$s"`,
     // What is left of the command's group gets the kill policy, as locally after a child's exit.
     // A member that died but waits for init to reap it is gone: kill(2) still finds a zombie, so
     // where /proc is there, the group counts as live only with a member that is not one.
@@ -236,14 +254,22 @@ export const remoteScript = (
     `if kill -s ${signal} -- "-$p"; then i=0; while [ "$i" -lt ${
       tenths(grace)
     } ] && live; do sleep 0.1; i=$((i+1)); done; kill -s KILL -- "-$p"; fi`,
-    // Unregistered before the report (emptied: nothing left for the layer's end to kill), the file
-    // removed after it, off the channel: the run does not wait for rm.
-    `: >|${file}`,
+    // Unregistered before the report (nothing left for the layer's end to kill); the file stays,
+    // for a later run's sweep: no exec here, the run does not wait for rm.
+    `echo - >|${file}`,
     `${mark("status %s")} "$s" >&4`,
-    `rm -f ${file} </dev/null >/dev/null 4>&- &`,
+    ...(sweep ? [sweepScript(registry)] : []),
     `exit "$s"`
   ].join("\n")
 }
+
+/**
+ * Removes the registrations of the runs that ended (`-`; never written again), off the channel:
+ * one run in many sends it, so that the registry stays small without an exec in every run.
+ */
+export const sweepScript = (registry: string): string =>
+  `{ set --; for f in ${quote(registry)}/*.pid; do read -r q <"$f" && [ "$q" = - ] && set -- "$@" "$f"; done; ` +
+  `[ $# -eq 0 ] || exec rm -f -- "$@"; } </dev/null >/dev/null 4>&- &`
 
 /**
  * The remote command of the reader session of an earlier stage's stderr: makes its FIFO unless the
@@ -275,19 +301,31 @@ export const readersCleanup = (fifos: ReadonlyArray<string>): string =>
   `[ -f "$f.pid" ] && read p <"$f.pid" && kill -s KILL -- "-$p"; rm -rf -- "$f" "$f.pid"; done 2>/dev/null; exit 0`
 
 /**
+ * A registration names a run's process (its group's leader once it runs) and the wrapper that
+ * started it: `<pid> <wrapper pid>`, `-` once the run ended. With `p` and `w` read from one, this
+ * sends `signal` to the group, or, before the group is there (the process has not yet called
+ * setsid), to the process itself while it is still the wrapper's child: never to a process that
+ * reused the number.
+ */
+const signalRegistered = (signal: string): string =>
+  `case $p in ''|*[!0-9]*|0|1) ;; *) kill -s ${signal} -- "-$p" || ` +
+  `{ read -r l </proc/"$p"/stat && set -- \${l##*) } && [ "$2" = "$w" ] && kill -s ${signal} "$p"; };; esac`
+
+/**
  * The remote command of the layer's own session, over the connection every command uses: makes
- * the registry directory, says `ready <dir>`, and holds until its stdin ends — the connection
- * closed, or the local `ssh` lost its parent. Then every command still registered gets SIGKILL,
- * its whole group, and the directory goes (with any FIFO left in it).
+ * the registry directory, says `ready <procSelf> <dir>`, and holds until its stdin ends — the
+ * connection closed, or the local `ssh` lost its parent. Then every command still registered gets
+ * SIGKILL, its whole group, and the directory goes (with any FIFO left in it).
  */
 export const masterScript = [
   `d=$(mktemp -d "\${TMPDIR:-/tmp}/effect-command-ssh.XXXXXXXX") && d=$(cd -P -- "$d" && pwd) || exit 1`,
-  `printf 'ready %s\\n' "$d"`,
+  `if [ -r /proc/self/stat ]; then proc=proc; else proc=noproc; fi`,
+  `printf 'ready %s %s\\n' "$proc" "$d"`,
   `cat >/dev/null`,
-  // Moved first, so that no command registers (and starts) any more; then each pid file names a
-  // group to kill (an emptied one: a command that ended); a FIFO of a stage's stderr only goes.
+  // Moved first, so that no command registers (and starts) any more; then each registration names
+  // a group to kill (`-`: a command that ended); a FIFO of a stage's stderr only goes.
   `mv -- "$d" "$d.end" && d="$d.end"`,
-  `for f in "$d"/*.pid; do [ -f "$f" ] && read p <"$f" && case $p in ''|*[!0-9]*|0|1) ;; *) kill -s KILL -- "-$p";; esac; done 2>/dev/null`,
+  `for f in "$d"/*.pid; do [ -f "$f" ] && read -r p w <"$f" && ${signalRegistered("KILL")}; done 2>/dev/null`,
   `rm -rf -- "$d"`
 ].join("\n")
 
@@ -300,5 +338,4 @@ export const registration = (registry: string, nonce: string): string => `${regi
  * once the command is unregistered (its group is gone, and the number may name another one).
  */
 export const killScript = (signal: string, registry: string, nonce: string): string =>
-  `read p <${quote(registration(registry, nonce))} && case $p in ''|*[!0-9]*|0|1) ;; ` +
-  `*) kill -s ${signal.slice(3)} -- "-$p";; esac 2>/dev/null; exit 0`
+  `read -r p w <${quote(registration(registry, nonce))} && ${signalRegistered(signal.slice(3))} 2>/dev/null; exit 0`

@@ -26,14 +26,16 @@ import * as RealTime from "../realtime.js"
 import { unknownSignal } from "../stage.js"
 import { signalName } from "../supervised.js"
 import { type Report, reportParser } from "./markers.js"
-import { killScript, readersCleanup, readerScript, refusal, remoteScript, stderrFifos } from "./remote.js"
+import { type Host, killScript, readersCleanup, readerScript, refusal, remoteScript, stderrFifos } from "./remote.js"
 
 /** How a layer reaches its host: the local executor and the `ssh` argv of a mux client. */
 export interface Connection {
   readonly host: string
   readonly local: CommandExecutor.CommandExecutor
-  /** The connection's directory on the host, where running commands are registered. */
-  readonly registry: string
+  /** The connection's registry on the host, and what the host offers. */
+  readonly remote: Host
+  /** Whether the next run sweeps the registry (one run in many does). */
+  readonly sweep: () => boolean
   /** The sessions commands may have at once (sshd's MaxSessions, less the layer's and `control`). */
   readonly sessions: Effect.Semaphore
   readonly sessionCount: number
@@ -149,7 +151,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       grace: stages.reduce((most, stage) => Duration.max(most, stage.killPolicy.grace), Duration.zero)
     }
     const nonce = randomBytes(12).toString("hex")
-    const script = remoteScript(plan, nonce, connection.registry, process.env)
+    const script = remoteScript(plan, nonce, connection.remote, process.env, connection.sweep())
     const length = Buffer.byteLength(script)
     if (length > longestLine) {
       return yield* new CommandError.CommandUsageError({
@@ -168,7 +170,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
     yield* Effect.addFinalizer(() =>
       detached ? Effect.void : Effect.zipRight(Effect.suspend(() => stop), Scope.close(own, Exit.void))
     )
-    const fifos = stderrFifos(plan, connection.registry, nonce).slice(0, -1)
+    const fifos = stderrFifos(plan, connection.remote.registry, nonce).slice(0, -1)
     // Its sessions, waited for, and given back when its clients are done.
     const needed = 1 + fifos.filter((fifo) => fifo !== undefined).length
     if (needed > connection.sessionCount) {
@@ -292,7 +294,9 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
           Effect.flatMap(
             Deferred.isDone(reported),
             (over) =>
-              over ? Effect.void : runRemote(connection, killScript(signal, connection.registry, nonce), plan.line)
+              over
+                ? Effect.void
+                : runRemote(connection, killScript(signal, connection.remote.registry, nonce), plan.line)
           )
         )
 
