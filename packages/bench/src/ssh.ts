@@ -4,10 +4,12 @@
  *
  * SSH1: latency of `/bin/true` per command, sequential: ours (`Command.exitCode` over the layer's
  * shared connection) vs a shell loop of `ssh -S <control socket> host /bin/true` over an
- * already-open master (the baseline: what the executor itself builds on) vs a shell loop of
- * `ssh host /bin/true`, a fresh connection each.
+ * already-open master (the baseline: what the executor itself builds on) vs the same with
+ * `setsid /bin/true` (the least a command in a process group of its own costs: one more exec) vs
+ * a shell loop of `ssh host /bin/true`, a fresh connection each.
  * SSH2: 256 MiB of stdout: ours draining `Command.stream` of `head -c 256MiB /dev/zero` vs
- * `ssh -S <control socket> host head -c … /dev/zero > /dev/null` from a shell.
+ * `ssh -S <control socket> host head -c … /dev/zero > /dev/null` from a shell (the baseline: nobody
+ * reads the bytes) vs the same into `| cat > /dev/null` (a reader process, as ours is).
  *
  * Every contender runs in this process, in interleaved rounds (the order rotating); the cost is
  * in the ssh processes and sshd, not in the measuring process.
@@ -64,11 +66,12 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
       const ssh2: Array<Sample> = []
       const n = sizes.n
       /** `n` × `ssh <args> /bin/true` from one shell. */
-      const loop = (args: ReadonlyArray<string>) =>
-        sh(`i=0; while [ $i -lt ${n} ]; do ssh "$@" /bin/true || exit 1; i=$((i+1)); done`, ...args)
+      const loop = (args: ReadonlyArray<string>, remote = "/bin/true") =>
+        sh(`i=0; while [ $i -lt ${n} ]; do ssh "$@" ${remote} || exit 1; i=$((i+1)); done`, ...args)
       const latency: ReadonlyArray<readonly [string, () => Promise<unknown>]> = [
         ["ours", () => runtime.runPromise(sequential(exitZero(Command.exitCode(Command.make("/bin/true"))), n))],
         [BASE.id, () => loop(mux)],
+        ["setsid", () => loop(mux, "setsid /bin/true")],
         ["fresh", () => loop([...common, options.host])]
       ]
       const bytes = sizes.bytes
@@ -88,7 +91,8 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
               )
             )
         ],
-        [BASE.id, () => sh(`exec ssh "$@" head -c ${bytes} /dev/zero >/dev/null`, ...mux)]
+        [BASE.id, () => sh(`exec ssh "$@" head -c ${bytes} /dev/zero >/dev/null`, ...mux)],
+        ["cat", () => sh(`ssh "$@" head -c ${bytes} /dev/zero | cat >/dev/null`, ...mux)]
       ]
       // Warm-up: one of each.
       await runtime.runPromise(Command.exitCode(Command.make("/bin/true")))
@@ -115,6 +119,7 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
           labels: new Map([
             ["ours", "ours (SshCommandExecutor, Command.exitCode)"],
             [BASE.id, "ssh -S <control socket> host /bin/true, from sh"],
+            ["setsid", "ssh -S <control socket> host setsid /bin/true, from sh"],
             ["fresh", "ssh host /bin/true (a new connection each), from sh"]
           ]),
           samples: ssh1,
@@ -130,7 +135,8 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
           baseline: BASE,
           labels: new Map([
             ["ours", "ours (SshCommandExecutor, Command.stream drained)"],
-            [BASE.id, "ssh -S <control socket> host head -c … /dev/zero > /dev/null, from sh"]
+            [BASE.id, "ssh -S <control socket> host head -c … /dev/zero > /dev/null, from sh"],
+            ["cat", "ssh -S <control socket> host head -c … /dev/zero | cat > /dev/null, from sh"]
           ]),
           samples: ssh2,
           columns: [],

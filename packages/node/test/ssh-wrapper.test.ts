@@ -1,7 +1,8 @@
 /**
  * The SSH executor's remote scripts run by local shells, without ssh: the wrapper in both ways it
- * starts a command (with /proc, and with a shell in the new session where there is none), the
- * kill of a run registered before its group exists, and the sweep of ended registrations.
+ * starts a command (with /proc, and with a shell in the new session where there is none), a run
+ * cancelled before it started, the kill of a run registered before its group exists, and the sweep
+ * of ended registrations.
  */
 import { Command, CommandError, CommandExecutor, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
@@ -11,7 +12,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 
-import { killScript, registration, remoteScript, sweepScript } from "../src/internal/ssh/remote.js"
+import { cancellation, killScript, registration, remoteScript, sweepScript } from "../src/internal/ssh/remote.js"
 import { waitForLine } from "./support/executor-cases.js"
 
 const nonce = "0123456789abcdef01234567"
@@ -57,6 +58,17 @@ layer(NodeCommandExecutor.layer, { excludeTestServices: true })("the SSH wrapper
           expect(stderr.endsWith(`\0${nonce} status 3\n`)).toBe(true)
           expect(Fs.readFileSync(registration(dir, nonce), "utf8")).toBe("-\n")
         }))
+
+      it.scoped(`${shell}, ${procSelf ? "with" : "without"} /proc: a run cancelled before it registered does not start`, () =>
+        Effect.gen(function*() {
+          const dir = yield* registry
+          Fs.writeFileSync(cancellation(dir, nonce), "")
+          const plan = planOf(Command.make("sh", "-c", "echo ran >&2"))
+          const result = yield* asLogin(shell, remoteScript(plan, nonce, { registry: dir, procSelf }, {}, false))
+          expect(result.status).toEqual(ExitStatus.exited(1))
+          expect(new TextDecoder().decode(result.stderr)).toBe(`\0${nonce} status 1\n`)
+          expect(Fs.readFileSync(registration(dir, nonce), "utf8")).toBe("-\n")
+        }))
     }
   }
 
@@ -80,15 +92,17 @@ layer(NodeCommandExecutor.layer, { excludeTestServices: true })("the SSH wrapper
       yield* waitForLine(wrapper, "ended 143")
     }))
 
-  it.scoped("the sweep removes ended registrations only", () =>
+  it.scoped("the sweep removes ended registrations and their cancellations only", () =>
     Effect.gen(function*() {
       const dir = yield* registry
       Fs.writeFileSync(Path.join(dir, "a.pid"), "-\n")
+      Fs.writeFileSync(Path.join(dir, "a.cancel"), "")
+      Fs.writeFileSync(Path.join(dir, "b.cancel"), "")
       Fs.writeFileSync(Path.join(dir, "b.pid"), "123 456\n")
       // One being written: created, not yet holding its pid.
       Fs.writeFileSync(Path.join(dir, "c.pid"), "")
       Fs.writeFileSync(Path.join(dir, "d.0"), "-\n")
       yield* asLogin("dash", `exec 4>&2; ${sweepScript(dir)} wait`)
-      expect(Fs.readdirSync(dir).sort()).toEqual(["b.pid", "c.pid", "d.0"])
+      expect(Fs.readdirSync(dir).sort()).toEqual(["b.cancel", "b.pid", "c.pid", "d.0"])
     }))
 })

@@ -422,6 +422,31 @@ if (sshdMissing !== undefined) {
           expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))).toBe(true)
         }))
 
+      it.effect("a run aborted before its session opened is not started when the session opens later", () =>
+        Effect.gen(function*() {
+          const { options } = yield* Sshd
+          const dir = Fs.mkdtempSync("/tmp/ec-ssh-late-")
+          // An ssh client whose command sessions open late and out of the run's reach (in a session
+          // of their own, after the local client is gone); it says when such a session ended.
+          Fs.writeFileSync(
+            `${dir}/ssh`,
+            `#!/bin/sh\nfor last; do :; done\ncase "$last" in *setsid*) setsid sh -c ` +
+              `'sleep 0.5; ssh "$@"; : >"$0/ended"' "${dir}" "$@" </dev/null >/dev/null 2>&1 & exit 0;; esac\n` +
+              `exec ssh "$@"\n`,
+            { mode: 0o755 }
+          )
+          const mark = marker()
+          // The layer outlives the late session: its end would stop the command anyway.
+          yield* Effect.gen(function*() {
+            const error = yield* Effect.flip(Command.string(marked("exec sleep 1000", mark)))
+            expect(error._tag).toBe("SpawnError")
+            // The session opened, its wrapper found the word not to start, and ended.
+            expect(yield* Effect.promise(() => eventually(() => Fs.existsSync(`${dir}/ended`), 10_000))).toBe(true)
+            expect(withMarker("EC_MARKER", mark)).toEqual([])
+          }).pipe(Effect.provide(SshCommandExecutor.layer({ ...options, ssh: `${dir}/ssh` })))
+          Fs.rmSync(dir, { recursive: true })
+        }))
+
       it.effect("closing the layer kills a detached remote command: nothing outlives the connection", () =>
         Effect.gen(function*() {
           const { options } = yield* Sshd

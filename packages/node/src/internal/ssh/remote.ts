@@ -210,7 +210,8 @@ export const remoteScript = (
   // A FIFO its reader did not take (the run ended first): held open while it is replaced by a
   // directory, so that a reader waiting on it ends and one still to come finds the run over.
   const over = made.map((fifo) => `[ -p ${fifo} ] && { rm -f -- ${fifo}; mkdir -- ${fifo}; } 5<>${fifo}`)
-  const badCwd = `2>&4 || { ${[`${mark("cwd")} >&4`, ...over, "exit 1"].join("; ")}; }`
+  // Marked as ended (no registration yet), for the sweep to take a cancellation with it.
+  const badCwd = `2>&4 || { ${[`${mark("cwd")} >&4`, ...over, `echo - >|${file}`, "exit 1"].join("; ")}; }`
   // A single command runs in the wrapper's working directory; a pipeline's are checked first.
   const cwds = single
     ? stages[0].cwd === undefined ? [] : [`${chdir(stages[0].cwd)} ${badCwd}`]
@@ -224,14 +225,17 @@ export const remoteScript = (
   // would have them ignored) registers its pid and the wrapper's, prints its pid, then becomes the
   // command in a session of its own, which it leads (setsid execs in place: the child leads no
   // group), so that its pid is its group's. A registry gone (the connection ended) stops it first.
+  // A run aborted before its start was seen here leaves a cancellation (see `killScript`): checked
+  // after the registration, so that either the abort finds the registration or the run finds it.
+  const cancelled = quote(cancellation(registry, nonce))
   const start = host.procSelf
     // The subshell's own pid, from /proc: one exec (setsid's) before the command's. The group is
     // there a moment after the pid: `killScript` signals the process itself until then.
-    ? `( read -r p _ </proc/self/stat && echo "$p $$" >${file} && printf '\\000%s pid %s\\n' ${nonce} "$p" >&4 && ` +
-      `exec setsid -- ${target}${closeReports} ) 2>&4${redirects}`
+    ? `( read -r p _ </proc/self/stat && echo "$p $$" >${file} && [ ! -e ${cancelled} ] && ` +
+      `printf '\\000%s pid %s\\n' ${nonce} "$p" >&4 && exec setsid -- ${target}${closeReports} ) 2>&4${redirects}`
     // Without /proc: a shell in the new session, which registers and prints its own.
-    : `setsid -- sh -c 'echo "$$ $PPID" >"$1" && printf "\\000%s pid %s\\n" "$0" "$$" >&4 && shift && exec "$@"${closeReports}' ` +
-      `${nonce} ${file} ${target} 2>&4${redirects}`
+    : `setsid -- sh -c 'echo "$$ $PPID" >"$1" && [ ! -e "$2" ] && printf "\\000%s pid %s\\n" "$0" "$$" >&4 && ` +
+      `shift 2 && exec "$@"${closeReports}' ${nonce} ${file} ${cancelled} ${target} 2>&4${redirects}`
   return [
     // fd 4 is the channel's stderr: the reports and the command's stderr go there; the shell's own
     // messages (a job's "Terminated" notice) go nowhere.
@@ -264,11 +268,13 @@ export const remoteScript = (
 }
 
 /**
- * Removes the registrations of the runs that ended (`-`; never written again), off the channel:
- * one run in many sends it, so that the registry stays small without an exec in every run.
+ * Removes the registrations of the runs that ended (`-`; never written again) and their
+ * cancellations, off the channel: one run in many sends it, so that the registry stays small
+ * without an exec in every run.
  */
 export const sweepScript = (registry: string): string =>
-  `{ set --; for f in ${quote(registry)}/*.pid; do read -r q <"$f" && [ "$q" = - ] && set -- "$@" "$f"; done; ` +
+  `{ set --; for f in ${quote(registry)}/*.pid; do read -r q <"$f" && [ "$q" = - ] && ` +
+  `set -- "$@" "$f" "\${f%.pid}.cancel"; done; ` +
   `[ $# -eq 0 ] || exec rm -f -- "$@"; } </dev/null >/dev/null 4>&- &`
 
 /**
@@ -332,10 +338,17 @@ export const masterScript = [
 /** Where a run registers its pid (its group's) on the host. */
 export const registration = (registry: string, nonce: string): string => `${registry}/${nonce}.pid`
 
+/** Where an abort that came before the run's start was seen leaves word not to start it. */
+export const cancellation = (registry: string, nonce: string): string => `${registry}/${nonce}.cancel`
+
 /**
  * The remote command that sends `signal` to the command's process group, as the host knows it: by
  * its registration, so that a kill does not wait for the pid to have come here, and does nothing
  * once the command is unregistered (its group is gone, and the number may name another one).
+ * With `cancel` (an abort before the start was seen here), it first leaves word not to start the
+ * command, for a wrapper that has not registered yet. The word stays until the layer's end: a
+ * wrapper may come long after.
  */
-export const killScript = (signal: string, registry: string, nonce: string): string =>
+export const killScript = (signal: string, registry: string, nonce: string, cancel = false): string =>
+  `${cancel ? `: >|${quote(cancellation(registry, nonce))}; ` : ""}` +
   `read -r p w <${quote(registration(registry, nonce))} && ${signalRegistered(signal.slice(3))} 2>/dev/null; exit 0`

@@ -124,7 +124,14 @@ const startReader = (
         return ioError(new Error(`its reader over ssh ${ExitStatus.format(result.status)}${said && `: ${said}`}`))
       }).pipe(Effect.catchAll((error) => Effect.succeed(ioError(error))))
     )
-    yield* Effect.forkScoped(Effect.flatMap(failure, (error) => (error === undefined ? Effect.void : stopRun)))
+    // Kept for the run: a reader that failed before the command started is why it did not.
+    const failed = yield* Ref.make<CommandError.IoError | undefined>(undefined)
+    yield* Effect.forkScoped(
+      Effect.flatMap(
+        failure,
+        (error) => (error === undefined ? Effect.void : Effect.zipRight(Ref.set(failed, error), stopRun))
+      )
+    )
     const stream = Stream.concat(
       inherit ? Stream.empty : reader.stdout,
       Stream.unwrap(Effect.map(failure, (error) => (error === undefined ? Stream.empty : Stream.fail(error))))
@@ -135,7 +142,7 @@ const startReader = (
       Effect.flatMap(Effect.exit(reader.wait), (exit) =>
         Ref.set(clean, Exit.isSuccess(exit) && ExitStatus.isSuccess(exit.value)))
     )
-    return { stream, ended: Effect.ignore(reader.wait), clean: Ref.get(clean) }
+    return { stream, ended: Effect.ignore(reader.wait), clean: Ref.get(clean), failed: Ref.get(failed) }
   })
 
 /** The SSH executor's `spawn` over one connection. */
@@ -308,14 +315,23 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
         if (yield* Deferred.isDone(reported)) {
           return ExitStatus.pipefail(statuses("SIGKILL"))
         }
+        // Once the wrapper said how the start went: a command that did not start (its local client
+        // gone, or the wrapper failed) gets word not to start with its signal, as its wrapper may
+        // still register (a session slow to open, the local client gone or not).
+        const cancel = (signal: Signal.Signal) =>
+          runRemote(connection, killScript(signal, connection.remote.registry, nonce, true), plan.line)
+        const send = (signal: Signal.Signal) =>
+          Effect.zipRight(Deferred.await(started), Effect.suspend(() => (running ? kill(signal) : cancel(signal))))
         for (const signal of [policy.signal, "SIGKILL"] as const) {
           killedWith = signal
-          yield* RealTime.timeoutOption(Effect.interruptible(Effect.ignore(kill(signal))), sendBound)
+          yield* RealTime.timeoutOption(Effect.interruptible(Effect.ignore(send(signal))), sendBound)
           const status = yield* RealTime.timeoutOption(Effect.interruptible(Effect.option(wait)), policy.grace)
           if (Option.isSome(status) && Option.isSome(status.value)) {
             return status.value.value
           }
         }
+        // Its start not seen yet: the word not to start, whenever the wrapper comes.
+        if (!running) yield* RealTime.timeoutOption(Effect.interruptible(Effect.ignore(cancel("SIGKILL"))), sendBound)
         yield* child.abort
         return ExitStatus.pipefail(statuses("SIGKILL"))
       }).pipe(Effect.uninterruptible)
@@ -326,7 +342,12 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
     const isOver = Effect.map(Deferred.isDone(reported), (done) => done || killedWith !== undefined)
     const readers = yield* Effect.forEach(fifos, (fifo, i) =>
       fifo === undefined
-        ? Effect.succeed({ stream: Stream.empty, ended: Effect.void, clean: Effect.succeed(true) })
+        ? Effect.succeed({
+          stream: Stream.empty,
+          ended: Effect.void,
+          clean: Effect.succeed(true),
+          failed: Effect.succeed(undefined)
+        })
         : startReader(connection, plan, fifo, i, isOver, abort)).pipe(Scope.extend(readerScope))
     for (const reader of readers) readerEnds.push(reader.clean)
 
@@ -341,6 +362,10 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
         )),
         sendBound
       )
+      for (const reader of readers) {
+        const failed = yield* reader.failed
+        if (failed !== undefined) return yield* failed
+      }
       const detail = decoder.decode(preamble).trim()
       if (first?._tag === "BadWorkingDirectory") {
         const cwd = stages.find((stage) => stage.cwd !== undefined)?.cwd
