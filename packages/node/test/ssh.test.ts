@@ -53,6 +53,16 @@ const endedRegistrations = (): ReadonlyArray<number> =>
     }).length
   )
 
+/**
+ * A directory holding `ssh`: a client that runs `script` (with `$last`, the remote command) before
+ * it becomes the system's.
+ */
+const sshClient = (script: string): string => {
+  const dir = Fs.mkdtempSync("/tmp/ec-ssh-client-")
+  Fs.writeFileSync(`${dir}/ssh`, `#!/bin/sh\nfor last; do :; done\n${script}\nexec ssh "$@"\n`, { mode: 0o755 })
+  return dir
+}
+
 /** The case proving which shell runs the wrapper: the command's parent. */
 const runsUnder = (shell: LoginShell) =>
   Effect.gen(function*() {
@@ -372,14 +382,9 @@ if (sshdMissing !== undefined) {
       it.effect("a stage's stderr reader that fails stops the run, which fails with an IoError naming it", () =>
         Effect.gen(function*() {
           const { options } = yield* Sshd
-          const dir = Fs.mkdtempSync("/tmp/ec-ssh-reader-")
           // An ssh client that refuses the readers of a stage's stderr (their remote command first
           // registers itself in a .pid file) and runs every other session.
-          Fs.writeFileSync(
-            `${dir}/ssh`,
-            `#!/bin/sh\nfor last; do :; done\ncase "$last" in *".pid' || exit 1"*) echo refused >&2; exit 255;; esac\nexec ssh "$@"\n`,
-            { mode: 0o755 }
-          )
+          const dir = sshClient(`case "$last" in *".pid' || exit 1"*) echo refused >&2; exit 255;; esac`)
           const mark = marker()
           const p = Command.pipeline(Command.make("echo", "data"), marked("cat; exec sleep 100", mark))
           const error = yield* Effect.flip(
@@ -425,15 +430,11 @@ if (sshdMissing !== undefined) {
       it.effect("a run aborted before its session opened is not started when the session opens later", () =>
         Effect.gen(function*() {
           const { options } = yield* Sshd
-          const dir = Fs.mkdtempSync("/tmp/ec-ssh-late-")
           // An ssh client whose command sessions open late and out of the run's reach (in a session
           // of their own, after the local client is gone); it says when such a session ended.
-          Fs.writeFileSync(
-            `${dir}/ssh`,
-            `#!/bin/sh\nfor last; do :; done\ncase "$last" in *setsid*) setsid sh -c ` +
-              `'sleep 0.5; ssh "$@"; : >"$0/ended"' "${dir}" "$@" </dev/null >/dev/null 2>&1 & exit 0;; esac\n` +
-              `exec ssh "$@"\n`,
-            { mode: 0o755 }
+          const dir = sshClient(
+            `case "$last" in *setsid*) setsid sh -c 'sleep 0.5; ssh "$@"; : >"\${0%/ssh}/ended"' "$0" "$@" ` +
+              `</dev/null >/dev/null 2>&1 & exit 0;; esac`
           )
           const mark = marker()
           // The layer outlives the late session: its end would stop the command anyway.
