@@ -32,7 +32,7 @@ const options = { timeout: "60 seconds", excludeTestServices: true } as const
 const leftovers = (): ReadonlyArray<string> => [
   ...Fs.readdirSync("/tmp").filter((dir) => dir.startsWith("effect-command-ssh.")).flatMap((dir) => {
     const path = Path.join("/tmp", dir)
-    return Fs.readdirSync(path).filter((name) => /^[0-9a-f]{24}\.\d+(\.pid)?$/.test(name)).map((name) =>
+    return Fs.readdirSync(path).filter((name) => /^[0-9a-f]{24}\.\d+(\.pid|\.over)?$/.test(name)).map((name) =>
       `${path}/${name}`
     )
   }),

@@ -5,10 +5,10 @@
  */
 import { Command, type CommandError, type CommandExecutor, ExitStatus, type Signal } from "@effect-command/core"
 import { describe, expect, type Vitest } from "@effect/vitest"
-import { Effect, Stream } from "effect"
+import { Effect, Sink, Stream } from "effect"
 import * as Fs from "node:fs"
 
-import { eventually, marker, withMarker } from "./procs.js"
+import { eventually, marker, openFdCount, withMarker, zombieChildren } from "./procs.js"
 
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 
@@ -220,6 +220,61 @@ export const executorCases = (
         }))
         expect(status).toEqual(ExitStatus.signaled("SIGINT"))
       }))
+  })
+
+  describe("user streams and sinks that do not end normally", () => {
+    const endings: ReadonlyArray<readonly [string, Effect.Effect<never, unknown>, (cause: unknown) => void]> = [
+      ["fails", Effect.fail("broken"), (cause) => expect(cause).toBe("broken")],
+      ["dies", Effect.die(new Error("defect")), (cause) => expect((cause as Error).message).toBe("defect")]
+    ]
+    /** Nothing of the run is left: no marked process, no zombie, no fd, nothing of the executor's. */
+    const nothingLeft = (mark: string, fdsBefore: number) =>
+      Effect.gen(function*() {
+        expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))).toBe(true)
+        expect(zombieChildren()).toEqual([])
+        // Closed: at once as a rule; a loaded machine has taken seconds (a leak never closes).
+        expect(yield* Effect.promise(() => eventually(() => openFdCount() === fdsBefore, 10_000))).toBe(true)
+        expect(leftovers()).toEqual([])
+      })
+    for (const [how, ending, checkCause] of endings) {
+      it.effect(`an input stream that ${how} after some bytes fails the run with IoError on stdin; no EOF reached the command`, () =>
+        Effect.gen(function*() {
+          const mark = marker()
+          const dir = Fs.mkdtempSync("/tmp/ec-input-")
+          const fdsBefore = openFdCount()
+          // cat's EOF would leave `eof`: the evidence that the truncated input was taken as whole.
+          const cat = marked(`trap '' TERM; cat >"$0/in" && : >"$0/eof"`, mark).pipe(
+            Command.arg(dir),
+            Command.killGrace("300 millis"),
+            Command.stdin(
+              Command.Input.stream(Stream.concat(Stream.make(new Uint8Array([1, 2, 3])), Stream.fromEffect(ending)))
+            )
+          )
+          const error = yield* Effect.flip(Command.string(cat))
+          expect(error).toMatchObject({ _tag: "IoError", stream: "stdin" })
+          checkCause((error as CommandError.IoError).cause)
+          expect(Fs.existsSync(`${dir}/eof`)).toBe(false)
+          yield* nothingLeft(mark, fdsBefore)
+          Fs.rmSync(dir, { recursive: true })
+        }))
+
+      it.effect(`a stdout sink that ${how} on an endless writer fails the run with IoError on stdout; nothing is left`, () =>
+        Effect.gen(function*() {
+          const mark = marker()
+          const fdsBefore = openFdCount()
+          const yes = marked("exec yes", mark).pipe(
+            Command.stdout(Command.Output.sink(Sink.forEach(() => ending))),
+            Command.stderr("capture")
+          )
+          const started = Date.now()
+          const error = yield* Effect.flip(Command.run(yes))
+          // At once: not after a grace spent waiting for a status stuck behind unread output.
+          expect(Date.now() - started).toBeLessThan(2500)
+          expect(error).toMatchObject({ _tag: "IoError", stream: "stdout" })
+          checkCause((error as CommandError.IoError).cause)
+          yield* nothingLeft(mark, fdsBefore)
+        }))
+    }
   })
 
   describe("pipelines", () => {

@@ -202,14 +202,18 @@ export const remoteScript = (
   const { registry } = host
   const single = stages.length === 1
   const fifos = stderrFifos(plan, registry, nonce)
-  const made = fifos.filter((fifo) => fifo !== undefined).map(quote)
+  const made = fifos.filter((fifo) => fifo !== undefined)
   const signal = stages[0].killPolicy.signal.slice(3)
   const grace = stages.reduce((most, stage) => Duration.max(most, stage.killPolicy.grace), Duration.zero)
   const mark = (what: string) => `printf '\\000%s ${what}\\n' ${nonce}`
   const file = quote(registration(registry, nonce))
-  // A FIFO its reader did not take (the run ended first): held open while it is replaced by a
-  // directory, so that a reader waiting on it ends and one still to come finds the run over.
-  const over = made.map((fifo) => `[ -p ${fifo} ] && { rm -f -- ${fifo}; mkdir -- ${fifo}; } 5<>${fifo}`)
+  // A FIFO its reader did not take (the run ended first): held open while it is replaced, in one
+  // rename, by an empty file, so that a reader waiting on it ends and one still to come reads
+  // nothing. (The reader removes what it opened.)
+  const over = made.map((fifo) =>
+    `[ -p ${quote(fifo)} ] && { : >|${quote(`${fifo}.over`)} && mv -f -- ${quote(`${fifo}.over`)} ${quote(fifo)}; } ` +
+    `5<>${quote(fifo)}`
+  )
   // Marked as ended (no registration yet), for the sweep to take a cancellation with it.
   const badCwd = `2>&4 || { ${[`${mark("cwd")} >&4`, ...over, `echo - >|${file}`, "exit 1"].join("; ")}; }`
   // A single command runs in the wrapper's working directory; a pipeline's are checked first.
@@ -241,7 +245,7 @@ export const remoteScript = (
     // messages (a job's "Terminated" notice) go nowhere.
     `exec 4>&2 2>/dev/null`,
     // Either this or the stage's reader makes the FIFO, whichever comes first.
-    ...made.map((fifo) => `{ mkfifo -m 600 -- ${fifo} || [ -p ${fifo} ]; } || exit 1`),
+    ...made.map((fifo) => `{ mkfifo -m 600 -- ${quote(fifo)} || [ -p ${quote(fifo)} ]; } || exit 1`),
     ...cwds,
     start,
     `s=$?`,
@@ -279,8 +283,8 @@ export const sweepScript = (registry: string): string =>
 
 /**
  * The remote command of the reader session of an earlier stage's stderr: makes its FIFO unless the
- * wrapper did, waits for the stage to open it, removes it and copies it to stdout. A directory
- * there says the run ended before the stage opened it: nothing to read, and the directory goes.
+ * wrapper did, waits for the stage to open it, removes it and copies it to stdout. An empty file
+ * there says the run ended before the stage opened it (see `remoteScript`): nothing to read.
  */
 export const readerScript = (fifo: string): string => {
   const f = quote(fifo)
@@ -288,12 +292,11 @@ export const readerScript = (fifo: string): string => {
   return [
     // Registered like a command (its login shell leads its group): the layer's end kills it.
     `echo "$$" >${pid} || exit 1`,
-    `[ -d ${f} ] && { rmdir -- ${f}; rm -f -- ${pid}; exit 0; }`,
-    `{ mkfifo -m 600 -- ${f} || [ -p ${f} ]; } 2>/dev/null || { rm -f -- ${pid}; exit 1; }`,
+    `{ mkfifo -m 600 -- ${f} || [ -p ${f} ] || [ -f ${f} ]; } 2>/dev/null || { rm -f -- ${pid}; exit 1; }`,
     `{ rm -f -- ${f}; cat; } <${f}`,
     `s=$?`,
-    `[ -d ${f} ] && rmdir -- ${f}`,
-    `rm -f -- ${pid}`,
+    // The empty file that replaced the FIFO this reader had opened.
+    `rm -f -- ${f} ${pid}`,
     `exit "$s"`
   ].join("\n")
 }
@@ -304,7 +307,7 @@ export const readerScript = (fifo: string): string => {
  */
 export const readersCleanup = (fifos: ReadonlyArray<string>): string =>
   `for f in ${fifos.map(quote).join(" ")}; do ` +
-  `[ -f "$f.pid" ] && read p <"$f.pid" && kill -s KILL -- "-$p"; rm -rf -- "$f" "$f.pid"; done 2>/dev/null; exit 0`
+  `[ -f "$f.pid" ] && read p <"$f.pid" && kill -s KILL -- "-$p"; rm -rf -- "$f" "$f.pid" "$f.over"; done 2>/dev/null; exit 0`
 
 /**
  * A registration names a run's process (its group's leader once it runs) and the wrapper that

@@ -124,14 +124,7 @@ const startReader = (
         return ioError(new Error(`its reader over ssh ${ExitStatus.format(result.status)}${said && `: ${said}`}`))
       }).pipe(Effect.catchAll((error) => Effect.succeed(ioError(error))))
     )
-    // Kept for the run: a reader that failed before the command started is why it did not.
-    const failed = yield* Ref.make<CommandError.IoError | undefined>(undefined)
-    yield* Effect.forkScoped(
-      Effect.flatMap(
-        failure,
-        (error) => (error === undefined ? Effect.void : Effect.zipRight(Ref.set(failed, error), stopRun))
-      )
-    )
+    yield* Effect.forkScoped(Effect.flatMap(failure, (error) => (error === undefined ? Effect.void : stopRun)))
     const stream = Stream.concat(
       inherit ? Stream.empty : reader.stdout,
       Stream.unwrap(Effect.map(failure, (error) => (error === undefined ? Stream.empty : Stream.fail(error))))
@@ -142,7 +135,7 @@ const startReader = (
       Effect.flatMap(Effect.exit(reader.wait), (exit) =>
         Ref.set(clean, Exit.isSuccess(exit) && ExitStatus.isSuccess(exit.value)))
     )
-    return { stream, ended: Effect.ignore(reader.wait), clean: Ref.get(clean), failed: Ref.get(failed) }
+    return { stream, ended: Effect.ignore(reader.wait), clean: Ref.get(clean) }
   })
 
 /** The SSH executor's `spawn` over one connection. */
@@ -175,7 +168,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
     let detached = false
     let stop: Effect.Effect<unknown> = Effect.void
     yield* Effect.addFinalizer(() =>
-      detached ? Effect.void : Effect.zipRight(Effect.suspend(() => stop), Scope.close(own, Exit.void))
+      detached ? Effect.void : Effect.ensuring(Effect.suspend(() => stop), Scope.close(own, Exit.void))
     )
     const fifos = stderrFifos(plan, connection.remote.registry, nonce).slice(0, -1)
     // Its sessions, waited for, and given back when its clients are done.
@@ -224,7 +217,24 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
     const reported = yield* Deferred.make<void>()
     // Each stage's code as the wrapper reported it (a single command's is its status).
     const codes: Array<number | undefined> = stages.map(() => undefined)
-    const stderr = plan.stderr._tag === "Pipe" ? yield* Mailbox.make<Uint8Array, CommandError.IoError>(64) : undefined
+    // The command's stdout and stderr, read here at once into mailboxes the caller takes them from.
+    // Once nobody may read them any more (an abort, a detach), a full mailbox drops what comes: the
+    // reports come behind them on the session's one flow-controlled channel, and must get through.
+    const dropping = yield* Deferred.make<void>()
+    const offer = (box: Mailbox.Mailbox<Uint8Array, CommandError.IoError>, bytes: Uint8Array) =>
+      box.unsafeOffer(bytes) ? Effect.void : Effect.raceFirst(box.offer(bytes), Deferred.await(dropping))
+    const stdout = plan.stdout._tag === "Pipe"
+      ? yield* Mailbox.make<Uint8Array, CommandError.IoError>(64)
+      : undefined
+    if (stdout !== undefined) {
+      yield* Stream.runForEach(child.stdout, (bytes) => offer(stdout, bytes)).pipe(
+        Effect.onExit((exit) => (Exit.isSuccess(exit) ? stdout.end : stdout.failCause(exit.cause))),
+        Effect.forkIn(own)
+      )
+    }
+    const stderr = plan.stderr._tag === "Pipe"
+      ? yield* Mailbox.make<Uint8Array, CommandError.IoError>(64)
+      : undefined
     let preamble: Uint8Array = new Uint8Array(0)
     let running = false
     const parser = reportParser(nonce)
@@ -239,7 +249,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
         })
       }
       if (detached) return Effect.void
-      if (stderr !== undefined) return stderr.offer(bytes)
+      if (stderr !== undefined) return offer(stderr, bytes)
       if (plan.stderr._tag === "Inherit") return Effect.sync(() => process.stderr.write(bytes))
       return Effect.void
     }
@@ -315,6 +325,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
         if (yield* Deferred.isDone(reported)) {
           return ExitStatus.pipefail(statuses("SIGKILL"))
         }
+        yield* Deferred.succeed(dropping, undefined)
         // Once the wrapper said how the start went: a command that did not start (its local client
         // gone, or the wrapper failed) gets word not to start with its signal, as its wrapper may
         // still register (a session slow to open, the local client gone or not).
@@ -345,8 +356,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
         ? Effect.succeed({
           stream: Stream.empty,
           ended: Effect.void,
-          clean: Effect.succeed(true),
-          failed: Effect.succeed(undefined)
+          clean: Effect.succeed(true)
         })
         : startReader(connection, plan, fifo, i, isOver, abort)).pipe(Scope.extend(readerScope))
     for (const reader of readers) readerEnds.push(reader.clean)
@@ -362,10 +372,6 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
         )),
         sendBound
       )
-      for (const reader of readers) {
-        const failed = yield* reader.failed
-        if (failed !== undefined) return yield* failed
-      }
       const detail = decoder.decode(preamble).trim()
       if (first?._tag === "BadWorkingDirectory") {
         const cwd = stages.find((stage) => stage.cwd !== undefined)?.cwd
@@ -397,7 +403,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
     return {
       pid,
       stdin: child.stdin,
-      stdout: plan.stdout._tag === "Pipe" ? child.stdout : Stream.empty,
+      stdout: stdout === undefined ? Stream.empty : Mailbox.toStream(stdout),
       stderr: stderr === undefined ? Stream.empty : Mailbox.toStream(stderr),
       wait,
       upstreamStderr: readers.map((reader) => reader.stream),
@@ -408,14 +414,10 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       // any more is dropped; its status still comes, and the layer's end still kills it.
       detach: Effect.gen(function*() {
         detached = true
-        // A report waiting behind stderr nobody reads any more must get through.
-        if (stderr !== undefined) yield* stderr.shutdown
+        yield* Deferred.succeed(dropping, undefined)
         for (const reader of readers) yield* Effect.forkIn(Effect.ignore(Stream.runDrain(reader.stream)), own)
         if (plan.stdin._tag === "Pipe") {
           yield* Effect.forkIn(Effect.ignore(Stream.run(Stream.empty, child.stdin)), own)
-        }
-        if (plan.stdout._tag === "Pipe") {
-          yield* Effect.forkIn(Effect.ignore(Stream.runDrain(child.stdout)), own)
         }
         yield* Effect.forkDaemon(Effect.zipRight(Effect.ignore(wait), Scope.close(own, Exit.void)))
         return { pid, wait, abort }
