@@ -236,6 +236,17 @@ export const executorCases = (
         expect(yield* Effect.promise(() => eventually(() => openFdCount() === fdsBefore, 10_000))).toBe(true)
         expect(leftovers()).toEqual([])
       })
+    it.effect("a stream of an endless writer taken in part ends at once; nothing is left", () =>
+      Effect.gen(function*() {
+        const mark = marker()
+        const fdsBefore = openFdCount()
+        const started = Date.now()
+        const taken = yield* Stream.runCollect(Stream.take(Command.stream(marked("exec yes", mark)), 1))
+        expect(taken.length).toBe(1)
+        expect(Date.now() - started).toBeLessThan(2500)
+        yield* nothingLeft(mark, fdsBefore)
+      }))
+
     for (const [how, ending, checkCause] of endings) {
       it.effect(`an input stream that ${how} after some bytes fails the run with IoError on stdin; no EOF reached the command`, () =>
         Effect.gen(function*() {
