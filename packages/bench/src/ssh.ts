@@ -6,10 +6,12 @@
  * shared connection) vs a shell loop of `ssh -S <control socket> host /bin/true` over an
  * already-open master (the baseline: what the executor itself builds on) vs the same with
  * `setsid /bin/true` (the least a command in a process group of its own costs: one more exec) vs
- * a shell loop of `ssh host /bin/true`, a fresh connection each.
+ * the same spawned by Node's `child_process` (what a Node caller adds) vs a shell loop of
+ * `ssh host /bin/true`, a fresh connection each.
  * SSH2: 256 MiB of stdout: ours draining `Command.stream` of `head -c 256MiB /dev/zero` vs
  * `ssh -S <control socket> host head -c … /dev/zero > /dev/null` from a shell (the baseline: nobody
- * reads the bytes) vs the same into `| cat > /dev/null` (a reader process, as ours is).
+ * reads the bytes) vs the same into `| cat > /dev/null` (a reader process, as ours is) vs the same
+ * spawned by Node's `child_process`, its stdout read in 'data' events (a Node process reading).
  *
  * Every contender runs in this process, in interleaved rounds (the order rotating); the cost is
  * in the ssh processes and sshd, not in the measuring process.
@@ -25,7 +27,7 @@ import { quick } from "./config.js"
 import { exitZero, sequential } from "./effects.js"
 import type { Sample } from "./protocol.js"
 import type { Workload } from "./results.js"
-import { rawSpawnWait } from "./spawn.js"
+import { rawSpawnWait, repeat } from "./spawn.js"
 import { MiB, rotate } from "./stats.js"
 import { log, timed } from "./workloads.js"
 
@@ -72,6 +74,7 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
         ["ours", () => runtime.runPromise(sequential(exitZero(Command.exitCode(Command.make("/bin/true"))), n))],
         [BASE.id, () => loop(mux)],
         ["setsid", () => loop(mux, "setsid /bin/true")],
+        ["node", () => repeat(n, () => rawSpawnWait("ssh", [...mux, "setsid", "/bin/true"], "pipe"))],
         ["fresh", () => loop([...common, options.host])]
       ]
       const bytes = sizes.bytes
@@ -92,7 +95,8 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
             )
         ],
         [BASE.id, () => sh(`exec ssh "$@" head -c ${bytes} /dev/zero >/dev/null`, ...mux)],
-        ["cat", () => sh(`ssh "$@" head -c ${bytes} /dev/zero | cat >/dev/null`, ...mux)]
+        ["cat", () => sh(`ssh "$@" head -c ${bytes} /dev/zero | cat >/dev/null`, ...mux)],
+        ["node", () => rawSpawnWait("ssh", [...mux, "head", "-c", String(bytes), "/dev/zero"], "pipe")]
       ]
       // Warm-up: one of each.
       await runtime.runPromise(Command.exitCode(Command.make("/bin/true")))
@@ -120,6 +124,7 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
             ["ours", "ours (SshCommandExecutor, Command.exitCode)"],
             [BASE.id, "ssh -S <control socket> host /bin/true, from sh"],
             ["setsid", "ssh -S <control socket> host setsid /bin/true, from sh"],
+            ["node", "ssh -S <control socket> host setsid /bin/true, from Node's child_process.spawn"],
             ["fresh", "ssh host /bin/true (a new connection each), from sh"]
           ]),
           samples: ssh1,
@@ -136,7 +141,8 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
           labels: new Map([
             ["ours", "ours (SshCommandExecutor, Command.stream drained)"],
             [BASE.id, "ssh -S <control socket> host head -c … /dev/zero > /dev/null, from sh"],
-            ["cat", "ssh -S <control socket> host head -c … /dev/zero | cat > /dev/null, from sh"]
+            ["cat", "ssh -S <control socket> host head -c … /dev/zero | cat > /dev/null, from sh"],
+            ["node", "ssh -S <control socket> host head -c … /dev/zero, read by Node's child_process.spawn"]
           ]),
           samples: ssh2,
           columns: [],
