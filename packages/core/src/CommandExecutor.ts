@@ -1,7 +1,9 @@
 /**
  * The service that runs commands. An executor implements one primitive, `spawn`; `make` derives
  * everything else (feeding stdin, capturing output, the run helpers) once, here, so that every
- * executor — the Node one, the dry-run one, yours — behaves the same.
+ * executor — the Node one, the dry-run one, yours — behaves the same. An executor may add a
+ * `RunPlan`, a cheaper way to run the run helpers' simple commands; core still does everything
+ * above the OS for them.
  *
  * @since 0.1.0
  */
@@ -443,7 +445,70 @@ export type Spawn = (plan: SpawnPlan) => Effect.Effect<SpawnedProcess, CommandEr
 export interface CommandExecutor {
   /** Starts a command in the current scope; the scope's close kills and reaps it. */
   readonly start: (command: Command, options?: StartOptions) => Effect.Effect<Process, CommandError, Scope.Scope>
+  /**
+   * Runs a command to its end as the run helpers (`run`, `string`, `exitCode`, …) do: the same
+   * as `start` with `captureUnspecified`, then `result`, in a scope of its own; quicker for the
+   * commands an executor's `RunPlan` takes. `make` gives every executor one; the run helpers use
+   * `start` when it is missing.
+   *
+   * @since 0.3.0
+   */
+  readonly run?: (command: Command) => Effect.Effect<RunResult, CommandError>
 }
+
+/**
+ * How a whole run through a `RunPlan` ended.
+ *
+ * @example
+ * ```ts
+ * import { type CommandExecutor, ExitStatus } from "@effect-command/core"
+ *
+ * const ended: CommandExecutor.PlanRun = { pid: 4242, status: ExitStatus.exited(0) }
+ * ```
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface PlanRun {
+  readonly pid: number
+  /** The child's own status (`allowSigpipe` is applied by core). */
+  readonly status: ExitStatus
+}
+
+/**
+ * Optional, for an executor that can run a whole plan more cheaply than through its `Spawn`: the
+ * run helpers give it the plan of a single command without an input stream, a sink or a timeout.
+ * It starts the child, hands every chunk of each output that is a pipe to `collect` (the bytes
+ * are lent, as with `SpawnedProcess.collect`; when it returns false the output passed its limit:
+ * the rest is not read and the child is aborted at once), and returns once the child was reaped
+ * and its outputs ended (after `Spawn`'s drain rules). Interrupted, it kills and reaps the child
+ * as `Spawn`'s scope would. For a plan it cannot run so it returns undefined: then `Spawn` runs
+ * it, so it may decline anything.
+ *
+ * @example
+ * ```ts
+ * import { CommandExecutor, ExitStatus } from "@effect-command/core"
+ * import { Effect } from "effect"
+ *
+ * // An executor whose `true` needs no process at all; everything else goes through `spawn`.
+ * const spawn: CommandExecutor.Spawn = (plan) => Effect.dieMessage(`not in this example: ${plan.line}`)
+ * const runPlan: CommandExecutor.RunPlan = (plan) =>
+ *   plan.stages.length === 1 && plan.stages[0].program === "true"
+ *     ? Effect.succeed({ pid: 0, status: ExitStatus.exited(0) })
+ *     : undefined
+ * const executor = CommandExecutor.make(spawn, runPlan)
+ * ```
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type RunPlan = (
+  plan: SpawnPlan,
+  collect: {
+    readonly stdout: (bytes: Uint8Array) => boolean
+    readonly stderr: (bytes: Uint8Array) => boolean
+  }
+) => Effect.Effect<PlanRun, CommandError> | undefined
 
 /**
  * @example
@@ -463,7 +528,8 @@ export interface CommandExecutor {
 export const CommandExecutor: Context.Tag<CommandExecutor, CommandExecutor> = tag.CommandExecutor
 
 /**
- * Builds an executor from its spawn primitive.
+ * Builds an executor from its spawn primitive, and optionally a `RunPlan` that runs the run
+ * helpers' simple commands in one go.
  *
  * @example
  * ```ts
@@ -480,4 +546,4 @@ export const CommandExecutor: Context.Tag<CommandExecutor, CommandExecutor> = ta
  * @since 0.1.0
  * @category constructors
  */
-export const make: (spawn: Spawn) => CommandExecutor = internal.make
+export const make: (spawn: Spawn, runPlan?: RunPlan) => CommandExecutor = internal.make

@@ -20,7 +20,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 
 import { engineUnavailableReason as reasonEngineUnavailable, loadEngine } from "./internal/engine.js"
-import { engineOf, spawnFor, warnIfEngineUnavailable } from "./internal/options.js"
+import { engineOf, executorFor, warnIfEngineUnavailable } from "./internal/options.js"
 
 /**
  * @example
@@ -131,7 +131,7 @@ export const layerWith = (options: Options): Layer.Layer<CommandExecutor.Command
     CommandExecutor.CommandExecutor,
     Effect.zipRight(
       warnIfEngineUnavailable(options),
-      Effect.sync(() => CommandExecutor.make(spawnFor(options)))
+      Effect.sync(() => executorFor(options))
     )
   )
 

@@ -27,7 +27,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 
-import { spawnFor } from "./internal/options.js"
+import { executorFor } from "./internal/options.js"
 import * as RealTime from "./internal/realtime.js"
 import { type Host, masterScript } from "./internal/ssh/remote.js"
 import { type Connection, remoteWord, spawnOver } from "./internal/ssh/spawn.js"
@@ -200,7 +200,7 @@ export const layer = (options: Options): Layer.Layer<CommandExecutor.CommandExec
       if (reasons.length > 0) {
         return yield* new CommandError.CommandUsageError({ reasons, command: `ssh ${String(options.host)}` })
       }
-      const local = CommandExecutor.make(spawnFor({}))
+      const local = executorFor({})
       const ssh = options.ssh ?? "ssh"
       const dir = yield* Effect.acquireRelease(
         Effect.sync(() => mkdtempSync(join(tmpdir(), "effect-command-ssh-"))),

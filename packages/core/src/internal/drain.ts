@@ -136,6 +136,14 @@ export type Drained = { readonly bytes: Uint8Array; readonly overflow: boolean }
 
 export const none: Drained = { bytes: empty, overflow: false }
 
+/** A capture's buffer (a tail, or everything up to the command's `maxOutput`); undefined for any other drain. */
+export const bufferOf = (command: Command.Command, plan: Drain) =>
+  plan._tag !== "Capture"
+    ? undefined
+    : plan.tail !== undefined
+    ? tailBuffer(plan.tail)
+    : captureBuffer(command.maxOutput)
+
 /** One output being drained: the effect that waits for its end, and how to stop a sink that may never end. */
 export interface Drainer {
   readonly done: Effect.Effect<Drained, IoError>
@@ -183,7 +191,7 @@ export const drain = (
       return Effect.succeed(drained)
     case "Capture":
       return Effect.flatMap(Effect.runtime<never>(), (runtime) => {
-        const buffer = plan.tail !== undefined ? tailBuffer(plan.tail) : captureBuffer(command.maxOutput)
+        const buffer = bufferOf(command, plan)!
         let overflow = false
         const onBytes = (bytes: Uint8Array) => {
           counted(bytes.length)

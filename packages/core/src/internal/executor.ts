@@ -14,9 +14,20 @@ import type { CommandError, IoError } from "../CommandError.js"
 import { CommandTimeoutError, OutputLimitError } from "../CommandError.js"
 import type * as CommandExecutor from "../CommandExecutor.js"
 import * as ExitStatus from "../ExitStatus.js"
+import { empty } from "./buffers.js"
 import { firstStage, joints, stagesOf } from "./command.js"
 import type { CallerIo, Drain, Drained, Drainer } from "./drain.js"
-import { childOutput, counting, drain, none, planErrorOutput, planInput, planOutput, runCallerIo } from "./drain.js"
+import {
+  bufferOf,
+  childOutput,
+  counting,
+  drain,
+  none,
+  planErrorOutput,
+  planInput,
+  planOutput,
+  runCallerIo
+} from "./drain.js"
 import { annotate, debugEnabled, logDebugLazily } from "./observe.js"
 import { runStatus } from "./pipefail.js"
 import { spawnPlan } from "./plan.js"
@@ -129,14 +140,7 @@ const settle = (run: Started): Effect.Effect<CommandExecutor.RunResult, CommandE
     ] as const
     for (const [name, drained, stage] of outputs) {
       if (drained.overflow) {
-        const error = new OutputLimitError({
-          stream: name,
-          limit: command.maxOutput,
-          output: drained.bytes,
-          ...(last > 0 ? { failedStage: stage } : {}),
-          command: run.line
-        })
-        return yield* Effect.fail(withPreviews(error, { output: preview(command, drained.bytes) }))
+        return yield* Effect.fail(overflowError(command, run.line, name, drained.bytes, last > 0 ? stage : undefined))
       }
     }
     return {
@@ -148,6 +152,25 @@ const settle = (run: Started): Effect.Effect<CommandExecutor.RunResult, CommandE
       ...(usage === undefined ? {} : { usage })
     }
   })
+
+/** An output that passed the command's `maxOutput`; `stage` is a pipeline's stage it came from. */
+const overflowError = (
+  command: Command.Command,
+  line: string,
+  name: "stdout" | "stderr",
+  bytes: Uint8Array,
+  stage: number | undefined
+): OutputLimitError =>
+  withPreviews(
+    new OutputLimitError({
+      stream: name,
+      limit: command.maxOutput,
+      output: bytes,
+      ...(stage !== undefined ? { failedStage: stage } : {}),
+      command: line
+    }),
+    { output: preview(command, bytes) }
+  )
 
 /**
  * What the caller captured, as it came; the tails kept of unspecified outputs are the library's
@@ -185,114 +208,191 @@ const timeoutError = (
   )
 }
 
+/** A valid command's plan, and what core does with its stdio: the input it feeds, the outputs it drains. */
+const planned = (valid: Command.Command, captureAsked: boolean, debug: boolean) => {
+  const line = describe(valid)
+  // virCommandRun never captures a daemon's output: the pipes would stay open in the daemon.
+  const captureUnspecified = captureAsked && !valid.setup.daemonize
+  // A pipeline's input is its first stage's; its outputs are its last stage's (this command).
+  const [stdin, input] = planInput(valid, firstStage(valid).stdin)
+  // An unspecified stdout's tail only shows in the "Result" debug line (and in an error's
+  // stderr tail when stderr joins it): not read, not even piped, when nobody would see it.
+  const stdoutTail = valid.stderr?._tag === "ToStdout" || debug
+  const [stdout, outPlan] = planOutput(valid.stdout, captureUnspecified && stdoutTail)
+  const [stderr, errPlan] = planErrorOutput(valid.stderr, captureUnspecified)
+  // An earlier stage's stderr that its joint does not take is planned like the last stage's;
+  // one that goes on to the next stage has nothing to read.
+  const links = joints(valid)
+  const upstreamPlans = stagesOf(valid).slice(0, -1).map((stage, i) =>
+    links[i] === "stdout"
+      ? planErrorOutput(stage.stderr, captureUnspecified)
+      : [{ _tag: "Null" } as const, { _tag: "None" } as const] as const
+  )
+  const plan = spawnPlan(valid, line, stdin, stdout, stderr, upstreamPlans.map(([output]) => output))
+  return { line, input, stdout, outPlan, stderr, errPlan, upstreamPlans, plan }
+}
+
+/**
+ * The run helpers' whole run through the executor's `RunPlan`, for what it takes: a single
+ * command with no input stream, no sink and no timeout, while debug lines are off (they show the
+ * run's steps). What `settle` does for a started run, in one go: the status by the command's
+ * rules, the captures, an output past its limit. Undefined: `start` runs it.
+ */
+const runWhole = (
+  runPlan: CommandExecutor.RunPlan,
+  valid: Command.Command
+): Effect.Effect<CommandExecutor.RunResult, CommandError> | undefined => {
+  if (valid.upstream !== undefined || valid.timeout !== undefined) return undefined
+  const { errPlan, input, line, outPlan, plan } = planned(valid, true, false)
+  if (input !== undefined || outPlan._tag === "Sink" || errPlan._tag === "Sink") return undefined
+  const out = bufferOf(valid, outPlan)
+  const err = bufferOf(valid, errPlan)
+  let bytesOut = 0
+  let outOverflow = false
+  let errOverflow = false
+  const ran = runPlan(plan, {
+    stdout: (bytes) => {
+      bytesOut += bytes.length
+      outOverflow = out !== undefined && !out.push(bytes)
+      return !outOverflow
+    },
+    stderr: (bytes) => {
+      bytesOut += bytes.length
+      errOverflow = err !== undefined && !err.push(bytes)
+      return !errOverflow
+    }
+  })
+  if (ran === undefined) return undefined
+  return Effect.flatMap(ran, ({ pid, status }) => {
+    const stdout = out?.bytes() ?? empty
+    const stderr = err?.bytes() ?? empty
+    const counted = valid.allowSigpipe ? runStatus([valid], [status]) : status
+    return Effect.zipRight(
+      annotate({
+        "process.pid": pid,
+        "process.exit_status": ExitStatus.format(counted),
+        "command.bytes_in": 0,
+        "command.bytes_out": bytesOut
+      }),
+      outOverflow
+        ? Effect.fail(overflowError(valid, line, "stdout", stdout, undefined))
+        : errOverflow
+        ? Effect.fail(overflowError(valid, line, "stderr", stderr, undefined))
+        : Effect.succeed({ status: counted, stages: [status], stdout, stderr, stageStderr: [stderr] })
+    )
+  })
+}
+
 /** @internal */
-export const make = (spawn: CommandExecutor.Spawn): CommandExecutor.CommandExecutor => ({
-  start: (command, options) =>
-    Effect.gen(function*() {
-      const valid = yield* validate(command)
-      const line = describe(valid)
-      // virCommandRun never captures a daemon's output: the pipes would stay open in the daemon.
-      const captureUnspecified = options?.captureUnspecified === true && !valid.setup.daemonize
-      // A pipeline's input is its first stage's; its outputs are its last stage's (this command).
-      const [stdin, input] = planInput(valid, firstStage(valid).stdin)
-      // An unspecified stdout's tail only shows in the "Result" debug line (and in an error's
-      // stderr tail when stderr joins it): not read, not even piped, when nobody would see it.
-      const stdoutTail = valid.stderr?._tag === "ToStdout" || (yield* debugEnabled)
-      const [stdout, outPlan] = planOutput(valid.stdout, captureUnspecified && stdoutTail)
-      const [stderr, errPlan] = planErrorOutput(valid.stderr, captureUnspecified)
-      // An earlier stage's stderr that its joint does not take is planned like the last stage's;
-      // one that goes on to the next stage has nothing to read.
-      const links = joints(valid)
-      const upstreamPlans = stagesOf(valid).slice(0, -1).map((stage, i) =>
-        links[i] === "stdout"
-          ? planErrorOutput(stage.stderr, captureUnspecified)
-          : [{ _tag: "Null" } as const, { _tag: "None" } as const] as const
-      )
-      yield* Effect.logDebug(`About to run ${line}`)
-      const plan = spawnPlan(valid, line, stdin, stdout, stderr, upstreamPlans.map(([output]) => output))
-      const spawned = yield* spawn(plan)
-      const wait = statusPolicy(plan, spawned)
-      yield* annotate({ "process.pid": spawned.pid })
-      let bytesIn = 0
-      let bytesOut = 0
-      const feeder = input === undefined
-        ? undefined
-        : yield* runCallerIo(
+export const make = (
+  spawn: CommandExecutor.Spawn,
+  runPlan?: CommandExecutor.RunPlan
+): CommandExecutor.CommandExecutor => {
+  const executor: CommandExecutor.CommandExecutor = {
+    start: (command, options) =>
+      Effect.gen(function*() {
+        const valid = yield* validate(command)
+        const { errPlan, input, line, outPlan, plan, stderr, stdout, upstreamPlans } = planned(
           valid,
-          "stdin",
-          Stream.run(
-            counting(input, (n) => void (bytesIn += n)),
-            spawned.stdin
-          ),
-          spawned.abort
+          options?.captureUnspecified === true,
+          yield* debugEnabled
         )
-      const count = (n: number) => void (bytesOut += n)
-      const outDrain = yield* drain(valid, spawned, childOutput(spawned, "stdout"), outPlan, count)
-      const errDrain = yield* drain(valid, spawned, childOutput(spawned, "stderr"), errPlan, count)
-      const upstreamStderr = yield* Effect.forEach(upstreamPlans, ([, drainPlan], i) =>
-        Effect.map(
-          drain(
+        yield* Effect.logDebug(`About to run ${line}`)
+        const spawned = yield* spawn(plan)
+        const wait = statusPolicy(plan, spawned)
+        yield* annotate({ "process.pid": spawned.pid })
+        let bytesIn = 0
+        let bytesOut = 0
+        const feeder = input === undefined
+          ? undefined
+          : yield* runCallerIo(
             valid,
-            spawned,
-            {
-              name: `stage ${i + 1} stderr`,
-              stream: spawned.upstreamStderr[i] ?? Stream.empty,
-              collect: undefined
-            },
-            drainPlan,
-            count
-          ),
-          (drainer): Output => ({ plan: drainPlan, drainer })
-        ))
-      let timedOut = false
-      const timer = valid.timeout === undefined ? undefined : yield* Effect.forkScoped(
-        sleep(valid.timeout).pipe(
-          Effect.zipRight(Effect.sync(() => void (timedOut = true))),
-          Effect.zipRight(spawned.abort),
-          // The timeout bounds the whole run: the caller's streams and sinks may never end.
-          Effect.zipRight(
-            Effect.all([
-              feeder?.stop ?? Effect.void,
-              outDrain.stop,
-              errDrain.stop,
-              ...upstreamStderr.map((output) => output.drainer.stop)
-            ], { discard: true })
+            "stdin",
+            Stream.run(
+              counting(input, (n) => void (bytesIn += n)),
+              spawned.stdin
+            ),
+            spawned.abort
+          )
+        const count = (n: number) => void (bytesOut += n)
+        const outDrain = yield* drain(valid, spawned, childOutput(spawned, "stdout"), outPlan, count)
+        const errDrain = yield* drain(valid, spawned, childOutput(spawned, "stderr"), errPlan, count)
+        const upstreamStderr = yield* Effect.forEach(upstreamPlans, ([, drainPlan], i) =>
+          Effect.map(
+            drain(
+              valid,
+              spawned,
+              {
+                name: `stage ${i + 1} stderr`,
+                stream: spawned.upstreamStderr[i] ?? Stream.empty,
+                collect: undefined
+              },
+              drainPlan,
+              count
+            ),
+            (drainer): Output => ({ plan: drainPlan, drainer })
+          ))
+        let timedOut = false
+        const timer = valid.timeout === undefined ? undefined : yield* Effect.forkScoped(
+          sleep(valid.timeout).pipe(
+            Effect.zipRight(Effect.sync(() => void (timedOut = true))),
+            Effect.zipRight(spawned.abort),
+            // The timeout bounds the whole run: the caller's streams and sinks may never end.
+            Effect.zipRight(
+              Effect.all([
+                feeder?.stop ?? Effect.void,
+                outDrain.stop,
+                errDrain.stop,
+                ...upstreamStderr.map((output) => output.drainer.stop)
+              ], { discard: true })
+            )
           )
         )
-      )
-      const result = once(settle({
-        command: valid,
-        line,
-        spawned,
-        wait,
-        feeder,
-        stdout: { plan: outPlan, drainer: outDrain },
-        stderr: { plan: errPlan, drainer: errDrain },
-        upstreamStderr,
-        timer,
-        timedOut: () => timedOut,
-        counts: () => ({ bytesIn, bytesOut })
-      }))
-      // An output the caller reads itself (a "pipe": `stream`, `start`) can be waited on, and
-      // counts as bytes out too.
-      const outPeek = stdout._tag === "Pipe" && outPlan._tag === "None"
-        ? peekable(valid, "stdout", spawned.stdout)
-        : undefined
-      const errPeek = stderr._tag === "Pipe" && errPlan._tag === "None"
-        ? peekable(valid, "stderr", spawned.stderr)
-        : undefined
-      const { collect: _, ...handle } = spawned
-      return {
-        ...handle,
-        stdout: outPeek !== undefined ? counting(outPeek.stream, count) : spawned.stdout,
-        stderr: errPeek !== undefined ? counting(errPeek.stream, count) : spawned.stderr,
-        // A stage's stderr the caller reads itself counts as bytes out too.
-        upstreamStderr: spawned.upstreamStderr.map((stream, i) =>
-          upstreamPlans[i]?.[1]._tag === "None" ? counting(stream, count) : stream
-        ),
-        waitFor: waitFor(valid, { stdout: outPeek, stderr: errPeek }),
-        wait,
-        result
-      } satisfies CommandExecutor.Process
-    })
-})
+        const result = once(settle({
+          command: valid,
+          line,
+          spawned,
+          wait,
+          feeder,
+          stdout: { plan: outPlan, drainer: outDrain },
+          stderr: { plan: errPlan, drainer: errDrain },
+          upstreamStderr,
+          timer,
+          timedOut: () => timedOut,
+          counts: () => ({ bytesIn, bytesOut })
+        }))
+        // An output the caller reads itself (a "pipe": `stream`, `start`) can be waited on, and
+        // counts as bytes out too.
+        const outPeek = stdout._tag === "Pipe" && outPlan._tag === "None"
+          ? peekable(valid, "stdout", spawned.stdout)
+          : undefined
+        const errPeek = stderr._tag === "Pipe" && errPlan._tag === "None"
+          ? peekable(valid, "stderr", spawned.stderr)
+          : undefined
+        const { collect: _, ...handle } = spawned
+        return {
+          ...handle,
+          stdout: outPeek !== undefined ? counting(outPeek.stream, count) : spawned.stdout,
+          stderr: errPeek !== undefined ? counting(errPeek.stream, count) : spawned.stderr,
+          // A stage's stderr the caller reads itself counts as bytes out too.
+          upstreamStderr: spawned.upstreamStderr.map((stream, i) =>
+            upstreamPlans[i]?.[1]._tag === "None" ? counting(stream, count) : stream
+          ),
+          waitFor: waitFor(valid, { stdout: outPeek, stderr: errPeek }),
+          wait,
+          result
+        } satisfies CommandExecutor.Process
+      })
+  }
+  const started = (command: Command.Command) =>
+    Effect.scoped(Effect.flatMap(executor.start(command, { captureUnspecified: true }), (process) => process.result))
+  return {
+    ...executor,
+    run: (command) =>
+      runPlan === undefined ? started(command) : Effect.flatMap(debugEnabled, (debug) => {
+        const valid = validate(command)
+        const whole = debug || Either.isLeft(valid) ? undefined : runWhole(runPlan, valid.right)
+        return whole ?? started(command)
+      })
+  }
+}

@@ -120,7 +120,12 @@ const runResult = (
 ): Effect.Effect<CommandExecutor.RunResult, CommandError, CommandExecutor.CommandExecutor> =>
   Effect.zipRight(
     refuseUnserved(command, helper),
-    Effect.scoped(Effect.flatMap(start(command, { captureUnspecified: true }), (process) => process.result))
+    Effect.flatMap(Tag, (executor) =>
+      executor.run !== undefined
+        ? executor.run(command)
+        : Effect.scoped(
+          Effect.flatMap(executor.start(command, { captureUnspecified: true }), (process) => process.result)
+        ))
   )
 
 const checked = (

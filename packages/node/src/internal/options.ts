@@ -3,8 +3,7 @@
  * putting an error in every user's layer type, so options that make no sense make every command
  * fail instead, before anything runs, with a CommandUsageError that names the option.
  */
-import type { CommandExecutor } from "@effect-command/core"
-import { CommandError } from "@effect-command/core"
+import { CommandError, CommandExecutor } from "@effect-command/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -13,6 +12,7 @@ import type { Options } from "../NodeCommandExecutor.js"
 import { engineUnavailableReason, loadEngine } from "./engine.js"
 import { findHelper } from "./helper.js"
 import { makeSpawn } from "./primitive.js"
+import { makeRunPlan } from "./run-plan.js"
 
 /**
  * A duration, or undefined for what is not one. `Duration.decode` turns NaN and negative input into
@@ -53,20 +53,23 @@ const problems = (options: Options): Array<string> => {
   return found
 }
 
-/** The executor's spawn for these options: the engine loaded and the helper looked for now. */
-export const spawnFor = (options: Options): CommandExecutor.Spawn => {
+/** The executor for these options: the engine loaded and the helper looked for now. */
+export const executorFor = (options: Options): CommandExecutor.CommandExecutor => {
   const reasons = problems(options)
   if (reasons.length > 0) {
-    return (plan) => Effect.fail(new CommandError.CommandUsageError({ reasons, command: plan.line }))
+    return CommandExecutor.make((plan) =>
+      Effect.fail(new CommandError.CommandUsageError({ reasons, command: plan.line }))
+    )
   }
   const helper = findHelper(options.helper ?? "auto")
-  return makeSpawn({
+  const resolved = {
     engine: engineOf(options),
     drainDelay: decodeDuration(options.drainDelay ?? "1 second")!,
     helper: helper.path,
     helperMissing: helper.missing,
     contain: options.contain ?? false
-  })
+  }
+  return CommandExecutor.make(makeSpawn(resolved), makeRunPlan(resolved))
 }
 
 let warned = false

@@ -228,7 +228,14 @@ export const pipeReader = (
   drainDelay: Duration.Duration
 ) => {
   const state = new PipeState(pipe, name, line, child, drainDelay)
-  return { stream: streamOf(state), collect: collectOf(state) }
+  let stream: Stream.Stream<Uint8Array, CommandError.IoError> | undefined
+  return {
+    // Built when first asked for: a run that collects the output never needs it.
+    get stream() {
+      return (stream ??= streamOf(state))
+    },
+    collect: collectOf(state)
+  }
 }
 
 /** Collects a pipe's bytes as text until EOF. */

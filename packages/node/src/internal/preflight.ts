@@ -27,7 +27,7 @@ export interface Cleared {
  * Settings only the child-side helper can apply; refused without it rather than
  * ignored. The native engine makes a child die with its parent itself.
  */
-const needsHelper = (stage: CommandExecutor.SpawnStage, engine: Engine | null): ReadonlyArray<string> => {
+export const needsHelper = (stage: CommandExecutor.SpawnStage, engine: Engine | null): ReadonlyArray<string> => {
   const { setup } = stage
   const found: Array<string> = []
   if (setup.contain === true) found.push("containment")
@@ -50,7 +50,7 @@ const listed = (items: ReadonlyArray<string>): string =>
  * Whether a stage is contained: as the command says, else as the layer says wherever the helper
  * runs. A daemon never is (validation refuses `contain(true)` with `daemonize`).
  */
-const isContained = (
+export const isContained = (
   stage: CommandExecutor.SpawnStage,
   options: { readonly helper: string | null; readonly contain: boolean }
 ): boolean => !stage.setup.daemonize && (stage.setup.contain ?? (options.contain && options.helper !== null))

@@ -49,7 +49,7 @@ export interface Spawned {
 }
 
 /** A child the engine started, with the notifications its handle waits for. */
-interface Started {
+export interface Started {
   readonly child: Spawn.Child
   readonly prepared: Prepared
   /** How it ended, once reaped. */
@@ -65,7 +65,7 @@ export const unknownSignal = (sig: unknown): string =>
   `unknown signal ${typeof sig === "string" ? JSON.stringify(sig) : String(sig)}: give a name such as "SIGTERM"`
 
 /** Hands the prepared spec to the engine; the parent's copies of the child's ends are closed at once. */
-const startChild = (
+export const startChild = (
   engine: Engine | null,
   prepared: Prepared,
   execFailure: (error: NodeJS.ErrnoException) => CommandError.SpawnError
@@ -101,7 +101,7 @@ const startChild = (
  * supervisor's pipes: the end of the control pipe would make the supervisor end the tree, and the
  * status pipe brings the target's exit.
  */
-const closePipes = ({ child, prepared, supervision }: Started, detached = false) => {
+export const closePipes = ({ child, prepared, supervision }: Started, detached = false) => {
   const keep = detached && supervision !== undefined ? [prepared.helperFds?.control, prepared.helperFds?.status] : []
   for (const [fd, pipe] of child.pipes) if (!keep.includes(fd)) pipe.destroy()
   prepared.joined?.destroy()
@@ -182,10 +182,34 @@ const handleOf = (
 }
 
 /** Kill-and-reap: of the whole tree when the stage is contained, else of the child (and its group's remnants at scope close). */
-const abortOf = (stage: CommandExecutor.SpawnStage, { child, exit, supervision }: Started, newGroup: boolean) =>
+export const abortOf = (stage: CommandExecutor.SpawnStage, { child, exit, supervision }: Started, newGroup: boolean) =>
   supervision !== undefined
     ? abortTree(supervision, exit, stage.killPolicy)
     : abortChild(child, exit, stage.killPolicy, newGroup)
+
+/**
+ * The end of a stage that was not detached: kill-and-reap (at once when it exited already), then
+ * of what is left of its group, then its pipes closed.
+ */
+export const endStage = (options: Options, stage: CommandExecutor.SpawnStage, started: Started) =>
+  Effect.gen(function*() {
+    const newGroup = leadsGroup(stage)
+    yield* abortOf(stage, started, newGroup)
+    // A daemon left its group on purpose: it outlives the scope.
+    if (newGroup && !stage.setup.daemonize && started.supervision === undefined) {
+      yield* killGroupRemnants(started.child.pid, stage.killPolicy, options.engine)
+    }
+    closePipes(started)
+  })
+
+/** The bytes of the stage's input fds, each written to its pipe and closed. */
+export const writeInputFds = (stage: CommandExecutor.SpawnStage, started: Started) => {
+  for (const { bytes, fd } of stage.inputFds) {
+    const pipe = started.child.pipes.get(fd) as Writable
+    pipe.on("error", () => {}) // the child may close it early: not an error
+    pipe.end(bytes)
+  }
+}
 
 /**
  * Spawns one stage and registers its kill-and-reap finalizer in the current scope. With
@@ -216,22 +240,12 @@ export const spawnStage = (
         ))
     const newGroup = leadsGroup(stage)
     let detached = false
-    const started = yield* Effect.acquireRelease(acquire, (started) =>
-      Effect.gen(function*() {
-        if (!detached) {
-          yield* abortOf(stage, started, newGroup)
-          // A daemon left its group on purpose: it outlives the scope.
-          if (newGroup && !stage.setup.daemonize && started.supervision === undefined) {
-            yield* killGroupRemnants(started.child.pid, stage.killPolicy, engine)
-          }
-        }
-        closePipes(started, detached)
-      }))
-    for (const { bytes, fd } of stage.inputFds) {
-      const pipe = started.child.pipes.get(fd) as Writable
-      pipe.on("error", () => {}) // the child may close it early: not an error
-      pipe.end(bytes)
-    }
+    const started = yield* Effect.acquireRelease(
+      acquire,
+      (started) =>
+        detached ? Effect.sync(() => closePipes(started, true)) : endStage(options, stage, started)
+    )
+    writeInputFds(stage, started)
     const execed = started.prepared.helperFds === undefined
       ? Effect.void
       : Effect.flatMap(Deferred.await(started.helperReport), (report) =>
