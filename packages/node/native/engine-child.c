@@ -257,19 +257,10 @@ napi_value js_unref(napi_env env, napi_callback_info info)
 /* new Child(external): only spawn can make the external. */
 napi_value js_child_constructor(napi_env env, napi_callback_info info)
 {
-    size_t argc = 1;
-    napi_value argv[1], self;
-    napi_valuetype type;
-    void *data = NULL;
-    if (napi_get_cb_info(env, info, &argc, argv, &self, NULL) != napi_ok || argc < 1
-        || napi_typeof(env, argv[0], &type) != napi_ok || type != napi_external
-        || napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL) {
-        throw_type_error(env, "ERR_ILLEGAL_CONSTRUCTOR", "Illegal constructor");
-        return NULL;
-    }
-    child_t *c = data;
-    if (!check(env, napi_wrap(env, self, c, child_finalize, NULL, NULL))) return NULL;
-    c->refs++;
+    napi_value self;
+    child_t *object = wrap_external(env, info, child_finalize, &self);
+    if (object == NULL) return NULL;
+    object->refs++;
     return self;
 }
 

@@ -123,3 +123,20 @@ bool is_function(napi_env env, napi_value value)
     napi_valuetype type;
     return napi_typeof(env, value, &type) == napi_ok && type == napi_function;
 }
+
+/* new Class(external) for the engine's own classes (only the engine makes the external): wraps
+ * the native object with `finalize`; NULL with a TypeError pending otherwise. */
+void *wrap_external(napi_env env, napi_callback_info info, napi_finalize finalize, napi_value *self)
+{
+    size_t argc = 1;
+    napi_value argv[1];
+    napi_valuetype type;
+    void *data = NULL;
+    if (napi_get_cb_info(env, info, &argc, argv, self, NULL) != napi_ok || argc < 1
+        || napi_typeof(env, argv[0], &type) != napi_ok || type != napi_external
+        || napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL) {
+        throw_type_error(env, "ERR_ILLEGAL_CONSTRUCTOR", "Illegal constructor");
+        return NULL;
+    }
+    return check(env, napi_wrap(env, *self, data, finalize, NULL, NULL)) ? data : NULL;
+}

@@ -5,8 +5,8 @@
  * the children that keep the loop alive (not unref'd; adopted and not left) are SIGKILLed, with
  * their process group when they lead one, and reaped synchronously; unref'd (detached) children are
  * left running, and a small detached thread reaps them when they end (no zombies in a process whose
- * worker is gone); every poll handle is closed before the hook completes, so the loop closes
- * cleanly. Also adopt/forget/leave: child_process children handled the same way at teardown.
+ * worker is gone); every poll handle (children's and readers') is closed before the hook
+ * completes, so the loop closes cleanly. Also adopt/forget/leave: child_process children handled the same way at teardown.
  */
 #include "engine.h"
 
@@ -124,6 +124,8 @@ void engine_finish(engine_t *e)
     napi_handle_scope scope = NULL;
     napi_open_handle_scope(e->env, &scope);
     if (e->child_class != NULL) napi_delete_reference(e->env, e->child_class);
+    if (e->reader_class != NULL) napi_delete_reference(e->env, e->reader_class);
+    if (e->read_buffer != NULL) napi_delete_reference(e->env, e->read_buffer);
     if (scope != NULL) napi_close_handle_scope(e->env, scope);
     napi_remove_async_cleanup_hook(e->cleanup);
     free(e);
@@ -247,6 +249,7 @@ void engine_cleanup(napi_async_cleanup_hook_handle handle, void *arg)
         }
         free(a);
     }
+    for (reader_t *r = e->readers; r != NULL; r = r->next) close_reader(r);
     if (reaper != NULL && !start_reaper(reaper)) {
         for (size_t i = 0; i < reaper->n; i++) close(reaper->fds[i].fd);
         free(reaper);

@@ -12,12 +12,13 @@
  * The files: engine.h (internal declarations), engine-napi.c (N-API helpers, errors like Node's),
  * engine-spec.c (the JS spec -> spec_t), engine-launch.c (clone, the child, pidfd_open),
  * engine-child.c (a child on the loop: its pidfd polled and reaped there, kill, exit callback),
- * engine-spawn.c (spawn and spawnAsync), engine-teardown.c (adopted children, env teardown, the
+ * engine-spawn.c (spawn and spawnAsync), engine-reader.c (readPipe: a child's output read on the
+ * loop without a Node stream), engine-teardown.c (adopted children, env teardown, the
  * detached reaper thread). The N-API and libuv symbols resolve from the node binary at load time.
  */
 #include "engine.h"
 
-#define ENGINE_ABI 6
+#define ENGINE_ABI 7
 
 /* [fds[0], fds[1]] as a JS array; on failure both fds are closed and an exception is pending. */
 static napi_value fd_pair(napi_env env, const int fds[2])
@@ -140,6 +141,13 @@ NAPI_MODULE_INIT()
     CHECK(napi_get_uv_event_loop(env, &e->loop));
     CHECK(napi_define_class(env, "NativeChild", NAPI_AUTO_LENGTH, js_child_constructor, e, 3, methods, &constructor));
     CHECK(napi_create_reference(env, constructor, 1, &e->child_class));
+    napi_property_descriptor reader_methods[] = {
+        { "close", NULL, js_reader_close, NULL, NULL, NULL, napi_default_method, NULL },
+    };
+    CHECK(napi_define_class(env, "NativeReader", NAPI_AUTO_LENGTH, js_reader_constructor, e, 1, reader_methods, &constructor));
+    CHECK(napi_create_reference(env, constructor, 1, &e->reader_class));
+    CHECK(napi_create_function(env, "readPipe", NAPI_AUTO_LENGTH, js_read_pipe, e, &fn));
+    CHECK(napi_set_named_property(env, exports, "readPipe", fn));
     CHECK(napi_create_function(env, "spawn", NAPI_AUTO_LENGTH, js_spawn, e, &fn));
     CHECK(napi_set_named_property(env, exports, "spawn", fn));
     CHECK(napi_create_function(env, "spawnAsync", NAPI_AUTO_LENGTH, js_spawn_async, e, &fn));
@@ -170,6 +178,7 @@ NAPI_MODULE_INIT()
     return exports;
 fail:
     if (e->child_class != NULL) napi_delete_reference(env, e->child_class);
+    if (e->reader_class != NULL) napi_delete_reference(env, e->reader_class);
     free(e);
     return NULL;
 }

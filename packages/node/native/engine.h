@@ -43,6 +43,7 @@
 typedef struct engine engine_t;
 typedef struct child child_t;
 typedef struct adopted adopted_t;
+typedef struct reader reader_t;
 
 struct child {
     child_t *prev, *next;          /* in engine->children while the poll handle is open */
@@ -56,6 +57,18 @@ struct child {
     bool unrefd;
     bool supervisor;               /* a containment supervisor: ended with SIGTERM (see reap_ended) */
     napi_ref on_exit;              /* until the callback was called */
+    napi_async_context async_context;
+};
+
+/* A pipe out of a child read on the loop (engine-reader.c). */
+struct reader {
+    reader_t *prev, *next;         /* in engine->readers while the poll handle is open */
+    engine_t *engine;
+    uv_poll_t poll;
+    int fd;                        /* -1 once closed */
+    int refs;                      /* the JS wrapper, the open handle */
+    bool closing;                  /* uv_close was called */
+    napi_ref on_data, on_end;
     napi_async_context async_context;
 };
 
@@ -73,11 +86,14 @@ struct engine {
     uv_loop_t *loop;
     child_t *children;
     adopted_t *adopted;
+    reader_t *readers;
     size_t open_handles;
     size_t spawning;               /* spawnAsync calls not completed yet */
     bool tearing_down;
     napi_async_cleanup_hook_handle cleanup;
     napi_ref child_class;
+    napi_ref reader_class;
+    napi_ref read_buffer;          /* the readers' shared read buffer (an ArrayBuffer), once made */
 };
 
 typedef struct {
@@ -118,6 +134,7 @@ bool get_property(napi_env env, napi_value object, const char *name, napi_value 
 bool is_nullish(napi_env env, napi_value value);
 bool get_int_in(napi_env env, napi_value value, double min, double max, int *out);
 bool is_function(napi_env env, napi_value value);
+void *wrap_external(napi_env env, napi_callback_info info, napi_finalize finalize, napi_value *self);
 
 /* engine-spec.c */
 void free_spec(spec_t *spec);
@@ -137,6 +154,12 @@ napi_value js_ref(napi_env env, napi_callback_info info);
 napi_value js_unref(napi_env env, napi_callback_info info);
 napi_value js_child_constructor(napi_env env, napi_callback_info info);
 napi_value track_child(napi_env env, engine_t *e, pid_t pid, int pidfd, bool supervisor, napi_value on_exit);
+
+/* engine-reader.c */
+void close_reader(reader_t *r);
+napi_value js_read_pipe(napi_env env, napi_callback_info info);
+napi_value js_reader_constructor(napi_env env, napi_callback_info info);
+napi_value js_reader_close(napi_env env, napi_callback_info info);
 
 /* engine-spawn.c */
 napi_value js_spawn(napi_env env, napi_callback_info info);

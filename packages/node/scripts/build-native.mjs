@@ -140,6 +140,7 @@ const engineSources = [
   "native/engine-launch.c",
   "native/engine-child.c",
   "native/engine-spawn.c",
+  "native/engine-reader.c",
   "native/engine-teardown.c",
   "native/setup.c"
 ]

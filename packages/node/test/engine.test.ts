@@ -546,6 +546,81 @@ parentPort.postMessage("queued");
     })
   })
 
+  describe("readPipe (a child's output read on the loop, no Node stream)", () => {
+    /** Spawns `args` with stdout on a pipe whose read end is returned (the write end closed). */
+    const piped = (path: string, args: ReadonlyArray<string>) => {
+      const [r, w] = engine().makePipe()
+      try {
+        return { r, started: start(path, args, { stdio: [StdioDevNull, w, StdioDevNull] }) }
+      } finally {
+        Fs.closeSync(w)
+      }
+    }
+    const isOpen = (fd: number) => Fs.existsSync(`/proc/self/fd/${fd}`)
+
+    it("reads to EOF: every byte, in lent views of one shared buffer, then onEnd(0) with the fd closed", async () => {
+      const size = 3 * 1024 * 1024 + 17
+      const { r, started } = piped("/usr/bin/head", ["-c", String(size), "/dev/urandom"])
+      const chunks: Array<Buffer> = []
+      const buffers = new Set<ArrayBufferLike>()
+      const ended = await new Promise<number>((resolve) => {
+        engine().readPipe(r, (bytes) => {
+          buffers.add(bytes.buffer)
+          chunks.push(Buffer.from(bytes)) // a copy: the view is only lent
+          return true
+        }, resolve)
+      })
+      expect(ended).toBe(0)
+      expect(await started.exit).toEqual(exited(0))
+      expect(Buffer.concat(chunks).length).toBe(size)
+      expect(buffers.size).toBe(1)
+      expect(isOpen(r)).toBe(false)
+    })
+
+    it("onData returning false stops reading: the fd is closed, no onEnd, the writer gets SIGPIPE", async () => {
+      const { r, started } = piped("/usr/bin/yes", [])
+      let ends = 0
+      let calls = 0
+      await new Promise<void>((resolve) => {
+        engine().readPipe(r, () => {
+          calls++
+          resolve()
+          return false
+        }, () => void ends++)
+      })
+      expect(await started.exit).toEqual(killedBy("SIGPIPE"))
+      expect([calls, ends, isOpen(r)]).toEqual([1, 0, false])
+    })
+
+    it("close() before any bytes: no callback comes, the fd is closed", async () => {
+      const { r, started } = piped("/bin/sh", ["-c", "echo late"])
+      let calls = 0
+      const reader = engine().readPipe(r, () => (calls++, true), () => void calls++)
+      reader.close()
+      reader.close()
+      expect(isOpen(r)).toBe(false)
+      // Its write comes to a closed pipe: it dies of SIGPIPE or (a slow shell) exits 0 first.
+      expect([exited(0), killedBy("SIGPIPE")]).toContainEqual(await started.exit)
+      // A poll phase of the loop after the exit: nothing was watching the fd any more.
+      await new Promise(setImmediate)
+      expect(calls).toBe(0)
+    })
+
+    it("refuses what is not an fd and two functions with a TypeError, and leaves the fd as it was", () => {
+      const [r, w] = engine().makePipe()
+      try {
+        for (const fd of [-1, NaN, Infinity, 1.5, 2 ** 31, 2 ** 53, "3"]) {
+          expect(() => engine().readPipe(fd as number, () => true, () => {})).toThrow(TypeError)
+        }
+        expect(() => engine().readPipe(r, undefined as never, () => {})).toThrow(TypeError)
+        expect(isOpen(r)).toBe(true)
+      } finally {
+        Fs.closeSync(r)
+        Fs.closeSync(w)
+      }
+    })
+  })
+
   describe("fds", () => {
     it("the child sees 0, 1, 2 only, whatever this process holds", async () => {
       const extra = Fs.openSync(probePath, "r")

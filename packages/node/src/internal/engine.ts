@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url"
 import { buildCommand, findNative } from "./native-files.js"
 
 /** The API version this file expects; the addon exports its own as `abi`. */
-export const ENGINE_ABI = 6
+export const ENGINE_ABI = 7
 
 /** A child fd gets this parent fd: the fd number, or one of these markers. */
 export const StdioDevNull = -1
@@ -70,6 +70,12 @@ export interface EngineChild {
   ref(): void
 }
 
+/** A pipe being read by {@link Engine.readPipe}. */
+export interface EngineReader {
+  /** Stops reading and closes the fd; no callback comes after it. Call it as a method. */
+  close(): void
+}
+
 export interface Engine {
   readonly abi: number
   /** Set when the kernel lacks what the engine needs (pidfds, Linux 5.4): do not use it then. */
@@ -104,6 +110,15 @@ export interface Engine {
   forget(pid: number): void
   /** The adopted child was detached: at teardown it is left running, and reaped once it ends. */
   leave(pid: number): void
+  /**
+   * Reads a pipe out of a child on the loop, without a Node stream; takes `fd` (closed when the
+   * reader ends, and at once if the call throws). Each chunk goes to `onData` as a view of a read
+   * buffer every reader of the thread shares: lent, valid during the call only. `onData` returning
+   * false stops reading and closes the fd. EOF calls `onEnd(0)`, a read error `onEnd(errno)`, once;
+   * neither comes after `close()` or a false from `onData`. A reader keeps the loop alive, and is
+   * closed when the thread's env is torn down.
+   */
+  readPipe(fd: number, onData: (bytes: Uint8Array) => boolean, onEnd: (errno: number) => void): EngineReader
   /**
    * Starts the program, or throws an Error with `code` ("ENOENT", "EACCES", "ENOEXEC", ...),
    * negative `errno` and `syscall`: the step that failed ("execve" and "chdir", with `path`;

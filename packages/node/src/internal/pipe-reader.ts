@@ -36,11 +36,7 @@ class PipeState {
   busy = false
   /** Where the pipe's bytes go (false stops the pipe until `resume()`): the current reader's. */
   reader: ((bytes: Uint8Array, lent: boolean) => boolean) | undefined
-  /** What is left of `drainDelay` for waiting after the child exited (Infinity: no bound). */
-  private idleBudget: number
-  /** The running idle timer's canceller. */
-  private idleTimer: (() => void) | undefined
-  private idleSince = 0
+  private readonly clock: DrainClock
 
   constructor(
     readonly pipe: Readable,
@@ -50,7 +46,7 @@ class PipeState {
     drainDelay: Duration.Duration
   ) {
     this.done = endedUnread(pipe)
-    this.idleBudget = Duration.toMillis(drainDelay)
+    this.clock = new DrainClock(drainDelay)
     // The end resumes the reader's fiber: paced, like exits (32 outputs may end in one turn).
     const ended = () => {
       this.done = true
@@ -89,29 +85,56 @@ class PipeState {
   }
 
   stopIdle(): void {
-    if (this.idleTimer === undefined) return
-    this.idleTimer()
-    this.idleTimer = undefined
-    this.idleBudget -= Date.now() - this.idleSince
+    this.clock.stop()
   }
 
   /** The reader waits and nothing is queued: after the child's exit, that wait is bounded. */
   idle(): void {
-    if (this.idleTimer !== undefined || this.done || !this.child.exited()) return
-    this.idleSince = Date.now()
+    if (this.done || !this.child.exited()) return
+    this.clock.start(() => {
+      this.done = true
+      this.pipe.destroy()
+      this.wake()
+    })
+  }
+}
+
+/**
+ * What is left of `drainDelay` for waiting for an output after the child exited (Infinity: no
+ * bound): it runs while a reader waits with nothing to read, and stops when bytes come.
+ */
+export class DrainClock {
+  private budget: number
+  /** The running timer's canceller. */
+  private timer: (() => void) | undefined
+  private since = 0
+
+  constructor(drainDelay: Duration.Duration) {
+    this.budget = Duration.toMillis(drainDelay)
+  }
+
+  stop(): void {
+    if (this.timer === undefined) return
+    this.timer()
+    this.timer = undefined
+    this.budget -= Date.now() - this.since
+  }
+
+  /** Runs the clock (if it is not running); `expired` is called when the budget is spent. */
+  start(expired: () => void): void {
+    if (this.timer !== undefined) return
+    this.since = Date.now()
     const cancel = RealTime.setTimer(() => {
       // A stalled event loop fires the timer before it polls the pipe: give the poll phase one
       // turn (setImmediate runs after it) to deliver bytes already written. Still idle then:
       // only a grandchild can hold the pipe, stop waiting for it.
       setImmediate(() => {
-        if (this.idleTimer !== cancel) return
-        this.idleTimer = undefined
-        this.done = true
-        this.pipe.destroy()
-        this.wake()
+        if (this.timer !== cancel) return
+        this.timer = undefined
+        expired()
       })
-    }, this.idleBudget)
-    this.idleTimer = cancel
+    }, this.budget)
+    this.timer = cancel
   }
 }
 

@@ -51,6 +51,19 @@ export interface SpawnSpec {
    * SIGKILL of its own, which would orphan that tree.
    */
   readonly supervisor: boolean
+  /**
+   * The native engine only: the parent's ends of the pipes out of the child are read by the engine
+   * itself (`Child.outputs`), not through Node streams.
+   */
+  readonly rawOutputs?: boolean
+}
+
+/** A pipe out of the child that the native engine reads itself (`SpawnSpec.rawOutputs`). */
+export interface RawOutput {
+  /** Starts reading it, once: see `Engine.readPipe`. */
+  readonly read: (onData: (bytes: Uint8Array) => boolean, onEnd: (errno: number) => void) => void
+  /** Closes it, read or not; no callback comes after it. */
+  readonly close: () => void
 }
 
 /** An error of a child's pipe that only says the child closed its end: not a failure of ours. */
@@ -68,6 +81,8 @@ export interface Child {
   readonly pid: number
   /** The parent's end of each `Pipe` source, by child fd number. */
   readonly pipes: ReadonlyMap<number, Readable | Writable>
+  /** With `rawOutputs`: the pipes out of the child, by child fd number (not in `pipes`). */
+  readonly outputs?: ReadonlyMap<number, RawOutput>
   /** Calls back once, after the child was reaped. */
   readonly onExit: (callback: (info: ExitInfo) => void) => void
   /** Whether the child was reaped. */
@@ -293,21 +308,44 @@ const nativeSpec = (spec: SpawnSpec, stdio: Array<[number, number]>): EngineSpaw
   supervisor: spec.supervisor
 })
 
-/** The started child as `Child`: our pipe ends become streams. */
+/** Our end of a pipe out of the child, read by the engine when asked, closed once either way. */
+const rawOutput = (engine: Engine, fd: number): RawOutput => {
+  let reader: { close(): void } | undefined
+  let closed = false
+  return {
+    read: (onData, onEnd) => {
+      if (closed || reader !== undefined) return
+      reader = engine.readPipe(fd, onData, onEnd)
+    },
+    close: () => {
+      if (closed) return
+      closed = true
+      if (reader !== undefined) reader.close()
+      else closeQuietly(fd)
+    }
+  }
+}
+
+/** The started child as `Child`: our pipe ends become streams (or raw outputs). */
 const nativeChild = (
+  engine: Engine,
   child: EngineChild,
   spec: SpawnSpec,
   parentEnds: ReadonlyMap<number, number>,
   notifier: ReturnType<typeof exitNotifier>
 ): Child => {
   const pipes = new Map<number, Readable | Writable>()
+  const outputs = new Map<number, RawOutput>()
   for (const [childFd, fd] of parentEnds) {
     const source = spec.stdio.get(childFd) as { readonly toChild: boolean }
-    pipes.set(childFd, source.toChild ? new Net.Socket({ fd, readable: false, writable: true }) : userBufferReader(fd))
+    if (source.toChild) pipes.set(childFd, new Net.Socket({ fd, readable: false, writable: true }))
+    else if (spec.rawOutputs === true) outputs.set(childFd, rawOutput(engine, fd))
+    else pipes.set(childFd, userBufferReader(fd))
   }
   return {
     pid: child.pid,
     pipes,
+    outputs,
     onExit: notifier.onExit,
     exited: notifier.exited,
     kill: (signal, group) => child.kill(Signal.numbers[signal], group),
@@ -336,7 +374,7 @@ const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child |
   }
   const started = (child: EngineChild) => {
     closeEnds(ends, false)
-    callback(nativeChild(child, spec, ends.parent, notifier))
+    callback(nativeChild(engine, child, spec, ends.parent, notifier))
   }
   const exited = (exit: EngineExit) => {
     nativeInFlight--
