@@ -46,19 +46,24 @@ const collectRaw = (
     const idle = () => {
       if (outcome === undefined && child.exited()) clock.start(() => (output.close(), finish(Effect.void)))
     }
-    output.read((bytes) => {
-      clock.stop()
-      if (!take(bytes)) {
-        finish(Effect.void)
-        return false
-      }
-      idle()
-      return true
-    }, (errno) => {
-      if (errno === 0) return finish(Effect.void)
-      const cause = Object.assign(new Error(`${Util.getSystemErrorName(-errno)}: reading ${name} failed`), { errno })
+    const failed = (cause: unknown) =>
       finish(Effect.fail(new CommandError.IoError({ stream: name, command: stage.line, cause })))
-    })
+    try {
+      output.read((bytes) => {
+        clock.stop()
+        if (!take(bytes)) {
+          finish(Effect.void)
+          return false
+        }
+        idle()
+        return true
+      }, (errno) => {
+        if (errno === 0) return finish(Effect.void)
+        failed(Object.assign(new Error(`${Util.getSystemErrorName(-errno)}: reading ${name} failed`), { errno }))
+      })
+    } catch (error) {
+      failed(error)
+    }
     child.onExit(idle)
     return Effect.async<void, CommandError.IoError>((resume) => {
       if (outcome !== undefined) return resume(outcome)

@@ -315,7 +315,13 @@ const rawOutput = (engine: Engine, fd: number): RawOutput => {
   return {
     read: (onData, onEnd) => {
       if (closed || reader !== undefined) return
-      reader = engine.readPipe(fd, onData, onEnd)
+      try {
+        reader = engine.readPipe(fd, onData, onEnd)
+      } catch (error) {
+        // The engine closed the fd: its number may be someone else's by now.
+        closed = true
+        throw error
+      }
     },
     close: () => {
       if (closed) return
