@@ -157,36 +157,41 @@ describe("kill-and-reap", () => {
       expect(yield* detached.wait).toEqual(ExitStatus.exited(7))
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
-  it.live("200 runs interrupted at random moments leave no zombie, no process and no fd", () =>
-    Effect.gen(function*() {
-      const mark = marker()
-      const fdsBefore = openFdCount()
-      const scripts = [
-        "exec sleep 100",
-        "head -c 200000 /dev/zero; sleep 0.05",
-        "echo out; echo err >&2; exit 3",
-        "sleep 100 & sleep 100",
-        "cat"
-      ]
-      yield* Effect.forEach(
-        Array.from({ length: 200 }, (_, i) => i),
-        (i) =>
-          Effect.gen(function*() {
-            const delay = yield* Random.nextIntBetween(0, 60)
-            const cmd = Command.make("sh", "-c", scripts[i % scripts.length]!).pipe(
-              Command.envInherit,
-              Command.env("EC_MARKER", mark),
-              Command.feed("some input\n"),
-              Command.killGrace("1 second")
-            )
-            yield* Effect.exit(Effect.timeout(Command.run(cmd), `${delay} millis`))
-          }),
-        { concurrency: 8, discard: true }
-      )
-      expect(withMarker("EC_MARKER", mark)).toEqual([])
-      expect(zombieChildren()).toEqual([])
-      expect(openFdCount()).toBe(fdsBefore)
-    }).pipe(Effect.provide(NodeCommandExecutor.layer)), 60_000)
+  it.live(
+    "200 runs interrupted at random moments, started or run in one go, leave no zombie, no process and no fd",
+    () =>
+      Effect.gen(function*() {
+        const mark = marker()
+        const fdsBefore = openFdCount()
+        const scripts = [
+          "exec sleep 100",
+          "head -c 200000 /dev/zero; sleep 0.05",
+          "echo out; echo err >&2; exit 3",
+          "sleep 100 & sleep 100",
+          "cat"
+        ]
+        yield* Effect.forEach(
+          Array.from({ length: 200 }, (_, i) => i),
+          (i) =>
+            Effect.gen(function*() {
+              const delay = yield* Random.nextIntBetween(0, 60)
+              const base = Command.make("sh", "-c", scripts[i % scripts.length]!).pipe(
+                Command.envInherit,
+                Command.env("EC_MARKER", mark),
+                Command.killGrace("1 second")
+              )
+              // Every other run is fed (a started run), the rest capture stdout (run in one go).
+              const cmd = i % 2 === 0 ? Command.feed(base, "some input\n") : Command.stdout(base, "capture")
+              yield* Effect.exit(Effect.timeout(Command.run(cmd), `${delay} millis`))
+            }),
+          { concurrency: 8, discard: true }
+        )
+        expect(withMarker("EC_MARKER", mark)).toEqual([])
+        expect(zombieChildren()).toEqual([])
+        expect(openFdCount()).toBe(fdsBefore)
+      }).pipe(Effect.provide(NodeCommandExecutor.layer)),
+    60_000
+  )
 
   it.live("interrupting a fiber blocked in waiting for the result kills the child", () =>
     Effect.gen(function*() {

@@ -283,6 +283,10 @@ const runWhole = (
   })
 }
 
+/** The run helpers' whole run through `start`: captured tails, the result, the scope closed. */
+export const startedRun = (executor: CommandExecutor.CommandExecutor, command: Command.Command) =>
+  Effect.scoped(Effect.flatMap(executor.start(command, { captureUnspecified: true }), (process) => process.result))
+
 /** @internal */
 export const make = (
   spawn: CommandExecutor.Spawn,
@@ -384,8 +388,7 @@ export const make = (
         } satisfies CommandExecutor.Process
       })
   }
-  const started = (command: Command.Command) =>
-    Effect.scoped(Effect.flatMap(executor.start(command, { captureUnspecified: true }), (process) => process.result))
+  const started = (command: Command.Command) => startedRun(executor, command)
   return {
     ...executor,
     run: (command) =>

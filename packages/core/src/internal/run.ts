@@ -11,6 +11,7 @@ import type * as ExitStatus from "../ExitStatus.js"
 import { decoder, empty } from "./buffers.js"
 import { firstStage, show, spokenStdio, stagesOf } from "./command.js"
 import { tailBytes } from "./drain.js"
+import { startedRun } from "./executor.js"
 import { update } from "./model.js"
 import { spanName, traced } from "./observe.js"
 import { failedStage } from "./pipefail.js"
@@ -120,12 +121,7 @@ const runResult = (
 ): Effect.Effect<CommandExecutor.RunResult, CommandError, CommandExecutor.CommandExecutor> =>
   Effect.zipRight(
     refuseUnserved(command, helper),
-    Effect.flatMap(Tag, (executor) =>
-      executor.run !== undefined
-        ? executor.run(command)
-        : Effect.scoped(
-          Effect.flatMap(executor.start(command, { captureUnspecified: true }), (process) => process.result)
-        ))
+    Effect.flatMap(Tag, (executor) => executor.run?.(command) ?? startedRun(executor, command))
   )
 
 const checked = (
