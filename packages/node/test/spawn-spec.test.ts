@@ -2,6 +2,8 @@
  * The pure step from a plan's stage to the spec an engine spawns, without spawning anything: the
  * plans come from core through the executor seam, as every executor gets them.
  */
+import * as Net from "node:net"
+
 import { Command, CommandError, CommandExecutor } from "@effect-command/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
@@ -137,6 +139,20 @@ describe("spawnSpec", () => {
       expect(spec.stdio.get(1)).toEqual({ _tag: "Pipe", toChild: false })
       expect(spec.stdio.get(2)).toEqual({ _tag: "Ignore" })
       expect(spec.argv).toContain("--stderr-to-stdout")
+    }))
+
+  it.effect("2>&1 into a pipe without the helper: fd 2 gets fd 1's pipe on the native engine, a socket pair's end on child_process", () =>
+    Effect.gen(function*() {
+      const plan = yield* planOf(
+        Command.make("prog").pipe(Command.stdout("pipe"), Command.stderr("stdout"))
+      )
+      const native = spawnSpec(plan.stages[0], direct()).spec
+      expect(native.stdio.get(1)).toEqual({ _tag: "Pipe", toChild: false })
+      expect(native.stdio.get(2)).toEqual({ _tag: "SameAs", fd: 1 })
+      const socket = new Net.Socket()
+      const childProcess = spawnSpec(plan.stages[0], { ...direct(), native: false, joined: socket }).spec
+      expect(childProcess.stdio.get(1)).toEqual({ _tag: "Socket", socket })
+      expect(childProcess.stdio.get(2)).toEqual({ _tag: "Socket", socket })
     }))
 
   it.effect("joints replace the stage's stdio: a pipe end by fd, a FIFO opened by the helper", () =>

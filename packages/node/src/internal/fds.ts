@@ -6,7 +6,6 @@ import * as Fs from "node:fs"
 
 import type { CommandExecutor } from "@effect-command/core"
 import { CommandError } from "@effect-command/core"
-import * as Effect from "effect/Effect"
 
 import type { Engine } from "./engine.js"
 import { childProcessFdBound } from "./spawn.js"
@@ -30,6 +29,7 @@ const openReason = (code: string | undefined): CommandError.SpawnErrorReason =>
  * Opens a file for the child's stdio without ever blocking the event loop: the open is
  * non-blocking, so a FIFO (which would wait for a peer, freezing the whole process) is found and
  * refused. A device is opened again without O_NONBLOCK, which the child would otherwise inherit.
+ * The fd goes into `opened`; a failure throws the SpawnError.
  */
 export const openFile = (
   path: string,
@@ -37,43 +37,41 @@ export const openFile = (
   what: string,
   line: string,
   opened: Array<number>
-) =>
-  Effect.try({
-    try: () => {
-      const probe = Fs.openSync(path, fileFlags[flags] | Fs.constants.O_NONBLOCK | Fs.constants.O_NOCTTY, 0o644)
-      let fd = probe
-      try {
-        const stat = Fs.fstatSync(probe)
-        if (stat.isFIFO() || stat.isSocket()) {
-          throw Object.assign(new Error(`${path} is a ${stat.isFIFO() ? "FIFO" : "socket"}`), { code: "EFIFO" })
-        }
-        if (!stat.isFile()) {
-          // The same file (through the open fd, not the path again), blocking, not truncated twice.
-          fd = Fs.openSync(`/proc/self/fd/${probe}`, fileFlags[flags] & ~Fs.constants.O_TRUNC | Fs.constants.O_NOCTTY)
-          Fs.closeSync(probe)
-        }
-      } catch (error) {
-        Fs.closeSync(probe)
-        throw error
+): number => {
+  try {
+    const probe = Fs.openSync(path, fileFlags[flags] | Fs.constants.O_NONBLOCK | Fs.constants.O_NOCTTY, 0o644)
+    let fd = probe
+    try {
+      const stat = Fs.fstatSync(probe)
+      if (stat.isFIFO() || stat.isSocket()) {
+        throw Object.assign(new Error(`${path} is a ${stat.isFIFO() ? "FIFO" : "socket"}`), { code: "EFIFO" })
       }
-      opened.push(fd)
-      return fd
-    },
-    catch: (cause) => {
-      const code = (cause as NodeJS.ErrnoException).code
-      const fifo = code === "EFIFO" || code === "ENXIO"
-      return new CommandError.SpawnError({
-        reason: openReason(code),
-        errno: fifo ? "ENXIO" : code ?? "EUNKNOWN",
-        stage: `open(${what})`,
-        detail: fifo
-          ? `${path} is a FIFO or socket: opening it waits for a peer, which would block this process; open it yourself and pass its fd (Command.Input.fd / Command.Output.fd)`
-          : `cannot open ${path} for ${what}`,
-        command: line,
-        cause
-      })
+      if (!stat.isFile()) {
+        // The same file (through the open fd, not the path again), blocking, not truncated twice.
+        fd = Fs.openSync(`/proc/self/fd/${probe}`, fileFlags[flags] & ~Fs.constants.O_TRUNC | Fs.constants.O_NOCTTY)
+        Fs.closeSync(probe)
+      }
+    } catch (error) {
+      Fs.closeSync(probe)
+      throw error
     }
-  })
+    opened.push(fd)
+    return fd
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code
+    const fifo = code === "EFIFO" || code === "ENXIO"
+    throw new CommandError.SpawnError({
+      reason: openReason(code),
+      errno: fifo ? "ENXIO" : code ?? "EUNKNOWN",
+      stage: `open(${what})`,
+      detail: fifo
+        ? `${path} is a FIFO or socket: opening it waits for a peer, which would block this process; open it yourself and pass its fd (Command.Input.fd / Command.Output.fd)`
+        : `cannot open ${path} for ${what}`,
+      command: line,
+      cause
+    })
+  }
+}
 
 /** Closes fds of ours, whichever are still open. */
 export const closeAll = (fds: ReadonlyArray<number>) => {
@@ -86,20 +84,21 @@ export const closeAll = (fds: ReadonlyArray<number>) => {
   }
 }
 
-/** A passed fd must be open in the parent: the child would get nothing, or another file later. */
-export const checkPassedFd = (fd: number, line: string): Effect.Effect<void, CommandError.SpawnError> =>
-  Effect.try({
-    try: () => void Fs.fstatSync(fd),
-    catch: (cause) =>
-      new CommandError.SpawnError({
-        reason: "Unknown",
-        errno: "EBADF",
-        stage: "passFd",
-        detail: `fd ${fd} passed to the child is not open in the parent`,
-        command: line,
-        cause
-      })
-  })
+/** A passed fd must be open in the parent: the child would get nothing, or another file later. Throws the SpawnError. */
+export const checkPassedFd = (fd: number, line: string): void => {
+  try {
+    Fs.fstatSync(fd)
+  } catch (cause) {
+    throw new CommandError.SpawnError({
+      reason: "Unknown",
+      errno: "EBADF",
+      stage: "passFd",
+      detail: `fd ${fd} passed to the child is not open in the parent`,
+      command: line,
+      cause
+    })
+  }
+}
 
 let openFileLimit: number | undefined
 

@@ -55,18 +55,20 @@ export const isContained = (
   options: { readonly helper: string | null; readonly contain: boolean }
 ): boolean => !stage.setup.daemonize && (stage.setup.contain ?? (options.contain && options.helper !== null))
 
-/** The checks, in order; a refusal closes the fds the stage would have closed after its spawn (virCommandPassFD). */
-export const preflight = (
+/**
+ * The checks, in order; a refusal closes the fds the stage would have closed after its spawn
+ * (virCommandPassFD) and is returned.
+ */
+export const clearStage = (
   stage: CommandExecutor.SpawnStage,
   engine: Engine | null,
   options: { readonly helper: string | null; readonly helperMissing: string; readonly contain: boolean }
-): Effect.Effect<Cleared, CommandError.SpawnError | CommandError.CommandUsageError> => {
+): Cleared | CommandError.SpawnError | CommandError.CommandUsageError => {
   const { cwd, line, program } = stage
-  const refuse = (error: CommandError.SpawnError | CommandError.CommandUsageError) =>
-    Effect.zipRight(
-      Effect.sync(() => closeAll(stage.passFds.filter((p) => p.closeParent).map((p) => p.fd))),
-      Effect.fail(error)
-    )
+  const refuse = (error: CommandError.SpawnError | CommandError.CommandUsageError) => {
+    closeAll(stage.passFds.filter((p) => p.closeParent).map((p) => p.fd))
+    return error
+  }
   const missing = needsHelper(stage, engine)
   const contained = isContained(stage, options)
   // With the native engine the helper runs only for what the engine cannot do itself.
@@ -97,5 +99,21 @@ export const preflight = (
     const explained = checkAfter && error.syscall === "execve" ? resolveProgram(path, cwd, line) : undefined
     return typeof explained === "object" ? explained : fromErrno(error, line, cwd)
   }
-  return Effect.succeed({ helper, contained: contained && helper !== null, path, execFailure })
+  return { helper, contained: contained && helper !== null, path, execFailure }
 }
+
+/** Whether {@link clearStage} refused the stage. */
+export const isRefusal = (
+  cleared: Cleared | CommandError.SpawnError | CommandError.CommandUsageError
+): cleared is CommandError.SpawnError | CommandError.CommandUsageError => "_tag" in cleared
+
+/** {@link clearStage} as an effect. */
+export const preflight = (
+  stage: CommandExecutor.SpawnStage,
+  engine: Engine | null,
+  options: { readonly helper: string | null; readonly helperMissing: string; readonly contain: boolean }
+): Effect.Effect<Cleared, CommandError.SpawnError | CommandError.CommandUsageError> =>
+  Effect.suspend(() => {
+    const cleared = clearStage(stage, engine, options)
+    return isRefusal(cleared) ? Effect.fail(cleared) : Effect.succeed(cleared)
+  })

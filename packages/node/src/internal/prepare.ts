@@ -7,7 +7,7 @@ import type * as Net from "node:net"
 import { isMainThread } from "node:worker_threads"
 
 import type { CommandExecutor } from "@effect-command/core"
-import { Command, type CommandError } from "@effect-command/core"
+import { Command, CommandError } from "@effect-command/core"
 import * as Effect from "effect/Effect"
 
 import type { Engine } from "./engine.js"
@@ -56,6 +56,65 @@ const environmentOf = (stage: CommandExecutor.SpawnStage, engine: Engine | null)
   return env
 }
 
+/**
+ * Whether a `2>&1` into a pipe needs a socket pair: child_process cannot give one pipe to two fds
+ * (the helper dup2s fd 1 onto fd 2, the native engine gives fd 2 the pipe of fd 1).
+ */
+const needsSocketPair = (stage: CommandExecutor.SpawnStage, helper: string | null, engine: Engine | null) =>
+  helper === null && engine === null && stage.stderr._tag === "ToStdout" && stage.stdout._tag === "Pipe"
+
+/**
+ * The files opened, the passed fds checked, the environment resolved, the spec; `pair` is the
+ * socket pair a `2>&1` into a pipe needs on child_process. Synchronous: on a failure whatever was
+ * opened (and the fds the parent gives up) is closed, and the SpawnError returned.
+ */
+export const prepareNow = (
+  stage: CommandExecutor.SpawnStage,
+  path: string,
+  helper: string | null,
+  contained: boolean,
+  engine: Engine | null,
+  links: StageLinks,
+  pair: readonly [Net.Socket, Net.Socket] | undefined = undefined
+): Prepared | CommandError.SpawnError => {
+  const { line, stdin, stdout, stderr } = stage
+  const opened: Array<number> = []
+  const closeParent = stage.passFds.filter((p) => p.closeParent).map((p) => p.fd)
+  try {
+    const files = [
+      stdin._tag === "File" ? openFile(stdin.path, "r", "stdin", line, opened) : undefined,
+      stdout._tag === "File" ? openFile(stdout.path, stdout.append ? "a" : "w", "stdout", line, opened) : undefined,
+      stderr._tag === "File" ? openFile(stderr.path, stderr.append ? "a" : "w", "stderr", line, opened) : undefined
+    ]
+    for (const { fd } of stage.passFds) checkPassedFd(fd, line)
+    const env = environmentOf(stage, engine)
+    const { helperFds, spec } = spawnSpec(stage, {
+      path,
+      helper,
+      native: engine !== null,
+      links,
+      files,
+      joined: pair?.[1],
+      env,
+      contained
+    })
+    return {
+      spec,
+      closeAfterSpawn: [...opened, ...closeParent],
+      joined: pair?.[0],
+      joinedChildEnd: pair?.[1],
+      helperFds
+    }
+  } catch (error) {
+    closeAll([...opened, ...closeParent])
+    pair?.[0].destroy()
+    pair?.[1].destroy()
+    if (error instanceof CommandError.SpawnError) return error
+    throw error
+  }
+}
+
+/** {@link prepareNow} as an effect, with the socket pair it may need made first. */
 export const prepare = (
   stage: CommandExecutor.SpawnStage,
   path: string,
@@ -63,44 +122,14 @@ export const prepare = (
   contained: boolean,
   engine: Engine | null,
   links: StageLinks
-): Effect.Effect<Prepared, CommandError.SpawnError> =>
-  Effect.gen(function*() {
-    const { line, stdin, stdout, stderr } = stage
-    const opened: Array<number> = []
-    const closeParent = stage.passFds.filter((p) => p.closeParent).map((p) => p.fd)
-    const release = Effect.sync(() => closeAll([...opened, ...closeParent]))
-    return yield* Effect.gen(function*() {
-      const files = [
-        stdin._tag === "File" ? yield* openFile(stdin.path, "r", "stdin", line, opened) : undefined,
-        stdout._tag === "File"
-          ? yield* openFile(stdout.path, stdout.append ? "a" : "w", "stdout", line, opened)
-          : undefined,
-        stderr._tag === "File"
-          ? yield* openFile(stderr.path, stderr.append ? "a" : "w", "stderr", line, opened)
-          : undefined
-      ]
-      // Without the helper to dup2 fd 1 onto fd 2, a `2>&1` into a pipe is one socket pair for both.
-      const [joined, joinedChildEnd] = helper === null && stderr._tag === "ToStdout" && stdout._tag === "Pipe"
-        ? yield* socketPair(line)
-        : [undefined, undefined]
-      for (const { fd } of stage.passFds) yield* checkPassedFd(fd, line)
-      const env = environmentOf(stage, engine)
-      const { helperFds, spec } = spawnSpec(stage, {
-        path,
-        helper,
-        native: engine !== null,
-        links,
-        files,
-        joined: joinedChildEnd,
-        env,
-        contained
-      })
-      return {
-        spec,
-        closeAfterSpawn: [...opened, ...closeParent],
-        joined,
-        joinedChildEnd,
-        helperFds
-      } satisfies Prepared
-    }).pipe(Effect.tapError(() => release))
-  })
+): Effect.Effect<Prepared, CommandError.SpawnError> => {
+  const prepared = (pair?: readonly [Net.Socket, Net.Socket]) => {
+    const result = prepareNow(stage, path, helper, contained, engine, links, pair)
+    return result instanceof CommandError.SpawnError ? Effect.fail(result) : Effect.succeed(result)
+  }
+  if (!needsSocketPair(stage, helper, engine)) return Effect.suspend(() => prepared())
+  return socketPair(stage.line).pipe(
+    Effect.tapError(() => Effect.sync(() => closeAll(stage.passFds.filter((p) => p.closeParent).map((p) => p.fd)))),
+    Effect.flatMap(prepared)
+  )
+}

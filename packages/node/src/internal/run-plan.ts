@@ -1,124 +1,146 @@
 /**
  * The Node executor's `RunPlan`: a run helper's simple command in one go. The same steps as a
  * started stage (preflight, prepare, spawn, the outputs read until their end, kill-and-reap), but
- * without a scope, a handle, streams or fibers: a spawn of `/bin/true` then runs a fraction of the
- * JavaScript, which is what a short-lived program (not yet compiled by V8) pays for per spawn.
+ * as plain callbacks inside one `Effect.async`, without a scope, a handle, streams or fibers: a
+ * spawn of `/bin/true` then runs a fraction of the JavaScript, which is what a short-lived program
+ * (not yet compiled by V8) pays for per spawn. Interrupted, it kills and reaps as a started stage does.
  */
-import type { Readable } from "node:stream"
 import * as Util from "node:util"
 
-import { CommandError, type CommandExecutor } from "@effect-command/core"
+import { CommandError, type CommandExecutor, type ExitStatus } from "@effect-command/core"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 
-import { abortChild, leadsGroup } from "./lifecycle.js"
+import type { Engine } from "./engine.js"
+import { closeAll } from "./fds.js"
+import { abortChild, leadsGroup, toStatus } from "./lifecycle.js"
 import { paced } from "./pace.js"
-import { DrainClock, pipeReader } from "./pipe-reader.js"
-import { isContained, needsHelper, preflight } from "./preflight.js"
-import { prepare } from "./prepare.js"
-import type { RawOutput } from "./spawn.js"
-import { endStage, type Options, startChild, type Started, writeInputFds } from "./stage.js"
+import { DrainClock } from "./pipe-reader.js"
+import { clearStage, isContained, isRefusal, needsHelper } from "./preflight.js"
+import { prepareNow } from "./prepare.js"
+import * as Spawn from "./spawn.js"
+import { endedAtOnce, endStage, type Options, type Started, startedOf, writeInputFds } from "./stage.js"
+
+type Collect = Parameters<CommandExecutor.RunPlan>[1]
 
 /**
- * Reads an output the engine reads itself into `take` (false: stop); the effect it returns waits
- * for its end: EOF, a stop, or (once the child exited) `drainDelay` spent waiting for bytes.
+ * Reads one output of the child into `onBytes` (false: stop; the child is then aborted at once,
+ * since nobody reads the rest); `done` is called once, at its end: EOF, a stop, a read error, or
+ * (once the child exited) `drainDelay` spent waiting for bytes a grandchild may still write.
  */
-const collectRaw = (
-  options: Options,
-  stage: CommandExecutor.SpawnStage,
-  child: Started["child"],
-  output: RawOutput,
-  name: "stdout" | "stderr",
-  take: (bytes: Uint8Array) => boolean
-) =>
-  Effect.sync(() => {
-    const clock = new DrainClock(options.drainDelay)
-    let outcome: Effect.Effect<void, CommandError.IoError> | undefined
-    let waiter: ((outcome: Effect.Effect<void, CommandError.IoError>) => void) | undefined
-    const finish = (result: Effect.Effect<void, CommandError.IoError>) => {
-      if (outcome !== undefined) return
-      outcome = result
-      clock.stop()
-      paced(() => waiter?.(result))
-    }
-    // Only a grandchild can hold the pipe once the child exited: wait for it within the delay.
-    const idle = () => {
-      if (outcome === undefined && child.exited()) clock.start(() => (output.close(), finish(Effect.void)))
-    }
-    const failed = (cause: unknown) =>
-      finish(Effect.fail(new CommandError.IoError({ stream: name, command: stage.line, cause })))
-    try {
-      output.read((bytes) => {
-        clock.stop()
-        if (!take(bytes)) {
-          finish(Effect.void)
-          return false
-        }
-        idle()
-        return true
-      }, (errno) => {
-        if (errno === 0) return finish(Effect.void)
-        failed(Object.assign(new Error(`${Util.getSystemErrorName(-errno)}: reading ${name} failed`), { errno }))
-      })
-    } catch (error) {
-      failed(error)
-    }
-    child.onExit(idle)
-    return Effect.async<void, CommandError.IoError>((resume) => {
-      if (outcome !== undefined) return resume(outcome)
-      waiter = resume
-      return Effect.sync(() => void (waiter = undefined))
-    })
-  })
-
-/** Reads one output of the child into `onBytes`; past its limit the child is aborted at once. */
-const collected = (
+const readOutput = (
   options: Options,
   stage: CommandExecutor.SpawnStage,
   started: Started,
   fd: 1 | 2,
-  name: "stdout" | "stderr",
-  onBytes: (bytes: Uint8Array) => boolean
+  onBytes: (bytes: Uint8Array) => boolean,
+  done: (error?: CommandError.IoError) => void
 ) => {
-  const { child, exit, prepared } = started
-  const take = (bytes: Uint8Array) => {
-    if (onBytes(bytes)) return true
-    // Nobody reads the rest: the child could block for ever writing it.
-    Effect.runFork(abortChild(child, exit, stage.killPolicy, leadsGroup(stage)))
-    return false
+  const { child, exit } = started
+  const output = child.outputs?.get(fd)
+  if (output === undefined) return done()
+  const name = fd === 1 ? "stdout" : "stderr"
+  const clock = new DrainClock(options.drainDelay)
+  let ended = false
+  const end = (error?: CommandError.IoError) => {
+    if (ended) return
+    ended = true
+    clock.stop()
+    done(error)
   }
-  const raw = child.outputs?.get(fd)
-  if (raw !== undefined) return collectRaw(options, stage, child, raw, name, take)
-  // A `2>&1` into a pipe is one socket pair, read as stdout.
-  const pipe = prepared.joined !== undefined
-    ? (fd === 1 ? prepared.joined : undefined)
-    : (child.pipes.get(fd) as Readable | undefined)
-  return pipe === undefined
-    ? Effect.succeed(Effect.void)
-    : pipeReader(pipe, name, stage.line, child, options.drainDelay).collect(take)
+  // Only a grandchild can hold the pipe once the child exited: wait for it within the delay.
+  const idle = () => {
+    if (!ended && child.exited()) clock.start(() => (output.close(), end()))
+  }
+  const failed = (cause: unknown) => end(new CommandError.IoError({ stream: name, command: stage.line, cause }))
+  try {
+    output.read((bytes) => {
+      clock.stop()
+      if (!onBytes(bytes)) {
+        Effect.runFork(abortChild(child, exit, stage.killPolicy, leadsGroup(stage)))
+        end()
+        return false
+      }
+      idle()
+      return true
+    }, (errno) => {
+      if (errno === 0) return end()
+      failed(Object.assign(new Error(`${Util.getSystemErrorName(-errno)}: reading ${name} failed`), { errno }))
+    })
+  } catch (error) {
+    failed(error)
+  }
+  child.onExit(idle)
 }
 
-/** Runs a started child to its end: its outputs read, its status once reaped. */
+/**
+ * Runs a started child to its end (its outputs read, its status once reaped) and calls `settle`
+ * once: with the run, or with the first output's failure (stdout's before stderr's).
+ */
 const runToEnd = (
   options: Options,
   stage: CommandExecutor.SpawnStage,
   started: Started,
-  collect: Parameters<CommandExecutor.RunPlan>[1]
-) =>
-  Effect.gen(function*() {
-    const { child } = started
-    writeInputFds(stage, started)
-    const outEnd = yield* collected(options, stage, started, 1, "stdout", collect.stdout)
-    const errEnd = yield* collected(options, stage, started, 2, "stderr", collect.stderr)
-    const status = yield* Deferred.await(started.exit)
-    // As a started run settles: the status first, then each output's end, the first failure kept.
-    const outRead = yield* Effect.either(outEnd)
-    const errRead = yield* Effect.either(errEnd)
-    if (Either.isLeft(outRead)) return yield* Effect.fail(outRead.left)
-    if (Either.isLeft(errRead)) return yield* Effect.fail(errRead.left)
-    return { pid: child.pid, status } satisfies CommandExecutor.PlanRun
+  collect: Collect,
+  settle: (outcome: CommandExecutor.PlanRun | CommandError.IoError) => void
+) => {
+  const { child } = started
+  let pending = 3
+  let status: ExitStatus.ExitStatus | undefined
+  const failures: [CommandError.IoError | undefined, CommandError.IoError | undefined] = [undefined, undefined]
+  const ended = () => {
+    if (--pending > 0) return
+    settle(failures[0] ?? failures[1] ?? { pid: child.pid, status: status! })
+  }
+  writeInputFds(stage, started)
+  readOutput(options, stage, started, 1, collect.stdout, (error) => ((failures[0] = error), ended()))
+  readOutput(options, stage, started, 2, collect.stderr, (error) => ((failures[1] = error), ended()))
+  child.onExit((info) => ((status = toStatus(info)), ended()))
+}
+
+/** The run in one go: resumed once, with its kill-and-reap done; the effect returned is the interruption's. */
+const runInOneGo = (
+  options: Options,
+  engine: Engine,
+  stage: CommandExecutor.SpawnStage,
+  collect: Collect,
+  resume: (effect: Effect.Effect<CommandExecutor.PlanRun, CommandError.CommandError>) => void
+) => {
+  const cleared = clearStage(stage, engine, options)
+  if (isRefusal(cleared)) return resume(Effect.fail(cleared))
+  const prepared = prepareNow(stage, cleared.path, null, false, engine, {})
+  if (prepared instanceof CommandError.SpawnError) return resume(Effect.fail(prepared))
+  // The started child for an interruption's kill-and-reap; null when none started.
+  const spawned = Deferred.unsafeMake<Started | null>(FiberId.none)
+  let interrupted = false
+  Spawn.spawn(engine, { ...prepared.spec, rawOutputs: true }, (result) => {
+    closeAll(prepared.closeAfterSpawn)
+    if (result instanceof Error) {
+      Deferred.unsafeDone(spawned, Exit.succeed(null))
+      return resume(Effect.fail(cleared.execFailure(result)))
+    }
+    const started = startedOf(result, prepared, undefined)
+    Deferred.unsafeDone(spawned, Exit.succeed(started))
+    if (interrupted) return
+    runToEnd(options, stage, started, collect, (outcome) =>
+      paced(() => {
+        if (interrupted) return
+        const settled = outcome instanceof CommandError.IoError ? Effect.fail(outcome) : Effect.succeed(outcome)
+        resume(
+          endedAtOnce(options, stage, started) ? settled : Effect.zipRight(endStage(options, stage, started), settled)
+        )
+      }))
   })
+  return Effect.suspend(() => {
+    interrupted = true
+    return Effect.flatMap(
+      Deferred.await(spawned),
+      (started) => started === null ? Effect.void : endStage(options, stage, started)
+    )
+  })
+}
 
 /**
  * The layer's `RunPlan`: with the native engine, a single command that needs neither the helper
@@ -129,13 +151,5 @@ export const makeRunPlan = (options: Options): CommandExecutor.RunPlan => (plan,
   const stage = plan.stages[0]
   if (engine === null || plan.stages.length !== 1 || stage.stdin._tag === "Pipe") return undefined
   if (needsHelper(stage, engine).length > 0 || isContained(stage, options)) return undefined
-  return Effect.flatMap(preflight(stage, engine, options), (cleared) =>
-    Effect.acquireUseRelease(
-      Effect.flatMap(prepare(stage, cleared.path, null, false, engine, {}), (prepared) =>
-        startChild(engine, { ...prepared, spec: { ...prepared.spec, rawOutputs: true } }, cleared.execFailure)),
-      (started) =>
-        runToEnd(options, stage, started, collect),
-      (started) =>
-        endStage(options, stage, started)
-    ))
+  return Effect.async((resume) => runInOneGo(options, engine, stage, collect, resume))
 }

@@ -22,7 +22,7 @@ export interface SpecInputs {
   readonly links: StageLinks
   /** The fds opened for `File` stdio, by child fd (0, 1, 2). */
   readonly files: ReadonlyArray<number | undefined>
-  /** The child's end of the socket pair stdout and stderr share (`2>&1` into a pipe, no helper). */
+  /** The child's end of the socket pair stdout and stderr share (`2>&1` into a pipe on child_process). */
   readonly joined: Net.Socket | undefined
   /** The child's environment; undefined: the parent's, unchanged. */
   readonly env: Readonly<Record<string, string>> | undefined
@@ -34,6 +34,7 @@ const ignore: StdioSource = { _tag: "Ignore" }
 const inherit: StdioSource = { _tag: "Inherit" }
 const pipeToChild: StdioSource = { _tag: "Pipe", toChild: true }
 const pipeFromChild: StdioSource = { _tag: "Pipe", toChild: false }
+const sameAsStdout: StdioSource = { _tag: "SameAs", fd: 1 }
 
 /** What a child fd gets for one of the stage's stdio; a joint's end is set by `join`, `ToStdout` by the caller. */
 const sourceOf = (
@@ -77,8 +78,9 @@ const ownStdio = (stage: CommandExecutor.SpawnStage, inputs: SpecInputs, stdio: 
     } else {
       const out = sourceOf(stage.stdout, files[1])
       stdio.set(1, out)
-      // `inherit` for stderr would be the parent's fd 2: join the parent's stdout instead.
-      stdio.set(2, out._tag === "Inherit" ? { _tag: "Fd", fd: 1 } : out)
+      // `inherit` for stderr would be the parent's fd 2: join the parent's stdout instead; a pipe
+      // is one pipe for both (the native engine; child_process gets the socket pair above).
+      stdio.set(2, out._tag === "Inherit" ? { _tag: "Fd", fd: 1 } : out._tag === "Pipe" ? sameAsStdout : out)
     }
   } else {
     stdio.set(1, sourceOf(stage.stdout, files[1]))

@@ -26,6 +26,8 @@ export type StdioSource =
   /** A pipe to the parent; `toChild` says which way the bytes flow. */
   | { readonly _tag: "Pipe"; readonly toChild: boolean }
   | { readonly _tag: "Socket"; readonly socket: Net.Socket }
+  /** What an earlier fd of the spec gets, the same kernel object (`2>&1`); the native engine only. */
+  | { readonly _tag: "SameAs"; readonly fd: number }
 
 export interface SpawnSpec {
   /** Absolute path of the program, already resolved. */
@@ -126,6 +128,8 @@ const toNode = (source: StdioSource): ChildProcess.IOType | number | Net.Socket 
       return "pipe"
     case "Socket":
       return source.socket
+    case "SameAs":
+      throw new RangeError(`child fd ${source.fd} cannot be shared on child_process`)
   }
 }
 
@@ -277,6 +281,12 @@ const nativeStdio = (engine: Engine, stdio: SpawnSpec["stdio"], ends: NativeEnds
       case "Socket":
         pairs.push([fd, socketFd(source.socket)])
         break
+      case "SameAs": {
+        const shared = pairs.find(([earlier]) => earlier === source.fd)
+        if (shared === undefined) throw new RangeError(`child fd ${fd} shares fd ${source.fd}, which comes later`)
+        pairs.push([fd, shared[1]])
+        break
+      }
       case "Pipe": {
         // Into the child, a socket pair: a pipe wakes its writer whenever the reader frees any
         // room (feeding `wc -c`, 16 KiB writes), a socket once half its buffer is free. Out of

@@ -18,6 +18,7 @@ import * as Stream from "effect/Stream"
 
 import type { Engine } from "./engine.js"
 import { closeAll } from "./fds.js"
+import { remainingGroupMembers } from "./group.js"
 import { handshakeOf } from "./handshake.js"
 import * as Helper from "./helper.js"
 import type { StageLinks } from "./joints.js"
@@ -64,6 +65,18 @@ export interface Started {
 export const unknownSignal = (sig: unknown): string =>
   `unknown signal ${typeof sig === "string" ? JSON.stringify(sig) : String(sig)}: give a name such as "SIGTERM"`
 
+/** A started child with its exit notification (and the helper's report, when it has one). */
+export const startedOf = (
+  child: Spawn.Child,
+  prepared: Prepared,
+  supervision: Supervision | undefined,
+  helperReport = Deferred.unsafeMake<string>(FiberId.none)
+): Started => {
+  const exit = Deferred.unsafeMake<ExitStatus.ExitStatus>(FiberId.none)
+  child.onExit((info) => Deferred.unsafeDone(exit, Exit.succeed(toStatus(info))))
+  return { child, prepared, exit, helperReport, supervision }
+}
+
 /** Hands the prepared spec to the engine; the parent's copies of the child's ends are closed at once. */
 export const startChild = (
   engine: Engine | null,
@@ -78,13 +91,10 @@ export const startChild = (
         prepared.joined?.destroy()
         return resume(Effect.fail(execFailure(result)))
       }
-      const exit = Deferred.unsafeMake<ExitStatus.ExitStatus>(FiberId.none)
       const helperReport = Deferred.unsafeMake<string>(FiberId.none)
       const report = (text: string) => Deferred.unsafeDone(helperReport, Exit.succeed(text))
-      const ready = (child: Spawn.Child, supervision: Supervision | undefined) => {
-        child.onExit((info) => Deferred.unsafeDone(exit, Exit.succeed(toStatus(info))))
-        resume(Effect.succeed({ child, prepared, exit, helperReport, supervision }))
-      }
+      const ready = (child: Spawn.Child, supervision: Supervision | undefined) =>
+        resume(Effect.succeed(startedOf(child, prepared, supervision, helperReport)))
       const fds = prepared.helperFds
       const pipe = (fd: number | undefined) => (fd === undefined ? undefined : result.pipes.get(fd))
       if (fds?.control !== undefined) {
@@ -188,18 +198,29 @@ export const abortOf = (stage: CommandExecutor.SpawnStage, { child, exit, superv
     ? abortTree(supervision, exit, stage.killPolicy)
     : abortChild(child, exit, stage.killPolicy, newGroup)
 
+/** Whether the end of a stage waits for its group's remnants: a daemon left its group on purpose, it outlives the scope. */
+const endsGroup = (stage: CommandExecutor.SpawnStage, started: Started) =>
+  leadsGroup(stage) && !stage.setup.daemonize && started.supervision === undefined
+
+/**
+ * The end of a stage, done at once when nothing is left to wait for: its child reaped (not
+ * contained), nothing left of its group; then its pipes are closed and it returns true.
+ */
+export const endedAtOnce = (options: Options, stage: CommandExecutor.SpawnStage, started: Started): boolean => {
+  if (!started.child.exited() || started.supervision !== undefined) return false
+  if (endsGroup(stage, started) && remainingGroupMembers(started.child.pid, options.engine) > 0) return false
+  closePipes(started)
+  return true
+}
+
 /**
  * The end of a stage that was not detached: kill-and-reap (at once when it exited already), then
  * of what is left of its group, then its pipes closed.
  */
 export const endStage = (options: Options, stage: CommandExecutor.SpawnStage, started: Started) =>
   Effect.gen(function*() {
-    const newGroup = leadsGroup(stage)
-    yield* abortOf(stage, started, newGroup)
-    // A daemon left its group on purpose: it outlives the scope.
-    if (newGroup && !stage.setup.daemonize && started.supervision === undefined) {
-      yield* killGroupRemnants(started.child.pid, stage.killPolicy, options.engine)
-    }
+    yield* abortOf(stage, started, leadsGroup(stage))
+    if (endsGroup(stage, started)) yield* killGroupRemnants(started.child.pid, stage.killPolicy, options.engine)
     closePipes(started)
   })
 

@@ -92,6 +92,23 @@ describe("fd numbers", () => {
       }
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
+  it.live("a passed fd that is not open, with stderr joined to stdout: a SpawnError, and nothing made for the join is left open", () =>
+    Effect.gen(function*() {
+      const free = Fs.openSync("/dev/null", "r")
+      Fs.closeSync(free)
+      const runs = [
+        (c: Command.Command) => Effect.asVoid(Command.run(c)),
+        (c: Command.Command) => Effect.scoped(Effect.asVoid(Command.start(c)))
+      ]
+      for (const run of runs) {
+        const error = yield* failsCleanly(
+          run(Command.make("true").pipe(Command.passFd(free), Command.stderr("stdout")))
+        )
+        expect(error._tag === "SpawnError" && error.stage).toBe("passFd")
+      }
+      // Without the helper, child_process joins them through a socket pair made first.
+    }).pipe(Effect.provide(NodeCommandExecutor.layerWith({ helper: "never" }))))
+
   it.live.skipIf(native)(
     "child_process: fd 1025 is refused with a CommandUsageError naming the bound, 1024 works",
     () =>

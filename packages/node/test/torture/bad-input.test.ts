@@ -174,6 +174,11 @@ const rows: ReadonlyArray<Row> = [
     expected: spawnError("Unknown", "EBADF", "passFd")
   },
   {
+    name: "passFd of an fd that is not open, with stderr joined to a piped stdout",
+    command: (e) => e.pipe(Command.passFd(closedFd()), Command.stderr("stdout")),
+    expected: spawnError("Unknown", "EBADF", "passFd")
+  },
+  {
     name: "passFd of an fd closed after the command was built",
     command: (e) => {
       const fd = Fs.openSync("/dev/null", "r")
