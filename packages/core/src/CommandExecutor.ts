@@ -13,6 +13,7 @@ import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
 
 import type { Command, Input, Output } from "./Command.js"
 import type { CommandError, IoError } from "./CommandError.js"
@@ -451,9 +452,12 @@ export interface CommandExecutor {
    * commands an executor's `RunPlan` takes. `make` gives every executor one; the run helpers use
    * `start` when it is missing.
    *
+   * `span` is the run helper's span: the run puts its attributes (pid, exit status, bytes) on it,
+   * and makes it the parent span of what it starts. Without it, the current span is used.
+   *
    * @since 0.3.0
    */
-  readonly run?: (command: Command) => Effect.Effect<RunResult, CommandError>
+  readonly run?: (command: Command, span?: Tracer.Span) => Effect.Effect<RunResult, CommandError>
 }
 
 /**

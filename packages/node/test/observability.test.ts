@@ -203,6 +203,19 @@ for (const [engine, layer] of engines) {
       }).pipe(observe, Effect.provide(layer))
     })
 
+    it.live("what a started run does runs in the run's span: the caller's input stream's spans are its children", () => {
+      const { spans, observe } = recorder()
+      const input = Stream.fromEffect(Effect.withSpan(Effect.succeed(new TextEncoder().encode("x\n")), "input"))
+      const cmd = Command.make("cat").pipe(Command.stdin(Command.Input.stream(input)), Command.stdout("capture"))
+      return Effect.gen(function*() {
+        expect(text((yield* Command.run(cmd)).stdout)).toBe("x\n")
+        const [run] = spansNamed(spans, "cat")
+        const [read] = spansNamed(spans, "input")
+        expect(Option.map(read!.parent, (p) => p.spanId)).toEqual(Option.some(run!.spanId))
+        expect(run!.attributes.get("process.pid")).toBeGreaterThan(0)
+      }).pipe(observe, Effect.provide(layer))
+    })
+
     it.live("a stream's span ends with the stream: failed when the command fails, and after its last chunk", () => {
       const { spans, observe } = recorder()
       const cmd = Command.make("sh", "-c", "echo out; exit 3")

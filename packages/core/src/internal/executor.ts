@@ -7,6 +7,7 @@ import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
 
 import type * as Command from "../Command.js"
 import type { CommandError, IoError } from "../CommandError.js"
@@ -28,7 +29,7 @@ import {
   planOutput,
   runCallerIo
 } from "./drain.js"
-import { annotate, debugEnabled, logDebugLazily } from "./observe.js"
+import { annotate, debugEnabled, logDebugLazily, parented } from "./observe.js"
 import { runStatus } from "./pipefail.js"
 import { spawnPlan } from "./plan.js"
 import { preview, withPreviews } from "./previews.js"
@@ -240,7 +241,8 @@ const planned = (valid: Command.Command, captureAsked: boolean, debug: boolean) 
  */
 const runWhole = (
   runPlan: CommandExecutor.RunPlan,
-  valid: Command.Command
+  valid: Command.Command,
+  span: Tracer.Span | undefined
 ): Effect.Effect<CommandExecutor.RunResult, CommandError> | undefined => {
   if (valid.upstream !== undefined || valid.timeout !== undefined) return undefined
   const { errPlan, input, line, outPlan, plan } = planned(valid, true, false)
@@ -273,7 +275,7 @@ const runWhole = (
         "process.exit_status": ExitStatus.format(counted),
         "command.bytes_in": 0,
         "command.bytes_out": bytesOut
-      }),
+      }, span),
       outOverflow
         ? Effect.fail(overflowError(valid, line, "stdout", stdout, undefined))
         : errOverflow
@@ -388,14 +390,15 @@ export const make = (
         } satisfies CommandExecutor.Process
       })
   }
-  const started = (command: Command.Command) => startedRun(executor, command)
+  const started = (command: Command.Command, span: Tracer.Span | undefined) =>
+    parented(startedRun(executor, command), span)
   return {
     ...executor,
-    run: (command) =>
-      runPlan === undefined ? started(command) : Effect.flatMap(debugEnabled, (debug) => {
+    run: (command, span) =>
+      runPlan === undefined ? started(command, span) : Effect.flatMap(debugEnabled, (debug) => {
         const valid = validate(command)
-        const whole = debug || Either.isLeft(valid) ? undefined : runWhole(runPlan, valid.right)
-        return whole ?? started(command)
+        const whole = debug || Either.isLeft(valid) ? undefined : runWhole(runPlan, valid.right, span)
+        return whole ?? started(command, span)
       })
   }
 }

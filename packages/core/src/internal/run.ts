@@ -2,6 +2,7 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
 
 import type * as Command from "../Command.js"
 import type { CommandError } from "../CommandError.js"
@@ -13,7 +14,7 @@ import { firstStage, show, spokenStdio, stagesOf } from "./command.js"
 import { tailBytes } from "./drain.js"
 import { startedRun } from "./executor.js"
 import { update } from "./model.js"
-import { spanName, traced } from "./observe.js"
+import { parented, spanName, traced } from "./observe.js"
 import { failedStage } from "./pipefail.js"
 import { describe } from "./render.js"
 import { scrubbed } from "./scrub.js"
@@ -108,27 +109,32 @@ const unservedPipes = (command: Command.Command, helper: string): ReadonlyArray<
     : [])
 ]
 
-const refuseUnserved = (command: Command.Command, helper: string): Effect.Effect<void, CommandUsageError> => {
+/** The usage error for a command whose pipes the helper cannot serve, if any. */
+const unserved = (command: Command.Command, helper: string): CommandUsageError | undefined => {
   const reasons = unservedPipes(command, helper)
-  return reasons.length === 0
-    ? Effect.void
-    : Effect.fail(new CommandUsageError({ reasons, command: describe(command) }))
+  return reasons.length === 0 ? undefined : new CommandUsageError({ reasons, command: describe(command) })
 }
 
+/** The whole run, in the helper's span (see `traced`). */
 const runResult = (
   command: Command.Command,
-  helper: string
-): Effect.Effect<CommandExecutor.RunResult, CommandError, CommandExecutor.CommandExecutor> =>
-  Effect.zipRight(
-    refuseUnserved(command, helper),
-    Effect.flatMap(Tag, (executor) => executor.run?.(command) ?? startedRun(executor, command))
+  helper: string,
+  span: Tracer.Span
+): Effect.Effect<CommandExecutor.RunResult, CommandError, CommandExecutor.CommandExecutor> => {
+  const refused = unserved(command, helper)
+  if (refused !== undefined) return Effect.fail(refused)
+  return Effect.flatMap(
+    Tag,
+    (executor) => executor.run?.(command, span) ?? parented(startedRun(executor, command), span)
   )
+}
 
 const checked = (
   command: Command.Command,
-  helper: string
+  helper: string,
+  span: Tracer.Span
 ): Effect.Effect<CommandExecutor.RunResult, CommandError, CommandExecutor.CommandExecutor> =>
-  Effect.flatMap(runResult(command, helper), (result) => {
+  Effect.flatMap(runResult(command, helper, span), (result) => {
     const error = statusError(command, result)
     return error === undefined ? Effect.succeed(asked(command, result)) : Effect.fail(error)
   })
@@ -137,22 +143,26 @@ const checked = (
 export const run = (
   command: Command.Command
 ): Effect.Effect<CommandExecutor.RunResult, CommandError, CommandExecutor.CommandExecutor> =>
-  checked(command, "run").pipe(traced(command))
+  traced(command, (span) => checked(command, "run", span))
 
 /** @internal */
 export const status = (
   command: Command.Command
 ): Effect.Effect<ExitStatus.ExitStatus, CommandError, CommandExecutor.CommandExecutor> =>
-  Effect.map(runResult(command, "status"), (result) => result.status).pipe(traced(command))
+  traced(command, (span) => Effect.map(runResult(command, "status", span), (result) => result.status))
 
 /** @internal */
 export const exitCode = (
   command: Command.Command
 ): Effect.Effect<number, CommandError, CommandExecutor.CommandExecutor> =>
-  Effect.flatMap(runResult(command, "exitCode"), (result) =>
-    result.status._tag === "Exited"
-      ? Effect.succeed(result.status.code)
-      : Effect.fail(statusError(command, result)!)).pipe(traced(command))
+  traced(
+    command,
+    (span) =>
+      Effect.flatMap(runResult(command, "exitCode", span), (result) =>
+        result.status._tag === "Exited"
+          ? Effect.succeed(result.status.code)
+          : Effect.fail(statusError(command, result)!))
+  )
 
 /** Sets stdout to `to` for a helper that reads stdout itself; a stdout the caller set elsewhere is a usage error. */
 const takeStdout = (
@@ -173,11 +183,11 @@ const captureStdout = (
   command: Command.Command,
   helper: string
 ): Effect.Effect<Uint8Array, CommandError, CommandExecutor.CommandExecutor> =>
-  Effect.flatMap(
-    takeStdout(command, helper, { _tag: "Capture" }),
-    (cmd) => Effect.map(checked(cmd, helper), (r) => r.stdout)
-  )
-    .pipe(traced(command))
+  traced(command, (span) =>
+    Effect.flatMap(
+      takeStdout(command, helper, { _tag: "Capture" }),
+      (cmd) => Effect.map(checked(cmd, helper, span), (r) => r.stdout)
+    ))
 
 const decode = (bytes: Uint8Array, encoding: string | undefined): string =>
   (encoding === undefined ? decoder : new TextDecoder(encoding)).decode(bytes)
@@ -265,7 +275,8 @@ export const stream = (
     // a chunk, three times what the rest of a pull costs; it adds up for many small chunks).
     const span = yield* Effect.makeSpanScoped(spanName(command), { attributes: { "command.line": describe(command) } })
     const cmd = yield* takeStdout(command, "stream", { _tag: "Pipe" })
-    yield* refuseUnserved(update(cmd, { stdout: undefined }), "stream")
+    const refused = unserved(update(cmd, { stdout: undefined }), "stream")
+    if (refused !== undefined) return yield* Effect.fail(refused)
     const process = yield* Effect.withParentSpan(start(cmd, { captureUnspecified: true }), span)
     const check = Effect.flatMap(process.result, (result) => {
       const error = statusError(cmd, result)
