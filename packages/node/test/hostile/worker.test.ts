@@ -43,11 +43,15 @@ const within = async (ms: number, condition: () => boolean): Promise<boolean> =>
 const startWorker = async (
   argv: ReadonlyArray<string>,
   detach: boolean,
-  { contain = false, dieWithParent = true }: { readonly contain?: boolean; readonly dieWithParent?: boolean } = {}
+  { contain = false, dieWithParent = true, runHelper = false }: {
+    readonly contain?: boolean
+    readonly dieWithParent?: boolean
+    readonly runHelper?: boolean
+  } = {}
 ) => {
   const value = marker()
   const worker = new Worker(boot, {
-    workerData: { module, argv, detach, contain, dieWithParent },
+    workerData: { module, argv, detach, contain, dieWithParent, runHelper },
     env: { ...process.env, EC_MARKER: value },
     execArgv: ["--conditions=source"]
   })
@@ -67,6 +71,20 @@ describe("a terminated worker", () => {
     await worker.terminate()
     expect(await within(2_000, () => group.every(gone))).toBe(true)
   }, 30_000)
+
+  it(
+    "kills and reaps the process group of a command a run helper runs (in one go, its outputs read by the engine)",
+    async () => {
+      const { value, worker } = await startWorker(["/bin/sh", "-c", "sleep 30 & exec sleep 30"], false, {
+        runHelper: true
+      })
+      expect(await within(10_000, () => sleepers(value).length === 2)).toBe(true)
+      const group = sleepers(value)
+      await worker.terminate()
+      expect(await within(2_000, () => group.every(gone))).toBe(true)
+    },
+    30_000
+  )
 
   it("leaves a detached uncontained command alone, and reaps it once it ends", async () => {
     const { pid, value, worker } = await startWorker(["/bin/sleep", "30"], true)
