@@ -452,12 +452,13 @@ export interface CommandExecutor {
    * commands an executor's `RunPlan` takes. `make` gives every executor one; the run helpers use
    * `start` when it is missing.
    *
-   * `span` is the run helper's span: the run puts its attributes (pid, exit status, bytes) on it,
-   * and makes it the parent span of what it starts. Without it, the current span is used.
+   * `span` is the run helper's span, which the run is not inside (providing it costs more than a
+   * short run): the run puts its attributes (pid, exit status, bytes) on it, fails with its errors
+   * inside it, and makes it the parent span of what it starts (`make`'s `run` does all three).
    *
    * @since 0.3.0
    */
-  readonly run?: (command: Command, span?: Tracer.Span) => Effect.Effect<RunResult, CommandError>
+  readonly run?: (command: Command, span: Tracer.Span) => Effect.Effect<RunResult, CommandError>
 }
 
 /**
@@ -487,7 +488,9 @@ export interface PlanRun {
  * the rest is not read and the child is aborted at once), and returns once the child was reaped
  * and its outputs ended (after `Spawn`'s drain rules). Interrupted, it kills and reaps the child
  * as `Spawn`'s scope would. For a plan it cannot run so it returns undefined: then `Spawn` runs
- * it, so it may decline anything.
+ * it, so it may decline anything. Its effect runs outside the run's span (core puts the run's
+ * attributes on the span, and fails with the plan's errors inside it): fail with
+ * `Effect.failCause(Cause.fail(error))` for an error that is to show the run's span.
  *
  * @example
  * ```ts

@@ -216,6 +216,27 @@ for (const [engine, layer] of engines) {
       }).pipe(observe, Effect.provide(layer))
     })
 
+    it.live("a run's errors show its span where they came from, whoever made them (exit status, spawn, output limit)", () =>
+      Effect.gen(function*() {
+        const failures: ReadonlyArray<
+          readonly [Effect.Effect<unknown, CommandError.CommandError, CommandExecutor.CommandExecutor>, string]
+        > = [
+          [Command.run(Command.make("false")), "false"],
+          [Command.exitCode(Command.make("sh", "-c", "kill -TERM $$")), "sh"],
+          [Command.string(Command.make("/no/such/dir/program")), "program"],
+          [Command.string(Command.make("head", "-c", "100", "/dev/zero").pipe(Command.maxOutput(10))), "head"]
+        ]
+        for (const [run, name] of failures) {
+          const exit = yield* Effect.exit(Effect.withSpan(run, "caller"))
+          expect(exit._tag).toBe("Failure")
+          if (exit._tag === "Failure") {
+            const shown = Cause.pretty(exit.cause)
+            expect(shown, name).toContain(`at ${name}`)
+            expect(shown.indexOf(`at ${name}`), name).toBeLessThan(shown.indexOf("at caller"))
+          }
+        }
+      }).pipe(Effect.provide(layer)))
+
     it.live("a stream's span ends with the stream: failed when the command fails, and after its last chunk", () => {
       const { spans, observe } = recorder()
       const cmd = Command.make("sh", "-c", "echo out; exit 3")

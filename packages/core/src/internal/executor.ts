@@ -29,7 +29,7 @@ import {
   planOutput,
   runCallerIo
 } from "./drain.js"
-import { annotate, debugEnabled, logDebugLazily, parented } from "./observe.js"
+import { annotate, annotateSpan, debugEnabled, failIn, logDebugLazily } from "./observe.js"
 import { runStatus } from "./pipefail.js"
 import { spawnPlan } from "./plan.js"
 import { preview, withPreviews } from "./previews.js"
@@ -242,7 +242,7 @@ const planned = (valid: Command.Command, captureAsked: boolean, debug: boolean) 
 const runWhole = (
   runPlan: CommandExecutor.RunPlan,
   valid: Command.Command,
-  span: Tracer.Span | undefined
+  span: Tracer.Span
 ): Effect.Effect<CommandExecutor.RunResult, CommandError> | undefined => {
   if (valid.upstream !== undefined || valid.timeout !== undefined) return undefined
   const { errPlan, input, line, outPlan, plan } = planned(valid, true, false)
@@ -265,23 +265,25 @@ const runWhole = (
     }
   })
   if (ran === undefined) return undefined
-  return Effect.flatMap(ran, ({ pid, status }) => {
-    const stdout = out?.bytes() ?? empty
-    const stderr = err?.bytes() ?? empty
-    const counted = valid.allowSigpipe ? runStatus([valid], [status]) : status
-    return Effect.zipRight(
-      annotate({
+  return Effect.matchEffect(ran, {
+    // The plan runs outside the run's span: its failures are failed again in it.
+    onFailure: (error) => failIn(error, span),
+    onSuccess: ({ pid, status }) => {
+      const stdout = out?.bytes() ?? empty
+      const stderr = err?.bytes() ?? empty
+      const counted = valid.allowSigpipe ? runStatus([valid], [status]) : status
+      annotateSpan(span, {
         "process.pid": pid,
         "process.exit_status": ExitStatus.format(counted),
         "command.bytes_in": 0,
         "command.bytes_out": bytesOut
-      }, span),
-      outOverflow
-        ? Effect.fail(overflowError(valid, line, "stdout", stdout, undefined))
+      })
+      return outOverflow
+        ? failIn(overflowError(valid, line, "stdout", stdout, undefined), span)
         : errOverflow
-        ? Effect.fail(overflowError(valid, line, "stderr", stderr, undefined))
+        ? failIn(overflowError(valid, line, "stderr", stderr, undefined), span)
         : Effect.succeed({ status: counted, stages: [status], stdout, stderr, stageStderr: [stderr] })
-    )
+    }
   })
 }
 
@@ -390,8 +392,8 @@ export const make = (
         } satisfies CommandExecutor.Process
       })
   }
-  const started = (command: Command.Command, span: Tracer.Span | undefined) =>
-    parented(startedRun(executor, command), span)
+  const started = (command: Command.Command, span: Tracer.Span) =>
+    Effect.withParentSpan(startedRun(executor, command), span)
   return {
     ...executor,
     run: (command, span) =>

@@ -14,7 +14,7 @@ import { firstStage, show, spokenStdio, stagesOf } from "./command.js"
 import { tailBytes } from "./drain.js"
 import { startedRun } from "./executor.js"
 import { update } from "./model.js"
-import { parented, spanName, traced } from "./observe.js"
+import { failIn, spanName, traced } from "./observe.js"
 import { failedStage } from "./pipefail.js"
 import { describe } from "./render.js"
 import { scrubbed } from "./scrub.js"
@@ -122,10 +122,10 @@ const runResult = (
   span: Tracer.Span
 ): Effect.Effect<CommandExecutor.RunResult, CommandError, CommandExecutor.CommandExecutor> => {
   const refused = unserved(command, helper)
-  if (refused !== undefined) return Effect.fail(refused)
+  if (refused !== undefined) return failIn(refused, span)
   return Effect.flatMap(
     Tag,
-    (executor) => executor.run?.(command, span) ?? parented(startedRun(executor, command), span)
+    (executor) => executor.run?.(command, span) ?? Effect.withParentSpan(startedRun(executor, command), span)
   )
 }
 
@@ -136,7 +136,7 @@ const checked = (
 ): Effect.Effect<CommandExecutor.RunResult, CommandError, CommandExecutor.CommandExecutor> =>
   Effect.flatMap(runResult(command, helper, span), (result) => {
     const error = statusError(command, result)
-    return error === undefined ? Effect.succeed(asked(command, result)) : Effect.fail(error)
+    return error === undefined ? Effect.succeed(asked(command, result)) : failIn(error, span)
   })
 
 /** @internal */
@@ -161,7 +161,7 @@ export const exitCode = (
       Effect.flatMap(runResult(command, "exitCode", span), (result) =>
         result.status._tag === "Exited"
           ? Effect.succeed(result.status.code)
-          : Effect.fail(statusError(command, result)!))
+          : failIn(statusError(command, result)!, span))
   )
 
 /** Sets stdout to `to` for a helper that reads stdout itself; a stdout the caller set elsewhere is a usage error. */

@@ -8,6 +8,7 @@
 import * as Util from "node:util"
 
 import { CommandError, type CommandExecutor, type ExitStatus } from "@effect-command/core"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -29,6 +30,7 @@ type Collect = Parameters<CommandExecutor.RunPlan>[1]
  * Reads one output of the child into `onBytes` (false: stop; the child is then aborted at once,
  * since nobody reads the rest); `done` is called once, at its end: EOF, a stop, a read error, or
  * (once the child exited) `drainDelay` spent waiting for bytes a grandchild may still write.
+ * Returns what stops waiting (an interrupted run's outputs are closed by its kill-and-reap).
  */
 const readOutput = (
   options: Options,
@@ -40,7 +42,10 @@ const readOutput = (
 ) => {
   const { child, exit } = started
   const output = child.outputs?.get(fd)
-  if (output === undefined) return done()
+  if (output === undefined) {
+    done()
+    return () => {}
+  }
   const name = fd === 1 ? "stdout" : "stderr"
   const clock = new DrainClock(options.drainDelay)
   let ended = false
@@ -73,11 +78,16 @@ const readOutput = (
     failed(error)
   }
   child.onExit(idle)
+  return () => {
+    ended = true
+    clock.stop()
+  }
 }
 
 /**
  * Runs a started child to its end (its outputs read, its status once reaped) and calls `settle`
- * once: with the run, or with the first output's failure (stdout's before stderr's).
+ * once: with the run, or with the first output's failure (stdout's before stderr's). Returns what
+ * stops waiting for the outputs.
  */
 const runToEnd = (
   options: Options,
@@ -95,9 +105,27 @@ const runToEnd = (
     settle(failures[0] ?? failures[1] ?? { pid: child.pid, status: status! })
   }
   writeInputFds(stage, started)
-  readOutput(options, stage, started, 1, collect.stdout, (error) => ((failures[0] = error), ended()))
-  readOutput(options, stage, started, 2, collect.stderr, (error) => ((failures[1] = error), ended()))
+  const stops = [
+    readOutput(options, stage, started, 1, collect.stdout, (error) => ((failures[0] = error), ended())),
+    readOutput(options, stage, started, 2, collect.stderr, (error) => ((failures[1] = error), ended()))
+  ]
   child.onExit((info) => ((status = toStatus(info)), ended()))
+  return () => stops.forEach((stop) => stop())
+}
+
+/**
+ * A failure of the run, not yet tied to a span: core fails with it again inside the run's span,
+ * which an error takes from where it is first failed with (and this effect runs outside it).
+ */
+const failure = (error: CommandError.CommandError) => Effect.failCause(Cause.fail(error))
+
+/** Whether the run's end needs no effect (see `endedAtOnce`); a failed check leaves it to `endStage`. */
+const endsAtOnce = (options: Options, stage: CommandExecutor.SpawnStage, started: Started) => {
+  try {
+    return endedAtOnce(options, stage, started)
+  } catch {
+    return false
+  }
 }
 
 /** The run in one go: resumed once, with its kill-and-reap done; the effect returned is the interruption's. */
@@ -109,32 +137,34 @@ const runInOneGo = (
   resume: (effect: Effect.Effect<CommandExecutor.PlanRun, CommandError.CommandError>) => void
 ) => {
   const cleared = clearStage(stage, engine, options)
-  if (isRefusal(cleared)) return resume(Effect.fail(cleared))
+  if (isRefusal(cleared)) return resume(failure(cleared))
   const prepared = prepareNow(stage, cleared.path, null, false, engine, {})
-  if (prepared instanceof CommandError.SpawnError) return resume(Effect.fail(prepared))
+  if (prepared instanceof CommandError.SpawnError) return resume(failure(prepared))
   // The started child for an interruption's kill-and-reap; null when none started.
   const spawned = Deferred.unsafeMake<Started | null>(FiberId.none)
   let interrupted = false
+  let stopReading = () => {}
   Spawn.spawn(engine, { ...prepared.spec, rawOutputs: true }, (result) => {
     closeAll(prepared.closeAfterSpawn)
     if (result instanceof Error) {
       Deferred.unsafeDone(spawned, Exit.succeed(null))
-      return resume(Effect.fail(cleared.execFailure(result)))
+      return resume(failure(cleared.execFailure(result)))
     }
     const started = startedOf(result, prepared, undefined)
     Deferred.unsafeDone(spawned, Exit.succeed(started))
     if (interrupted) return
-    runToEnd(options, stage, started, collect, (outcome) =>
+    stopReading = runToEnd(options, stage, started, collect, (outcome) =>
       paced(() => {
         if (interrupted) return
-        const settled = outcome instanceof CommandError.IoError ? Effect.fail(outcome) : Effect.succeed(outcome)
+        const settled = outcome instanceof CommandError.IoError ? failure(outcome) : Effect.succeed(outcome)
         resume(
-          endedAtOnce(options, stage, started) ? settled : Effect.zipRight(endStage(options, stage, started), settled)
+          endsAtOnce(options, stage, started) ? settled : Effect.zipRight(endStage(options, stage, started), settled)
         )
       }))
   })
   return Effect.suspend(() => {
     interrupted = true
+    stopReading()
     return Effect.flatMap(
       Deferred.await(spawned),
       (started) => started === null ? Effect.void : endStage(options, stage, started)

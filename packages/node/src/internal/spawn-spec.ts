@@ -80,7 +80,10 @@ const ownStdio = (stage: CommandExecutor.SpawnStage, inputs: SpecInputs, stdio: 
       stdio.set(1, out)
       // `inherit` for stderr would be the parent's fd 2: join the parent's stdout instead; a pipe
       // is one pipe for both (the native engine; child_process gets the socket pair above).
-      stdio.set(2, out._tag === "Inherit" ? { _tag: "Fd", fd: 1 } : out._tag === "Pipe" ? sameAsStdout : out)
+      stdio.set(
+        2,
+        out._tag === "Inherit" ? { _tag: "Fd", fd: 1 } : out._tag === "Pipe" && inputs.native ? sameAsStdout : out
+      )
     }
   } else {
     stdio.set(1, sourceOf(stage.stdout, files[1]))
