@@ -231,7 +231,9 @@ export const executorCases = (
     const nothingLeft = (mark: string, fdsBefore: number) =>
       Effect.gen(function*() {
         expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))).toBe(true)
-        expect(zombieChildren()).toEqual([])
+        // Reaped, as the marked processes are gone: the last exit may still be on its way to the
+        // loop on a loaded machine (a zombie never reaped fails all the same).
+        expect(yield* Effect.promise(() => eventually(() => zombieChildren().length === 0))).toBe(true)
         // Closed: at once as a rule; a loaded machine has taken seconds (a leak never closes).
         expect(yield* Effect.promise(() => eventually(() => openFdCount() === fdsBefore, 10_000))).toBe(true)
         expect(leftovers()).toEqual([])
