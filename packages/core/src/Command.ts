@@ -909,6 +909,8 @@ export const stdin: {
 
 /**
  * Feed stdin from memory (virCommandSetInputBuffer): text (UTF-8), bytes, or a Redacted secret.
+ * Bytes are not copied: each run writes them as they are while it runs, so change them only
+ * between runs. A child that closes its stdin (or exits) before reading all of it is not an error.
  *
  * @example
  * ```ts

@@ -483,10 +483,12 @@ export interface PlanRun {
 /**
  * Optional, for an executor that can run a whole plan more cheaply than through its `Spawn`: the
  * run helpers give it the plan of a single command without an input stream, a sink or a timeout.
- * It starts the child, hands every chunk of each output that is a pipe to `collect` (the bytes
- * are lent, as with `SpawnedProcess.collect`; when it returns false the output passed its limit:
- * the rest is not read and the child is aborted at once), and returns once the child was reaped
- * and its outputs ended (after `Spawn`'s drain rules). Interrupted, it kills and reaps the child
+ * It starts the child, writes `io.stdin` to a `Pipe` stdin (the input fed from memory; then it
+ * closes the pipe, the child's EOF; a child that closes its stdin early is not an error, and once
+ * the child exited the rest is not written), hands every chunk of each output that is a pipe to
+ * `io.stdout` and `io.stderr` (the bytes are lent, as with `SpawnedProcess.collect`; when one
+ * returns false the output passed its limit: the rest is not read and the child is aborted at
+ * once), and returns once the child was reaped and its outputs ended (after `Spawn`'s drain rules). Interrupted, it kills and reaps the child
  * as `Spawn`'s scope would. For a plan it cannot run so it returns undefined: then `Spawn` runs
  * it, so it may decline anything. Its effect runs outside the run's span (core puts the run's
  * attributes on the span, and fails with the plan's errors inside it): fail with
@@ -511,7 +513,9 @@ export interface PlanRun {
  */
 export type RunPlan = (
   plan: SpawnPlan,
-  collect: {
+  io: {
+    /** The bytes for a `Pipe` stdin (`plan.stdin`); undefined when it is not one. */
+    readonly stdin: Uint8Array | undefined
     readonly stdout: (bytes: Uint8Array) => boolean
     readonly stderr: (bytes: Uint8Array) => boolean
   }

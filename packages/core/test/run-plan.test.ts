@@ -1,6 +1,6 @@
 import { Command, CommandError, CommandExecutor, ExitStatus } from "@effect-command/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Logger, LogLevel, Sink, Stream } from "effect"
+import { Effect, Logger, LogLevel, Redacted, Sink, Stream } from "effect"
 
 import { decode, encode } from "./support.js"
 
@@ -13,11 +13,13 @@ const executor = (
 ) => {
   const plans: Array<CommandExecutor.SpawnPlan> = []
   const kept: Array<boolean> = []
+  const inputs: Array<Uint8Array | undefined> = []
   const spawn: CommandExecutor.Spawn = (plan) =>
     Effect.fail(new CommandError.SpawnError({ reason: "PermissionDenied", detail: "spawned", command: plan.line }))
   const runPlan: CommandExecutor.RunPlan = (plan, collect) => {
     if (answer.decline === true) return undefined
     plans.push(plan)
+    inputs.push(collect.stdin)
     return Effect.sync(() => {
       // In two chunks, as a pipe would give them.
       for (const [text, into] of [[answer.stdout, collect.stdout], [answer.stderr, collect.stderr]] as const) {
@@ -28,7 +30,7 @@ const executor = (
       return { pid: 42, status: answer.status ?? ExitStatus.exited(0) }
     })
   }
-  return { plans, kept, service: CommandExecutor.make(spawn, runPlan) }
+  return { plans, kept, inputs, service: CommandExecutor.make(spawn, runPlan) }
 }
 
 const provided = <A, E>(
@@ -81,6 +83,24 @@ describe("RunPlan: the run helpers' simple commands in one go", () => {
       expect(result.stages).toEqual([ExitStatus.signaled("SIGPIPE", false)])
     }))
 
+  it.effect("an input fed from memory comes as its bytes, for a Pipe stdin: bytes as given, text and secrets encoded", () =>
+    Effect.gen(function*() {
+      const { inputs, plans, service } = executor()
+      const bytes = new Uint8Array([0, 1, 255])
+      for (const input of [bytes, "héllo", Redacted.make("s3cret"), ""]) {
+        yield* provided(Command.run(Command.make("tool").pipe(Command.feed(input))), service)
+      }
+      yield* provided(Command.run(Command.make("tool")), service)
+      expect(plans.map((plan) => plan.stdin._tag)).toEqual(["Pipe", "Pipe", "Pipe", "Pipe", "Null"])
+      expect(inputs[0]).toBe(bytes) // not copied
+      expect(inputs.slice(1).map((input) => input === undefined ? undefined : decode(input))).toEqual([
+        "héllo",
+        "s3cret",
+        "",
+        undefined
+      ])
+    }))
+
   it.effect("what it cannot take is started: input streams, sinks, timeouts, pipelines, debug logs, a decline", () =>
     Effect.gen(function*() {
       const { plans, service } = executor()
@@ -88,7 +108,6 @@ describe("RunPlan: the run helpers' simple commands in one go", () => {
       const started: ReadonlyArray<Effect.Effect<unknown, CommandError.CommandError, CommandExecutor.CommandExecutor>> =
         [
           Command.run(plain.pipe(Command.stdin(Command.Input.stream(Stream.make(encode("x")))))),
-          Command.run(plain.pipe(Command.feed("x"))),
           Command.run(plain.pipe(Command.stdout(Command.Output.sink(Sink.drain)))),
           Command.run(plain.pipe(Command.stderr(Command.Output.sink(Sink.drain)))),
           Command.run(plain.pipe(Command.timeout("1 minute"))),

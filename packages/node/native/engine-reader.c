@@ -1,9 +1,13 @@
 /*
- * engine-reader.c - readPipe: a pipe out of a child read on the env's loop without a Node stream.
- * The fd is polled with a uv_poll_t; when readable it is read into one buffer that every reader of
- * the env shares, and each chunk is handed to onData as a view of that buffer (lent: valid during
- * the call only). onData returning false stops reading and closes the fd; EOF or an error calls
- * onEnd once; close() stops at once. A reader keeps the loop alive until it ends.
+ * engine-reader.c - a child's pipe on the env's loop without a Node stream: readPipe reads one out
+ * of it, writePipe writes bytes into one.
+ * readPipe: the fd is polled with a uv_poll_t; when readable it is read into one buffer that every
+ * reader of the env shares, and each chunk is handed to onData as a view of that buffer (lent:
+ * valid during the call only). onData returning false stops reading and closes the fd.
+ * writePipe: when writable, as much of the bytes as the fd takes is written; once all of them
+ * went out the fd is closed (the child's EOF).
+ * Either way the end (EOF or all written, or an error) calls onEnd once, after the fd was closed;
+ * close() stops at once. A pipe end keeps the loop alive until it ends.
  */
 #include "engine.h"
 
@@ -11,6 +15,9 @@
  * the loop from the rest of its work. */
 #define READ_BUFFER_SIZE (256 * 1024)
 #define READS_PER_WAKEUP 32
+/* At most this much written per wakeup, for the same reason: a fast reader empties the pipe as
+ * quickly as it is filled. */
+#define WRITE_PER_WAKEUP (4 * 1024 * 1024)
 
 static void reader_release(reader_t *r)
 {
@@ -36,6 +43,8 @@ static void reader_on_close(uv_handle_t *handle)
     r->prev = r->next = NULL;
     if (r->on_data != NULL) napi_delete_reference(e->env, r->on_data);
     if (r->on_end != NULL) napi_delete_reference(e->env, r->on_end);
+    if (r->bytes != NULL) napi_delete_reference(e->env, r->bytes);
+    r->bytes = NULL;
     if (r->async_context != NULL) napi_async_destroy(e->env, r->async_context);
     r->on_data = r->on_end = NULL;
     r->async_context = NULL;
@@ -144,19 +153,54 @@ static void on_readable(uv_poll_t *handle, int status, int events)
     napi_close_handle_scope(e->env, scope);
 }
 
-/* readPipe(fd, onData, onEnd) -> reader. Takes the fd: it is closed when the reader ends, and at
- * once when the call throws. */
-napi_value js_read_pipe(napi_env env, napi_callback_info info)
+/* Writes until the fd is full, all of it went out (then ends with 0) or the write fails. The
+ * bytes are looked up on every wakeup: JS may have detached (transferred) their buffer since. */
+static void on_writable(uv_poll_t *handle, int status, int events)
 {
-    size_t argc = 3;
-    napi_value argv[3], object, external, constructor, name;
-    engine_t *e = NULL;
-    int fd = -1, err;
-    if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&e))) return NULL;
-    if (argc < 3 || !get_int_in(env, argv[0], 0, INT_MAX, &fd) || !is_function(env, argv[1]) || !is_function(env, argv[2])) {
-        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "readPipe(fd, onData, onEnd): an fd and two functions");
-        return NULL;
+    (void)events;
+    reader_t *r = handle->data;
+    napi_env env = r->engine->env;
+    napi_handle_scope scope;
+    if (r->closing || napi_open_handle_scope(env, &scope) != napi_ok) return;
+    napi_value view, arraybuffer;
+    napi_typedarray_type type;
+    size_t length = 0, offset = 0, budget = WRITE_PER_WAKEUP;
+    void *data = NULL;
+    bool detached = true;
+    int err = 0;
+    if ((napi_get_reference_value(env, r->bytes, &view) != napi_ok
+            || napi_get_typedarray_info(env, view, &type, &length, &data, &arraybuffer, &offset) != napi_ok
+            || napi_is_detached_arraybuffer(env, arraybuffer, &detached) != napi_ok || detached || length != r->length)) {
+        err = EFAULT; /* the bytes are gone */
     }
+    while (err == 0 && r->written < r->length && budget > 0) {
+        size_t size = r->length - r->written < budget ? r->length - r->written : budget;
+        const char *from = (const char *)data + r->written;
+        /* No SIGPIPE from a socket whose peer is gone: EPIPE, which onEnd reports. */
+        ssize_t n = send(r->fd, from, size, MSG_NOSIGNAL);
+        if (n < 0 && errno == ENOTSOCK) n = write(r->fd, from, size);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (n < 0) err = errno;
+        else {
+            r->written += (size_t)n;
+            budget -= (size_t)n;
+        }
+    }
+    /* libuv reports EPOLLERR as EBADF, and stops polling: the end, with what a write said first
+     * (EPIPE: the child closed its end). */
+    if (err == 0 && status < 0 && r->written < r->length) err = -status;
+    if (err != 0 || r->written == r->length) reader_end(r, err);
+    napi_close_handle_scope(env, scope);
+}
+
+/* The pipe end for readPipe and writePipe: takes the fd (closed when the end comes, and at once
+ * when this throws), polls it for `events`, and returns the JS object; `r` gets its callbacks and
+ * bytes from the caller once made (it is not polled before the loop's next turn). */
+static napi_value open_end(napi_env env, engine_t *e, int fd, int events, uv_poll_cb cb, const char *what, reader_t **made)
+{
+    napi_value object, external, constructor, name;
+    int err;
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
         err = errno;
@@ -188,14 +232,66 @@ napi_value js_read_pipe(napi_env env, napi_callback_info info)
     CHECK(napi_create_external(env, r, NULL, NULL, &external));
     CHECK(napi_get_reference_value(env, e->reader_class, &constructor));
     CHECK(napi_new_instance(env, constructor, 1, &external, &object));
-    CHECK(napi_create_reference(env, argv[1], 1, &r->on_data));
-    CHECK(napi_create_reference(env, argv[2], 1, &r->on_end));
-    CHECK(napi_create_string_utf8(env, "effect-command:reader", NAPI_AUTO_LENGTH, &name));
+    CHECK(napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &name));
     CHECK(napi_async_init(env, object, name, &r->async_context));
-    if ((err = uv_poll_start(&r->poll, UV_READABLE, on_readable)) != 0) {
+    if ((err = uv_poll_start(&r->poll, events, cb)) != 0) {
         throw_errno(env, -err, "uv_poll_start", NULL);
         goto fail;
     }
+    *made = r;
+    return object;
+fail:
+    close_reader(r);
+    return NULL;
+}
+
+/* readPipe(fd, onData, onEnd) -> reader. Takes the fd: it is closed when the reader ends, and at
+ * once when the call throws. */
+napi_value js_read_pipe(napi_env env, napi_callback_info info)
+{
+    size_t argc = 3;
+    napi_value argv[3], object;
+    engine_t *e = NULL;
+    reader_t *r = NULL;
+    int fd = -1;
+    if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&e))) return NULL;
+    if (argc < 3 || !get_int_in(env, argv[0], 0, INT_MAX, &fd) || !is_function(env, argv[1]) || !is_function(env, argv[2])) {
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "readPipe(fd, onData, onEnd): an fd and two functions");
+        return NULL;
+    }
+    object = open_end(env, e, fd, UV_READABLE, on_readable, "effect-command:reader", &r);
+    if (object == NULL) return NULL;
+    CHECK(napi_create_reference(env, argv[1], 1, &r->on_data));
+    CHECK(napi_create_reference(env, argv[2], 1, &r->on_end));
+    return object;
+fail:
+    close_reader(r);
+    return NULL;
+}
+
+/* writePipe(fd, bytes, onEnd) -> writer (a Reader: only close()). Takes the fd like readPipe. */
+napi_value js_write_pipe(napi_env env, napi_callback_info info)
+{
+    size_t argc = 3;
+    napi_value argv[3], object;
+    engine_t *e = NULL;
+    reader_t *r = NULL;
+    int fd = -1;
+    bool typed = false;
+    napi_typedarray_type type = napi_int8_array;
+    size_t length = 0;
+    if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&e))) return NULL;
+    if (argc < 3 || !get_int_in(env, argv[0], 0, INT_MAX, &fd) || napi_is_typedarray(env, argv[1], &typed) != napi_ok || !typed
+        || napi_get_typedarray_info(env, argv[1], &type, &length, NULL, NULL, NULL) != napi_ok || type != napi_uint8_array
+        || !is_function(env, argv[2])) {
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "writePipe(fd, bytes, onEnd): an fd, a Uint8Array and a function");
+        return NULL;
+    }
+    object = open_end(env, e, fd, UV_WRITABLE, on_writable, "effect-command:writer", &r);
+    if (object == NULL) return NULL;
+    r->length = length;
+    CHECK(napi_create_reference(env, argv[1], 1, &r->bytes));
+    CHECK(napi_create_reference(env, argv[2], 1, &r->on_end));
     return object;
 fail:
     close_reader(r);

@@ -18,7 +18,7 @@
  */
 #include "engine.h"
 
-#define ENGINE_ABI 7
+#define ENGINE_ABI 8
 
 /* [fds[0], fds[1]] as a JS array; on failure both fds are closed and an exception is pending. */
 static napi_value fd_pair(napi_env env, const int fds[2])
@@ -148,6 +148,8 @@ NAPI_MODULE_INIT()
     CHECK(napi_create_reference(env, constructor, 1, &e->reader_class));
     CHECK(napi_create_function(env, "readPipe", NAPI_AUTO_LENGTH, js_read_pipe, e, &fn));
     CHECK(napi_set_named_property(env, exports, "readPipe", fn));
+    CHECK(napi_create_function(env, "writePipe", NAPI_AUTO_LENGTH, js_write_pipe, e, &fn));
+    CHECK(napi_set_named_property(env, exports, "writePipe", fn));
     CHECK(napi_create_function(env, "spawn", NAPI_AUTO_LENGTH, js_spawn, e, &fn));
     CHECK(napi_set_named_property(env, exports, "spawn", fn));
     CHECK(napi_create_function(env, "spawnAsync", NAPI_AUTO_LENGTH, js_spawn_async, e, &fn));

@@ -60,7 +60,7 @@ struct child {
     napi_async_context async_context;
 };
 
-/* A pipe out of a child read on the loop (engine-reader.c). */
+/* A pipe out of a child read on the loop, or one into a child written (engine-reader.c). */
 struct reader {
     reader_t *prev, *next;         /* in engine->readers while the poll handle is open */
     engine_t *engine;
@@ -68,7 +68,9 @@ struct reader {
     int fd;                        /* -1 once closed */
     int refs;                      /* the JS wrapper, the open handle */
     bool closing;                  /* uv_close was called */
-    napi_ref on_data, on_end;
+    napi_ref on_data, on_end;      /* a writer has no on_data */
+    napi_ref bytes;                /* a writer's Uint8Array, until it ends */
+    size_t length, written;        /* a writer's: its length when given, how much went out */
     napi_async_context async_context;
 };
 
@@ -158,6 +160,7 @@ napi_value track_child(napi_env env, engine_t *e, pid_t pid, int pidfd, bool sup
 /* engine-reader.c */
 void close_reader(reader_t *r);
 napi_value js_read_pipe(napi_env env, napi_callback_info info);
+napi_value js_write_pipe(napi_env env, napi_callback_info info);
 napi_value js_reader_constructor(napi_env env, napi_callback_info info);
 napi_value js_reader_close(napi_env env, napi_callback_info info);
 

@@ -621,6 +621,95 @@ parentPort.postMessage("queued");
     })
   })
 
+  describe("writePipe (bytes written into a child's input on the loop, no Node stream)", () => {
+    /** Spawns `args` with stdin on a socket pair whose other end is returned, stdout on a pipe read to its end. */
+    const fed = (path: string, args: ReadonlyArray<string>) => {
+      const [ours, theirs] = engine().makeSocketPair()
+      const [r, w] = engine().makePipe()
+      try {
+        const started = start(path, args, { stdio: [theirs!, w, StdioDevNull] })
+        const output = new Promise<Buffer>((resolve) => {
+          const chunks: Array<Buffer> = []
+          engine().readPipe(r, (bytes) => (chunks.push(Buffer.from(bytes)), true), () => resolve(Buffer.concat(chunks)))
+        })
+        return { fd: ours!, started, output }
+      } finally {
+        Fs.closeSync(theirs!)
+        Fs.closeSync(w)
+      }
+    }
+    const isOpen = (fd: number) => Fs.existsSync(`/proc/self/fd/${fd}`)
+    const write = (fd: number, bytes: Uint8Array) =>
+      new Promise<number>((resolve) => void engine().writePipe(fd, bytes, resolve))
+
+    it("writes every byte, then closes the fd (the child's EOF) and calls onEnd(0)", async () => {
+      const bytes = new Uint8Array(9 * 1024 * 1024 + 7).map((_, i) => i % 251)
+      const { fd, output, started } = fed("/bin/cat", [])
+      expect(await write(fd, bytes)).toBe(0)
+      expect(isOpen(fd)).toBe(false)
+      expect(Buffer.compare(await output, Buffer.from(bytes))).toBe(0)
+      expect(await started.exit).toEqual(exited(0))
+    })
+
+    it("empty bytes: EOF at once", async () => {
+      const { fd, output, started } = fed("/usr/bin/wc", ["-c"])
+      expect(await write(fd, new Uint8Array(0))).toBe(0)
+      expect((await output).toString().trim()).toBe("0")
+      expect(await started.exit).toEqual(exited(0))
+    })
+
+    it("a child that closes its input early: onEnd(EPIPE), no SIGPIPE here", async () => {
+      const { fd, output, started } = fed("/usr/bin/head", ["-c", "3"])
+      expect(await write(fd, new Uint8Array(8 * 1024 * 1024).fill(65))).toBe(Os.constants.errno.EPIPE)
+      expect((await output).toString()).toBe("AAA")
+      expect(await started.exit).toEqual(exited(0))
+      expect(isOpen(fd)).toBe(false)
+    })
+
+    it("bytes whose buffer is transferred away meanwhile: onEnd(EFAULT), nothing read from freed memory", async () => {
+      const bytes = new Uint8Array(8 * 1024 * 1024).fill(66)
+      const { fd, output, started } = fed("/usr/bin/wc", ["-c"])
+      // Nothing is written before the loop's next turn: by then the bytes are gone.
+      const ended = write(fd, bytes)
+      structuredClone(bytes.buffer, { transfer: [bytes.buffer] })
+      expect(await ended).toBe(Os.constants.errno.EFAULT)
+      expect((await output).toString().trim()).toBe("0")
+      expect(await started.exit).toEqual(exited(0))
+    })
+
+    it("a reader that never reads does not stall the loop: close() stops, no callback, the fd closed", async () => {
+      const { fd, started } = fed("/bin/sleep", ["100"])
+      let calls = 0
+      const writer = engine().writePipe(fd, new Uint8Array(64 * 1024 * 1024), () => void calls++)
+      // Timers still fire while the socket is full.
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      writer.close()
+      writer.close()
+      expect(isOpen(fd)).toBe(false)
+      started.child.kill(9)
+      expect(await started.exit).toEqual(killedBy("SIGKILL"))
+      await new Promise(setImmediate)
+      expect(calls).toBe(0)
+    })
+
+    it("refuses what is not an fd, a Uint8Array and a function with a TypeError, and leaves the fd as it was", () => {
+      const [r, w] = engine().makePipe()
+      try {
+        for (const fd of [-1, NaN, Infinity, 1.5, 2 ** 31, 2 ** 53, "3"]) {
+          expect(() => engine().writePipe(fd as number, new Uint8Array(1), () => {})).toThrow(TypeError)
+        }
+        for (const bytes of ["text", new Uint16Array(2), new DataView(new ArrayBuffer(2)), null]) {
+          expect(() => engine().writePipe(w, bytes as never, () => {})).toThrow(TypeError)
+        }
+        expect(() => engine().writePipe(w, new Uint8Array(1), undefined as never)).toThrow(TypeError)
+        expect(isOpen(w)).toBe(true)
+      } finally {
+        Fs.closeSync(r)
+        Fs.closeSync(w)
+      }
+    })
+  })
+
   describe("fds", () => {
     it("the child sees 0, 1, 2 only, whatever this process holds", async () => {
       const extra = Fs.openSync(probePath, "r")

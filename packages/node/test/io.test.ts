@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Redacted, Sink, Stream } from "effect"
 
 import { between, betweenBytes, parseReport, pattern, probePath } from "./support/probe.js"
+import { eventually, marker, openFdCount, withMarker, zombieChildren } from "./support/procs.js"
 import { binary, buf, interleaved, makeTempDir, probe, removeTempDir, text, utf8 } from "./support/run.js"
 
 let dir = ""
@@ -490,6 +491,47 @@ describe("no deadlock", () => {
       )
       expect(code).toBe(6)
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+
+  // The run helpers run a command fed from memory in one go; with a timeout they start it. Both
+  // keep the same promises.
+  for (
+    const [how, path] of [
+      ["run in one go", (command: Command.Command) => command],
+      ["started", Command.timeout("1 minute")]
+    ] as const
+  ) {
+    it.live(`fed from memory, ${how}: every byte arrives, in order`, () =>
+      Effect.gen(function*() {
+        const input = binary(9 * 1024 * 1024 + 7)
+        const out = yield* Command.bytes(
+          Command.make("cat").pipe(Command.feed(input), Command.maxOutput(Infinity), path)
+        )
+        expect(sha256(out)).toBe(sha256(input))
+        const fds = yield* Command.string(
+          Command.make("sh", "-c", "cat <&3; wc -c").pipe(Command.feed(input), Command.inputFd(3, "fd3\n"), path)
+        )
+        expect(fds).toBe(`fd3\n${input.length}\n`)
+      }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+
+    it.live(`fed from memory, ${how}: a grandchild that holds stdin unread does not hold the run`, () =>
+      Effect.gen(function*() {
+        const mark = marker()
+        const fds = openFdCount()
+        const code = yield* Command.exitCode(
+          Command.make("sh", "-c", "sleep 100 >/dev/null 2>&1 & exit 5").pipe(
+            Command.envInherit,
+            Command.env("EC_MARKER", mark),
+            Command.feed(new Uint8Array(32 * 1024 * 1024)),
+            path
+          )
+        )
+        expect(code).toBe(5)
+        // The grandchild is killed with the group its parent led, once the run ended.
+        expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))).toBe(true)
+        expect(zombieChildren()).toEqual([])
+        expect(openFdCount()).toBe(fds)
+      }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+  }
 
   it.live("large uncaptured output is drained: exitCode and status return", () =>
     Effect.gen(function*() {

@@ -180,8 +180,13 @@ describe("kill-and-reap", () => {
                 Command.env("EC_MARKER", mark),
                 Command.killGrace("1 second")
               )
-              // Every other run is fed (a started run), the rest capture stdout (run in one go).
-              const cmd = i % 2 === 0 ? Command.feed(base, "some input\n") : Command.stdout(base, "capture")
+              // A third is fed from a stream (a started run), the rest are fed from memory or capture
+              // stdout (run in one go).
+              const cmd = i % 3 === 0
+                ? Command.stdin(base, Command.Input.stream(Stream.make(new TextEncoder().encode("some input\n"))))
+                : i % 3 === 1
+                ? Command.feed(base, "some input\n".repeat(100_000))
+                : Command.stdout(base, "capture")
               yield* Effect.exit(Effect.timeout(Command.run(cmd), `${delay} millis`))
             }),
           { concurrency: 8, discard: true }

@@ -18,6 +18,7 @@ import type * as CommandExecutor from "../CommandExecutor.js"
 import { captureBuffer, empty, tailBuffer } from "./buffers.js"
 import { wordValue } from "./model.js"
 import { describe } from "./render.js"
+import { encoder } from "./scrub.js"
 
 /** How many bytes of an unspecified output the run helpers keep (and of stderr an error shows). */
 export const tailBytes = 8 * 1024
@@ -54,6 +55,10 @@ export const planErrorOutput = (
 ): [CommandExecutor.SpawnErrorOutput, Drain] =>
   output?._tag === "ToStdout" ? [output, { _tag: "None" }] : planOutput(output, captureUnspecified)
 
+/** The bytes of an input fed from memory (`feed`: bytes, text, a secret); undefined for any other. */
+export const memoryInput = (input: Command.Input | undefined): Uint8Array | undefined =>
+  input?._tag === "Bytes" ? input.bytes : input?._tag === "Text" ? encoder.encode(wordValue(input.text)) : undefined
+
 export const planInput = (
   command: Command.Command,
   input: Command.Input | undefined
@@ -61,9 +66,8 @@ export const planInput = (
   if (input === undefined) return [{ _tag: "Null" }, undefined]
   switch (input._tag) {
     case "Bytes":
-      return [{ _tag: "Pipe" }, Stream.succeed(input.bytes)]
     case "Text":
-      return [{ _tag: "Pipe" }, Stream.sync(() => new TextEncoder().encode(wordValue(input.text)))]
+      return [{ _tag: "Pipe" }, Stream.sync(() => memoryInput(input)!)]
     case "Stream":
       return [
         { _tag: "Pipe" },

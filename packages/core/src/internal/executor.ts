@@ -23,6 +23,7 @@ import {
   childOutput,
   counting,
   drain,
+  memoryInput,
   none,
   planErrorOutput,
   planInput,
@@ -235,7 +236,8 @@ const planned = (valid: Command.Command, captureAsked: boolean, debug: boolean) 
 
 /**
  * The run helpers' whole run through the executor's `RunPlan`, for what it takes: a single
- * command with no input stream, no sink and no timeout, while debug lines are off (they show the
+ * command with no input stream (an input from memory is given as bytes), no sink and no timeout,
+ * while debug lines are off (they show the
  * run's steps). What `settle` does for a started run, in one go: the status by the command's
  * rules, the captures, an output past its limit. Undefined: `start` runs it.
  */
@@ -246,13 +248,16 @@ const runWhole = (
 ): Effect.Effect<CommandExecutor.RunResult, CommandError> | undefined => {
   if (valid.upstream !== undefined || valid.timeout !== undefined) return undefined
   const { errPlan, input, line, outPlan, plan } = planned(valid, true, false)
-  if (input !== undefined || outPlan._tag === "Sink" || errPlan._tag === "Sink") return undefined
+  if (outPlan._tag === "Sink" || errPlan._tag === "Sink") return undefined
+  const stdin = memoryInput(valid.stdin)
+  if (input !== undefined && stdin === undefined) return undefined
   const out = bufferOf(valid, outPlan)
   const err = bufferOf(valid, errPlan)
   let bytesOut = 0
   let outOverflow = false
   let errOverflow = false
   const ran = runPlan(plan, {
+    stdin,
     stdout: (bytes) => {
       bytesOut += bytes.length
       outOverflow = out !== undefined && !out.push(bytes)
@@ -275,7 +280,7 @@ const runWhole = (
       annotateSpan(span, {
         "process.pid": pid,
         "process.exit_status": ExitStatus.format(counted),
-        "command.bytes_in": 0,
+        "command.bytes_in": stdin?.length ?? 0,
         "command.bytes_out": bytesOut
       })
       return outOverflow

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url"
 import { buildCommand, findNative } from "./native-files.js"
 
 /** The API version this file expects; the addon exports its own as `abi`. */
-export const ENGINE_ABI = 7
+export const ENGINE_ABI = 8
 
 /** A child fd gets this parent fd: the fd number, or one of these markers. */
 export const StdioDevNull = -1
@@ -70,9 +70,9 @@ export interface EngineChild {
   ref(): void
 }
 
-/** A pipe being read by {@link Engine.readPipe}. */
+/** A pipe being read by {@link Engine.readPipe}, or written by {@link Engine.writePipe}. */
 export interface EngineReader {
-  /** Stops reading and closes the fd; no callback comes after it. Call it as a method. */
+  /** Stops reading (or writing) and closes the fd; no callback comes after it. Call it as a method. */
   close(): void
 }
 
@@ -119,6 +119,15 @@ export interface Engine {
    * closed when the thread's env is torn down.
    */
   readPipe(fd: number, onData: (bytes: Uint8Array) => boolean, onEnd: (errno: number) => void): EngineReader
+  /**
+   * Writes `bytes` into a pipe into a child on the loop, as fast as the child reads it, without a
+   * Node stream (at most 4 MiB per turn of the loop); takes `fd` like `readPipe`. Once all of it
+   * went out the fd is closed (the child's EOF) and `onEnd(0)` is called; a failed write closes it
+   * and calls `onEnd(errno)`: EPIPE when the child closed its end, EFAULT when the bytes' buffer
+   * was detached (transferred) meanwhile. Neither comes after `close()`. The bytes are not copied:
+   * they must not change until the end.
+   */
+  writePipe(fd: number, bytes: Uint8Array, onEnd: (errno: number) => void): EngineReader
   /**
    * Starts the program, or throws an Error with `code` ("ENOENT", "EACCES", "ENOEXEC", ...),
    * negative `errno` and `syscall`: the step that failed ("execve" and "chdir", with `path`;

@@ -5,6 +5,7 @@
  * spawn of `/bin/true` then runs a fraction of the JavaScript, which is what a short-lived program
  * (not yet compiled by V8) pays for per spawn. Interrupted, it kills and reaps as a started stage does.
  */
+import * as Os from "node:os"
 import * as Util from "node:util"
 
 import { CommandError, type CommandExecutor, type ExitStatus } from "@effect-command/core"
@@ -22,9 +23,9 @@ import { DrainClock } from "./pipe-reader.js"
 import { clearStage, isContained, isRefusal, needsHelper } from "./preflight.js"
 import { prepareNow } from "./prepare.js"
 import * as Spawn from "./spawn.js"
-import { endedAtOnce, endStage, type Options, type Started, startedOf, writeInputFds } from "./stage.js"
+import { endedAtOnce, endStage, type Options, type Started, startedOf } from "./stage.js"
 
-type Collect = Parameters<CommandExecutor.RunPlan>[1]
+type IO = Parameters<CommandExecutor.RunPlan>[1]
 
 /**
  * Reads one output of the child into `onBytes` (false: stop; the child is then aborted at once,
@@ -85,31 +86,65 @@ const readOutput = (
 }
 
 /**
- * Runs a started child to its end (its outputs read, its status once reaped) and calls `settle`
- * once: with the run, or with the first output's failure (stdout's before stderr's). Returns what
- * stops waiting for the outputs.
+ * Writes the child's inputs, each closed once written: every input fd's bytes, and `stdin` (fed
+ * from memory) into a piped stdin. A child that closes one early is not an error: the rest is
+ * dropped. A failed write of stdin goes to `failed` and aborts the child, as a started run's
+ * failed feeding does. Returns what stops writing: once the child exited nobody reads the rest.
+ */
+const writeInputs = (
+  stage: CommandExecutor.SpawnStage,
+  started: Started,
+  stdin: Uint8Array | undefined,
+  failed: (error: CommandError.IoError) => void
+) => {
+  const { child, exit } = started
+  const inputs: Array<readonly [number, Uint8Array]> = stage.inputFds.map(({ bytes, fd }) => [fd, bytes])
+  if (stdin !== undefined) inputs.push([0, stdin])
+  for (const [fd, bytes] of inputs) {
+    child.inputs?.get(fd)?.write(bytes, (errno) => {
+      if (fd !== 0 || errno === 0 || errno === closedByPeer.EPIPE || errno === closedByPeer.ECONNRESET) return
+      const cause = Object.assign(new Error(`${Util.getSystemErrorName(-errno)}: writing stdin failed`), { errno })
+      failed(new CommandError.IoError({ stream: "stdin", command: stage.line, cause }))
+      Effect.runFork(abortChild(child, exit, stage.killPolicy, leadsGroup(stage)))
+    })
+  }
+  return () => inputs.forEach(([fd]) => child.inputs?.get(fd)?.close())
+}
+
+/** The errnos of a write to a child that closed its end. */
+const closedByPeer = Os.constants.errno
+
+/**
+ * Runs a started child to its end (its inputs written, its outputs read, its status once reaped)
+ * and calls `settle` once: with the run, or with the first failure (stdin's, then stdout's, then
+ * stderr's). Returns what stops writing the inputs and waiting for the outputs.
  */
 const runToEnd = (
   options: Options,
   stage: CommandExecutor.SpawnStage,
   started: Started,
-  collect: Collect,
+  io: IO,
   settle: (outcome: CommandExecutor.PlanRun | CommandError.IoError) => void
 ) => {
   const { child } = started
   let pending = 3
   let status: ExitStatus.ExitStatus | undefined
-  const failures: [CommandError.IoError | undefined, CommandError.IoError | undefined] = [undefined, undefined]
+  const failures: Array<CommandError.IoError | undefined> = [undefined, undefined, undefined]
   const ended = () => {
     if (--pending > 0) return
-    settle(failures[0] ?? failures[1] ?? { pid: child.pid, status: status! })
+    settle(failures.find((failure) => failure !== undefined) ?? { pid: child.pid, status: status! })
   }
-  writeInputFds(stage, started)
+  const stopWriting = writeInputs(stage, started, io.stdin, (error) => (failures[0] = error))
   const stops = [
-    readOutput(options, stage, started, 1, collect.stdout, (error) => ((failures[0] = error), ended())),
-    readOutput(options, stage, started, 2, collect.stderr, (error) => ((failures[1] = error), ended()))
+    stopWriting,
+    readOutput(options, stage, started, 1, io.stdout, (error) => ((failures[1] = error), ended())),
+    readOutput(options, stage, started, 2, io.stderr, (error) => ((failures[2] = error), ended()))
   ]
-  child.onExit((info) => ((status = toStatus(info)), ended()))
+  child.onExit((info) => {
+    status = toStatus(info)
+    stopWriting()
+    ended()
+  })
   return () => stops.forEach((stop) => stop())
 }
 
@@ -133,7 +168,7 @@ const runInOneGo = (
   options: Options,
   engine: Engine,
   stage: CommandExecutor.SpawnStage,
-  collect: Collect,
+  io: IO,
   resume: (effect: Effect.Effect<CommandExecutor.PlanRun, CommandError.CommandError>) => void
 ) => {
   const cleared = clearStage(stage, engine, options)
@@ -144,7 +179,7 @@ const runInOneGo = (
   const spawned = Deferred.unsafeMake<Started | null>(FiberId.none)
   let interrupted = false
   let stopReading = () => {}
-  Spawn.spawn(engine, { ...prepared.spec, rawOutputs: true }, (result) => {
+  Spawn.spawn(engine, { ...prepared.spec, rawPipes: true }, (result) => {
     closeAll(prepared.closeAfterSpawn)
     if (result instanceof Error) {
       Deferred.unsafeDone(spawned, Exit.succeed(null))
@@ -153,7 +188,7 @@ const runInOneGo = (
     const started = startedOf(result, prepared, undefined)
     Deferred.unsafeDone(spawned, Exit.succeed(started))
     if (interrupted) return
-    stopReading = runToEnd(options, stage, started, collect, (outcome) =>
+    stopReading = runToEnd(options, stage, started, io, (outcome) =>
       paced(() => {
         if (interrupted) return
         const settled = outcome instanceof CommandError.IoError ? failure(outcome) : Effect.succeed(outcome)
@@ -176,10 +211,12 @@ const runInOneGo = (
  * The layer's `RunPlan`: with the native engine, a single command that needs neither the helper
  * nor containment (its spawn is the engine's alone). Anything else is declined, and started.
  */
-export const makeRunPlan = (options: Options): CommandExecutor.RunPlan => (plan, collect) => {
+export const makeRunPlan = (options: Options): CommandExecutor.RunPlan => (plan, io) => {
   const { engine } = options
   const stage = plan.stages[0]
-  if (engine === null || plan.stages.length !== 1 || stage.stdin._tag === "Pipe") return undefined
+  if (engine === null || plan.stages.length !== 1 || (stage.stdin._tag === "Pipe" && io.stdin === undefined)) {
+    return undefined
+  }
   if (needsHelper(stage, engine).length > 0 || isContained(stage, options)) return undefined
-  return Effect.async((resume) => runInOneGo(options, engine, stage, collect, resume))
+  return Effect.async((resume) => runInOneGo(options, engine, stage, io, resume))
 }

@@ -13,7 +13,7 @@ import { isMainThread } from "node:worker_threads"
 
 import { Signal } from "@effect-command/core"
 
-import type { Engine, EngineChild, EngineExit, EngineSpawnSpec } from "./engine.js"
+import type { Engine, EngineChild, EngineExit, EngineReader, EngineSpawnSpec } from "./engine.js"
 import { loadEngine, StdioClosed, StdioDevNull } from "./engine.js"
 import { paced } from "./pace.js"
 import { keepBuffered, userBufferReader } from "./read-into.js"
@@ -54,17 +54,25 @@ export interface SpawnSpec {
    */
   readonly supervisor: boolean
   /**
-   * The native engine only: the parent's ends of the pipes out of the child are read by the engine
-   * itself (`Child.outputs`), not through Node streams.
+   * The native engine only: the parent's ends of the child's pipes are read and written by the
+   * engine itself (`Child.outputs`, `Child.inputs`), not through Node streams.
    */
-  readonly rawOutputs?: boolean
+  readonly rawPipes?: boolean
 }
 
-/** A pipe out of the child that the native engine reads itself (`SpawnSpec.rawOutputs`). */
+/** A pipe out of the child that the native engine reads itself (`SpawnSpec.rawPipes`). */
 export interface RawOutput {
   /** Starts reading it, once: see `Engine.readPipe`. */
   readonly read: (onData: (bytes: Uint8Array) => boolean, onEnd: (errno: number) => void) => void
   /** Closes it, read or not; no callback comes after it. */
+  readonly close: () => void
+}
+
+/** A pipe into the child that the native engine writes itself (`SpawnSpec.rawPipes`). */
+export interface RawInput {
+  /** Writes the bytes, once, then closes it: see `Engine.writePipe`. */
+  readonly write: (bytes: Uint8Array, onEnd: (errno: number) => void) => void
+  /** Closes it, written or not; no callback comes after it. */
   readonly close: () => void
 }
 
@@ -83,8 +91,10 @@ export interface Child {
   readonly pid: number
   /** The parent's end of each `Pipe` source, by child fd number. */
   readonly pipes: ReadonlyMap<number, Readable | Writable>
-  /** With `rawOutputs`: the pipes out of the child, by child fd number (not in `pipes`). */
+  /** With `rawPipes`: the pipes out of the child, by child fd number (not in `pipes`). */
   readonly outputs?: ReadonlyMap<number, RawOutput>
+  /** With `rawPipes`: the pipes into the child, by child fd number (not in `pipes`). */
+  readonly inputs?: ReadonlyMap<number, RawInput>
   /** Calls back once, after the child was reaped. */
   readonly onExit: (callback: (info: ExitInfo) => void) => void
   /** Whether the child was reaped. */
@@ -318,15 +328,15 @@ const nativeSpec = (spec: SpawnSpec, stdio: Array<[number, number]>): EngineSpaw
   supervisor: spec.supervisor
 })
 
-/** Our end of a pipe out of the child, read by the engine when asked, closed once either way. */
-const rawOutput = (engine: Engine, fd: number): RawOutput => {
-  let reader: { close(): void } | undefined
+/** Our end of a child's pipe, handed to the engine (`open`) once when asked, closed once either way. */
+const rawEnd = (fd: number) => {
+  let end: EngineReader | undefined
   let closed = false
   return {
-    read: (onData, onEnd) => {
-      if (closed || reader !== undefined) return
+    open: (make: (fd: number) => EngineReader) => {
+      if (closed || end !== undefined) return
       try {
-        reader = engine.readPipe(fd, onData, onEnd)
+        end = make(fd)
       } catch (error) {
         // The engine closed the fd: its number may be someone else's by now.
         closed = true
@@ -336,10 +346,20 @@ const rawOutput = (engine: Engine, fd: number): RawOutput => {
     close: () => {
       if (closed) return
       closed = true
-      if (reader !== undefined) reader.close()
+      if (end !== undefined) end.close()
       else closeQuietly(fd)
     }
   }
+}
+
+const rawOutput = (engine: Engine, fd: number): RawOutput => {
+  const end = rawEnd(fd)
+  return { read: (onData, onEnd) => end.open((fd) => engine.readPipe(fd, onData, onEnd)), close: end.close }
+}
+
+const rawInput = (engine: Engine, fd: number): RawInput => {
+  const end = rawEnd(fd)
+  return { write: (bytes, onEnd) => end.open((fd) => engine.writePipe(fd, bytes, onEnd)), close: end.close }
 }
 
 /** The started child as `Child`: our pipe ends become streams (or raw outputs). */
@@ -352,16 +372,24 @@ const nativeChild = (
 ): Child => {
   const pipes = new Map<number, Readable | Writable>()
   const outputs = new Map<number, RawOutput>()
+  const inputs = new Map<number, RawInput>()
   for (const [childFd, fd] of parentEnds) {
     const source = spec.stdio.get(childFd) as { readonly toChild: boolean }
-    if (source.toChild) pipes.set(childFd, new Net.Socket({ fd, readable: false, writable: true }))
-    else if (spec.rawOutputs === true) outputs.set(childFd, rawOutput(engine, fd))
-    else pipes.set(childFd, userBufferReader(fd))
+    if (spec.rawPipes === true) {
+      if (source.toChild) inputs.set(childFd, rawInput(engine, fd))
+      else outputs.set(childFd, rawOutput(engine, fd))
+    } else {
+      pipes.set(
+        childFd,
+        source.toChild ? new Net.Socket({ fd, readable: false, writable: true }) : userBufferReader(fd)
+      )
+    }
   }
   return {
     pid: child.pid,
     pipes,
     outputs,
+    inputs,
     onExit: notifier.onExit,
     exited: notifier.exited,
     kill: (signal, group) => child.kill(Signal.numbers[signal], group),

@@ -114,7 +114,7 @@ export const startChild = (
 export const closePipes = ({ child, prepared, supervision }: Started, detached = false) => {
   const keep = detached && supervision !== undefined ? [prepared.helperFds?.control, prepared.helperFds?.status] : []
   for (const [fd, pipe] of child.pipes) if (!keep.includes(fd)) pipe.destroy()
-  for (const output of child.outputs?.values() ?? []) output.close()
+  for (const end of [...(child.outputs?.values() ?? []), ...(child.inputs?.values() ?? [])]) end.close()
   prepared.joined?.destroy()
 }
 
