@@ -109,6 +109,43 @@ const coldAndSteady = (results: ReadonlyArray<Workload>): Array<string> => {
   return out
 }
 
+/**
+ * Every workload with a C floor, a row each: the medians of raw node, ours and C, and how much of
+ * the floor's speed ours reaches (its value over C's, or C's over its own for a time).
+ */
+const nearTheFloor = (results: ReadonlyArray<Workload>): Array<string> => {
+  const withFloor = results.filter((w) => row(w, "c")?.values.length)
+  if (withFloor.length === 0) return []
+  const ours = [["ours", "helper"], ["ours-direct", "direct"]] as const
+  const head = [
+    "workload",
+    "unit",
+    "raw node",
+    ...ours.map(([, layer]) => `ours (${layer})`),
+    "C floor",
+    ...ours.map(([, layer]) => `ours (${layer}): share of C's speed`)
+  ]
+  const out = [`| ${head.map(cell).join(" | ")} |`, `|${head.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`]
+  for (const w of withFloor) {
+    const at = (id: string) => median(row(w, id)?.values ?? [])
+    const floor = at("c")
+    const share = (id: string) => {
+      const value = w.higherIsBetter ? at(id) / floor : floor / at(id)
+      return Number.isFinite(value) ? `${(100 * value).toFixed(0)}%` : "–"
+    }
+    const cells = [
+      w.title.split(":")[0]!,
+      w.unit,
+      fmt(at("raw")),
+      ...ours.map(([id]) => fmt(at(id))),
+      fmt(floor),
+      ...ours.map(([id]) => share(id))
+    ]
+    out.push(`| ${cells.map(cell).join(" | ")} |`)
+  }
+  return out
+}
+
 export const loadAverage = () => Os.loadavg().map((n) => n.toFixed(2)).join(", ")
 
 export const report = (
@@ -150,7 +187,8 @@ export const report = (
     "program gets: each contender runs in a fresh Node process of its own that loads only that",
     "contender's library (raw node's imports nothing but `node:child_process`), spawns at most",
     `${config.cold.warmup} times before the timed run, and reports its import time and its first spawn's latency. A C`,
-    "program (`posix_spawn` + `waitpid`) runs the same spawns: the floor. Their ratios are to raw node's",
+    "program (`posix_spawn` + `waitpid`) runs the same spawns: the floor. The byte workloads (W3, W4, W6)",
+    "have a C floor too: a C program moving the same bytes through the same kernel pipes. The cold ratios are to raw node's",
     "fresh process of the same round. The steady-state W2 also gives ratios to raw node in a fresh",
     "minimal process: the worker's raw node shares its process with every other contender, and fork()",
     "costs more from a larger process. Each ratio's column names its baseline.",
@@ -206,6 +244,18 @@ export const report = (
       "contender). The C floor has no steady state of its own: it has nothing to compile.",
       "",
       ...side
+    )
+  }
+  const floor = nearTheFloor(results)
+  if (floor.length > 0) {
+    out.push(
+      "## How close to the floor",
+      "",
+      "The C floor does each workload's work from a C program, without a runtime: the kernel's cost.",
+      "A share of 100% would be as fast as C; medians, from the workloads' own tables below.",
+      "",
+      ...floor,
+      ""
     )
   }
   for (const w of results) {

@@ -5,7 +5,7 @@
 import * as ChildProcess from "node:child_process"
 import { fileURLToPath } from "node:url"
 
-import { coldProgram, spawnFloor } from "./build.js"
+import { bytesFloor, coldProgram, type Floor, spawnFloor } from "./build.js"
 import { benchDir, config, roundsOf } from "./config.js"
 import * as Contenders from "./contenders.js"
 import type { ColdJob, Job, JobResult, Sample } from "./protocol.js"
@@ -156,21 +156,50 @@ const freshRounds = (
     return samples
   })
 
-const runSingles = (workload: "W3" | "W4", list: ReadonlyArray<{ readonly id: string }>) =>
+/** The byte workloads' C floor: its row, and how bytes-floor.c runs the workload. */
+const BYTES_FLOOR = {
+  id: "c",
+  label: "C: `posix_spawn`, `poll`, the native engine's pipe and socket pair (src/bytes-floor.c)"
+}
+const floorModes = { W3: "capture", W4: "stream", W6wc: "feed-wc", W6cat: "feed-cat" } as const
+
+/** One run of the C floor of a byte workload, in a process of its own. */
+const runBytesFloor = (
+  floor: { readonly path: string },
+  workload: keyof typeof floorModes,
+  round: number,
+  c: { readonly bytes: number; readonly warmup: number }
+) =>
+  runProcess(
+    floor.path,
+    [floorModes[workload], round, c.bytes, c.warmup].map(String),
+    "the C floor",
+    config.timeoutMs
+  )
+
+/** The note on a byte workload's C floor (or on its absence). */
+const bytesFloorNote = (floor: Floor) =>
+  "path" in floor
+    ? "C: the same bytes moved by a C program (compiled with `cc -O2` at run time) through the same kernel objects as the native engine's (a pipe with a 1 MiB buffer out of the child, a socket pair into it), with `poll`; after a warm-up run of the same size. It is the floor: what the kernel's pipes cost without a runtime."
+    : `No C floor: ${floor.missing}.`
+
+const runSingles = (workload: "W3" | "W4", list: ReadonlyArray<{ readonly id: string }>, floor: Floor) =>
   freshRounds(
     workload,
-    list.map((c) => c.id),
+    [...list.map((c) => c.id), ...("path" in floor ? [BYTES_FLOOR.id] : [])],
     roundsOf(config.w34),
     (contender, round) =>
-      runWorker({
-        kind: "single",
-        workload,
-        contender,
-        round,
-        bytes: config.w34.bytes,
-        warmup: config.w34.warmup,
-        timeoutMs: config.timeoutMs
-      }),
+      contender === BYTES_FLOOR.id && "path" in floor
+        ? runBytesFloor(floor, workload, round, config.w34)
+        : runWorker({
+          kind: "single",
+          workload,
+          contender,
+          round,
+          bytes: config.w34.bytes,
+          warmup: config.w34.warmup,
+          timeoutMs: config.timeoutMs
+        }),
     (s) => `${s.value.toFixed(0)} MiB/s +${(s.extra.rssGrowthMiB ?? NaN).toFixed(0)} MiB`
   )
 
@@ -270,18 +299,20 @@ const sizeLabel = (bytes: number) => (bytes >= MiB ? `${bytes / MiB} MiB` : `${b
 
 const runW3 = async (): Promise<Workload> => {
   log(`W3: capture ${sizeLabel(config.w34.bytes)} of stdout, ${roundsOf(config.w34)} rounds, a fresh process per run`)
-  const [samples, seconds] = await runSingles("W3", Contenders.w3)
+  const floor = bytesFloor()
+  const [samples, seconds] = await runSingles("W3", Contenders.w3, floor)
   return {
     id: "W3",
     title: `W3: capture ${sizeLabel(config.w34.bytes)} of \`head -c ${config.w34.bytes} /dev/zero\` as bytes`,
     unit: "MiB/s",
     higherIsBetter: true,
     baseline: RAW,
-    labels: labels(Contenders.w3),
+    labels: labels([...Contenders.w3, BYTES_FLOOR]),
     samples,
     columns: [{ key: "rssGrowthMiB", label: "peak RSS growth, MiB: median (min–max)", summary: "median" }, CPU_MS],
     notes: [
-      "Each run in a fresh Node process after a 1 MiB warm-up run of the same contender; peak RSS growth is VmHWM after the run minus VmRSS before it (the peak reset through /proc/self/clear_refs)."
+      "Each run in a fresh Node process after a 1 MiB warm-up run of the same contender; peak RSS growth is VmHWM after the run minus VmRSS before it (the peak reset through /proc/self/clear_refs).",
+      bytesFloorNote(floor)
     ],
     seconds
   }
@@ -293,17 +324,18 @@ const runW4 = async (): Promise<Workload> => {
       roundsOf(config.w34)
     } rounds, a fresh process per run`
   )
-  const [samples, seconds] = await runSingles("W4", Contenders.w4)
+  const floor = bytesFloor()
+  const [samples, seconds] = await runSingles("W4", Contenders.w4, floor)
   return {
     id: "W4",
     title: `W4: stream ${sizeLabel(config.w34.bytes)} of \`head -c ${config.w34.bytes} /dev/zero\`, keep nothing`,
     unit: "MiB/s",
     higherIsBetter: true,
     baseline: RAW,
-    labels: labels(Contenders.w4),
+    labels: labels([...Contenders.w4, BYTES_FLOOR]),
     samples,
     columns: [{ key: "rssGrowthMiB", label: "peak RSS growth, MiB: median (min–max)", summary: "median" }, CPU_MS],
-    notes: ["Run like W3: each run in a fresh Node process."],
+    notes: ["Run like W3: each run in a fresh Node process.", bytesFloorNote(floor)],
     seconds
   }
 }
@@ -334,17 +366,31 @@ const runW6 = async (which: "W6wc" | "W6cat"): Promise<Workload> => {
   const what = which === "W6wc" ? "into `wc -c`" : "into `cat`, capturing its output"
   log(`${which}: feed ${sizeLabel(c.bytes)} ${what.replaceAll("`", "")}, ${roundsOf(c)} rounds`)
   const [result, seconds] = await timed(() => runWorker(roundsJob(which, c)))
+  const floor = bytesFloor()
+  const [floorSamples, floorSeconds] = "path" in floor
+    ? await freshRounds(
+      `${which} C floor`,
+      [BYTES_FLOOR.id],
+      roundsOf(c),
+      (_, round) => runBytesFloor(floor, which, round, c),
+      (s) => s.value.toFixed(0)
+    )
+    : [[], 0]
   return {
     id: which,
     title: `${which === "W6wc" ? "W6a" : "W6b"}: feed ${sizeLabel(c.bytes)} ${what}`,
     unit: "MiB/s",
     higherIsBetter: true,
     baseline: RAW,
-    labels: labels(which === "W6wc" ? Contenders.w6wc : Contenders.w6cat),
-    samples: result.samples,
+    labels: labels([...(which === "W6wc" ? Contenders.w6wc : Contenders.w6cat), BYTES_FLOOR]),
+    samples: [...result.samples, ...floorSamples],
     columns: [CPU_MS],
-    notes: [],
-    seconds
+    notes: [
+      `Every contender but C runs in one worker process, interleaved, round after round; C runs one process a round, after the worker's rounds. ${
+        bytesFloorNote(floor)
+      }`
+    ],
+    seconds: seconds + floorSeconds
   }
 }
 
