@@ -16,14 +16,12 @@ import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 
 import type { Engine } from "./engine.js"
-import { closeAll } from "./fds.js"
 import { abortChild, leadsGroup, toStatus } from "./lifecycle.js"
 import { paced } from "./pace.js"
 import { DrainClock } from "./pipe-reader.js"
 import { clearStage, isContained, isRefusal, needsHelper } from "./preflight.js"
 import { prepareNow } from "./prepare.js"
-import * as Spawn from "./spawn.js"
-import { endedAtOnce, endStage, type Options, type Started, startedOf } from "./stage.js"
+import { endedAtOnce, endStage, type Options, startChildNow, type Started } from "./stage.js"
 
 type IO = Parameters<CommandExecutor.RunPlan>[1]
 
@@ -178,17 +176,15 @@ const runInOneGo = (
   // The started child for an interruption's kill-and-reap; null when none started.
   const spawned = Deferred.unsafeMake<Started | null>(FiberId.none)
   let interrupted = false
-  let stopReading = () => {}
-  Spawn.spawn(engine, { ...prepared.spec, rawPipes: true }, (result) => {
-    closeAll(prepared.closeAfterSpawn)
-    if (result instanceof Error) {
+  let stopIo = () => {}
+  startChildNow(engine, { ...prepared, spec: { ...prepared.spec, rawPipes: true } }, cleared.execFailure, (started) => {
+    if (started instanceof CommandError.SpawnError) {
       Deferred.unsafeDone(spawned, Exit.succeed(null))
-      return resume(failure(cleared.execFailure(result)))
+      return resume(failure(started))
     }
-    const started = startedOf(result, prepared, undefined)
     Deferred.unsafeDone(spawned, Exit.succeed(started))
     if (interrupted) return
-    stopReading = runToEnd(options, stage, started, io, (outcome) =>
+    stopIo = runToEnd(options, stage, started, io, (outcome) =>
       paced(() => {
         if (interrupted) return
         const settled = outcome instanceof CommandError.IoError ? failure(outcome) : Effect.succeed(outcome)
@@ -199,7 +195,7 @@ const runInOneGo = (
   })
   return Effect.suspend(() => {
     interrupted = true
-    stopReading()
+    stopIo()
     return Effect.flatMap(
       Deferred.await(spawned),
       (started) => started === null ? Effect.void : endStage(options, stage, started)

@@ -66,7 +66,7 @@ export const unknownSignal = (sig: unknown): string =>
   `unknown signal ${typeof sig === "string" ? JSON.stringify(sig) : String(sig)}: give a name such as "SIGTERM"`
 
 /** A started child with its exit notification (and the helper's report, when it has one). */
-export const startedOf = (
+const startedOf = (
   child: Spawn.Child,
   prepared: Prepared,
   supervision: Supervision | undefined,
@@ -77,34 +77,51 @@ export const startedOf = (
   return { child, prepared, exit, helperReport, supervision }
 }
 
-/** Hands the prepared spec to the engine; the parent's copies of the child's ends are closed at once. */
+/**
+ * Hands the prepared spec to the engine and calls back once, with the started child or the spawn's
+ * failure; the parent's copies of the child's ends are closed at once.
+ */
+export const startChildNow = (
+  engine: Engine | null,
+  prepared: Prepared,
+  execFailure: (error: NodeJS.ErrnoException) => CommandError.SpawnError,
+  done: (result: Started | CommandError.SpawnError) => void
+): void =>
+  Spawn.spawn(engine, prepared.spec, (result) => {
+    closeAll(prepared.closeAfterSpawn)
+    prepared.joinedChildEnd?.destroy()
+    if (result instanceof Error) {
+      prepared.joined?.destroy()
+      return done(execFailure(result))
+    }
+    const helperReport = Deferred.unsafeMake<string>(FiberId.none)
+    const report = (text: string) => Deferred.unsafeDone(helperReport, Exit.succeed(text))
+    const ready = (child: Spawn.Child, supervision: Supervision | undefined) =>
+      done(startedOf(child, prepared, supervision, helperReport))
+    const fds = prepared.helperFds
+    const pipe = (fd: number | undefined) => (fd === undefined ? undefined : result.pipes.get(fd))
+    if (fds?.control !== undefined) {
+      // Contained: started once the supervisor said which pid the target has.
+      return supervise(result, pipe(fds.status) as Readable, pipe(fds.control) as Writable, { ready, report })
+    }
+    if (fds !== undefined) readAll(pipe(fds.status) as Readable, report)
+    ready(result, undefined)
+  })
+
+/** `startChildNow` as an effect. */
 export const startChild = (
   engine: Engine | null,
   prepared: Prepared,
   execFailure: (error: NodeJS.ErrnoException) => CommandError.SpawnError
 ) =>
-  Effect.async<Started, CommandError.SpawnError>((resume) => {
-    Spawn.spawn(engine, prepared.spec, (result) => {
-      closeAll(prepared.closeAfterSpawn)
-      prepared.joinedChildEnd?.destroy()
-      if (result instanceof Error) {
-        prepared.joined?.destroy()
-        return resume(Effect.fail(execFailure(result)))
-      }
-      const helperReport = Deferred.unsafeMake<string>(FiberId.none)
-      const report = (text: string) => Deferred.unsafeDone(helperReport, Exit.succeed(text))
-      const ready = (child: Spawn.Child, supervision: Supervision | undefined) =>
-        resume(Effect.succeed(startedOf(child, prepared, supervision, helperReport)))
-      const fds = prepared.helperFds
-      const pipe = (fd: number | undefined) => (fd === undefined ? undefined : result.pipes.get(fd))
-      if (fds?.control !== undefined) {
-        // Contained: started once the supervisor said which pid the target has.
-        return supervise(result, pipe(fds.status) as Readable, pipe(fds.control) as Writable, { ready, report })
-      }
-      if (fds !== undefined) readAll(pipe(fds.status) as Readable, report)
-      ready(result, undefined)
-    })
-  })
+  Effect.async<Started, CommandError.SpawnError>((resume) =>
+    startChildNow(
+      engine,
+      prepared,
+      execFailure,
+      (result) => resume(result instanceof CommandError.SpawnError ? Effect.fail(result) : Effect.succeed(result))
+    )
+  )
 
 /**
  * Destroys the parent's ends of the child's pipes. A detached contained child keeps its
