@@ -65,6 +65,26 @@ const problemCases: ReadonlyArray<Case> = [
   ["stdin set twice", () => base.pipe(Command.stdin("null"), Command.stdin("inherit")), /input given twice/],
   ["feed after stdin", () => base.pipe(Command.stdin("pipe"), Command.feed("x")), /input given twice/],
   ["feed twice", () => base.pipe(Command.feed("x"), Command.feed(encode("y"))), /input given twice/],
+  [
+    "feed of a Proxy of bytes (instanceof says Uint8Array, it has no bytes to write)",
+    () => base.pipe(Command.feed(new Proxy(encode("x"), {}))),
+    /the bytes for stdin must be a Uint8Array, not an object/
+  ],
+  [
+    "stdin of bytes that are not a Uint8Array",
+    () => base.pipe(Command.stdin({ _tag: "Bytes", bytes: new Uint16Array(2) as never })),
+    /the bytes for stdin must be a Uint8Array/
+  ],
+  [
+    "stdin of text that is not a string",
+    () => base.pipe(Command.stdin({ _tag: "Text", text: 42 as never })),
+    /the text for stdin must be a string or a Redacted string, not 42/
+  ],
+  [
+    "inputFd of a Proxy of bytes",
+    () => base.pipe(Command.inputFd(3, new Proxy(encode("x"), {}))),
+    /the data for input fd 3 must be a string or bytes, not an object/
+  ],
   ["stdout set twice", () => base.pipe(Command.stdout("capture"), Command.stdout("null")), /stdout is set twice/],
   ["stderr set twice", () => base.pipe(Command.stderr("stdout"), Command.stderr("capture")), /stderr is set twice/],
   [

@@ -170,8 +170,8 @@ static void on_writable(uv_poll_t *handle, int status, int events)
     int err = 0;
     if ((napi_get_reference_value(env, r->bytes, &view) != napi_ok
             || napi_get_typedarray_info(env, view, &type, &length, &data, &arraybuffer, &offset) != napi_ok
-            || napi_is_detached_arraybuffer(env, arraybuffer, &detached) != napi_ok || detached || length != r->length)) {
-        err = EFAULT; /* the bytes are gone */
+            || napi_is_detached_arraybuffer(env, arraybuffer, &detached) != napi_ok || detached || length < r->length)) {
+        err = EFAULT; /* the bytes are gone (detached, or shrunk) */
     }
     while (err == 0 && r->written < r->length && budget > 0) {
         size_t size = r->length - r->written < budget ? r->length - r->written : budget;
@@ -256,6 +256,7 @@ napi_value js_read_pipe(napi_env env, napi_callback_info info)
     int fd = -1;
     if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&e))) return NULL;
     if (argc < 3 || !get_int_in(env, argv[0], 0, INT_MAX, &fd) || !is_function(env, argv[1]) || !is_function(env, argv[2])) {
+        if (fd >= 0) close(fd); /* taken, even by a call that throws */
         throw_type_error(env, "ERR_INVALID_ARG_TYPE", "readPipe(fd, onData, onEnd): an fd and two functions");
         return NULL;
     }
@@ -284,6 +285,7 @@ napi_value js_write_pipe(napi_env env, napi_callback_info info)
     if (argc < 3 || !get_int_in(env, argv[0], 0, INT_MAX, &fd) || napi_is_typedarray(env, argv[1], &typed) != napi_ok || !typed
         || napi_get_typedarray_info(env, argv[1], &type, &length, NULL, NULL, NULL) != napi_ok || type != napi_uint8_array
         || !is_function(env, argv[2])) {
+        if (fd >= 0) close(fd); /* taken, even by a call that throws */
         throw_type_error(env, "ERR_INVALID_ARG_TYPE", "writePipe(fd, bytes, onEnd): an fd, a Uint8Array and a function");
         return NULL;
     }

@@ -606,16 +606,16 @@ parentPort.postMessage("queued");
       expect(calls).toBe(0)
     })
 
-    it("refuses what is not an fd and two functions with a TypeError, and leaves the fd as it was", () => {
+    it("refuses what is not an fd and two functions with a TypeError; an fd it was given is closed", () => {
       const [r, w] = engine().makePipe()
       try {
         for (const fd of [-1, NaN, Infinity, 1.5, 2 ** 31, 2 ** 53, "3"]) {
           expect(() => engine().readPipe(fd as number, () => true, () => {})).toThrow(TypeError)
         }
-        expect(() => engine().readPipe(r, undefined as never, () => {})).toThrow(TypeError)
         expect(isOpen(r)).toBe(true)
+        expect(() => engine().readPipe(r, undefined as never, () => {})).toThrow(TypeError)
+        expect(isOpen(r)).toBe(false)
       } finally {
-        Fs.closeSync(r)
         Fs.closeSync(w)
       }
     })
@@ -677,6 +677,32 @@ parentPort.postMessage("queued");
       expect(await started.exit).toEqual(exited(0))
     })
 
+    it("bytes whose buffer grows meanwhile: the bytes given are written; shrunk: onEnd(EFAULT)", async () => {
+      const size = 8 * 1024 * 1024
+      const Growable = SharedArrayBuffer as unknown as new(size: number, options: { maxByteLength: number }) => {
+        grow(size: number): void
+      }
+      const growable = new Growable(size, { maxByteLength: 2 * size })
+      const grown = fed("/usr/bin/wc", ["-c"])
+      const growing = write(grown.fd, new Uint8Array(growable as never))
+      growable.grow(2 * size)
+      expect(await growing).toBe(0)
+      expect((await grown.output).toString().trim()).toBe(String(size))
+      expect(await grown.started.exit).toEqual(exited(0))
+      const Resizable = ArrayBuffer as unknown as new(
+        size: number,
+        options: { maxByteLength: number }
+      ) => ArrayBuffer & {
+        resize(size: number): void
+      }
+      const resizable = new Resizable(size, { maxByteLength: size })
+      const shrunk = fed("/usr/bin/wc", ["-c"])
+      const shrinking = write(shrunk.fd, new Uint8Array(resizable))
+      resizable.resize(1)
+      expect(await shrinking).toBe(Os.constants.errno.EFAULT)
+      expect(await shrunk.started.exit).toEqual(exited(0))
+    })
+
     it("a reader that never reads does not stall the loop: close() stops, no callback, the fd closed", async () => {
       const { fd, started } = fed("/bin/sleep", ["100"])
       let calls = 0
@@ -692,21 +718,21 @@ parentPort.postMessage("queued");
       expect(calls).toBe(0)
     })
 
-    it("refuses what is not an fd, a Uint8Array and a function with a TypeError, and leaves the fd as it was", () => {
-      const [r, w] = engine().makePipe()
-      try {
-        for (const fd of [-1, NaN, Infinity, 1.5, 2 ** 31, 2 ** 53, "3"]) {
-          expect(() => engine().writePipe(fd as number, new Uint8Array(1), () => {})).toThrow(TypeError)
-        }
-        for (const bytes of ["text", new Uint16Array(2), new DataView(new ArrayBuffer(2)), null]) {
-          expect(() => engine().writePipe(w, bytes as never, () => {})).toThrow(TypeError)
-        }
-        expect(() => engine().writePipe(w, new Uint8Array(1), undefined as never)).toThrow(TypeError)
-        expect(isOpen(w)).toBe(true)
-      } finally {
-        Fs.closeSync(r)
-        Fs.closeSync(w)
+    it("refuses what is not an fd, a Uint8Array and a function with a TypeError; an fd it was given is closed", () => {
+      for (const fd of [-1, NaN, Infinity, 1.5, 2 ** 31, 2 ** 53, "3"]) {
+        expect(() => engine().writePipe(fd as number, new Uint8Array(1), () => {})).toThrow(TypeError)
       }
+      const bad = ["text", new Uint16Array(2), new DataView(new ArrayBuffer(2)), new Proxy(new Uint8Array(2), {}), null]
+      for (const bytes of bad) {
+        const [r, w] = engine().makePipe()
+        expect(() => engine().writePipe(w, bytes as never, () => {})).toThrow(TypeError)
+        expect(isOpen(w)).toBe(false)
+        Fs.closeSync(r)
+      }
+      const [r, w] = engine().makePipe()
+      expect(() => engine().writePipe(w, new Uint8Array(1), undefined as never)).toThrow(TypeError)
+      expect(isOpen(w)).toBe(false)
+      Fs.closeSync(r)
     })
   })
 

@@ -7,10 +7,13 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 
-import { Command, ExitStatus } from "@effect-command/core"
+import { Command, CommandError, CommandExecutor, ExitStatus } from "@effect-command/core"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Redacted, Sink, Stream } from "effect"
+import { Chunk, Duration, Effect, Redacted, Sink, Stream } from "effect"
+
+import { loadEngine } from "../src/internal/engine.js"
+import { makeRunPlan } from "../src/internal/run-plan.js"
 
 import { between, betweenBytes, parseReport, pattern, probePath } from "./support/probe.js"
 import { eventually, marker, openFdCount, withMarker, zombieChildren } from "./support/procs.js"
@@ -532,6 +535,42 @@ describe("no deadlock", () => {
         expect(openFdCount()).toBe(fds)
       }).pipe(Effect.provide(NodeCommandExecutor.layer)))
   }
+
+  it.live.skipIf(loadEngine() === null)(
+    "an input the engine refuses to write: IoError, the child aborted, no fd or process left",
+    () =>
+      Effect.gen(function*() {
+        const fds = openFdCount()
+        const mark = marker()
+        // Core lets only real Uint8Arrays through; this RunPlan is handed something else.
+        const runPlan = makeRunPlan({
+          engine: loadEngine(),
+          drainDelay: Duration.seconds(1),
+          helper: null,
+          helperMissing: "",
+          contain: false
+        })
+        const spawn: CommandExecutor.Spawn = (plan) =>
+          Effect.fail(new CommandError.SpawnError({ reason: "PermissionDenied", command: plan.line }))
+        const service = CommandExecutor.make(spawn, (plan, io) =>
+          runPlan(plan, { ...io, stdin: new Uint16Array(2) as never }))
+        const error = yield* Effect.flip(
+          Command.string(
+            Command.make("sh", "-c", "exec cat").pipe(
+              Command.envInherit,
+              Command.env("EC_MARKER", mark),
+              Command.feed("x")
+            )
+          ).pipe(Effect.provideService(CommandExecutor.CommandExecutor, service))
+        )
+        expect(error._tag).toBe("IoError")
+        expect((error as CommandError.IoError).stream).toBe("stdin")
+        expect(String((error as CommandError.IoError).cause)).toMatch(/TypeError/)
+        expect(withMarker("EC_MARKER", mark)).toEqual([])
+        expect(zombieChildren()).toEqual([])
+        expect(openFdCount()).toBe(fds)
+      })
+  )
 
   it.live("large uncaptured output is drained: exitCode and status return", () =>
     Effect.gen(function*() {

@@ -23,6 +23,12 @@ export const show = (u: unknown): string =>
     ? "an object"
     : String(u)
 
+/**
+ * Whether `u` is a real Uint8Array (a Buffer too): `ArrayBuffer.isView` refuses a Proxy of one,
+ * which `instanceof` lets through and which cannot be written from.
+ */
+const isBytes = (u: unknown): u is Uint8Array => ArrayBuffer.isView(u) && u instanceof Uint8Array
+
 /** Whether `n` is an integer from `min` to `max`. */
 const integerIn = (n: unknown, min: number, max: number): n is number =>
   Number.isInteger(n) && (n as number) >= min && (n as number) <= max
@@ -325,6 +331,12 @@ const stdioProblems = (
       return fdProblems(`the fd for ${what}`, s.fd, 0)
     case "File":
       return pathProblems(`file for ${what}`, s.path)
+    case "Bytes":
+      return isBytes(s.bytes) ? [] : [`the bytes for ${what} must be a Uint8Array, not ${show(s.bytes)}`]
+    case "Text":
+      return typeof s.text === "string" || Redacted.isRedacted(s.text)
+        ? []
+        : [`the text for ${what} must be a string or a Redacted string, not ${show(s.text)}`]
     default:
       return []
   }
@@ -457,7 +469,7 @@ export const inputFd = dual<
   const problems = fdProblems("an input fd", fd, 3)
   if (problems.length > 0) return withProblem(self, ...problems)
   if (fdInUse(self, fd)) return withProblem(self, `fd ${fd} is given twice`)
-  if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+  if (typeof data !== "string" && !isBytes(data)) {
     return withProblem(self, `the data for input fd ${fd} must be a string or bytes, not ${show(data)}`)
   }
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data

@@ -86,8 +86,8 @@ const readOutput = (
 /**
  * Writes the child's inputs, each closed once written: every input fd's bytes, and `stdin` (fed
  * from memory) into a piped stdin. A child that closes one early is not an error: the rest is
- * dropped. A failed write of stdin goes to `failed` and aborts the child, as a started run's
- * failed feeding does. Returns what stops writing: once the child exited nobody reads the rest.
+ * dropped. A failed write of stdin, or an input the engine refuses, goes to `failed` and aborts
+ * the child, as a started run's failed feeding does. Returns what stops writing: once the child exited nobody reads the rest.
  */
 const writeInputs = (
   stage: CommandExecutor.SpawnStage,
@@ -98,13 +98,20 @@ const writeInputs = (
   const { child, exit } = started
   const inputs: Array<readonly [number, Uint8Array]> = stage.inputFds.map(({ bytes, fd }) => [fd, bytes])
   if (stdin !== undefined) inputs.push([0, stdin])
+  const fail = (fd: number, cause: unknown) => {
+    failed(new CommandError.IoError({ stream: fd === 0 ? "stdin" : `fd ${fd}`, command: stage.line, cause }))
+    Effect.runFork(abortChild(child, exit, stage.killPolicy, leadsGroup(stage)))
+  }
   for (const [fd, bytes] of inputs) {
-    child.inputs?.get(fd)?.write(bytes, (errno) => {
-      if (fd !== 0 || errno === 0 || errno === closedByPeer.EPIPE || errno === closedByPeer.ECONNRESET) return
-      const cause = Object.assign(new Error(`${Util.getSystemErrorName(-errno)}: writing stdin failed`), { errno })
-      failed(new CommandError.IoError({ stream: "stdin", command: stage.line, cause }))
-      Effect.runFork(abortChild(child, exit, stage.killPolicy, leadsGroup(stage)))
-    })
+    try {
+      child.inputs?.get(fd)?.write(bytes, (errno) => {
+        if (fd !== 0 || errno === 0 || errno === closedByPeer.EPIPE || errno === closedByPeer.ECONNRESET) return
+        fail(fd, Object.assign(new Error(`${Util.getSystemErrorName(-errno)}: writing stdin failed`), { errno }))
+      })
+    } catch (error) {
+      // Nothing of it was written (and its end is closed: the child would take the EOF for all of it).
+      fail(fd, error)
+    }
   }
   return () => inputs.forEach(([fd]) => child.inputs?.get(fd)?.close())
 }
