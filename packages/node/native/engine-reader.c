@@ -201,6 +201,7 @@ static napi_value open_end(napi_env env, engine_t *e, int fd, int events, uv_pol
 {
     napi_value object, external, constructor, name;
     int err;
+    disown_fd(e, fd); /* it is the reader's (or writer's) now */
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
         err = errno;
@@ -256,7 +257,10 @@ napi_value js_read_pipe(napi_env env, napi_callback_info info)
     int fd = -1;
     if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&e))) return NULL;
     if (argc < 3 || !get_int_in(env, argv[0], 0, INT_MAX, &fd) || !is_function(env, argv[1]) || !is_function(env, argv[2])) {
-        if (fd >= 0) close(fd); /* taken, even by a call that throws */
+        if (fd >= 0) { /* taken, even by a call that throws */
+            disown_fd(e, fd);
+            close(fd);
+        }
         throw_type_error(env, "ERR_INVALID_ARG_TYPE", "readPipe(fd, onData, onEnd): an fd and two functions");
         return NULL;
     }
@@ -285,7 +289,10 @@ napi_value js_write_pipe(napi_env env, napi_callback_info info)
     if (argc < 3 || !get_int_in(env, argv[0], 0, INT_MAX, &fd) || napi_is_typedarray(env, argv[1], &typed) != napi_ok || !typed
         || napi_get_typedarray_info(env, argv[1], &type, &length, NULL, NULL, NULL) != napi_ok || type != napi_uint8_array
         || !is_function(env, argv[2])) {
-        if (fd >= 0) close(fd); /* taken, even by a call that throws */
+        if (fd >= 0) { /* taken, even by a call that throws */
+            disown_fd(e, fd);
+            close(fd);
+        }
         throw_type_error(env, "ERR_INVALID_ARG_TYPE", "writePipe(fd, bytes, onEnd): an fd, a Uint8Array and a function");
         return NULL;
     }

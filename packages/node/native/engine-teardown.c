@@ -128,6 +128,7 @@ void engine_finish(engine_t *e)
     if (e->read_buffer != NULL) napi_delete_reference(e->env, e->read_buffer);
     if (scope != NULL) napi_close_handle_scope(e->env, scope);
     napi_remove_async_cleanup_hook(e->cleanup);
+    close_owned_fds(e);
     free(e);
 }
 

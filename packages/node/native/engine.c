@@ -18,15 +18,67 @@
  */
 #include "engine.h"
 
-#define ENGINE_ABI 8
+#define ENGINE_ABI 9
 
-/* [fds[0], fds[1]] as a JS array; on failure both fds are closed and an exception is pending. */
-static napi_value fd_pair(napi_env env, const int fds[2])
+/* Records an fd the engine made: it is closed at the env's end unless taken first. */
+static bool own_fd(engine_t *e, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) return false;
+    /* An entry with this number is stale: the kernel reuses a number only once it was closed. */
+    disown_fd(e, fd);
+    if (e->owned_count == e->owned_capacity) {
+        size_t capacity = e->owned_capacity == 0 ? 16 : 2 * e->owned_capacity;
+        owned_fd_t *grown = realloc(e->owned, capacity * sizeof *grown);
+        if (grown == NULL) return false;
+        e->owned = grown;
+        e->owned_capacity = capacity;
+    }
+    e->owned[e->owned_count++] = (owned_fd_t){ fd, st.st_dev, st.st_ino };
+    return true;
+}
+
+/* The fd is taken (by a reader or writer, a Node socket, a close): whether the engine had it. */
+bool disown_fd(engine_t *e, int fd)
+{
+    for (size_t i = 0; i < e->owned_count; i++) {
+        if (e->owned[i].fd != fd) continue;
+        e->owned[i] = e->owned[--e->owned_count];
+        return true;
+    }
+    return false;
+}
+
+/* At the env's end (a terminated worker: JS will not close them any more), the fds nobody took. */
+void close_owned_fds(engine_t *e)
+{
+    for (size_t i = 0; i < e->owned_count; i++) {
+        struct stat st;
+        owned_fd_t *o = &e->owned[i];
+        if (fstat(o->fd, &st) == 0 && st.st_dev == o->dev && st.st_ino == o->ino) close(o->fd);
+    }
+    free(e->owned);
+    e->owned = NULL;
+    e->owned_count = e->owned_capacity = 0;
+}
+
+/* [fds[0], fds[1]] as a JS array, both owned by the engine until taken (closeFd, releaseFd,
+ * readPipe, writePipe); on failure both fds are closed and an exception is pending. */
+static napi_value fd_pair(napi_env env, engine_t *e, const int fds[2])
 {
     napi_value result, a, b;
+    if (!own_fd(e, fds[0]) || !own_fd(e, fds[1])) {
+        disown_fd(e, fds[0]);
+        close(fds[0]);
+        close(fds[1]);
+        throw_errno(env, ENOMEM, "malloc", NULL);
+        return NULL;
+    }
     if (napi_create_array_with_length(env, 2, &result) != napi_ok || napi_create_int32(env, fds[0], &a) != napi_ok
         || napi_create_int32(env, fds[1], &b) != napi_ok || napi_set_element(env, result, 0, a) != napi_ok
         || napi_set_element(env, result, 1, b) != napi_ok) {
+        disown_fd(e, fds[0]);
+        disown_fd(e, fds[1]);
         close(fds[0]);
         close(fds[1]);
         check(env, napi_generic_failure);
@@ -40,13 +92,48 @@ static napi_value fd_pair(napi_env env, const int fds[2])
  * 16 KiB at a time), a socket only once half of its buffer is free. */
 static napi_value js_make_socket_pair(napi_env env, napi_callback_info info)
 {
-    (void)info;
+    engine_t *e = NULL;
     int fds[2];
+    if (!check(env, napi_get_cb_info(env, info, NULL, NULL, NULL, (void **)&e))) return NULL;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
         throw_errno(env, errno, "socketpair", NULL);
         return NULL;
     }
-    return fd_pair(env, fds);
+    return fd_pair(env, e, fds);
+}
+
+/* closeFd(fd): closes an fd the engine made and nobody took; false (nothing closed) otherwise. */
+static napi_value js_close_fd(napi_env env, napi_callback_info info)
+{
+    size_t argc = 1;
+    napi_value argv[1], result;
+    engine_t *e = NULL;
+    int fd = -1;
+    if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&e))) return NULL;
+    if (argc < 1 || !get_int_in(env, argv[0], 0, INT_MAX, &fd)) {
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "closeFd(fd): an fd");
+        return NULL;
+    }
+    bool owned = disown_fd(e, fd);
+    if (owned) close(fd);
+    if (!check(env, napi_get_boolean(env, owned, &result))) return NULL;
+    return result;
+}
+
+/* releaseFd(fd): the caller takes an fd the engine made (a Node socket, which closes it itself). */
+static napi_value js_release_fd(napi_env env, napi_callback_info info)
+{
+    size_t argc = 1;
+    napi_value argv[1];
+    engine_t *e = NULL;
+    int fd = -1;
+    if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&e))) return NULL;
+    if (argc < 1 || !get_int_in(env, argv[0], 0, INT_MAX, &fd)) {
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "releaseFd(fd): an fd");
+        return NULL;
+    }
+    disown_fd(e, fd);
+    return NULL;
 }
 
 /* The process's environment (what Node's process.env reads and writes on the main thread) as
@@ -73,7 +160,8 @@ static napi_value js_make_pipe(napi_env env, napi_callback_info info)
     napi_value argv[1];
     int64_t capacity = 0;
     napi_valuetype type = napi_undefined;
-    if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL))) return NULL;
+    engine_t *e = NULL;
+    if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&e))) return NULL;
     if (argc >= 1 && (napi_typeof(env, argv[0], &type) != napi_ok || (type != napi_undefined && type != napi_number)
         || (type == napi_number && (napi_get_value_int64(env, argv[0], &capacity) != napi_ok || capacity < 0 || capacity > INT_MAX)))) {
         throw_type_error(env, "ERR_INVALID_ARG_TYPE", "makePipe(capacity?): capacity must be a byte count");
@@ -87,7 +175,7 @@ static napi_value js_make_pipe(napi_env env, napi_callback_info info)
     /* A bigger kernel buffer: fewer wakeups for the reader and the writer. Best effort (the
      * kernel caps it at /proc/sys/fs/pipe-max-size for unprivileged processes). */
     if (capacity > 0) fcntl(fds[1], F_SETPIPE_SZ, (int)capacity);
-    return fd_pair(env, fds);
+    return fd_pair(env, e, fds);
 }
 
 /* kill(2) that answers instead of throwing: 0, or the errno (ESRCH: no such process or group).
@@ -160,6 +248,10 @@ NAPI_MODULE_INIT()
     CHECK(napi_set_named_property(env, exports, "environ", fn));
     CHECK(napi_create_function(env, "makePipe", NAPI_AUTO_LENGTH, js_make_pipe, e, &fn));
     CHECK(napi_set_named_property(env, exports, "makePipe", fn));
+    CHECK(napi_create_function(env, "closeFd", NAPI_AUTO_LENGTH, js_close_fd, e, &fn));
+    CHECK(napi_set_named_property(env, exports, "closeFd", fn));
+    CHECK(napi_create_function(env, "releaseFd", NAPI_AUTO_LENGTH, js_release_fd, e, &fn));
+    CHECK(napi_set_named_property(env, exports, "releaseFd", fn));
     CHECK(napi_create_function(env, "signalProcess", NAPI_AUTO_LENGTH, js_signal_process, e, &fn));
     CHECK(napi_set_named_property(env, exports, "signalProcess", fn));
     CHECK(napi_create_function(env, "adopt", NAPI_AUTO_LENGTH, js_adopt, e, &fn));

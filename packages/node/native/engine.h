@@ -23,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -74,6 +75,14 @@ struct reader {
     napi_async_context async_context;
 };
 
+/* An fd the engine made (makePipe, makeSocketPair) that nobody took yet: closed when the env ends,
+ * if it still is the same file (its number may have been reused after a close the engine missed). */
+typedef struct {
+    int fd;
+    dev_t dev;
+    ino_t ino;
+} owned_fd_t;
+
 /* A child_process child of this env (see adopt): only killed and reaped at teardown. */
 struct adopted {
     adopted_t *next;
@@ -96,6 +105,8 @@ struct engine {
     napi_ref child_class;
     napi_ref reader_class;
     napi_ref read_buffer;          /* the readers' shared read buffer (an ArrayBuffer), once made */
+    owned_fd_t *owned;             /* the fds made and not taken yet (see owned_fd_t) */
+    size_t owned_count, owned_capacity;
 };
 
 typedef struct {
@@ -156,6 +167,10 @@ napi_value js_ref(napi_env env, napi_callback_info info);
 napi_value js_unref(napi_env env, napi_callback_info info);
 napi_value js_child_constructor(napi_env env, napi_callback_info info);
 napi_value track_child(napi_env env, engine_t *e, pid_t pid, int pidfd, bool supervisor, napi_value on_exit);
+
+/* engine.c */
+bool disown_fd(engine_t *e, int fd);
+void close_owned_fds(engine_t *e);
 
 /* engine-reader.c */
 void close_reader(reader_t *r);

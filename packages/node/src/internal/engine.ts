@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url"
 import { buildCommand, findNative } from "./native-files.js"
 
 /** The API version this file expects; the addon exports its own as `abi`. */
-export const ENGINE_ABI = 8
+export const ENGINE_ABI = 9
 
 /** A child fd gets this parent fd: the fd number, or one of these markers. */
 export const StdioDevNull = -1
@@ -81,13 +81,19 @@ export interface Engine {
   /** Set when the kernel lacks what the engine needs (pidfds, Linux 5.4): do not use it then. */
   readonly unavailable?: string
   /**
-   * pipe2(O_CLOEXEC): `[readFd, writeFd]`, both owned by the caller. `capacity` asks for that many
-   * bytes of kernel buffer (F_SETPIPE_SZ; best effort, the default is 64 KiB): 1 MiB lets a fast
-   * writer and a Node reader meet less often.
+   * pipe2(O_CLOEXEC): `[readFd, writeFd]`. `capacity` asks for that many bytes of kernel buffer
+   * (F_SETPIPE_SZ; best effort, the default is 64 KiB): 1 MiB lets a fast writer and a Node reader
+   * meet less often. The engine keeps both fds until they are taken (`closeFd`, `releaseFd`,
+   * `readPipe`, `writePipe`): those still kept when the thread's env ends (a terminated worker,
+   * whose JavaScript closes nothing any more) are closed then. Close them with `closeFd` only.
    */
   makePipe(capacity?: number): [number, number]
-  /** socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): two connected fds, both owned by the caller. */
+  /** socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): two connected fds, kept like `makePipe`'s. */
   makeSocketPair(): [number, number]
+  /** Closes an fd of `makePipe` or `makeSocketPair` nobody took; false (nothing closed) for any other. */
+  closeFd(fd: number): boolean
+  /** Takes an fd of `makePipe` or `makeSocketPair` from the engine (for a Node socket, which closes it). */
+  releaseFd(fd: number): void
   /**
    * The process's environment as "NAME=VALUE" strings, read from C's `environ` in one call. On the
    * main thread that is what `process.env` reads and writes (reading `process.env` whole costs a

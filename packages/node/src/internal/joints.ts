@@ -13,7 +13,6 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 
 import type { Engine } from "./engine.js"
-import { closeAll } from "./fds.js"
 import { socketPair } from "./socketpair.js"
 import { largePipe } from "./spawn.js"
 
@@ -60,7 +59,7 @@ export const makeJoints = (
       closed = true
       for (const joint of pipes) {
         if (joint._tag === "Socket") joint.socket.destroy()
-        if (joint._tag === "Fd") closeAll([joint.fd])
+        if (joint._tag === "Fd") engine?.closeFd(joint.fd)
       }
     }
     yield* Effect.addFinalizer(() => Effect.sync(close))

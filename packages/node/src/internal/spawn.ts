@@ -6,7 +6,6 @@
  * are socket pairs).
  */
 import * as ChildProcess from "node:child_process"
-import * as Fs from "node:fs"
 import * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
 import { isMainThread } from "node:worker_threads"
@@ -204,6 +203,8 @@ const spawnChildProcess = (spec: SpawnSpec, callback: (result: Child | NodeJS.Er
   }
   const notifier = exitNotifier()
   const engine = adopter()
+  // At once, not at 'spawn' (a tick later): a worker terminated in between must still end it.
+  if (child.pid !== undefined) engine?.adopt(child.pid, spec.supervisor)
   child.once("exit", (code, signal) => {
     if (child.pid !== undefined) engine?.forget(child.pid)
     notifier.done({ code, signal, coreDumped: false })
@@ -212,7 +213,6 @@ const spawnChildProcess = (spec: SpawnSpec, callback: (result: Child | NodeJS.Er
     child.off("error", onError)
     // Later errors (a failed kill) must not crash the process; they are reported where they happen.
     child.on("error", () => {})
-    engine?.adopt(child.pid!, spec.supervisor)
     const pipes = new Map<number, Readable | Writable>()
     for (const [fd, source] of spec.stdio) {
       const pipe = child.stdio[fd]
@@ -242,14 +242,6 @@ const spawnChildProcess = (spec: SpawnSpec, callback: (result: Child | NodeJS.Er
   child.once("error", onError)
 }
 
-const closeQuietly = (fd: number) => {
-  try {
-    Fs.closeSync(fd)
-  } catch {
-    // already closed
-  }
-}
-
 const envp = (env: Readonly<Record<string, string | undefined>>): Array<string> => {
   const entries: Array<string> = []
   for (const name in env) if (env[name] !== undefined) entries.push(`${name}=${env[name]}`)
@@ -269,9 +261,9 @@ interface NativeEnds {
 }
 
 /** Closes the fds made for a spawn: the child's ends, and with `all` ours too (nothing started). */
-const closeEnds = (ends: NativeEnds, all: boolean) => {
-  for (const fd of ends.child) closeQuietly(fd)
-  if (all) { for (const fd of ends.parent.values()) closeQuietly(fd) }
+const closeEnds = (engine: Engine, ends: NativeEnds, all: boolean) => {
+  for (const fd of ends.child) engine.closeFd(fd)
+  if (all) { for (const fd of ends.parent.values()) engine.closeFd(fd) }
 }
 
 /** The engine's `[childFd, source]` pairs; the pipes and socket pairs made for them go into `ends`. */
@@ -329,7 +321,7 @@ const nativeSpec = (spec: SpawnSpec, stdio: Array<[number, number]>): EngineSpaw
 })
 
 /** Our end of a child's pipe, handed to the engine (`open`) once when asked, closed once either way. */
-const rawEnd = (fd: number) => {
+const rawEnd = (engine: Engine, fd: number) => {
   let end: EngineReader | undefined
   let closed = false
   return {
@@ -347,18 +339,18 @@ const rawEnd = (fd: number) => {
       if (closed) return
       closed = true
       if (end !== undefined) end.close()
-      else closeQuietly(fd)
+      else engine.closeFd(fd)
     }
   }
 }
 
 const rawOutput = (engine: Engine, fd: number): RawOutput => {
-  const end = rawEnd(fd)
+  const end = rawEnd(engine, fd)
   return { read: (onData, onEnd) => end.open((fd) => engine.readPipe(fd, onData, onEnd)), close: end.close }
 }
 
 const rawInput = (engine: Engine, fd: number): RawInput => {
-  const end = rawEnd(fd)
+  const end = rawEnd(engine, fd)
   return { write: (bytes, onEnd) => end.open((fd) => engine.writePipe(fd, bytes, onEnd)), close: end.close }
 }
 
@@ -379,6 +371,7 @@ const nativeChild = (
       if (source.toChild) inputs.set(childFd, rawInput(engine, fd))
       else outputs.set(childFd, rawOutput(engine, fd))
     } else {
+      engine.releaseFd(fd) // the socket's now: it closes the fd
       pipes.set(
         childFd,
         source.toChild ? new Net.Socket({ fd, readable: false, writable: true }) : userBufferReader(fd)
@@ -406,18 +399,18 @@ const spawnNative = (engine: Engine, spec: SpawnSpec, callback: (result: Child |
   try {
     stdio = nativeStdio(engine, spec.stdio, ends)
   } catch (error) {
-    closeEnds(ends, true)
+    closeEnds(engine, ends, true)
     return callback(error as NodeJS.ErrnoException)
   }
   const notifier = exitNotifier()
   /** The spawn failed: nothing of it runs, and every end made for it is closed. */
   const notStarted = (error: NodeJS.ErrnoException) => {
     nativeInFlight--
-    closeEnds(ends, true)
+    closeEnds(engine, ends, true)
     callback(error)
   }
   const started = (child: EngineChild) => {
-    closeEnds(ends, false)
+    closeEnds(engine, ends, false)
     callback(nativeChild(engine, child, spec, ends.parent, notifier))
   }
   const exited = (exit: EngineExit) => {

@@ -13,7 +13,7 @@ import { Worker } from "node:worker_threads"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 
-import { gone, isAlive, marker, parentOf, withMarker } from "../support/procs.js"
+import { gone, isAlive, marker, openFdCount, parentOf, withMarker } from "../support/procs.js"
 
 const boot = new URL("../fixtures/worker-boot.mjs", import.meta.url)
 const module = new URL("../fixtures/worker-command.ts", import.meta.url).href
@@ -130,5 +130,34 @@ describe("a terminated worker", () => {
       expect(await within(2_000, () => gone(pid) && gone(parent))).toBe(true)
     },
     30_000
+  )
+
+  // On child_process a worker terminated between a spawn and the next statement leaves that child
+  // unknown to the engine: only the native engine's spawn is one step.
+  it.skipIf(process.env.EFFECT_COMMAND_SPAWN === "child_process")(
+    "terminated at any moment of its runs (fed, captured, streamed, a pipeline): no fd of theirs left in this process, no warning, nothing running",
+    async () => {
+      const value = marker()
+      const fds = openFdCount()
+      for (let i = 0; i < 12; i++) {
+        const worker = new Worker(boot, {
+          workerData: { module: new URL("../fixtures/worker-runs.ts", import.meta.url).href },
+          env: { ...process.env, EC_MARKER: value },
+          execArgv: ["--conditions=source"],
+          stderr: true
+        })
+        let stderr = ""
+        worker.stderr.on("data", (chunk: Buffer) => void (stderr += chunk.toString()))
+        const failed = new Promise<never>((_, reject) => worker.once("error", reject))
+        await Promise.race([new Promise((resolve) => worker.once("message", resolve)), failed])
+        // A random moment of the runs: spawning, feeding, reading, or waiting.
+        await sleep(Math.random() * 40)
+        await worker.terminate()
+        expect(stderr).not.toMatch(/closed but not opened|Warning/)
+      }
+      expect(await within(2_000, () => openFdCount() === fds)).toBe(true)
+      expect(await within(2_000, () => sleepers(value).length === 0)).toBe(true)
+    },
+    60_000
   )
 })
