@@ -25,22 +25,11 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
+
+#include "floor.h"
 #include <unistd.h>
 
 extern char **environ;
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* user + system CPU time of this process, ms */
-static double cpu(void) {
-  struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
-}
 
 static void fail(const char *what) {
   fprintf(stderr, "bytes-floor: %s: %s\n", what, strerror(errno));
@@ -183,6 +172,6 @@ int main(int argc, char **argv) {
   once(mode, size, input);
   double seconds = now() - started;
   printf("@@result {\"samples\":[{\"round\":%ld,\"contender\":\"c\",\"value\":%.3f,\"extra\":{\"cpu\":%.3f}}],\"info\":{}}\n",
-         round, (double)size / (1024.0 * 1024.0) / seconds, cpu() - cpuBefore);
+         round, (double)size / (1024.0 * 1024.0) / seconds, (cpu() - cpuBefore) / 1e3);
   return 0;
 }

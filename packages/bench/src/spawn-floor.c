@@ -18,22 +18,11 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "floor.h"
+
 extern char **environ;
 
 static posix_spawn_file_actions_t devnull;
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* user + system CPU time of this process, µs */
-static double cpu(void) {
-  struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 + (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
 
 static void start(void) {
   char *argv[] = {"/bin/true", NULL};

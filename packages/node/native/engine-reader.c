@@ -246,6 +246,18 @@ fail:
     return NULL;
 }
 
+/* Arguments readPipe or writePipe refuses: a TypeError, and the fd, once it was one, is closed
+ * (taken, even by a call that throws). */
+static napi_value refuse(napi_env env, engine_t *e, int fd, const char *usage)
+{
+    if (fd >= 0) {
+        disown_fd(e, fd);
+        close(fd);
+    }
+    throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
+    return NULL;
+}
+
 /* readPipe(fd, onData, onEnd) -> reader. Takes the fd: it is closed when the reader ends, and at
  * once when the call throws. */
 napi_value js_read_pipe(napi_env env, napi_callback_info info)
@@ -257,12 +269,7 @@ napi_value js_read_pipe(napi_env env, napi_callback_info info)
     int fd = -1;
     if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&e))) return NULL;
     if (argc < 3 || !get_int_in(env, argv[0], 0, INT_MAX, &fd) || !is_function(env, argv[1]) || !is_function(env, argv[2])) {
-        if (fd >= 0) { /* taken, even by a call that throws */
-            disown_fd(e, fd);
-            close(fd);
-        }
-        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "readPipe(fd, onData, onEnd): an fd and two functions");
-        return NULL;
+        return refuse(env, e, fd, "readPipe(fd, onData, onEnd): an fd and two functions");
     }
     object = open_end(env, e, fd, UV_READABLE, on_readable, "effect-command:reader", &r);
     if (object == NULL) return NULL;
@@ -289,12 +296,7 @@ napi_value js_write_pipe(napi_env env, napi_callback_info info)
     if (argc < 3 || !get_int_in(env, argv[0], 0, INT_MAX, &fd) || napi_is_typedarray(env, argv[1], &typed) != napi_ok || !typed
         || napi_get_typedarray_info(env, argv[1], &type, &length, NULL, NULL, NULL) != napi_ok || type != napi_uint8_array
         || !is_function(env, argv[2])) {
-        if (fd >= 0) { /* taken, even by a call that throws */
-            disown_fd(e, fd);
-            close(fd);
-        }
-        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "writePipe(fd, bytes, onEnd): an fd, a Uint8Array and a function");
-        return NULL;
+        return refuse(env, e, fd, "writePipe(fd, bytes, onEnd): an fd, a Uint8Array and a function");
     }
     object = open_end(env, e, fd, UV_WRITABLE, on_writable, "effect-command:writer", &r);
     if (object == NULL) return NULL;

@@ -102,37 +102,35 @@ static napi_value js_make_socket_pair(napi_env env, napi_callback_info info)
     return fd_pair(env, e, fds);
 }
 
+/* The fd argument of closeFd and releaseFd, and the engine; false with a TypeError pending. */
+static bool fd_arg(napi_env env, napi_callback_info info, const char *usage, engine_t **e, int *fd)
+{
+    size_t argc = 1;
+    napi_value argv[1];
+    if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)e))) return false;
+    if (argc >= 1 && get_int_in(env, argv[0], 0, INT_MAX, fd)) return true;
+    throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
+    return false;
+}
+
 /* closeFd(fd): closes an fd the engine made and nobody took; false (nothing closed) otherwise. */
 static napi_value js_close_fd(napi_env env, napi_callback_info info)
 {
-    size_t argc = 1;
-    napi_value argv[1], result;
     engine_t *e = NULL;
     int fd = -1;
-    if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&e))) return NULL;
-    if (argc < 1 || !get_int_in(env, argv[0], 0, INT_MAX, &fd)) {
-        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "closeFd(fd): an fd");
-        return NULL;
-    }
+    napi_value result;
+    if (!fd_arg(env, info, "closeFd(fd): an fd", &e, &fd)) return NULL;
     bool owned = disown_fd(e, fd);
     if (owned) close(fd);
-    if (!check(env, napi_get_boolean(env, owned, &result))) return NULL;
-    return result;
+    return check(env, napi_get_boolean(env, owned, &result)) ? result : NULL;
 }
 
 /* releaseFd(fd): the caller takes an fd the engine made (a Node socket, which closes it itself). */
 static napi_value js_release_fd(napi_env env, napi_callback_info info)
 {
-    size_t argc = 1;
-    napi_value argv[1];
     engine_t *e = NULL;
     int fd = -1;
-    if (!check(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&e))) return NULL;
-    if (argc < 1 || !get_int_in(env, argv[0], 0, INT_MAX, &fd)) {
-        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "releaseFd(fd): an fd");
-        return NULL;
-    }
-    disown_fd(e, fd);
+    if (fd_arg(env, info, "releaseFd(fd): an fd", &e, &fd)) disown_fd(e, fd);
     return NULL;
 }
 
