@@ -26,7 +26,7 @@ import * as Stream from "effect/Stream"
 import { execa } from "execa"
 
 import { exitZero, parallel, sequential } from "./effects.js"
-import { check, pool, rawSpawnWait, repeat, TRUE } from "./spawn.js"
+import { check, pool, rawRun, rawSpawnWait, repeat, TRUE } from "./spawn.js"
 
 // ---------------------------------------------------------------------------------------------
 // runtimes (built once, outside every timed region, by the warm-up)
@@ -69,32 +69,6 @@ export interface Contender<Args extends ReadonlyArray<unknown>> {
   readonly label: string
   readonly run: (...args: Args) => Promise<void>
 }
-
-/** Runs `file`, feeding `input` (or nothing), collecting stdout's chunks or only counting them. */
-const rawRun = (
-  file: string,
-  args: ReadonlyArray<string>,
-  input: Uint8Array | undefined,
-  keep: boolean
-): Promise<{ readonly stdout: Buffer; readonly length: number }> =>
-  new Promise((resolve, reject) => {
-    const child = ChildProcess.spawn(file, args, { stdio: [input === undefined ? "ignore" : "pipe", "pipe", "ignore"] })
-    const chunks: Array<Buffer> = []
-    let length = 0
-    child.stdout!.on("data", (chunk: Buffer) => {
-      length += chunk.length
-      if (keep) chunks.push(chunk)
-    })
-    if (input !== undefined) {
-      child.stdin!.on("error", () => {}) // EPIPE: the exit code tells
-      child.stdin!.end(input)
-    }
-    child.once("error", reject)
-    child.once("close", (code) => {
-      if (code !== 0) return reject(new Error(`${file} exited ${code}`))
-      resolve({ stdout: keep ? Buffer.concat(chunks, length) : Buffer.alloc(0), length })
-    })
-  })
 
 // ---------------------------------------------------------------------------------------------
 // ours and @effect/platform

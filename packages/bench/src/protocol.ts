@@ -41,8 +41,13 @@ export interface ColdJob {
   readonly n: number
   /** In flight: 1 runs the spawns one after the other (W1). */
   readonly concurrency: number
-  /** Spawns before the timed run, the first one included. */
+  /** Spawns before the timed run, the first one included (W4: bytes of the warm-up stream). */
   readonly warmup: number
+  /**
+   * W4 instead of spawns: stream this many bytes of `head -c` stdout, keeping nothing, after one
+   * warm-up stream of `warmup` bytes (`n` and `concurrency` are not used).
+   */
+  readonly bytes?: number
 }
 
 export interface Sample {

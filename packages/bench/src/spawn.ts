@@ -39,3 +39,29 @@ export const pool = async (n: number, concurrency: number, job: () => Promise<vo
   }
   await Promise.all(Array.from({ length: Math.min(n, concurrency) }, lane))
 }
+
+/** Runs `file`, feeding `input` (or nothing), collecting stdout's chunks or only counting them. */
+export const rawRun = (
+  file: string,
+  args: ReadonlyArray<string>,
+  input: Uint8Array | undefined,
+  keep: boolean
+): Promise<{ readonly stdout: Buffer; readonly length: number }> =>
+  new Promise((resolve, reject) => {
+    const child = ChildProcess.spawn(file, args, { stdio: [input === undefined ? "ignore" : "pipe", "pipe", "ignore"] })
+    const chunks: Array<Buffer> = []
+    let length = 0
+    child.stdout!.on("data", (chunk: Buffer) => {
+      length += chunk.length
+      if (keep) chunks.push(chunk)
+    })
+    if (input !== undefined) {
+      child.stdin!.on("error", () => {}) // EPIPE: the exit code tells
+      child.stdin!.end(input)
+    }
+    child.once("error", reject)
+    child.once("close", (code) => {
+      if (code !== 0) return reject(new Error(`${file} exited ${code}`))
+      resolve({ stdout: keep ? Buffer.concat(chunks, length) : Buffer.alloc(0), length })
+    })
+  })

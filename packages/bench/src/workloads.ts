@@ -46,6 +46,8 @@ const runWorker = (job: Job): Promise<JobResult> =>
 const RAW = { id: "raw", name: "raw node" }
 /** Raw node in a process of its own that imports nothing but `node:child_process` (cold.ts). */
 const MINIMAL_RAW = { id: "raw-minimal", name: "raw node in a fresh minimal process" }
+/** W4: ours in a process of its own that imports only `effect` and this library (cold.ts). */
+const MINIMAL_OURS = "ours-minimal"
 
 /** The measuring process's own CPU time (user + system): less sensitive to other load than wall time. */
 const CPU_PER_SPAWN: Column = { key: "cpu", label: "parent CPU µs/spawn: median (min–max)", summary: "median" }
@@ -326,17 +328,41 @@ const runW4 = async (): Promise<Workload> => {
   )
   const floor = bytesFloor()
   const [samples, seconds] = await runSingles("W4", Contenders.w4, floor)
+  log(`W4: raw node and ours in fresh minimal processes, ${roundsOf(config.w34)} rounds`)
+  const { bytes, warmup } = config.w34
+  const [minimal, minimalSeconds] = await freshRounds(
+    "W4",
+    ["raw", "ours"],
+    roundsOf(config.w34),
+    (contender, round) => runCold({ contender, round, n: 0, concurrency: 1, warmup, bytes }),
+    (s) => `${s.value.toFixed(0)} MiB/s`
+  )
   return {
     id: "W4",
-    title: `W4: stream ${sizeLabel(config.w34.bytes)} of \`head -c ${config.w34.bytes} /dev/zero\`, keep nothing`,
+    title: `W4: stream ${sizeLabel(bytes)} of \`head -c ${bytes} /dev/zero\`, keep nothing`,
     unit: "MiB/s",
     higherIsBetter: true,
     baseline: RAW,
-    labels: labels([...Contenders.w4, BYTES_FLOOR]),
-    samples,
+    secondBaseline: MINIMAL_RAW,
+    labels: new Map([
+      ...labels([...Contenders.w4, BYTES_FLOOR]),
+      [MINIMAL_RAW.id, "raw node: spawn, count \"data\", in a fresh process that imports nothing but child_process"],
+      [
+        MINIMAL_OURS,
+        "ours (helper, native): Command.stream + Stream.runDrain, in a fresh process that imports only effect and this library"
+      ]
+    ]),
+    samples: [
+      ...samples,
+      ...minimal.map((s) => ({ ...s, contender: s.contender === "raw" ? MINIMAL_RAW.id : MINIMAL_OURS }))
+    ],
     columns: [{ key: "rssGrowthMiB", label: "peak RSS growth, MiB: median (min–max)", summary: "median" }, CPU_MS],
-    notes: ["Run like W3: each run in a fresh Node process.", bytesFloorNote(floor)],
-    seconds
+    notes: [
+      "Run like W3: each run in a fresh Node process.",
+      bytesFloorNote(floor),
+      `Two baselines. "Raw node" runs in a fresh worker process that loaded every contender's library, as ours, execa and @effect/platform do: an application's process. The two "fresh minimal process" rows run in a process that imports only what that contender needs (src/cold.ts), after the same warm-up, one process a round, after the worker's rounds (round r paired with their round r).`
+    ],
+    seconds: seconds + minimalSeconds
   }
 }
 
