@@ -4,13 +4,13 @@
  */
 import type { CommandExecutor } from "@effect-command/core"
 import { ExitStatus, type Signal } from "@effect-command/core"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 
 import type { Engine } from "./engine.js"
 import { remainingGroupMembers, signalGroup } from "./group.js"
+import type { Once } from "./once.js"
 import * as RealTime from "./realtime.js"
 import type { Child, ExitInfo } from "./spawn.js"
 import type { Supervision } from "./supervised.js"
@@ -28,7 +28,7 @@ export const leadsGroup = (stage: CommandExecutor.SpawnStage): boolean =>
 /** The policy's signal, its grace, SIGKILL; returns how the child ended, once it was reaped. */
 export const abortChild = (
   child: Child,
-  exit: Deferred.Deferred<ExitStatus.ExitStatus>,
+  exit: Once<ExitStatus.ExitStatus>,
   policy: CommandExecutor.SpawnStage["killPolicy"],
   newGroup: boolean
 ): Effect.Effect<ExitStatus.ExitStatus> =>
@@ -36,10 +36,10 @@ export const abortChild = (
     if (!child.exited()) {
       child.kill(policy.signal, newGroup)
       // Interruptible inside the uninterruptible abort, or the timeout could not cut it short.
-      const inTime = yield* RealTime.timeoutOption(Effect.interruptible(Deferred.await(exit)), policy.grace)
+      const inTime = yield* RealTime.timeoutOption(Effect.interruptible(exit.wait), policy.grace)
       if (Option.isNone(inTime)) child.kill("SIGKILL", newGroup)
     }
-    return yield* Deferred.await(exit)
+    return yield* exit.wait
   }))
 
 /**
@@ -49,7 +49,7 @@ export const abortChild = (
  */
 export const abortTree = (
   supervision: Supervision,
-  exit: Deferred.Deferred<ExitStatus.ExitStatus>,
+  exit: Once<ExitStatus.ExitStatus>,
   policy: CommandExecutor.SpawnStage["killPolicy"]
 ): Effect.Effect<ExitStatus.ExitStatus> =>
   Effect.uninterruptible(Effect.gen(function*() {
@@ -61,7 +61,7 @@ export const abortTree = (
       if (Option.isNone(inTime)) signalTree("SIGKILL")
       yield* gone
     }
-    return yield* Deferred.await(exit)
+    return yield* exit.wait
   }))
 
 /** Members of the child's own group that outlived it: the policy's signal, grace, SIGKILL. */

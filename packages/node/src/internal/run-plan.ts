@@ -10,13 +10,11 @@ import * as Util from "node:util"
 
 import { CommandError, type CommandExecutor, type ExitStatus } from "@effect-command/core"
 import * as Cause from "effect/Cause"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 
 import type { Engine } from "./engine.js"
 import { abortChild, leadsGroup, toStatus } from "./lifecycle.js"
+import { once } from "./once.js"
 import { paced } from "./pace.js"
 import { DrainClock } from "./pipe-reader.js"
 import { clearStage, isContained, isRefusal, needsHelper } from "./preflight.js"
@@ -181,15 +179,15 @@ const runInOneGo = (
   const prepared = prepareNow(stage, cleared.path, null, false, engine, {})
   if (prepared instanceof CommandError.SpawnError) return resume(failure(prepared))
   // The started child for an interruption's kill-and-reap; null when none started.
-  const spawned = Deferred.unsafeMake<Started | null>(FiberId.none)
+  const spawned = once<Started | null>()
   let interrupted = false
   let stopIo = () => {}
   startChildNow(engine, { ...prepared, spec: { ...prepared.spec, rawPipes: true } }, cleared.execFailure, (started) => {
     if (started instanceof CommandError.SpawnError) {
-      Deferred.unsafeDone(spawned, Exit.succeed(null))
+      spawned.done(null)
       return resume(failure(started))
     }
-    Deferred.unsafeDone(spawned, Exit.succeed(started))
+    spawned.done(started)
     if (interrupted) return
     stopIo = runToEnd(options, stage, started, io, (outcome) =>
       paced(() => {
@@ -204,7 +202,7 @@ const runInOneGo = (
     interrupted = true
     stopIo()
     return Effect.flatMap(
-      Deferred.await(spawned),
+      spawned.wait,
       (started) => started === null ? Effect.void : endStage(options, stage, started)
     )
   })

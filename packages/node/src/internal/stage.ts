@@ -7,11 +7,8 @@ import type { Readable, Writable } from "node:stream"
 
 import type { CommandExecutor } from "@effect-command/core"
 import { CommandError, type ExitStatus, Signal } from "@effect-command/core"
-import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
@@ -23,6 +20,7 @@ import { handshakeOf } from "./handshake.js"
 import * as Helper from "./helper.js"
 import type { StageLinks } from "./joints.js"
 import { abortChild, abortTree, killGroupRemnants, leadsGroup, toStatus } from "./lifecycle.js"
+import { never, type Once, once } from "./once.js"
 import { pipeReader, readAll } from "./pipe-reader.js"
 import { writable } from "./pipe-writer.js"
 import { preflight } from "./preflight.js"
@@ -54,9 +52,9 @@ export interface Started {
   readonly child: Spawn.Child
   readonly prepared: Prepared
   /** How it ended, once reaped. */
-  readonly exit: Deferred.Deferred<ExitStatus.ExitStatus>
+  readonly exit: Once<ExitStatus.ExitStatus>
   /** The helper's report: "" once the target was exec'd, else `<stage> <errno>`. */
-  readonly helperReport: Deferred.Deferred<string>
+  readonly helperReport: Once<string>
   /** A contained stage's supervisor (then `child` is the target it forked). */
   readonly supervision: Supervision | undefined
 }
@@ -70,10 +68,10 @@ const startedOf = (
   child: Spawn.Child,
   prepared: Prepared,
   supervision: Supervision | undefined,
-  helperReport = Deferred.unsafeMake<string>(FiberId.none)
+  helperReport: Once<string>
 ): Started => {
-  const exit = Deferred.unsafeMake<ExitStatus.ExitStatus>(FiberId.none)
-  child.onExit((info) => Deferred.unsafeDone(exit, Exit.succeed(toStatus(info))))
+  const exit = once<ExitStatus.ExitStatus>()
+  child.onExit((info) => exit.done(toStatus(info)))
   return { child, prepared, exit, helperReport, supervision }
 }
 
@@ -94,11 +92,12 @@ export const startChildNow = (
       prepared.joined?.destroy()
       return done(execFailure(result))
     }
-    const helperReport = Deferred.unsafeMake<string>(FiberId.none)
-    const report = (text: string) => Deferred.unsafeDone(helperReport, Exit.succeed(text))
+    const fds = prepared.helperFds
+    // Without the helper there is no report, and nothing waits for one.
+    const helperReport: Once<string> = fds === undefined ? never() : once<string>()
+    const report = helperReport.done
     const ready = (child: Spawn.Child, supervision: Supervision | undefined) =>
       done(startedOf(child, prepared, supervision, helperReport))
-    const fds = prepared.helperFds
     const pipe = (fd: number | undefined) => (fd === undefined ? undefined : result.pipes.get(fd))
     if (fds?.control !== undefined) {
       // Contained: started once the supervisor said which pid the target has.
@@ -138,7 +137,7 @@ export const closePipes = ({ child, prepared, supervision }: Started, detached =
 /** A setup failure the helper reported: reap the helper, release its pipes, fail with the stage. */
 const setupFailed = (stage: CommandExecutor.SpawnStage, started: Started, report: string) =>
   Effect.zipRight(
-    Effect.zipRight(Deferred.await(started.exit), Effect.sync(() => closePipes(started))),
+    Effect.zipRight(started.exit.wait, Effect.sync(() => closePipes(started))),
     Effect.fail(Helper.setupError(report, stage, stage.line))
   )
 
@@ -149,7 +148,7 @@ const handshakeFor = (stage: CommandExecutor.SpawnStage, { child, helperReport, 
     return handshakeOf(
       child.pipes.get(fds.handshakeReady) as Readable,
       child.pipes.get(fds.handshakeWait) as Writable,
-      Deferred.await(helperReport),
+      helperReport.wait,
       (report) => Helper.setupError(report, stage, stage.line),
       stage.line
     )
@@ -177,7 +176,7 @@ const handleOf = (
     stdout: stdoutPipe !== undefined ? pipeReader(stdoutPipe, "stdout", line, child, options.drainDelay) : undefined,
     stderr: stderrPipe !== undefined ? pipeReader(stderrPipe, "stderr", line, child, options.drainDelay) : undefined
   }
-  const wait = Deferred.await(exit)
+  const { wait } = exit
   const abort = abortOf(stage, started, newGroup)
   const handshake = handshakeFor(stage, started)
   return {
@@ -273,7 +272,7 @@ export const spawnStage = (
       started.prepared.helperFds === undefined || stage.setup.handshake || deferExec
         ? Effect.succeed(started)
         : Effect.flatMap(
-          Deferred.await(started.helperReport),
+          started.helperReport.wait,
           (report) =>
             report === "" ? Effect.succeed(started) : setupFailed(stage, started, report)
         ))
@@ -287,7 +286,7 @@ export const spawnStage = (
     writeInputFds(stage, started)
     const execed = started.prepared.helperFds === undefined
       ? Effect.void
-      : Effect.flatMap(Deferred.await(started.helperReport), (report) =>
+      : Effect.flatMap(started.helperReport.wait, (report) =>
         report === "" ? Effect.void : Effect.fail(Helper.setupError(report, stage, stage.line)))
     return {
       process: handleOf(options, stage, started, newGroup, () =>
