@@ -371,11 +371,12 @@ const nativeChild = (
       if (source.toChild) inputs.set(childFd, rawInput(engine, fd))
       else outputs.set(childFd, rawOutput(engine, fd))
     } else {
-      engine.releaseFd(fd) // the socket's now: it closes the fd
-      pipes.set(
-        childFd,
-        source.toChild ? new Net.Socket({ fd, readable: false, writable: true }) : userBufferReader(fd)
-      )
+      const socket = source.toChild ? new Net.Socket({ fd, readable: false, writable: true }) : userBufferReader(fd)
+      // The socket's now: it closes the fd. Released only once the socket holds it: a worker
+      // terminated in between (between any two statements) leaves it to both, and the engine's
+      // close at the env's end skips an fd that is no longer the same file, never one nobody has.
+      engine.releaseFd(fd)
+      pipes.set(childFd, socket)
     }
   }
   return {

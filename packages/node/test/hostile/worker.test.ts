@@ -13,7 +13,7 @@ import { Worker } from "node:worker_threads"
 import { NodeCommandExecutor } from "@effect-command/node"
 import { describe, expect, it } from "@effect/vitest"
 
-import { gone, isAlive, marker, openFdCount, parentOf, withMarker } from "../support/procs.js"
+import { gone, isAlive, marker, openFdCount, openFds, parentOf, withMarker } from "../support/procs.js"
 
 const boot = new URL("../fixtures/worker-boot.mjs", import.meta.url)
 const module = new URL("../fixtures/worker-command.ts", import.meta.url).href
@@ -139,7 +139,8 @@ describe("a terminated worker", () => {
     async () => {
       const value = marker()
       const fds = openFdCount()
-      for (let i = 0; i < 12; i++) {
+      const fdsBefore = openFds()
+      for (let i = 0; i < 24; i++) {
         const worker = new Worker(boot, {
           workerData: { module: new URL("../fixtures/worker-runs.ts", import.meta.url).href },
           env: { ...process.env, EC_MARKER: value },
@@ -155,9 +156,11 @@ describe("a terminated worker", () => {
         await worker.terminate()
         expect(stderr).not.toMatch(/closed but not opened|Warning/)
       }
-      expect(await within(2_000, () => openFdCount() === fds)).toBe(true)
+      const settled = await within(2_000, () => openFdCount() === fds)
+      const before = new Set(fdsBefore)
+      expect(settled, `left open: ${openFds().filter((fd) => !before.has(fd)).join(", ")}`).toBe(true)
       expect(await within(2_000, () => sleepers(value).length === 0)).toBe(true)
     },
-    60_000
+    120_000
   )
 })

@@ -56,6 +56,16 @@ export const isAlive = (pid: number): boolean => {
 /** The fds this process has open. */
 export const openFdCount = (): number => Fs.readdirSync("/proc/self/fd").length - 1
 
+/** This process's open fds, each as `fd -> what it is` (the directory listing's own fd left out). */
+export const openFds = (): ReadonlyArray<string> =>
+  Fs.readdirSync("/proc/self/fd").flatMap((fd) => {
+    try {
+      return [`${fd} -> ${Fs.readlinkSync(`/proc/self/fd/${fd}`)}`]
+    } catch {
+      return []
+    }
+  })
+
 /** A fresh marker value. */
 export const marker = (): string => `m${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`
 
