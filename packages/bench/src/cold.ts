@@ -17,7 +17,7 @@ import type * as ManagedRuntime from "effect/ManagedRuntime"
 
 import type { ColdJob, JobResult } from "./protocol.js"
 import { RESULT_PREFIX } from "./protocol.js"
-import { check, pool, rawRun, rawSpawnWait, repeat, TRUE } from "./spawn.js"
+import { check, head, pool, rawSpawnWait, rawStream, repeat, TRUE } from "./spawn.js"
 
 /**
  * A contender, loaded: `n` spawn+wait of /bin/true, at most `concurrency` at once; W4's stream of
@@ -28,8 +28,6 @@ interface Loaded {
   readonly stream?: (bytes: number) => Promise<void>
   readonly dispose: () => Promise<void>
 }
-
-const head = (bytes: number) => ["-c", String(bytes), "/dev/zero"]
 
 /** Runs `load`, recording how long it took as `key` (ms). */
 type Stage = <A>(key: "importEffectMs" | "importLibraryMs", load: () => Promise<A>) => Promise<A>
@@ -58,11 +56,7 @@ const viaRuntime = async <R, ER>(
 
 /** By id, as in contenders.ts: what each contender imports, and its W1 and W2. */
 const contenders: Readonly<Record<string, (stage: Stage) => Promise<Loaded>>> = {
-  raw: async () =>
-    plain(() => rawSpawnWait(TRUE, [], "ignore"), async (bytes) => {
-      const { length } = await rawRun("head", head(bytes), undefined, false)
-      check(length === bytes, `streamed ${length}`)
-    }),
+  raw: async () => plain(() => rawSpawnWait(TRUE, [], "ignore"), rawStream),
   execa: async (stage) => {
     const { execa } = await stage("importLibraryMs", async () => {
       await import("./node20.js")

@@ -26,7 +26,7 @@ import * as Stream from "effect/Stream"
 import { execa } from "execa"
 
 import { exitZero, parallel, sequential } from "./effects.js"
-import { check, pool, rawRun, rawSpawnWait, repeat, TRUE } from "./spawn.js"
+import { check, head, pool, rawRun, rawSpawnWait, rawStream, repeat, TRUE } from "./spawn.js"
 
 // ---------------------------------------------------------------------------------------------
 // runtimes (built once, outside every timed region, by the warm-up)
@@ -81,8 +81,6 @@ const platformTrue = PCommand.make(TRUE)
 const ourExitCode = exitZero(Command.exitCode(ourTrue))
 const ourStartWait = Effect.scoped(Effect.flatMap(Command.start(ourTrueNull), (p) => p.wait))
 const platformExitCode = exitZero(PCommand.exitCode(platformTrue))
-
-const head = (bytes: number) => ["-c", String(bytes), "/dev/zero"] as const
 
 /** Captures default to at most 100 MiB (an `OutputLimitError` past it), like execa's `maxBuffer`: lift it. */
 const unlimited = Command.maxOutput(Infinity)
@@ -250,10 +248,7 @@ export const w4: ReadonlyArray<Contender<[bytes: number]>> = [
   {
     id: "raw",
     label: "raw node: spawn, count \"data\"",
-    run: async (bytes) => {
-      const { length } = await rawRun("head", head(bytes), undefined, false)
-      check(length === bytes, `streamed ${length}`)
-    }
+    run: rawStream
   },
   {
     id: "execa",

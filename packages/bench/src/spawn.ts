@@ -65,3 +65,12 @@ export const rawRun = (
       resolve({ stdout: keep ? Buffer.concat(chunks, length) : Buffer.alloc(0), length })
     })
   })
+
+/** `head`'s arguments for `bytes` of zeros. */
+export const head = (bytes: number) => ["-c", String(bytes), "/dev/zero"] as const
+
+/** W4's raw node: stream `bytes` of `head -c` stdout, counting "data" and keeping nothing. */
+export const rawStream = async (bytes: number): Promise<void> => {
+  const { length } = await rawRun("head", head(bytes), undefined, false)
+  check(length === bytes, `streamed ${length}`)
+}

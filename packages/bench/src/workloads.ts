@@ -349,7 +349,7 @@ const runW4 = async (): Promise<Workload> => {
       [MINIMAL_RAW.id, "raw node: spawn, count \"data\", in a fresh process that imports nothing but child_process"],
       [
         MINIMAL_OURS,
-        "ours (helper, native): Command.stream + Stream.runDrain, in a fresh process that imports only effect and this library"
+        `ours (helper, ${Contenders.engines.helper}): Command.stream + Stream.runDrain, in a fresh process that imports only effect and this library`
       ]
     ]),
     samples: [
