@@ -62,6 +62,10 @@
  *                              later (default: never); not with --daemonize
  *   PATH                       executed as is (no PATH search)
  *
+ *   effect-command-helper --ssh-mux SOCKET COMMAND
+ *                              the helper's other role: COMMAND over an
+ *                              OpenSSH ControlMaster (mux.c)
+ *
  * Every failure, here or in the setup, is one record "<stage> <errno>\n" on
  * the status fd, then exit 125 (execve: 127 for ENOENT, else 126).  Stages
  * from this file: "usage" (EINVAL), "getpwnam" and "getgrnam" (ENOENT for an
@@ -71,6 +75,7 @@
  * ec_setup_and_exec() has to be async-signal-safe.
  */
 #define _GNU_SOURCE
+#include "mux.h"
 #include "setup.h"
 #include "supervise.h"
 
@@ -547,6 +552,8 @@ static _Noreturn void die_errno(const char *stage, int err)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--ssh-mux") == 0)
+        return ssh_mux_main(argc - 1, argv + 1);
     struct args a = {
         .s = {
             .umask = -1,

@@ -4,7 +4,7 @@
 // no prebuilt binaries for (and the build this repository's tests use).
 //
 //   build/effect-command-helper  the child-side setup helper
-//     musl-gcc -static -O2 -Wall -Wextra -Werror -o build/effect-command-helper native/helper.c native/setup.c native/supervise.c
+//     musl-gcc -static -O2 -Wall -Wextra -Werror -o build/effect-command-helper native/helper.c native/mux.c native/setup.c native/supervise.c
 //   build/engine.node            the native spawn engine (an N-API addon; no node-gyp, no downloads)
 //     cc -O2 -Wall -Wextra -Werror -shared -fPIC -fvisibility=hidden -I<node include dir> -o build/engine.node native/engine.c \
 //       native/engine-*.c native/setup.c        (the list: engineSources below)
@@ -150,8 +150,8 @@ const targets = [
   {
     what: "the helper",
     output: join(outputDir(false), "effect-command-helper"),
-    sources: ["native/helper.c", "native/setup.c", "native/supervise.c"],
-    headers: ["native/setup.h"],
+    sources: ["native/helper.c", "native/mux.c", "native/setup.c", "native/supervise.c"],
+    headers: ["native/mux.h", "native/setup.h"],
     compile: helperCompiler
   },
   {

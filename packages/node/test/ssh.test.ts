@@ -89,6 +89,19 @@ if (sshdMissing !== undefined) {
     executorCases(it, { leftovers })
 
     describe("running", () => {
+      it.effect("a command starts no ssh client of its own: the helper asks the connection for its session", () =>
+        Effect.gen(function*() {
+          const mark = marker()
+          yield* Effect.scoped(Effect.gen(function*() {
+            const child = yield* Command.start(marked("echo ready; exec sleep 1000", mark).pipe(Command.stdout("pipe")))
+            yield* waitForLine(child, "ready")
+            const local = childrenOf(process.pid).map(commandLine)
+            expect(local.filter((line) => line.includes("ControlMaster=no"))).toEqual([])
+            expect(local.filter((line) => / --ssh-mux \S+ /.test(line)).length).toBe(1)
+          }))
+          expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))).toBe(true)
+        }))
+
       it.effect("keeps the remote environment with envInherit, with pairs set and names unset", () =>
         Effect.gen(function*() {
           const out = yield* Command.lines(
@@ -461,7 +474,7 @@ if (sshdMissing !== undefined) {
           expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))).toBe(true)
         }))
 
-      it.effect("a SIGKILLed Node process leaves nothing: no remote command, no local ssh client", () =>
+      it.effect("a SIGKILLed Node process leaves nothing: no remote command, no local client", () =>
         Effect.gen(function*() {
           const { options } = yield* Sshd
           const mark = marker()
@@ -484,7 +497,7 @@ if (sshdMissing !== undefined) {
           yield* Effect.scoped(Effect.gen(function*() {
             const parent = yield* Command.start(node)
             yield* waitForLine(parent, "ready")
-            // Node, the connection's ssh, the command's ssh, the remote wrapper, sh and sleep.
+            // Node, the connection's ssh, the command's mux client, the remote wrapper, sh and sleep.
             expect(withMarker("EC_MARKER", mark).length).toBeGreaterThanOrEqual(5)
             yield* parent.kill("SIGKILL")
             expect(yield* parent.wait).toEqual(ExitStatus.signaled("SIGKILL"))

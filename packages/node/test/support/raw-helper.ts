@@ -18,7 +18,7 @@ export const helperPath: string = fileURLToPath(new URL("../../build/effect-comm
 export const buildScriptPath: string = fileURLToPath(new URL("../../scripts/build-native.mjs", import.meta.url))
 
 /** The C sources. */
-export const nativeSources: ReadonlyArray<string> = ["helper.c", "setup.c", "supervise.c"].map((f) =>
+export const nativeSources: ReadonlyArray<string> = ["helper.c", "mux.c", "setup.c", "supervise.c"].map((f) =>
   fileURLToPath(new URL(`../../native/${f}`, import.meta.url))
 )
 

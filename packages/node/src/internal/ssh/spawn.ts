@@ -1,6 +1,6 @@
 /**
- * The SSH executor's primitive: one plan runs as one `ssh` mux client (a local child of the Node
- * executor) whose remote command is the wrapper of `remote.ts`. Its stderr is read at once, for the
+ * The SSH executor's primitive: one plan runs as one mux client (a local child of the Node
+ * executor: the helper's, or `ssh -S`) whose remote command is the wrapper of `remote.ts`. Its stderr is read at once, for the
  * wrapper's reports; the command's own stderr goes on to the plan's. An earlier stage of a pipeline
  * whose stderr is piped (or inherited, where the last stage's is not) has one more mux client,
  * started beside it, that reads it.
@@ -28,7 +28,7 @@ import { signalName } from "../supervised.js"
 import { type Report, reportParser } from "./markers.js"
 import { type Host, killScript, readersCleanup, readerScript, refusal, remoteScript, stderrFifos } from "./remote.js"
 
-/** How a layer reaches its host: the local executor and the `ssh` argv of a mux client. */
+/** How a layer reaches its host: the local executor and the command of a mux client. */
 export interface Connection {
   readonly host: string
   readonly local: CommandExecutor.CommandExecutor
@@ -41,7 +41,7 @@ export interface Connection {
   readonly sessionCount: number
   /** The one session kept for kills and clean-ups. */
   readonly control: Effect.Semaphore
-  /** The local `ssh` command running `remote` on the host over the layer's control connection. */
+  /** The local mux client running `remote` on the host over the layer's control connection. */
   readonly ssh: (remote: string) => Command.Command
 }
 
@@ -427,5 +427,5 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
     } satisfies CommandExecutor.SpawnedProcess
   })
 
-/** The local `ssh` command of a mux client: the remote command is Redacted, as it may hold secrets. */
+/** The remote command as a mux client's argument: Redacted, as it may hold secrets. */
 export const remoteWord = (remote: string): Command.Word => Redacted.make(remote)
