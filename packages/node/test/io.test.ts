@@ -222,6 +222,18 @@ describe("stdout", () => {
       expect(result.stdout.length).toBe(0)
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
+  it.live("a stream's chunks are the caller's: kept whole while later ones come, each about its own size", () =>
+    Effect.gen(function*() {
+      const size = 32 * 1024 * 1024 + 3
+      const input = Crypto.randomBytes(size)
+      const chunks = Chunk.toArray(yield* Stream.runCollect(Command.stream(Command.make("cat", tempFile(input)))))
+      expect(sha256(Buffer.concat(chunks))).toBe(sha256(input))
+      // No chunk reads into memory another one holds, or holds much more memory than its bytes.
+      const held = new Set(chunks.map((chunk) => chunk.buffer))
+      expect(held.size).toBe(chunks.length)
+      for (const chunk of chunks) expect(chunk.buffer.byteLength).toBeLessThanOrEqual(Math.ceil(chunk.length * 4 / 3))
+    }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+
   it.live("file: created, or truncated when it exists", () =>
     Effect.gen(function*() {
       const created = Path.join(dir, "created-by-stdout")

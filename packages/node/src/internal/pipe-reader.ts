@@ -9,7 +9,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 
 import { paced } from "./pace.js"
-import { endedUnread, readInto } from "./read-into.js"
+import { endedUnread, ownChunks, readInto } from "./read-into.js"
 import * as RealTime from "./realtime.js"
 import type { Child } from "./spawn.js"
 import { isClosedByPeer } from "./spawn.js"
@@ -76,10 +76,14 @@ class PipeState {
     return new CommandError.IoError({ stream: this.name, command: this.line, cause })
   }
 
-  /** Lets the pipe flow into `onData`; a later reader takes over what the one before left. */
-  flow(onData: (bytes: Uint8Array, lent: boolean) => boolean): void {
+  /**
+   * Lets the pipe flow into `onData` (`owned`: it keeps the bytes, see `ownChunks`); a later reader
+   * takes over what the one before left.
+   */
+  flow(onData: (bytes: Uint8Array, lent: boolean) => boolean, owned: boolean): void {
     const started = this.reader !== undefined
     this.reader = onData
+    ownChunks(this.pipe, owned)
     if (started) this.pipe.resume()
     else readInto(this.pipe, (bytes, lent) => this.reader!(bytes, lent))
   }
@@ -164,7 +168,7 @@ const streamOf = (state: PipeState): Stream.Stream<Uint8Array, CommandError.IoEr
   const pulls = Stream.repeatEffectChunkOption(
     Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<CommandError.IoError>>((resume) => {
       const attempt = () => {
-        if (state.reader !== enqueue) state.flow(enqueue)
+        if (state.reader !== enqueue) state.flow(enqueue, true)
         if (queue.length > 0) {
           const chunk = Chunk.unsafeFromArray(queue)
           if (queued >= readAhead) state.pipe.resume()
@@ -228,7 +232,7 @@ const collectOf = (state: PipeState) => (onBytes: (bytes: Uint8Array) => boolean
       settle(Effect.void)
       return false
     }
-    state.flow(take)
+    state.flow(take, false)
     check()
     return Effect.async<void, CommandError.IoError>((resume) => {
       if (outcome !== undefined) return resume(outcome)

@@ -21,24 +21,43 @@ export const keepBuffered = () => {}
 /**
  * The native engine's output pipes are read into one buffer that every such pipe of this thread
  * shares (libuv reads one socket at a time and hands the bytes over synchronously): no Buffer is
- * allocated per read. Whoever reads the pipe installs where the bytes go (`readInto`); until then
- * it is not read at all, so its bytes stay in the kernel.
+ * allocated per read. A reader that keeps the bytes (a stream) asks for them owned (`ownChunks`):
+ * then the pipe is read into fresh memory, handed over without a copy once a read fills at least
+ * three quarters of it; a smaller read is lent, and its reader copies just those bytes, so that a
+ * chunk never holds much more memory than its bytes. Whoever reads the pipe installs where the
+ * bytes go (`readInto`); until then it is not read at all, so its bytes stay in the kernel.
  */
 const sharedReadBuffer = Buffer.allocUnsafe(256 * 1024)
-const sinks = new WeakMap<Readable, { take: ((bytes: Uint8Array) => boolean) | undefined }>()
+/** An owning reader's read buffer: as large as the shared one. */
+const ownedReadSize = sharedReadBuffer.length
+
+interface Slot {
+  take: ((bytes: Uint8Array, lent: boolean) => boolean) | undefined
+  /** Whether the reader keeps the bytes (see `readInto`). */
+  owned: boolean
+  /** Where the next read goes: libuv asks for it after every read. */
+  next: Uint8Array
+}
+const sinks = new WeakMap<Readable, Slot>()
 
 export const userBufferReader = (fd: number): Net.Socket => {
-  const slot: { take: ((bytes: Uint8Array) => boolean) | undefined } = { take: undefined }
+  const slot: Slot = { take: undefined, owned: false, next: sharedReadBuffer }
   const socket = new Net.Socket({
     fd,
     readable: true,
     writable: false,
     pauseOnCreate: true,
     onread: {
-      buffer: sharedReadBuffer,
+      buffer: () => slot.next,
       // A plain Uint8Array view (a Buffer's slice() would not copy); false stops reading until `resume()`.
-      callback: (n: number, buffer: Uint8Array) =>
-        slot.take?.(new Uint8Array(buffer.buffer, buffer.byteOffset, n)) ?? false
+      callback: (n: number, buffer: Uint8Array) => {
+        const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, n)
+        const handOver = slot.owned && buffer !== sharedReadBuffer && n >= buffer.length * 0.75
+        slot.next = !slot.owned ? sharedReadBuffer : handOver || buffer === sharedReadBuffer
+          ? Buffer.allocUnsafeSlow(ownedReadSize)
+          : buffer
+        return slot.take?.(bytes, !handOver) ?? false
+      }
     }
   } as Net.SocketConstructorOpts)
   sinks.set(socket, slot)
@@ -47,14 +66,14 @@ export const userBufferReader = (fd: number): Net.Socket => {
 
 /**
  * Starts reading a child's output into `take`, which returns false to stop reading (until
- * `resume()`). `lent`: the bytes are a view of the shared read buffer, valid only during the call
- * (native engine pipes); otherwise they are a Buffer of the caller's own ('data' events, first
- * what Node buffered while the pipe was paused).
+ * `resume()`). `lent`: the bytes are a view of a read buffer that is used again, valid only during
+ * the call (native engine pipes); otherwise they are the caller's own ('data' events, first what
+ * Node buffered while the pipe was paused).
  */
 export const readInto = (pipe: Readable, take: (bytes: Uint8Array, lent: boolean) => boolean): void => {
   const slot = sinks.get(pipe)
   if (slot !== undefined) {
-    slot.take = (view) => take(view, true)
+    slot.take = take
     pipe.resume()
     return
   }
@@ -64,4 +83,13 @@ export const readInto = (pipe: Readable, take: (bytes: Uint8Array, lent: boolean
   // Before the buffered bytes: their consumer may pause the pipe again (resume flows only later).
   pipe.resume()
   if (buffered !== null && !take(buffered, false)) pipe.pause()
+}
+
+/**
+ * Whether the reader of a native engine pipe keeps the bytes from now on: they then come unlent
+ * from most reads (see `userBufferReader`). Node's own pipes always give the caller's own.
+ */
+export const ownChunks = (pipe: Readable, owned: boolean): void => {
+  const slot = sinks.get(pipe)
+  if (slot !== undefined) slot.owned = owned
 }
