@@ -6,8 +6,9 @@
  * shared connection) vs a shell loop of `ssh -S <control socket> host /bin/true` over an
  * already-open master (the baseline: what the executor itself builds on) vs the same with
  * `setsid /bin/true` (the least a command in a process group of its own costs: one more exec) vs
- * the same spawned by Node's `child_process` (what a Node caller adds) vs a shell loop of
- * `ssh host /bin/true`, a fresh connection each.
+ * the same spawned by Node's `child_process` (what a Node caller adds) vs the executor's own mux
+ * client (the helper's `--ssh-mux`: what ours builds on, without an `ssh` client's start) from a
+ * shell vs a shell loop of `ssh host /bin/true`, a fresh connection each.
  * SSH2: 256 MiB of stdout: ours draining `Command.stream` of `head -c 256MiB /dev/zero` vs
  * `ssh -S <control socket> host head -c … /dev/zero > /dev/null` from a shell (the baseline: nobody
  * reads the bytes) vs the same into `| cat > /dev/null` (a reader process, as ours is) vs the same
@@ -24,6 +25,7 @@ import { Effect, Exit, ManagedRuntime, Scope, Stream } from "effect"
 
 import { sshdMissing, startSshd } from "../../node/test/support/sshd.js"
 import { quick } from "./config.js"
+import { helperBinary } from "./contenders.js"
 import { exitZero, sequential } from "./effects.js"
 import type { Sample } from "./protocol.js"
 import type { Workload } from "./results.js"
@@ -67,6 +69,7 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
       const ssh1: Array<Sample> = []
       const ssh2: Array<Sample> = []
       const n = sizes.n
+      const helper = helperBinary()
       /** `n` × `ssh <args> /bin/true` from one shell. */
       const loop = (args: ReadonlyArray<string>, remote = "/bin/true") =>
         sh(`i=0; while [ $i -lt ${n} ]; do ssh "$@" ${remote} || exit 1; i=$((i+1)); done`, ...args)
@@ -74,6 +77,17 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
         ["ours", () => runtime.runPromise(sequential(exitZero(Command.exitCode(Command.make("/bin/true"))), n))],
         [BASE.id, () => loop(mux)],
         ["setsid", () => loop(mux, "setsid /bin/true")],
+        ...(helper === null ? [] : [
+          [
+            "mux-helper",
+            () =>
+              sh(
+                `i=0; while [ $i -lt ${n} ]; do "$0" --ssh-mux "$1" /bin/true || exit 1; i=$((i+1)); done`,
+                helper,
+                socket
+              )
+          ] as const
+        ]),
         ["node", () => repeat(n, () => rawSpawnWait("ssh", [...mux, "setsid", "/bin/true"], "pipe"))],
         ["fresh", () => loop([...common, options.host])]
       ]
@@ -124,6 +138,10 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
             ["ours", "ours (SshCommandExecutor, Command.exitCode)"],
             [BASE.id, "ssh -S <control socket> host /bin/true, from sh"],
             ["setsid", "ssh -S <control socket> host setsid /bin/true, from sh"],
+            [
+              "mux-helper",
+              "effect-command-helper --ssh-mux <control socket> /bin/true (the executor's mux client), from sh"
+            ],
             ["node", "ssh -S <control socket> host setsid /bin/true, from Node's child_process.spawn"],
             ["fresh", "ssh host /bin/true (a new connection each), from sh"]
           ]),
