@@ -7,18 +7,21 @@
  *
  * Speaks the master's mux protocol (OpenSSH's PROTOCOL.mux, version 4) on
  * SOCKET: the hello exchange, a new session (no pty, no X11 or agent
- * forwarding, no escape character, no environment) running COMMAND with this
- * process's stdin, stdout and stderr, passed to the master as they are. Then
- * it waits until the master closes the control connection, which it does
- * once the session's channel is closed and its output written, and exits
- * with the command's exit status, as a mux client of ssh(1) does.
+ * forwarding, no escape character) running COMMAND with this process's
+ * stdin, stdout and stderr, passed to the master as they are (a closed one
+ * as /dev/null, as ssh(1) does), and this process's environment, of which
+ * the master forwards what its SendEnv allows, as for ssh(1)'s own clients.
+ * Then it waits until the master closes the control connection, which it
+ * does once the session's channel is closed and its output written, and
+ * exits with the command's exit status, as a mux client of ssh(1) does.
  *
  * Exit status: the remote command's, as the master reported it; 255 when
  * the master cannot be reached, refuses the session or ends the control
  * connection without an exit status (a remote death by signal, or the
  * connection lost), with a line on stderr in the first two cases only (as
- * ssh(1), which says nothing in the last one). A signal that ends this
- * process closes the control connection: the master then closes the session.
+ * ssh(1), which says nothing in the last one). SIGHUP, SIGINT and SIGTERM
+ * end it with 255 too, as ssh(1)'s mux client: the control connection
+ * closes, and the master then closes the session.
  *
  * The master reads the session request with read(2), then takes the fds
  * with recvmsg(2): they are sent right after the request, as ssh(1) sends
@@ -28,6 +31,7 @@
 #include "mux.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -50,7 +54,38 @@ enum {
     MUX_MAX_PACKET = 256 * 1024,
     /* What a failure exits with: ssh(1)'s for its own failures. */
     MUX_FAILED = 255,
+    /* Room left in a request to the master (it takes 256 KiB at most) once the command is in. */
+    MUX_REQUEST_ROOM = 256 * 1024 - 64,
 };
+
+extern char **environ;
+
+/* A signal that ends the client: its control connection closes with it (async-signal-safe). */
+static void terminated(int signal)
+{
+    (void)signal;
+    _exit(MUX_FAILED);
+}
+
+/*
+ * Each of fds 0, 1 and 2 that is closed gets /dev/null, so that neither the
+ * control socket nor anything else opened here takes its number (and goes to
+ * the master as the session's stdio).
+ */
+static int open_stdio(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        int null = open("/dev/null", O_RDWR);
+        if (null != fd) {
+            if (null >= 0)
+                close(null);
+            return -1;
+        }
+    }
+    return 0;
+}
 
 static int failed(const char *format, ...)
 {
@@ -213,8 +248,15 @@ int ssh_mux_main(int argc, char **argv)
         return failed("usage: effect-command-helper --ssh-mux SOCKET COMMAND");
     const char *path = argv[1];
     const char *command = argv[2];
+    if (open_stdio() != 0)
+        return MUX_FAILED;
     /* The master may be gone: a write to its socket fails with EPIPE instead. */
     signal(SIGPIPE, SIG_IGN);
+    struct sigaction ending = {.sa_handler = terminated};
+    sigemptyset(&ending.sa_mask);
+    sigaction(SIGHUP, &ending, NULL);
+    sigaction(SIGINT, &ending, NULL);
+    sigaction(SIGTERM, &ending, NULL);
 
     struct sockaddr_un address = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof address.sun_path)
@@ -255,6 +297,9 @@ int ssh_mux_main(int argc, char **argv)
     put_u32(&p, 0xffffffff); /* no escape character */
     put_string(&p, "");   /* no terminal type */
     put_string(&p, command);
+    /* As many of the environment's entries as the master takes: it keeps what SendEnv allows. */
+    for (char **e = environ; *e != NULL && p.len + 4 + strlen(*e) <= MUX_REQUEST_ROOM; e++)
+        put_string(&p, *e);
     if (send_packet(sock, &p) != 0 || send_fd(sock, STDIN_FILENO) != 0 || send_fd(sock, STDOUT_FILENO) != 0 ||
         send_fd(sock, STDERR_FILENO) != 0)
         return failed("the connection's master is gone: %s", strerror(errno));

@@ -8,7 +8,7 @@
  */
 import { Buffer } from "node:buffer"
 import { spawn, spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readlinkSync, rmSync } from "node:fs"
 import * as Net from "node:net"
 import { tmpdir } from "node:os"
 import { isAbsolute, join } from "node:path"
@@ -70,23 +70,30 @@ class Peer {
     const all = await this.take(length)
     return { type: all.readUInt32BE(), body: all.subarray(4) }
   }
-  /** The hello exchange, then the session request and its three fds' bytes (the fds themselves are dropped). */
-  async session(): Promise<{ request: number; command: string }> {
+  /**
+   * The hello exchange, then the session request and its three fds' bytes (the fds themselves are
+   * dropped): the request's id, command, environment strings and length.
+   */
+  async session(): Promise<{ request: number; command: string; env: Array<string>; length: number }> {
     this.socket.write(packet(u32(HELLO), u32(4)))
     const hello = await this.message()
     expect([hello.type, hello.body.readUInt32BE()]).toEqual([HELLO, 4])
-    const { type, body } = await this.message()
+    const { body, type } = await this.message()
     expect(type).toBe(NEW_SESSION)
     const request = body.readUInt32BE(0)
     // reserved "", tty, X11, agent, subsystem, escape char, terminal type "", command
     expect(body.subarray(4, 32)).toEqual(
       Buffer.concat([str(""), u32(0), u32(0), u32(0), u32(0), u32(0xffffffff), str("")])
     )
-    const length = body.readUInt32BE(32)
-    const command = body.subarray(36, 36 + length).toString()
-    expect(body.length).toBe(36 + length)
+    const strings: Array<string> = []
+    for (let at = 32; at < body.length;) {
+      const n = body.readUInt32BE(at)
+      strings.push(body.subarray(at + 4, at + 4 + n).toString())
+      at += 4 + n
+    }
+    const [command, ...env] = strings
     expect(await this.take(3)).toEqual(Buffer.alloc(3))
-    return { request, command }
+    return { request, command: command!, env, length: body.length + 8 }
   }
 }
 
@@ -111,8 +118,14 @@ interface Ran {
   readonly stderr: string
 }
 
-const run = async (binary: string, args: ReadonlyArray<string>): Promise<Ran> => {
-  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], env: sanitizerEnv })
+const run = async (
+  binary: string,
+  args: ReadonlyArray<string>,
+  env: Record<string, string> = {},
+  started: (pid: number) => void = () => {}
+): Promise<Ran> => {
+  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...sanitizerEnv, ...env } })
+  started(child.pid!)
   const stdout = collect(child.stdout)
   const stderr = collect(child.stderr)
   const [code, signal] = await new Promise<[number | null, string | null]>((resolve, reject) => {
@@ -142,7 +155,8 @@ const sanitized = (() => {
   if (cc.status !== 0) throw new Error(`cc failed: ${cc.stderr}`)
   return output
 })()
-const sanitizerEnv = { ...process.env, ASAN_OPTIONS: "halt_on_error=1", UBSAN_OPTIONS: "halt_on_error=1" }
+/** Only what the sanitizers need: the environment the client sends is the test's to check. */
+const sanitizerEnv: Record<string, string> = { ASAN_OPTIONS: "halt_on_error=1", UBSAN_OPTIONS: "halt_on_error=1" }
 
 const builds: ReadonlyArray<readonly [string, string]> = [
   ["the helper", helperPath],
@@ -153,19 +167,91 @@ for (const [name, binary] of builds) {
   describe(`${name} as a mux client`, () => {
     const mux = (path: string, command = "the command") => run(binary, ["--ssh-mux", path, command])
 
-    it("asks for one session running the command, and exits with the status the master reports", async () => {
-      let asked = ""
+    it("asks for one session running the command, with its environment, and exits with the status the master reports", async () => {
+      let asked: { command: string; env: Array<string> } | undefined
       const m = await master(async (peer) => {
-        const { command, request } = await peer.session()
-        asked = command
+        const { command, env, request } = await peer.session()
+        asked = { command, env }
         peer.socket.write(packet(u32(SESSION_OPENED), u32(request), u32(7)))
         peer.socket.end(packet(u32(EXIT_MESSAGE), u32(7), u32(42)))
       })
       // Quoted for the remote shell by the caller: the argument goes as it is, whatever it holds.
       const command = "printf '%s\\n' \"$HOME\" 'it''s' \u00e9 ; exit 3"
-      expect(await mux(m.path, command)).toEqual({ code: 42, signal: null, stdout: "", stderr: "" })
-      expect(asked).toBe(command)
+      const env = { LANG: "C.UTF-8", LC_TEST: "from-local" }
+      expect(await run(binary, ["--ssh-mux", m.path, command], env)).toEqual({
+        code: 42,
+        signal: null,
+        stdout: "",
+        stderr: ""
+      })
+      // All of it: the master forwards what its SendEnv allows, as for ssh's own clients.
+      expect(asked).toEqual({
+        command,
+        env: Object.entries({ ...sanitizerEnv, ...env }).map(([k, v]) => `${k}=${v}`)
+      })
       m.close()
+    })
+
+    it("sends no more of its environment than fits in the master's 256 KiB request", async () => {
+      let asked: { env: Array<string>; length: number } | undefined
+      const m = await master(async (peer) => {
+        const { env, length, request } = await peer.session()
+        asked = { env, length }
+        peer.socket.write(packet(u32(SESSION_OPENED), u32(request), u32(1)))
+        peer.socket.end(packet(u32(EXIT_MESSAGE), u32(1), u32(0)))
+      })
+      // Each under the kernel's 128 KiB for one string; together past the master's bound.
+      const command = "x".repeat(100 * 1024)
+      const big = "y".repeat(60 * 1024)
+      const ran = await run(binary, ["--ssh-mux", m.path, command], { SMALL: "1", BIG1: big, BIG2: big, BIG3: big })
+      expect(ran.code).toBe(0)
+      expect(asked!.length).toBeLessThanOrEqual(256 * 1024)
+      expect(asked!.env).toEqual(expect.arrayContaining(["SMALL=1", `BIG1=${big}`, `BIG2=${big}`]))
+      expect(asked!.env.some((entry) => entry.startsWith("BIG3="))).toBe(false)
+      m.close()
+    })
+
+    it("a closed stdin, stdout or stderr goes to the master as /dev/null, never as the control socket", async () => {
+      let pid = 0
+      let stdio: Array<string> = []
+      const m = await master(async (peer) => {
+        const { request } = await peer.session()
+        stdio = [0, 1, 2].map((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`))
+        peer.socket.write(packet(u32(SESSION_OPENED), u32(request), u32(1)))
+        peer.socket.end(packet(u32(EXIT_MESSAGE), u32(1), u32(5)))
+      })
+      const ran = await run(
+        "/bin/sh",
+        ["-c", `exec "$0" --ssh-mux "$1" true <&- >&- 2>&-`, binary, m.path],
+        {},
+        (started) => (pid = started)
+      )
+      expect(ran.code).toBe(5)
+      expect(stdio).toEqual(["/dev/null", "/dev/null", "/dev/null"])
+      m.close()
+    })
+
+    it("SIGTERM, SIGINT or SIGHUP during the session end it with 255, as ssh's mux client", async () => {
+      for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+        let pid = 0
+        let asked: () => void = () => {}
+        const opened = new Promise<void>((resolve) => (asked = resolve))
+        let closed: () => void = () => {}
+        const gone = new Promise<void>((resolve) => (closed = resolve))
+        const m = await master(async (peer) => {
+          const { request } = await peer.session()
+          peer.socket.on("close", closed)
+          peer.socket.write(packet(u32(SESSION_OPENED), u32(request), u32(1)))
+          asked()
+        })
+        const ran = run(binary, ["--ssh-mux", m.path, "sleep 100"], {}, (started) => (pid = started))
+        await opened
+        process.kill(pid, signal)
+        expect(await ran).toEqual({ code: 255, signal: null, stdout: "", stderr: "" })
+        // The master saw its control connection close.
+        await gone
+        m.close()
+      }
     })
 
     it("waits for the master to close the connection after the exit status, and exits with that status", async () => {
