@@ -82,7 +82,7 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
             "mux-helper",
             () =>
               sh(
-                `i=0; while [ $i -lt ${n} ]; do "$0" --ssh-mux "$1" /bin/true || exit 1; i=$((i+1)); done`,
+                `i=0; while [ $i -lt ${n} ]; do "$1" --ssh-mux "$2" /bin/true || exit 1; i=$((i+1)); done`,
                 helper,
                 socket
               )
