@@ -1,5 +1,6 @@
-// stdin, stdout and stderr: buffers in memory, files, sinks and streams; joined outputs; limits.
+// stdin, stdout and stderr: buffers in memory, files, sinks, functions and streams; joined outputs; limits.
 import assert from "node:assert/strict"
+import { createHash } from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -52,6 +53,17 @@ const program = Effect.gen(function*() {
     ))
   )
   yield* Command.run(upper)
+
+  // A large output read as it comes, into a plain function: each chunk is lent (copy what you
+  // keep), so 64 MiB are hashed without being held anywhere.
+  const hash = createHash("sha256")
+  yield* Command.run(
+    Command.make("head", "-c", String(64 << 20), "/dev/zero").pipe(
+      Command.stdout(Command.Output.forEach((bytes) => hash.update(bytes)))
+    )
+  )
+  const expected = createHash("sha256").update(new Uint8Array(64 << 20)).digest("hex")
+  yield* Console.log(`forEach: sha256 of 64 MiB of zeros ${hash.digest("hex") === expected ? "matches" : "differs"}`)
 
   // Captured output is bounded (default 100 MiB): past maxOutput the child is killed, typed error.
   const chatty = Command.make("yes").pipe(Command.maxOutput(64 * 1024))

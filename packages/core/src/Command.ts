@@ -194,6 +194,7 @@ export type Output =
   | { readonly _tag: "Pipe" }
   | { readonly _tag: "File"; readonly path: string; readonly append: boolean }
   | { readonly _tag: "Sink"; readonly sink: Sink.Sink<unknown, Uint8Array, unknown, unknown> }
+  | { readonly _tag: "ForEach"; readonly f: (bytes: Uint8Array) => void }
 
 /**
  * Where stderr goes: an `Output`, or `ToStdout`: the same kernel pipe or file as stdout
@@ -599,10 +600,18 @@ export const Input = {
  * ```ts
  * import { Command } from "@effect-command/core"
  *
+ * import { createHash } from "node:crypto"
+ *
  * // make >>build.log 2>&1
  * const build = Command.make("make").pipe(
  *   Command.stdout(Command.Output.file("build.log", { append: true })),
  *   Command.stderr(Command.Output.toStdout)
+ * )
+ *
+ * // The SHA-256 of an archive as tar writes it: no chunk is kept (update copies what it needs).
+ * const hash = createHash("sha256")
+ * const archive = Command.make("tar", "-c", "/srv/data").pipe(
+ *   Command.stdout(Command.Output.forEach((bytes) => hash.update(bytes)))
  * )
  * ```
  *
@@ -623,7 +632,17 @@ export const Output = {
     path,
     append: options?.append ?? false
   }),
-  sink: (sink: Sink.Sink<unknown, Uint8Array, unknown, unknown>): Output => ({ _tag: "Sink", sink })
+  sink: (sink: Sink.Sink<unknown, Uint8Array, unknown, unknown>): Output => ({ _tag: "Sink", sink }),
+  /**
+   * Hands every chunk to `f` as it is read, synchronously, like Go's `io.Writer`: the cheapest
+   * way to consume a large output (a hash, a count, a parser). The bytes are lent: valid only
+   * during the call (the executor may read the next chunk into the same memory), so copy what you
+   * keep. `f` has no way to wait: for an effectful consumer use `sink`. When `f` throws, or
+   * returns a promise, the child is killed at once and the run fails with `IoError` carrying it.
+   *
+   * @since 0.4.0
+   */
+  forEach: (f: (bytes: Uint8Array) => void): Output => ({ _tag: "ForEach", f })
 } as const
 
 /**

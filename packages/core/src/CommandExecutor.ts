@@ -487,8 +487,8 @@ export interface PlanRun {
  * closes the pipe, the child's EOF; a child that closes its stdin early is not an error, and once
  * the child exited the rest is not written), hands every chunk of each output that is a pipe to
  * `io.stdout` and `io.stderr` (the bytes are lent, as with `SpawnedProcess.collect`; when one
- * returns false the output passed its limit: the rest is not read and the child is aborted at
- * once), and returns once the child was reaped and its outputs ended (after `Spawn`'s drain rules). Interrupted, it kills and reaps the child
+ * returns false nobody wants the rest — the output passed its limit, or an `Output.forEach`
+ * function failed: the rest is not read and the child is aborted at once), and returns once the child was reaped and its outputs ended (after `Spawn`'s drain rules). Interrupted, it kills and reaps the child
  * as `Spawn`'s scope would. For a plan it cannot run so it returns undefined: then `Spawn` runs
  * it, so it may decline anything. Its effect runs outside the run's span (core puts the run's
  * attributes on the span, and fails with the plan's errors inside it): fail with

@@ -193,9 +193,9 @@ describe("problems", () => {
   })
 
   it("an earlier stage cannot capture, pipe or sink a stdout it keeps while sending its stderr on", () => {
-    for (const output of ["capture", "pipe"] as const) {
+    for (const output of ["capture", "pipe", Command.Output.forEach(() => {})] as const) {
       expect(reasons(Command.pipeTo(gen.pipe(Command.stdout(output)), sort, { from: "stderr" }))).toEqual([
-        "stage 1: only the last stage's stdout can be captured, piped or sent to a sink"
+        "stage 1: only the last stage's stdout can be captured, piped or sent to a sink or a function"
       ])
       // Every stage's stderr can be read: captured by the run helpers, a pipe by start's caller.
       expect(reasons(Command.pipeTo(gen.pipe(Command.stderr(output)), sort))).toEqual([])

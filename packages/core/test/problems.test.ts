@@ -98,6 +98,11 @@ const problemCases: ReadonlyArray<Case> = [
     /fd for stdout must be an integer ≥ 0/
   ],
   [
+    "stderr to a forEach without a function",
+    () => base.pipe(Command.stderr(Command.Output.forEach("print" as never))),
+    /the function for stderr must be a function, not "print"/
+  ],
+  [
     "stderr to an empty file name",
     () => base.pipe(Command.stderr(Command.Output.file(""))),
     /file for stderr is empty/
@@ -147,6 +152,11 @@ const problemCases: ReadonlyArray<Case> = [
   [
     "a daemon with stdout to a sink",
     () => base.pipe(Command.daemonize(), Command.stdout(Command.Output.sink(Sink.drain))),
+    /cannot mix string I\/O with a daemon/
+  ],
+  [
+    "a daemon with stdout to a function",
+    () => base.pipe(Command.daemonize(), Command.stdout(Command.Output.forEach(() => {}))),
     /cannot mix string I\/O with a daemon/
   ],
   [

@@ -91,6 +91,7 @@ const expected: Record<string, ReadonlyArray<Expected>> = {
     "joined: one,two,three",
     "out.txt: a,b,end",
     "sink got: STREAM OF CHUNKS",
+    "forEach: sha256 of 64 MiB of zeros matches",
     "maxOutput: OutputLimitError 65536"
   ],
   "working-directory.ts": [

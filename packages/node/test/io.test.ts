@@ -234,6 +234,30 @@ describe("stdout", () => {
       for (const chunk of chunks) expect(chunk.buffer.byteLength).toBeLessThanOrEqual(Math.ceil(chunk.length * 4 / 3))
     }).pipe(Effect.provide(NodeCommandExecutor.layer)))
 
+  it.live.skipIf(process.env.EFFECT_COMMAND_SPAWN === "child_process")(
+    "Output.forEach on the native engine: every chunk is read into the same buffer, none allocated",
+    () =>
+      Effect.gen(function*() {
+        const size = 32 * 1024 * 1024 + 3
+        const input = Crypto.randomBytes(size)
+        const hash = Crypto.createHash("sha256")
+        const memory = new Set<ArrayBufferLike>()
+        let calls = 0
+        yield* Command.run(
+          Command.make("cat", tempFile(input)).pipe(
+            Command.stdout(Command.Output.forEach((bytes) => {
+              calls++
+              memory.add(bytes.buffer)
+              hash.update(bytes)
+            }))
+          )
+        )
+        expect(hash.digest("hex")).toBe(sha256(input))
+        expect(calls).toBeGreaterThan(1)
+        expect(memory.size).toBe(1)
+      }).pipe(Effect.provide(NodeCommandExecutor.layer))
+  )
+
   it.live("file: created, or truncated when it exists", () =>
     Effect.gen(function*() {
       const created = Path.join(dir, "created-by-stdout")

@@ -314,7 +314,7 @@ const fdProblems = (what: string, fd: number, min: number): ReadonlyArray<string
     : []
 
 const inputTags = ["Null", "Inherit", "Fd", "Bytes", "Text", "Stream", "Pipe", "File"]
-const outputTags = ["Null", "Inherit", "Fd", "Capture", "Pipe", "File", "Sink"]
+const outputTags = ["Null", "Inherit", "Fd", "Capture", "Pipe", "File", "Sink", "ForEach"]
 const errorOutputTags = [...outputTags, "ToStdout"]
 
 /** A stdio value's problems. A combinator keeps no value that has one: a command holds only what it can render. */
@@ -337,6 +337,8 @@ const stdioProblems = (
       return typeof s.text === "string" || Redacted.isRedacted(s.text)
         ? []
         : [`the text for ${what} must be a string or a Redacted string, not ${show(s.text)}`]
+    case "ForEach":
+      return typeof s.f === "function" ? [] : [`the function for ${what} must be a function, not ${show(s.f)}`]
     default:
       return []
   }

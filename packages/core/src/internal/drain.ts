@@ -5,6 +5,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
@@ -28,6 +29,7 @@ export type Drain =
   | { readonly _tag: "None" }
   | { readonly _tag: "Capture"; readonly tail: number | undefined }
   | { readonly _tag: "Sink"; readonly sink: Sink.Sink<unknown, Uint8Array, unknown, unknown> }
+  | { readonly _tag: "ForEach"; readonly f: (bytes: Uint8Array) => void }
 
 export const planOutput = (
   output: Command.Output | undefined,
@@ -43,6 +45,8 @@ export const planOutput = (
       return [{ _tag: "Pipe" }, { _tag: "Capture", tail: undefined }]
     case "Sink":
       return [{ _tag: "Pipe" }, { _tag: "Sink", sink: output.sink }]
+    case "ForEach":
+      return [{ _tag: "Pipe" }, { _tag: "ForEach", f: output.f }]
     default:
       return [output, { _tag: "None" }]
   }
@@ -140,13 +144,57 @@ export type Drained = { readonly bytes: Uint8Array; readonly overflow: boolean }
 
 export const none: Drained = { bytes: empty, overflow: false }
 
-/** A capture's buffer (a tail, or everything up to the command's `maxOutput`); undefined for any other drain. */
-export const bufferOf = (command: Command.Command, plan: Drain) =>
-  plan._tag !== "Capture"
-    ? undefined
-    : plan.tail !== undefined
-    ? tailBuffer(plan.tail)
-    : captureBuffer(command.maxOutput)
+/**
+ * What takes an output's chunks one by one, lent (valid only during the call): a capture's buffer
+ * (a tail, or everything up to the command's `maxOutput`), or the caller's `Output.forEach`.
+ */
+export interface ChunkReader {
+  /** Takes a chunk; false: the rest is not wanted (past the limit, or `forEach` failed), the child is to be aborted. */
+  readonly take: (bytes: Uint8Array) => boolean
+  /** What was kept and whether the limit was passed; what `forEach` threw, as the run's IoError. */
+  readonly end: () => Either.Either<Drained, IoError>
+}
+
+/** The chunk reader of a capture or a `forEach`; undefined for any other drain. `name`: the output's, for errors. */
+export const chunkReader = (command: Command.Command, plan: Drain, name: string): ChunkReader | undefined => {
+  switch (plan._tag) {
+    case "Capture": {
+      const buffer = plan.tail !== undefined ? tailBuffer(plan.tail) : captureBuffer(command.maxOutput)
+      let overflow = false
+      return {
+        take: (bytes) => !(overflow = !buffer.push(bytes)),
+        end: () => Either.right({ bytes: buffer.bytes(), overflow })
+      }
+    }
+    case "ForEach": {
+      let failure: IoError | undefined
+      const fail = (cause: unknown) =>
+        void (failure ??= new IoError({ stream: name, command: describe(command), cause }))
+      return {
+        take: (bytes) => {
+          if (failure !== undefined) return false
+          try {
+            const returned: unknown = plan.f(bytes)
+            if (isPromiseLike(returned)) {
+              // Nothing would wait for it, and its rejection would be unhandled.
+              returned.then(undefined, () => {})
+              fail(new TypeError(`the function of Output.forEach returned a promise: it must be synchronous`))
+            }
+          } catch (error) {
+            fail(error)
+          }
+          return failure === undefined
+        },
+        end: () => failure === undefined ? Either.right(none) : Either.left(failure)
+      }
+    }
+    default:
+      return undefined
+  }
+}
+
+const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
+  typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
 
 /** One output being drained: the effect that waits for its end, and how to stop a sink that may never end. */
 export interface Drainer {
@@ -177,8 +225,8 @@ export const childOutput = (spawned: CommandExecutor.SpawnedProcess, name: "stdo
 }
 
 /**
- * Starts draining one output (in the current scope). A capture hands each chunk to a buffer:
- * through the executor's `collect` where it has one (no stream, no fiber), else by running the
+ * Starts draining one output (in the current scope). A capture hands each chunk to a buffer, a
+ * `forEach` to the caller's function: through the executor's `collect` where it has one (no stream, no fiber), else by running the
  * output's stream in a fiber of its own; both end soon after the child. A sink is the caller's
  * code, which may never end: it can be stopped.
  */
@@ -194,18 +242,18 @@ export const drain = (
     case "None":
       return Effect.succeed(drained)
     case "Capture":
+    case "ForEach":
       return Effect.flatMap(Effect.runtime<never>(), (runtime) => {
-        const buffer = bufferOf(command, plan)!
-        let overflow = false
+        const reader = chunkReader(command, plan, name)!
         const onBytes = (bytes: Uint8Array) => {
           counted(bytes.length)
-          overflow = !buffer.push(bytes)
-          // Past the limit the child is killed at once: nobody will read the rest, so it could
-          // block forever writing it (and never close its other output either).
-          if (overflow) Runtime.runFork(runtime)(spawned.abort)
-          return !overflow
+          if (reader.take(bytes)) return true
+          // Past the limit, or once forEach failed, the child is killed at once: nobody will
+          // read the rest, so it could block forever writing it (and never close its other output).
+          Runtime.runFork(runtime)(spawned.abort)
+          return false
         }
-        const finish = Effect.sync((): Drained => ({ bytes: buffer.bytes(), overflow }))
+        const finish = Effect.suspend(() => reader.end())
         const collected = output.collect !== undefined
           ? output.collect(onBytes)
           // Not `runForEachWhile`: its sink nests a `catchAll` per element that keeps every chunk

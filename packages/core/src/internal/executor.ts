@@ -15,12 +15,11 @@ import type { CommandError, IoError } from "../CommandError.js"
 import { CommandTimeoutError, OutputLimitError } from "../CommandError.js"
 import type * as CommandExecutor from "../CommandExecutor.js"
 import * as ExitStatus from "../ExitStatus.js"
-import { empty } from "./buffers.js"
 import { firstStage, joints, stagesOf } from "./command.js"
-import type { CallerIo, Drain, Drained, Drainer } from "./drain.js"
+import type { CallerIo, ChunkReader, Drain, Drained, Drainer } from "./drain.js"
 import {
-  bufferOf,
   childOutput,
+  chunkReader,
   counting,
   drain,
   memoryInput,
@@ -251,31 +250,21 @@ const runWhole = (
   if (outPlan._tag === "Sink" || errPlan._tag === "Sink") return undefined
   const stdin = memoryInput(valid.stdin)
   if (input !== undefined && stdin === undefined) return undefined
-  const out = bufferOf(valid, outPlan)
-  const err = bufferOf(valid, errPlan)
+  const out = chunkReader(valid, outPlan, "stdout")
+  const err = chunkReader(valid, errPlan, "stderr")
   let bytesOut = 0
-  let outOverflow = false
-  let errOverflow = false
-  const ran = runPlan(plan, {
-    stdin,
-    stdout: (bytes) => {
-      bytesOut += bytes.length
-      outOverflow = out !== undefined && !out.push(bytes)
-      return !outOverflow
-    },
-    stderr: (bytes) => {
-      bytesOut += bytes.length
-      errOverflow = err !== undefined && !err.push(bytes)
-      return !errOverflow
-    }
-  })
+  const reading = (reader: ChunkReader | undefined) => (bytes: Uint8Array) => {
+    bytesOut += bytes.length
+    return reader === undefined || reader.take(bytes)
+  }
+  const ran = runPlan(plan, { stdin, stdout: reading(out), stderr: reading(err) })
   if (ran === undefined) return undefined
   return Effect.matchEffect(ran, {
     // The plan runs outside the run's span: its failures are failed again in it.
     onFailure: (error) => failIn(error, span),
-    onSuccess: ({ pid, status }) => {
-      const stdout = out?.bytes() ?? empty
-      const stderr = err?.bytes() ?? empty
+    onSuccess: ({ pid, status }): Effect.Effect<CommandExecutor.RunResult, CommandError> => {
+      const outEnd = out?.end() ?? Either.right(none)
+      const errEnd = err?.end() ?? Either.right(none)
       const counted = valid.allowSigpipe ? runStatus([valid], [status]) : status
       annotateSpan(span, {
         "process.pid": pid,
@@ -283,9 +272,13 @@ const runWhole = (
         "command.bytes_in": stdin?.length ?? 0,
         "command.bytes_out": bytesOut
       })
-      return outOverflow
+      if (Either.isLeft(outEnd)) return failIn(outEnd.left, span)
+      if (Either.isLeft(errEnd)) return failIn(errEnd.left, span)
+      const stdout = outEnd.right.bytes
+      const stderr = errEnd.right.bytes
+      return outEnd.right.overflow
         ? failIn(overflowError(valid, line, "stdout", stdout, undefined), span)
-        : errOverflow
+        : errEnd.right.overflow
         ? failIn(overflowError(valid, line, "stderr", stderr, undefined), span)
         : Effect.succeed({ status: counted, stages: [status], stdout, stderr, stageStderr: [stderr] })
     }

@@ -142,6 +142,7 @@ const describeStdio = (s: Command.Input | Command.Output | Command.ErrorOutput):
       return { _tag: s._tag, text: wordForDisplay(s.text) }
     case "Stream":
     case "Sink":
+    case "ForEach":
       return { _tag: s._tag }
     default:
       return s

@@ -7,7 +7,7 @@ import { stagesOf } from "./command.js"
 import { describe } from "./render.js"
 
 const isStringIo = (s: Command.Input | Command.ErrorOutput | undefined): boolean =>
-  s !== undefined && ["Bytes", "Text", "Stream", "Pipe", "Capture", "Sink"].includes(s._tag)
+  s !== undefined && ["Bytes", "Text", "Stream", "Pipe", "Capture", "Sink", "ForEach"].includes(s._tag)
 
 /** Every problem of a command: those its combinators recorded and those between its fields. */
 export const problems = (self: Command.Command): ReadonlyArray<string> => {
@@ -34,8 +34,8 @@ const pipelineStageProblems = (
   if (stage.setup.handshake) found.push("a pipeline stage cannot require a start-up handshake")
   // Not the last stage; the output its joint takes has its own problem (`pipeTo`).
   const output = joint === "stderr" ? stage.stdout : undefined
-  if (output !== undefined && ["Capture", "Pipe", "Sink"].includes(output._tag)) {
-    found.push("only the last stage's stdout can be captured, piped or sent to a sink")
+  if (output !== undefined && ["Capture", "Pipe", "Sink", "ForEach"].includes(output._tag)) {
+    found.push("only the last stage's stdout can be captured, piped or sent to a sink or a function")
   }
   return found
 }

@@ -71,6 +71,27 @@ export const executorCases = (
         expect(Buffer.from(err.stderr).equals(Buffer.from(bytes))).toBe(true)
       }))
 
+    it.effect("Output.forEach is handed every byte of stdout and stderr, in order; nothing is captured", () =>
+      Effect.gen(function*() {
+        const bytes = new Uint8Array(3 * 1024 * 1024 + 17).map((_, i) => (i * 7919 + (i >> 16)) % 256)
+        // Through the run helpers' one-go run, and through start (which a timeout takes).
+        for (const timeout of [undefined, "1 minute"] as const) {
+          const out: Array<Uint8Array> = []
+          const err: Array<Uint8Array> = []
+          const tee = Command.make("sh", "-c", "tee /dev/stderr").pipe(
+            Command.feed(bytes),
+            // Copies: the bytes are lent.
+            Command.stdout(Command.Output.forEach((chunk) => void out.push(chunk.slice()))),
+            Command.stderr(Command.Output.forEach((chunk) => void err.push(chunk.slice()))),
+            timeout === undefined ? (self) => self : Command.timeout(timeout)
+          )
+          const result = yield* Command.run(tee)
+          expect([result.status, result.stdout.length, result.stderr.length]).toEqual([ExitStatus.exited(0), 0, 0])
+          expect(Buffer.concat(out).equals(bytes)).toBe(true)
+          expect(Buffer.concat(err).equals(bytes)).toBe(true)
+        }
+      }))
+
     it.effect("gives every argv word as it is: spaces, quotes, $, backquotes, newlines, globs", () =>
       Effect.gen(function*() {
         const words = [
@@ -287,6 +308,47 @@ export const executorCases = (
           checkCause((error as CommandError.IoError).cause)
           yield* nothingLeft(mark, fdsBefore)
         }))
+    }
+  })
+
+  describe("Output.forEach functions that fail", () => {
+    const failures: ReadonlyArray<readonly [string, (bytes: Uint8Array) => void, (cause: unknown) => void]> = [
+      ["throws", () => {
+        throw new Error("full disk")
+      }, (cause) => expect((cause as Error).message).toBe("full disk")],
+      // An async function: nothing would wait for it, and its rejection must not go unhandled.
+      ["returns a promise", async () => {
+        throw new Error("async")
+      }, (cause) => expect(String(cause)).toMatch(/returned a promise: it must be synchronous/)]
+    ]
+    for (const [how, f, checkCause] of failures) {
+      for (const timeout of [undefined, "1 minute"] as const) {
+        it.effect(`a function that ${how} on an endless writer fails the run with IoError at once${timeout === undefined ? "" : " (with a timeout)"}; nothing is left`, () =>
+          Effect.gen(function*() {
+            const mark = marker()
+            const fdsBefore = openFdCount()
+            let calls = 0
+            const yes = marked("exec yes", mark).pipe(
+              Command.stdout(Command.Output.forEach((bytes) => {
+                calls++
+                return f(bytes)
+              })),
+              timeout === undefined ? (self) => self : Command.timeout(timeout)
+            )
+            const started = Date.now()
+            const error = yield* Effect.flip(Command.run(yes))
+            expect(Date.now() - started).toBeLessThan(2500)
+            expect(error).toMatchObject({ _tag: "IoError", stream: "stdout" })
+            checkCause((error as CommandError.IoError).cause)
+            // Once it failed it is not called again.
+            expect(calls).toBe(1)
+            yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))
+            expect(withMarker("EC_MARKER", mark)).toEqual([])
+            expect(yield* Effect.promise(() => eventually(() => zombieChildren().length === 0))).toBe(true)
+            expect(yield* Effect.promise(() => eventually(() => openFdCount() === fdsBefore, 10_000))).toBe(true)
+            expect(leftovers()).toEqual([])
+          }))
+      }
     }
   })
 
