@@ -277,6 +277,17 @@ export const w4: ReadonlyArray<Contender<[bytes: number]>> = [
     id: "ours-direct",
     label: `${D}: Command.stream + Stream.runDrain`,
     run: (bytes) => oursDirect.runPromise(Stream.runDrain(Command.stream(Command.make("head", ...head(bytes)))))
+  },
+  {
+    id: "ours-foreach",
+    label: `${H}: Command.run + Output.forEach (lent chunks), counting`,
+    run: async (bytes) => {
+      let length = 0
+      await oursHelper.runPromise(Command.run(Command.make("head", ...head(bytes)).pipe(
+        Command.stdout(Command.Output.forEach((chunk) => void (length += chunk.length)))
+      )))
+      check(length === bytes, `streamed ${length}`)
+    }
   }
 ]
 

@@ -20,7 +20,7 @@
 import * as Path from "node:path"
 
 import { Command } from "@effect-command/core"
-import { SshCommandExecutor } from "@effect-command/node"
+import { NodeCommandExecutor, SshCommandExecutor } from "@effect-command/node"
 import { Effect, Exit, ManagedRuntime, Scope, Stream } from "effect"
 
 import { sshdMissing, startSshd } from "../../node/test/support/sshd.js"
@@ -65,6 +65,7 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
     await sh(`exec ssh -f -N -M -o ControlPersist=yes -S "$@"`, socket, ...common, options.host)
     const mux = ["-S", socket, ...common, options.host]
     const runtime = ManagedRuntime.make(SshCommandExecutor.layer(options))
+    const local = ManagedRuntime.make(NodeCommandExecutor.layer)
     try {
       const ssh1: Array<Sample> = []
       const ssh2: Array<Sample> = []
@@ -108,6 +109,30 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
               )
             )
         ],
+        [
+          "ours-foreach",
+          async () => {
+            let total = 0
+            await runtime.runPromise(Command.run(Command.make("head", "-c", String(bytes), "/dev/zero").pipe(
+              Command.stdout(Command.Output.forEach((chunk) => void (total += chunk.length)))
+            )))
+            if (total !== bytes) throw new Error(`short: ${total}`)
+          }
+        ],
+        ...(helper === null ? [] : [
+          [
+            "mux-foreach",
+            async () => {
+              let total = 0
+              await local.runPromise(Command.run(
+                Command.make(helper, "--ssh-mux", socket, `head -c ${bytes} /dev/zero`).pipe(
+                  Command.stdout(Command.Output.forEach((chunk) => void (total += chunk.length)))
+                )
+              ))
+              if (total !== bytes) throw new Error(`short: ${total}`)
+            }
+          ] as const
+        ]),
         [BASE.id, () => sh(`exec ssh "$@" head -c ${bytes} /dev/zero >/dev/null`, ...mux)],
         ["cat", () => sh(`ssh "$@" head -c ${bytes} /dev/zero | cat >/dev/null`, ...mux)],
         ["node", () => rawSpawnWait("ssh", [...mux, "head", "-c", String(bytes), "/dev/zero"], "pipe")]
@@ -158,6 +183,11 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
           baseline: BASE,
           labels: new Map([
             ["ours", "ours (SshCommandExecutor, Command.stream drained)"],
+            ["ours-foreach", "ours (SshCommandExecutor, Command.run + Output.forEach, counting)"],
+            [
+              "mux-foreach",
+              "effect-command-helper --ssh-mux <control socket> head -c … (the executor's mux client) run by NodeCommandExecutor, Output.forEach"
+            ],
             [BASE.id, "ssh -S <control socket> host head -c … /dev/zero > /dev/null, from sh"],
             ["cat", "ssh -S <control socket> host head -c … /dev/zero | cat > /dev/null, from sh"],
             ["node", "ssh -S <control socket> host head -c … /dev/zero, read by Node's child_process.spawn"]
@@ -170,6 +200,7 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
       ]
     } finally {
       await runtime.dispose()
+      await local.dispose()
       await sh(`ssh -O exit -S "$@" 2>/dev/null; exit 0`, socket, options.host)
     }
   } finally {
