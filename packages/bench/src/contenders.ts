@@ -283,9 +283,11 @@ export const w4: ReadonlyArray<Contender<[bytes: number]>> = [
     label: `${H}: Command.run + Output.forEach (lent chunks), counting`,
     run: async (bytes) => {
       let length = 0
-      await oursHelper.runPromise(Command.run(Command.make("head", ...head(bytes)).pipe(
-        Command.stdout(Command.Output.forEach((chunk) => void (length += chunk.length)))
-      )))
+      await oursHelper.runPromise(Command.run(
+        Command.make("head", ...head(bytes)).pipe(
+          Command.stdout(Command.Output.forEach((chunk) => void (length += chunk.length)))
+        )
+      ))
       check(length === bytes, `streamed ${length}`)
     }
   }

@@ -113,9 +113,11 @@ export const runSsh = async (): Promise<ReadonlyArray<Workload>> => {
           "ours-foreach",
           async () => {
             let total = 0
-            await runtime.runPromise(Command.run(Command.make("head", "-c", String(bytes), "/dev/zero").pipe(
-              Command.stdout(Command.Output.forEach((chunk) => void (total += chunk.length)))
-            )))
+            await runtime.runPromise(Command.run(
+              Command.make("head", "-c", String(bytes), "/dev/zero").pipe(
+                Command.stdout(Command.Output.forEach((chunk) => void (total += chunk.length)))
+              )
+            ))
             if (total !== bytes) throw new Error(`short: ${total}`)
           }
         ],
