@@ -208,7 +208,9 @@ export const layer = (options: Options): Layer.Layer<CommandExecutor.CommandExec
       if (reasons.length > 0) {
         return yield* new CommandError.CommandUsageError({ reasons, command: `ssh ${String(options.host)}` })
       }
-      const local = executorFor({})
+      // Each local client as the Node executor's primitive returned it: what `collect` reads.
+      const spawned = new WeakMap<Command.Command, CommandExecutor.SpawnedProcess>()
+      const local = executorFor({}, (plan, child) => void spawned.set(plan.command, child))
       const ssh = options.ssh ?? "ssh"
       // The helper's mux client, unless an ssh client was named.
       const helper = options.ssh === undefined ? findHelper("auto").path : null
@@ -257,6 +259,7 @@ export const layer = (options: Options): Layer.Layer<CommandExecutor.CommandExec
       const connection: Connection = {
         host: options.host,
         local,
+        spawned: (command) => spawned.get(command),
         remote,
         sweep: () => ++runs % sweepEvery === 0,
         sessions: yield* Effect.makeSemaphore(sessionCount),

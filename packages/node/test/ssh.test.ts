@@ -102,6 +102,32 @@ if (sshdMissing !== undefined) {
           expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))).toBe(true)
         }))
 
+      it.effect.skipIf(process.env.EFFECT_COMMAND_SPAWN === "child_process")(
+        "a capture or Output.forEach reads the client's pipe lent: every chunk in the same memory, none allocated",
+        () =>
+          Effect.gen(function*() {
+            const memory = new Set<ArrayBufferLike>()
+            let bytes = 0
+            let calls = 0
+            yield* Command.run(
+              Command.make("head", "-c", String(16 << 20), "/dev/zero").pipe(
+                Command.stdout(Command.Output.forEach((chunk) => {
+                  calls++
+                  bytes += chunk.length
+                  memory.add(chunk.buffer)
+                }))
+              )
+            )
+            expect(bytes).toBe(16 << 20)
+            expect(calls).toBeGreaterThan(1)
+            // The local pipe's reads go into one buffer; the bytes that came before forEach was
+            // attached (while the remote start was awaited) are a copy each.
+            expect(memory.size).toBeLessThanOrEqual(1 + 8)
+            const captured = yield* Command.bytes(Command.make("head", "-c", String(4 << 20), "/dev/zero"))
+            expect(captured.length).toBe(4 << 20)
+          })
+      )
+
       it.effect("keeps the remote environment with envInherit, with pairs set and names unset", () =>
         Effect.gen(function*() {
           const out = yield* Command.lines(

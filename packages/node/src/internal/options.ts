@@ -53,8 +53,15 @@ const problems = (options: Options): Array<string> => {
   return found
 }
 
-/** The executor for these options: the engine loaded and the helper looked for now. */
-export const executorFor = (options: Options): CommandExecutor.CommandExecutor => {
+/**
+ * The executor for these options: the engine loaded and the helper looked for now. `onSpawned`
+ * sees every child it spawns, as its primitive returned it (the SSH executor reads its clients'
+ * outputs from there).
+ */
+export const executorFor = (
+  options: Options,
+  onSpawned?: (plan: CommandExecutor.SpawnPlan, spawned: CommandExecutor.SpawnedProcess) => void
+): CommandExecutor.CommandExecutor => {
   const reasons = problems(options)
   if (reasons.length > 0) {
     return CommandExecutor.make((plan) =>
@@ -69,7 +76,11 @@ export const executorFor = (options: Options): CommandExecutor.CommandExecutor =
     helperMissing: helper.missing,
     contain: options.contain ?? false
   }
-  return CommandExecutor.make(makeSpawn(resolved), makeRunPlan(resolved))
+  const spawn = makeSpawn(resolved)
+  return CommandExecutor.make(
+    onSpawned === undefined ? spawn : (plan) => Effect.tap(spawn(plan), (spawned) => onSpawned(plan, spawned)),
+    makeRunPlan(resolved)
+  )
 }
 
 let warned = false

@@ -32,6 +32,8 @@ import { type Host, killScript, readersCleanup, readerScript, refusal, remoteScr
 export interface Connection {
   readonly host: string
   readonly local: CommandExecutor.CommandExecutor
+  /** A local client `local` started, as its primitive returned it. */
+  readonly spawned: (command: Command.Command) => CommandExecutor.SpawnedProcess | undefined
   /** The connection's registry on the host, and what the host offers. */
   readonly remote: Host
   /** Whether the next run sweeps the registry (one run in many does). */
@@ -138,6 +140,46 @@ const startReader = (
     return { stream, ended: Effect.ignore(reader.wait), clean: Ref.get(clean) }
   })
 
+/**
+ * Whether core reads the command's stdout through `collect` (a capture, `Output.forEach`) rather
+ * than through its stream (`"pipe"`, a sink): as `make` decides when it plans the outputs.
+ */
+const collected = (plan: CommandExecutor.SpawnPlan): boolean =>
+  plan.stdout._tag === "Pipe" && plan.command.stdout?._tag !== "Pipe" && plan.command.stdout?._tag !== "Sink"
+
+/**
+ * The command's stdout read lent from its client's pipe, straight into the function core attaches
+ * with `collect`: no stream, mailbox or chunk in between. What comes before it attaches is copied
+ * and kept for it. Once it wants no more, or nobody reads any more (an abort, a detach), the rest
+ * is read and dropped: the wrapper's reports come behind it on the session's one channel.
+ */
+const lentStdout = (client: CommandExecutor.SpawnedProcess, line: string) =>
+  Effect.gen(function*() {
+    let early: Array<Uint8Array> = []
+    let onBytes: ((bytes: Uint8Array) => boolean) | undefined
+    let dropping = false
+    const done = yield* client.collect!("stdout", (bytes) => {
+      if (dropping) return true
+      if (onBytes === undefined) early.push(bytes.slice())
+      else if (!onBytes(bytes)) dropping = true
+      return true
+    })
+    const ended = Effect.mapError(
+      done,
+      (error) => new CommandError.IoError({ stream: "stdout", command: line, cause: error.cause })
+    )
+    return {
+      drop: () => void (dropping = true),
+      attach: (f: (bytes: Uint8Array) => boolean) =>
+        Effect.sync(() => {
+          for (const bytes of early) if (!dropping && !f(bytes)) dropping = true
+          early = []
+          onBytes = f
+          return ended
+        })
+    }
+  })
+
 /** The SSH executor's `spawn` over one connection. */
 export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (plan) =>
   Effect.gen(function*() {
@@ -212,6 +254,8 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       Command.stderr("pipe")
     )
     const child = yield* Scope.extend(connection.local.start(ssh), own)
+    const client = connection.spawned(ssh)
+    const lent = collected(plan) && client?.collect !== undefined ? yield* lentStdout(client, plan.line) : undefined
 
     const started = yield* Deferred.make<Report | undefined>()
     const reported = yield* Deferred.make<void>()
@@ -223,7 +267,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
     const dropping = yield* Deferred.make<void>()
     const offer = (box: Mailbox.Mailbox<Uint8Array, CommandError.IoError>, bytes: Uint8Array) =>
       box.unsafeOffer(bytes) ? Effect.void : Effect.raceFirst(box.offer(bytes), Deferred.await(dropping))
-    const stdout = plan.stdout._tag === "Pipe"
+    const stdout = plan.stdout._tag === "Pipe" && lent === undefined
       ? yield* Mailbox.make<Uint8Array, CommandError.IoError>(64)
       : undefined
     if (stdout !== undefined) {
@@ -326,6 +370,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
           return ExitStatus.pipefail(statuses("SIGKILL"))
         }
         yield* Deferred.succeed(dropping, undefined)
+        lent?.drop()
         // Once the wrapper said how the start went: a command that did not start (its local client
         // gone, or the wrapper failed) gets word not to start with its signal, as its wrapper may
         // still register (a session slow to open, the local client gone or not).
@@ -397,6 +442,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       })
     }
     const pid = first.pid
+    const stderrStream = stderr === undefined ? Stream.empty : Mailbox.toStream(stderr)
     const noHandshake = Effect.fail(
       new CommandError.CommandUsageError({ reasons: ["the command does not require a handshake"], command: plan.line })
     )
@@ -404,7 +450,15 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       pid,
       stdin: child.stdin,
       stdout: stdout === undefined ? Stream.empty : Mailbox.toStream(stdout),
-      stderr: stderr === undefined ? Stream.empty : Mailbox.toStream(stderr),
+      stderr: stderrStream,
+      ...(lent === undefined ? {} : {
+        // stdout lent; stderr, which the reports come through, from its mailbox.
+        collect: (output: "stdout" | "stderr", onBytes: (bytes: Uint8Array) => boolean) =>
+          output === "stdout" ? lent.attach(onBytes) : Effect.map(
+            Effect.forkIn(Stream.runDrain(Stream.takeUntil(stderrStream, (bytes) => !onBytes(bytes))), own),
+            Fiber.join
+          )
+      }),
       wait,
       upstreamStderr: readers.map((reader) => reader.stream),
       waitStages,
@@ -415,6 +469,7 @@ export const spawnOver = (connection: Connection): CommandExecutor.Spawn => (pla
       detach: Effect.gen(function*() {
         detached = true
         yield* Deferred.succeed(dropping, undefined)
+        lent?.drop()
         for (const reader of readers) yield* Effect.forkIn(Effect.ignore(Stream.runDrain(reader.stream)), own)
         if (plan.stdin._tag === "Pipe") {
           yield* Effect.forkIn(Effect.ignore(Stream.run(Stream.empty, child.stdin)), own)
