@@ -262,7 +262,8 @@ interface Outcome {
 
 /** What answers a dry run: the handler, and where its entries are recorded. */
 interface Script {
-  readonly log: Ref.Ref<ReadonlyArray<Recorded>>
+  /** Appended to as commands are recorded; `recorded` hands out copies. */
+  readonly log: Array<Recorded>
   readonly handler: Handler
   readonly environment: Readonly<Record<string, string | undefined>>
   readonly linebreaks: boolean
@@ -282,7 +283,7 @@ const answerStage = (script: Script, stage: Command.Command, stdin: Uint8Array) 
       stdin,
       command: stage
     }
-    yield* Ref.update(script.log, (entries) => [...entries, entry])
+    script.log.push(entry)
     const reply = yield* Effect.suspend(() => {
       const r = script.handler(entry)
       return Effect.isEffect(r) ? r : Effect.succeed(r)
@@ -375,7 +376,7 @@ export const layer = (
   options?: Options
 ): Layer.Layer<CommandExecutor.CommandExecutor | DryRunLog> =>
   Layer.effectContext(Effect.gen(function*() {
-    const log = yield* Ref.make<ReadonlyArray<Recorded>>([])
+    const log: Array<Recorded> = []
     const pids = yield* Ref.make(100_000)
     const environment = options?.environment ?? {}
 
@@ -447,6 +448,6 @@ export const layer = (
       })
 
     return Context.make(CommandExecutor.CommandExecutor, CommandExecutor.make(spawn)).pipe(
-      Context.add(DryRunLog, { recorded: Ref.get(log) })
+      Context.add(DryRunLog, { recorded: Effect.sync((): ReadonlyArray<Recorded> => log.slice()) })
     )
   }))

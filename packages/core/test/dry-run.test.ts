@@ -269,3 +269,18 @@ describe("a handler that does not answer normally", () => {
       }))
   }
 })
+
+describe("the log", () => {
+  it.effect("records every command in order; each read is a snapshot that later runs leave as it was", () =>
+    Effect.gen(function*() {
+      yield* Command.run(Command.make("first"))
+      const early = yield* DryRunExecutor.recorded
+      for (let i = 0; i < 2000; i++) yield* Command.run(Command.make("n", String(i)))
+      const all = yield* DryRunExecutor.recorded
+      expect(early.map((entry) => entry.program)).toEqual(["first"])
+      expect(all.length).toBe(2001)
+      expect(all.slice(1).map((entry) => entry.args[0])).toEqual(Array.from({ length: 2000 }, (_, i) => String(i))) // A caller that changes what it was given changes nothing recorded.
+      ;(all as Array<unknown>).length = 0
+      expect((yield* DryRunExecutor.recorded).length).toBe(2001)
+    }).pipe(Effect.provide(DryRunExecutor.layer())))
+})
