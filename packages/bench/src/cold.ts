@@ -83,6 +83,28 @@ const contenders: Readonly<Record<string, (stage: Stage) => Promise<Loaded>>> = 
       Command.exitCode(Command.make(TRUE)),
       (bytes) => Stream.runDrain(Command.stream(Command.make("head", ...head(bytes))))
     )
+  },
+  /** Ours, reading W4's stream with `Output.forEach` (lent chunks) instead of a Stream. */
+  "ours-foreach": async (stage) => {
+    const { Effect, ManagedRuntime } = await stage("importEffectMs", () => import("effect"))
+    const [{ Command }, { NodeCommandExecutor }] = await stage(
+      "importLibraryMs",
+      () => Promise.all([import("@effect-command/core"), import("@effect-command/node")])
+    )
+    return viaRuntime(
+      ManagedRuntime.make(NodeCommandExecutor.layer),
+      Command.exitCode(Command.make(TRUE)),
+      (bytes) =>
+        Effect.suspend(() => {
+          let length = 0
+          const run = Command.run(
+            Command.make("head", ...head(bytes)).pipe(
+              Command.stdout(Command.Output.forEach((chunk) => void (length += chunk.length)))
+            )
+          )
+          return Effect.map(run, () => check(length === bytes, `streamed ${length}`))
+        })
+    )
   }
 }
 

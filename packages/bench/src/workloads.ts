@@ -48,6 +48,8 @@ const RAW = { id: "raw", name: "raw node" }
 const MINIMAL_RAW = { id: "raw-minimal", name: "raw node in a fresh minimal process" }
 /** W4: ours in a process of its own that imports only `effect` and this library (cold.ts). */
 const MINIMAL_OURS = "ours-minimal"
+/** W4: the same, reading with `Output.forEach`. */
+const MINIMAL_OURS_FOREACH = "ours-foreach-minimal"
 
 /** The measuring process's own CPU time (user + system): less sensitive to other load than wall time. */
 const CPU_PER_SPAWN: Column = { key: "cpu", label: "parent CPU µs/spawn: median (min–max)", summary: "median" }
@@ -332,7 +334,7 @@ const runW4 = async (): Promise<Workload> => {
   const { bytes, warmup } = config.w34
   const [minimal, minimalSeconds] = await freshRounds(
     "W4",
-    ["raw", "ours"],
+    ["raw", "ours", "ours-foreach"],
     roundsOf(config.w34),
     (contender, round) => runCold({ contender, round, n: 0, concurrency: 1, warmup, bytes }),
     (s) => `${s.value.toFixed(0)} MiB/s`
@@ -350,11 +352,18 @@ const runW4 = async (): Promise<Workload> => {
       [
         MINIMAL_OURS,
         `ours (helper, ${Contenders.engines.helper}): Command.stream + Stream.runDrain, in a fresh process that imports only effect and this library`
+      ],
+      [
+        MINIMAL_OURS_FOREACH,
+        `ours (helper, ${Contenders.engines.helper}): Command.run + Output.forEach, in a fresh process that imports only effect and this library`
       ]
     ]),
     samples: [
       ...samples,
-      ...minimal.map((s) => ({ ...s, contender: s.contender === "raw" ? MINIMAL_RAW.id : MINIMAL_OURS }))
+      ...minimal.map((s) => ({
+        ...s,
+        contender: s.contender === "raw" ? MINIMAL_RAW.id : s.contender === "ours" ? MINIMAL_OURS : MINIMAL_OURS_FOREACH
+      }))
     ],
     columns: [{ key: "rssGrowthMiB", label: "peak RSS growth, MiB: median (min–max)", summary: "median" }, CPU_MS],
     notes: [
