@@ -638,7 +638,8 @@ export const Output = {
    * way to consume a large output (a hash, a count, a parser). The bytes are lent: valid only
    * during the call (the executor may read the next chunk into the same memory), so copy what you
    * keep. `f` has no way to wait: for an effectful consumer use `sink`. When `f` throws, or
-   * returns a promise, the child is killed at once and the run fails with `IoError` carrying it.
+   * returns a promise or an Effect, it is not called again, the child is killed at once and the
+   * run fails with `IoError` carrying what it threw.
    *
    * @since 0.4.0
    */

@@ -258,6 +258,30 @@ describe("stdout", () => {
       }).pipe(Effect.provide(NodeCommandExecutor.layer))
   )
 
+  it.live("a forEach or capture that wants no more closes the pipe: a writer that ignores SIGTERM ends at once, with or without a timeout", () =>
+    Effect.gen(function*() {
+      const mark = marker()
+      const stubborn = Command.make("sh", "-c", "trap '' TERM; exec yes").pipe(
+        Command.envInherit,
+        Command.env("EC_MARKER", mark),
+        Command.killGrace("1 minute")
+      )
+      const throwing = stubborn.pipe(Command.stdout(Command.Output.forEach(() => {
+        throw new Error("full disk")
+      })))
+      const capped = stubborn.pipe(Command.stdout("capture"), Command.maxOutput(10))
+      // The one-go run, and start (which a timeout takes).
+      for (const timeout of [undefined, "1 minute"] as const) {
+        const timed = timeout === undefined ? (self: Command.Command) => self : Command.timeout(timeout)
+        const started = Date.now()
+        expect(yield* Effect.flip(Command.run(timed(throwing)))).toMatchObject({ _tag: "IoError", stream: "stdout" })
+        expect(yield* Effect.flip(Command.run(timed(capped)))).toMatchObject({ _tag: "OutputLimitError" })
+        // Not after the minute of grace: SIGPIPE, as nobody reads the pipe any more.
+        expect(Date.now() - started).toBeLessThan(20_000)
+      }
+      expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))).toBe(true)
+    }).pipe(Effect.provide(NodeCommandExecutor.layer)))
+
   it.live("file: created, or truncated when it exists", () =>
     Effect.gen(function*() {
       const created = Path.join(dir, "created-by-stdout")

@@ -155,8 +155,17 @@ export interface ChunkReader {
   readonly end: () => Either.Either<Drained, IoError>
 }
 
-/** The chunk reader of a capture or a `forEach`; undefined for any other drain. `name`: the output's, for errors. */
-export const chunkReader = (command: Command.Command, plan: Drain, name: string): ChunkReader | undefined => {
+/**
+ * The chunk reader of a capture or a `forEach`; undefined for any other drain. `name`: the
+ * output's, for errors. `failed`: the run's `forEach` functions that failed, shared by its
+ * outputs, so that a function given to both is not called again by the other.
+ */
+export const chunkReader = (
+  command: Command.Command,
+  plan: Drain,
+  name: string,
+  failed: Set<unknown>
+): ChunkReader | undefined => {
   switch (plan._tag) {
     case "Capture": {
       const buffer = plan.tail !== undefined ? tailBuffer(plan.tail) : captureBuffer(command.maxOutput)
@@ -168,14 +177,22 @@ export const chunkReader = (command: Command.Command, plan: Drain, name: string)
     }
     case "ForEach": {
       let failure: IoError | undefined
-      const fail = (cause: unknown) =>
-        void (failure ??= new IoError({ stream: name, command: describe(command), cause }))
+      const fail = (cause: unknown) => {
+        failure ??= new IoError({ stream: name, command: describe(command), cause })
+        failed.add(plan.f)
+      }
       return {
         take: (bytes) => {
           if (failure !== undefined) return false
+          // Given to the other output too, and failed there (whose IoError the run fails with):
+          // not called again, and this output is not wanted any more either.
+          if (failed.has(plan.f)) return false
           try {
             const returned: unknown = plan.f(bytes)
-            if (isPromiseLike(returned)) {
+            if (Effect.isEffect(returned)) {
+              // Nothing would run it: its work would be lost without a word.
+              fail(new TypeError(`the function of Output.forEach returned an Effect: use Output.sink for effects`))
+            } else if (isPromiseLike(returned)) {
               // Nothing would wait for it, and its rejection would be unhandled.
               returned.then(undefined, () => {})
               fail(new TypeError(`the function of Output.forEach returned a promise: it must be synchronous`))
@@ -232,10 +249,11 @@ export const childOutput = (spawned: CommandExecutor.SpawnedProcess, name: "stdo
  */
 export const drain = (
   command: Command.Command,
-  spawned: CommandExecutor.SpawnedProcess,
+  abort: Effect.Effect<unknown>,
   output: ChildOutput,
   plan: Drain,
-  counted: (n: number) => void
+  counted: (n: number) => void,
+  failed: Set<unknown>
 ): Effect.Effect<Drainer, never, Scope.Scope> => {
   const { name, stream } = output
   switch (plan._tag) {
@@ -244,13 +262,13 @@ export const drain = (
     case "Capture":
     case "ForEach":
       return Effect.flatMap(Effect.runtime<never>(), (runtime) => {
-        const reader = chunkReader(command, plan, name)!
+        const reader = chunkReader(command, plan, name, failed)!
         const onBytes = (bytes: Uint8Array) => {
           counted(bytes.length)
           if (reader.take(bytes)) return true
           // Past the limit, or once forEach failed, the child is killed at once: nobody will
           // read the rest, so it could block forever writing it (and never close its other output).
-          Runtime.runFork(runtime)(spawned.abort)
+          Runtime.runFork(runtime)(abort)
           return false
         }
         const finish = Effect.suspend(() => reader.end())
@@ -268,7 +286,7 @@ export const drain = (
       // What a sink that is done early leaves is read and discarded: unread, it would fill the
       // pipe and block the child forever.
       const run = Stream.run(counting(stream, counted), Sink.zipLeft(plan.sink, Sink.drain))
-      return Effect.map(runCallerIo(command, name, run, spawned.abort), (io): Drainer => ({
+      return Effect.map(runCallerIo(command, name, run, abort), (io): Drainer => ({
         done: Effect.as(io.done, none),
         stop: io.stop
       }))

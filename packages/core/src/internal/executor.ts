@@ -250,8 +250,9 @@ const runWhole = (
   if (outPlan._tag === "Sink" || errPlan._tag === "Sink") return undefined
   const stdin = memoryInput(valid.stdin)
   if (input !== undefined && stdin === undefined) return undefined
-  const out = chunkReader(valid, outPlan, "stdout")
-  const err = chunkReader(valid, errPlan, "stderr")
+  const failed = new Set<unknown>()
+  const out = chunkReader(valid, outPlan, "stdout", failed)
+  const err = chunkReader(valid, errPlan, "stderr", failed)
   let bytesOut = 0
   const reading = (reader: ChunkReader | undefined) => (bytes: Uint8Array) => {
     bytesOut += bytes.length
@@ -309,6 +310,14 @@ export const make = (
         yield* annotate({ "process.pid": spawned.pid })
         let bytesIn = 0
         let bytesOut = 0
+        // Whether the run's own I/O failed (a stream or sink of the caller's, an output past its
+        // limit, a forEach function) and aborted the child: then a timeout firing during the kill
+        // grace does not replace that error.
+        let failedFirst = false
+        const failAbort = Effect.suspend(() => {
+          failedFirst = true
+          return spawned.abort
+        })
         const feeder = input === undefined
           ? undefined
           : yield* runCallerIo(
@@ -318,30 +327,32 @@ export const make = (
               counting(input, (n) => void (bytesIn += n)),
               spawned.stdin
             ),
-            spawned.abort
+            failAbort
           )
         const count = (n: number) => void (bytesOut += n)
-        const outDrain = yield* drain(valid, spawned, childOutput(spawned, "stdout"), outPlan, count)
-        const errDrain = yield* drain(valid, spawned, childOutput(spawned, "stderr"), errPlan, count)
+        const failed = new Set<unknown>()
+        const outDrain = yield* drain(valid, failAbort, childOutput(spawned, "stdout"), outPlan, count, failed)
+        const errDrain = yield* drain(valid, failAbort, childOutput(spawned, "stderr"), errPlan, count, failed)
         const upstreamStderr = yield* Effect.forEach(upstreamPlans, ([, drainPlan], i) =>
           Effect.map(
             drain(
               valid,
-              spawned,
+              failAbort,
               {
                 name: `stage ${i + 1} stderr`,
                 stream: spawned.upstreamStderr[i] ?? Stream.empty,
                 collect: undefined
               },
               drainPlan,
-              count
+              count,
+              failed
             ),
             (drainer): Output => ({ plan: drainPlan, drainer })
           ))
         let timedOut = false
         const timer = valid.timeout === undefined ? undefined : yield* Effect.forkScoped(
           sleep(valid.timeout).pipe(
-            Effect.zipRight(Effect.sync(() => void (timedOut = true))),
+            Effect.zipRight(Effect.sync(() => void (timedOut = !failedFirst))),
             Effect.zipRight(spawned.abort),
             // The timeout bounds the whole run: the caller's streams and sinks may never end.
             Effect.zipRight(

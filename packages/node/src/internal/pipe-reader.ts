@@ -201,7 +201,7 @@ const streamOf = (state: PipeState): Stream.Stream<Uint8Array, CommandError.IoEr
   )
 }
 
-/** Reads until `onBytes` says stop or the output ends, without a stream or a fiber. */
+/** Reads until `onBytes` says stop (then the read end closes) or the output ends, without a stream or a fiber. */
 const collectOf = (state: PipeState) => (onBytes: (bytes: Uint8Array) => boolean) =>
   Effect.sync((): Effect.Effect<void, CommandError.IoError> => {
     if (state.busy) return Effect.fail(state.alreadyRead())
@@ -230,6 +230,9 @@ const collectOf = (state: PipeState) => (onBytes: (bytes: Uint8Array) => boolean
         return true
       }
       settle(Effect.void)
+      // Nobody reads the rest: the read end closes (after this read's callback), so that a writer
+      // gets EPIPE at once instead of blocking on a full pipe until the kill grace is over.
+      process.nextTick(() => state.pipe.destroy())
       return false
     }
     state.flow(take, false)

@@ -319,7 +319,13 @@ export const executorCases = (
       // An async function: nothing would wait for it, and its rejection must not go unhandled.
       ["returns a promise", async () => {
         throw new Error("async")
-      }, (cause) => expect(String(cause)).toMatch(/returned a promise: it must be synchronous/)]
+      }, (cause) => expect(String(cause)).toMatch(/returned a promise: it must be synchronous/)],
+      // In an Effect program, a natural mistake: nothing would run the Effect.
+      [
+        "returns an Effect",
+        () => Effect.void as never,
+        (cause) => expect(String(cause)).toMatch(/returned an Effect: use Output.sink for effects/)
+      ]
     ]
     for (const [how, f, checkCause] of failures) {
       for (const timeout of [undefined, "1 minute"] as const) {
@@ -350,6 +356,44 @@ export const executorCases = (
           }))
       }
     }
+
+    it.effect("a function given to stdout and stderr is not called again by either once it failed", () =>
+      Effect.gen(function*() {
+        const mark = marker()
+        for (const timeout of [undefined, "1 minute"] as const) {
+          let calls = 0
+          const f = Command.Output.forEach(() => {
+            calls++
+            throw new Error("stop")
+          })
+          const both = marked("yes err >&2 & exec yes out", mark).pipe(
+            Command.stdout(f),
+            Command.stderr(f),
+            timeout === undefined ? (self) => self : Command.timeout(timeout)
+          )
+          const error = yield* Effect.flip(Command.run(both))
+          expect(error).toMatchObject({ _tag: "IoError" })
+          expect((error as CommandError.IoError).cause).toMatchObject({ message: "stop" })
+          expect(calls).toBe(1)
+        }
+        expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))).toBe(true)
+      }))
+
+    it.effect("a function that throws while the kill grace outlasts the timeout: the run fails with its IoError, not a timeout", () =>
+      Effect.gen(function*() {
+        const mark = marker()
+        const stubborn = marked("trap '' TERM; exec yes", mark).pipe(
+          Command.stdout(Command.Output.forEach(() => {
+            throw new Error("full disk")
+          })),
+          Command.killGrace("1500 millis"),
+          Command.timeout("300 millis")
+        )
+        const error = yield* Effect.flip(Command.run(stubborn))
+        expect(error).toMatchObject({ _tag: "IoError", stream: "stdout" })
+        expect((error as CommandError.IoError).cause).toMatchObject({ message: "full disk" })
+        expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))).toBe(true)
+      }))
   })
 
   describe("pipelines", () => {
