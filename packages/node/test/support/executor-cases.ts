@@ -74,22 +74,24 @@ export const executorCases = (
     it.effect("Output.forEach is handed every byte of stdout and stderr, in order; nothing is captured", () =>
       Effect.gen(function*() {
         const bytes = new Uint8Array(3 * 1024 * 1024 + 17).map((_, i) => (i * 7919 + (i >> 16)) % 256)
+        const dir = Fs.mkdtempSync("/tmp/ec-foreach-")
+        Fs.writeFileSync(`${dir}/bytes`, bytes)
         // Through the run helpers' one-go run, and through start (which a timeout takes).
         for (const timeout of [undefined, "1 minute"] as const) {
           const out: Array<Uint8Array> = []
           const err: Array<Uint8Array> = []
-          const tee = Command.make("sh", "-c", "tee /dev/stderr").pipe(
-            Command.feed(bytes),
+          const both = Command.make("sh", "-c", "cat \"$0\" & cat \"$0\" >&2; wait", `${dir}/bytes`).pipe(
             // Copies: the bytes are lent.
             Command.stdout(Command.Output.forEach((chunk) => void out.push(chunk.slice()))),
             Command.stderr(Command.Output.forEach((chunk) => void err.push(chunk.slice()))),
             timeout === undefined ? (self) => self : Command.timeout(timeout)
           )
-          const result = yield* Command.run(tee)
+          const result = yield* Command.run(both)
           expect([result.status, result.stdout.length, result.stderr.length]).toEqual([ExitStatus.exited(0), 0, 0])
           expect(Buffer.concat(out).equals(bytes)).toBe(true)
           expect(Buffer.concat(err).equals(bytes)).toBe(true)
         }
+        Fs.rmSync(dir, { recursive: true })
       }))
 
     it.effect("gives every argv word as it is: spaces, quotes, $, backquotes, newlines, globs", () =>
