@@ -54,6 +54,27 @@ const viaRuntime = async <R, ER>(
   }
 }
 
+/** Ours: W1 and W2 through `Command.exitCode`; W4 read as a Stream, or with `Output.forEach`. */
+const loadOurs = async (stage: Stage, read: "stream" | "forEach"): Promise<Loaded> => {
+  const { Effect, ManagedRuntime, Stream } = await stage("importEffectMs", () => import("effect"))
+  const [{ Command }, { NodeCommandExecutor }] = await stage(
+    "importLibraryMs",
+    () => Promise.all([import("@effect-command/core"), import("@effect-command/node")])
+  )
+  const stream = (bytes: number) => {
+    const headOf = Command.make("head", ...head(bytes))
+    if (read === "stream") return Stream.runDrain(Command.stream(headOf))
+    return Effect.suspend(() => {
+      let length = 0
+      const run = Command.run(
+        headOf.pipe(Command.stdout(Command.Output.forEach((chunk) => void (length += chunk.length))))
+      )
+      return Effect.map(run, () => check(length === bytes, `streamed ${length}`))
+    })
+  }
+  return viaRuntime(ManagedRuntime.make(NodeCommandExecutor.layer), Command.exitCode(Command.make(TRUE)), stream)
+}
+
 /** By id, as in contenders.ts: what each contender imports, and its W1 and W2. */
 const contenders: Readonly<Record<string, (stage: Stage) => Promise<Loaded>>> = {
   raw: async () => plain(() => rawSpawnWait(TRUE, [], "ignore"), rawStream),
@@ -72,40 +93,9 @@ const contenders: Readonly<Record<string, (stage: Stage) => Promise<Loaded>>> = 
     )
     return viaRuntime(ManagedRuntime.make(NodeContext.layer), PCommand.exitCode(PCommand.make(TRUE)))
   },
-  ours: async (stage) => {
-    const { ManagedRuntime, Stream } = await stage("importEffectMs", () => import("effect"))
-    const [{ Command }, { NodeCommandExecutor }] = await stage(
-      "importLibraryMs",
-      () => Promise.all([import("@effect-command/core"), import("@effect-command/node")])
-    )
-    return viaRuntime(
-      ManagedRuntime.make(NodeCommandExecutor.layer),
-      Command.exitCode(Command.make(TRUE)),
-      (bytes) => Stream.runDrain(Command.stream(Command.make("head", ...head(bytes))))
-    )
-  },
+  ours: (stage) => loadOurs(stage, "stream"),
   /** Ours, reading W4's stream with `Output.forEach` (lent chunks) instead of a Stream. */
-  "ours-foreach": async (stage) => {
-    const { Effect, ManagedRuntime } = await stage("importEffectMs", () => import("effect"))
-    const [{ Command }, { NodeCommandExecutor }] = await stage(
-      "importLibraryMs",
-      () => Promise.all([import("@effect-command/core"), import("@effect-command/node")])
-    )
-    return viaRuntime(
-      ManagedRuntime.make(NodeCommandExecutor.layer),
-      Command.exitCode(Command.make(TRUE)),
-      (bytes) =>
-        Effect.suspend(() => {
-          let length = 0
-          const run = Command.run(
-            Command.make("head", ...head(bytes)).pipe(
-              Command.stdout(Command.Output.forEach((chunk) => void (length += chunk.length)))
-            )
-          )
-          return Effect.map(run, () => check(length === bytes, `streamed ${length}`))
-        })
-    )
-  }
+  "ours-foreach": (stage) => loadOurs(stage, "forEach")
 }
 
 /** W4's minimal row: one warm-up stream of `warmup` bytes, then the timed one of `bytes`; MiB/s. */

@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Predicate from "effect/Predicate"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
@@ -192,7 +193,7 @@ export const chunkReader = (
             if (Effect.isEffect(returned)) {
               // Nothing would run it: its work would be lost without a word.
               fail(new TypeError(`the function of Output.forEach returned an Effect: use Output.sink for effects`))
-            } else if (isPromiseLike(returned)) {
+            } else if (Predicate.isPromiseLike(returned)) {
               // Nothing would wait for it, and its rejection would be unhandled.
               returned.then(undefined, () => {})
               fail(new TypeError(`the function of Output.forEach returned a promise: it must be synchronous`))
@@ -209,9 +210,6 @@ export const chunkReader = (
       return undefined
   }
 }
-
-const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
-  typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
 
 /** One output being drained: the effect that waits for its end, and how to stop a sink that may never end. */
 export interface Drainer {

@@ -47,6 +47,17 @@ export const executorCases = (
   } = {}
 ) => {
   const leftovers = options.leftovers ?? (() => [])
+  /** Nothing of the run is left: no marked process, no zombie, no fd, nothing of the executor's. */
+  const nothingLeft = (mark: string, fdsBefore: number) =>
+    Effect.gen(function*() {
+      expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))).toBe(true)
+      // Reaped, as the marked processes are gone: the last exit may still be on its way to the
+      // loop on a loaded machine (a zombie never reaped fails all the same).
+      expect(yield* Effect.promise(() => eventually(() => zombieChildren().length === 0))).toBe(true)
+      // Closed: at once as a rule; a loaded machine has taken seconds (a leak never closes).
+      expect(yield* Effect.promise(() => eventually(() => openFdCount() === fdsBefore, 10_000))).toBe(true)
+      expect(leftovers()).toEqual([])
+    })
   describe("running", () => {
     it.effect("runs a command and captures its output", () =>
       Effect.gen(function*() {
@@ -250,17 +261,6 @@ export const executorCases = (
       ["fails", Effect.fail("broken"), (cause) => expect(cause).toBe("broken")],
       ["dies", Effect.die(new Error("defect")), (cause) => expect((cause as Error).message).toBe("defect")]
     ]
-    /** Nothing of the run is left: no marked process, no zombie, no fd, nothing of the executor's. */
-    const nothingLeft = (mark: string, fdsBefore: number) =>
-      Effect.gen(function*() {
-        expect(yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))).toBe(true)
-        // Reaped, as the marked processes are gone: the last exit may still be on its way to the
-        // loop on a loaded machine (a zombie never reaped fails all the same).
-        expect(yield* Effect.promise(() => eventually(() => zombieChildren().length === 0))).toBe(true)
-        // Closed: at once as a rule; a loaded machine has taken seconds (a leak never closes).
-        expect(yield* Effect.promise(() => eventually(() => openFdCount() === fdsBefore, 10_000))).toBe(true)
-        expect(leftovers()).toEqual([])
-      })
     it.effect("a stream of an endless writer taken in part ends at once; nothing is left", () =>
       Effect.gen(function*() {
         const mark = marker()
@@ -350,11 +350,7 @@ export const executorCases = (
             checkCause((error as CommandError.IoError).cause)
             // Once it failed it is not called again.
             expect(calls).toBe(1)
-            yield* Effect.promise(() => eventually(() => withMarker("EC_MARKER", mark).length === 0))
-            expect(withMarker("EC_MARKER", mark)).toEqual([])
-            expect(yield* Effect.promise(() => eventually(() => zombieChildren().length === 0))).toBe(true)
-            expect(yield* Effect.promise(() => eventually(() => openFdCount() === fdsBefore, 10_000))).toBe(true)
-            expect(leftovers()).toEqual([])
+            yield* nothingLeft(mark, fdsBefore)
           }))
       }
     }
